@@ -1,0 +1,5 @@
+"""``python -m paperfallback`` runs the command line."""
+
+from paperfallback.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The encrypted ward cache: store, importers, staleness and the demo hospital."""

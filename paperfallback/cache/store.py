@@ -1,0 +1,548 @@
+"""The encrypted cache: one snapshot of the ward extract at a time, replaced atomically.
+
+Whole facts are kept as JSON in one column beside the few columns that queries need,
+so adding a field to a fact needs no migration. Every query returns domain objects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from paperfallback.cache.encrypted_db import Connection, DatabaseError, open_encrypted
+from paperfallback.cache.search_keys import bed_sort_key, fold, identifier_key
+from paperfallback.cache.staleness import Freshness, utc_now
+from paperfallback.domain.codec import from_json, to_json
+from paperfallback.domain.errors import CacheError, ImportRefused, InputError, NoCache
+from paperfallback.domain.records import (
+    Alert,
+    Allergy,
+    Appointment,
+    Observation,
+    Patient,
+    PatientRecord,
+    Prescription,
+    Snapshot,
+    Stay,
+    TheatreCase,
+    Ward,
+)
+
+CACHE_FILE = "cache.db"
+SCHEMA_VERSION = 1
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshot (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    data_as_of TEXT NOT NULL, as_of_source TEXT NOT NULL, imported_at TEXT NOT NULL,
+    counts TEXT NOT NULL, sources TEXT NOT NULL, skipped TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refresh_log (
+    at TEXT NOT NULL, ok INTEGER NOT NULL, source TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wards (
+    code TEXT PRIMARY KEY, name_key TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS patients (
+    id TEXT PRIMARY KEY, nhs_number TEXT, hospital_key TEXT, family_key TEXT NOT NULL,
+    given_key TEXT NOT NULL, ward_code TEXT, bed TEXT, data TEXT NOT NULL, stay TEXT
+);
+CREATE INDEX IF NOT EXISTS patients_nhs ON patients (nhs_number);
+CREATE INDEX IF NOT EXISTS patients_hosp ON patients (hospital_key);
+CREATE INDEX IF NOT EXISTS patients_family ON patients (family_key);
+CREATE INDEX IF NOT EXISTS patients_given ON patients (given_key);
+CREATE INDEX IF NOT EXISTS patients_ward ON patients (ward_code);
+CREATE TABLE IF NOT EXISTS facts (
+    kind TEXT NOT NULL, patient_id TEXT NOT NULL, sort_key TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS facts_patient ON facts (patient_id, kind, sort_key);
+CREATE TABLE IF NOT EXISTS appointments (
+    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, clinic_key TEXT NOT NULL, day TEXT NOT NULL,
+    start TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS appointments_clinic ON appointments (clinic_key, day, start);
+CREATE TABLE IF NOT EXISTS theatre_cases (
+    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, theatre_key TEXT NOT NULL, day TEXT NOT NULL,
+    planned_order INTEGER NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS theatre_day ON theatre_cases (theatre_key, day, planned_order);
+"""
+
+_FACT_KINDS: dict[str, type[Any]] = {
+    "allergy": Allergy,
+    "alert": Alert,
+    "prescription": Prescription,
+    "observation": Observation,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStatus:
+    """What monitoring and every page need to know about the snapshot."""
+
+    has_snapshot: bool
+    data_as_of: datetime | None
+    as_of_source: str
+    imported_at: datetime | None
+    counts: dict[str, int]
+    freshness: Freshness | None
+    last_refresh_ok_at: datetime | None
+    last_refresh_attempt_at: datetime | None
+    last_refresh_failed: bool
+    last_refresh_message: str
+
+    @property
+    def is_stale(self) -> bool:
+        return self.freshness is None or self.freshness.is_stale
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "has_snapshot": self.has_snapshot,
+            "data_as_of": self.data_as_of.isoformat() if self.data_as_of else None,
+            "data_as_of_source": self.as_of_source or None,
+            "imported_at": self.imported_at.isoformat() if self.imported_at else None,
+            "age_minutes": (
+                round(self.freshness.age.total_seconds() / 60, 1) if self.freshness else None
+            ),
+            "stale": self.is_stale,
+            "stale_threshold_minutes": self.freshness.stale_minutes if self.freshness else None,
+            "counts": self.counts,
+            "last_successful_refresh": (
+                self.last_refresh_ok_at.isoformat() if self.last_refresh_ok_at else None
+            ),
+            "last_refresh_attempt": (
+                self.last_refresh_attempt_at.isoformat() if self.last_refresh_attempt_at else None
+            ),
+            "last_refresh_failed": self.last_refresh_failed,
+            "last_refresh_message": self.last_refresh_message or None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """A patient with their current stay, as patient lists show them."""
+
+    patient: Patient
+    stay: Stay | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    data_as_of: datetime
+    as_of_source: str
+    counts: dict[str, int]
+    previous_patients: int | None
+    skipped: dict[str, int]
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(to_json(obj), ensure_ascii=False, separators=(",", ":"))
+
+
+def _load(cls: type[T], text: str) -> T:
+    return from_json(cls, json.loads(text))
+
+
+class CacheStore:
+    """The ward cache in ``<data dir>/cache.db``, encrypted with SQLCipher."""
+
+    def __init__(self, conn: Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, folder: Path, key: str, *, key_source: str = "the configured key") -> CacheStore:
+        path = folder / CACHE_FILE
+        conn = open_encrypted(path, key, key_source=key_source)
+        try:
+            conn.executescript(_SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        except DatabaseError as exc:
+            conn.close()
+            raise CacheError(f"the cache file {path} is damaged: {exc}") from exc
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> CacheStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # ---- import -------------------------------------------------------------------------
+
+    def patient_count(self) -> int | None:
+        row = self._conn.execute("SELECT counts FROM snapshot WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return int(json.loads(row[0]).get("patients", 0))
+
+    def replace_snapshot(
+        self,
+        snapshot: Snapshot,
+        *,
+        force: bool = False,
+        max_drop_share: float = 0.5,
+        imported_at: datetime | None = None,
+    ) -> ImportResult:
+        """Replace the whole cache with ``snapshot`` in one transaction, or change nothing.
+
+        Refuses (ImportRefused) an extract whose patient count fell by more than
+        ``max_drop_share`` against the current snapshot unless ``force``: a silently
+        partial extract must never replace a good one during an outage.
+        """
+        previous = self.patient_count()
+        new_count = len(snapshot.patients)
+        if previous and not force and new_count < previous * (1 - max_drop_share):
+            raise ImportRefused(
+                f"the extract has {new_count} patients against {previous} in the current "
+                f"snapshot (a fall of more than {max_drop_share:.0%}); it looks partial, so the "
+                "current snapshot was kept. Use --force if the fall is expected."
+            )
+        _check_references(snapshot)
+        imported_at = imported_at or utc_now()
+        stays = {s.patient_id: s for s in snapshot.stays}
+        with self._transaction() as db:
+            for table in ("wards", "patients", "facts", "appointments", "theatre_cases"):
+                db.execute(f"DELETE FROM {table}")
+            db.executemany(
+                "INSERT INTO wards VALUES (?, ?, ?)",
+                ((w.code, fold(w.name), _dumps(w)) for w in snapshot.wards),
+            )
+            db.executemany(
+                "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_patient_row(p, stays.get(p.id)) for p in snapshot.patients),
+            )
+            db.executemany(
+                "INSERT INTO facts VALUES (?, ?, ?, ?)",
+                _fact_rows(snapshot),
+            )
+            db.executemany(
+                "INSERT INTO appointments VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (a.id, a.patient_id, fold(a.clinic), a.start.date().isoformat(),
+                     a.start.isoformat(), _dumps(a))
+                    for a in snapshot.appointments
+                ),
+            )
+            db.executemany(
+                "INSERT INTO theatre_cases VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (t.id, t.patient_id, fold(t.theatre), t.session_date.isoformat(),
+                     t.planned_order, _dumps(t))
+                    for t in snapshot.theatre_cases
+                ),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO snapshot VALUES (1, ?, ?, ?, ?, ?, ?)",
+                (
+                    snapshot.data_as_of.isoformat(),
+                    snapshot.as_of_source,
+                    imported_at.isoformat(),
+                    json.dumps(snapshot.counts()),
+                    json.dumps(list(snapshot.sources)),
+                    json.dumps(snapshot.skipped),
+                ),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('spo2_scale', ?)",
+                (json.dumps(snapshot.spo2_scale),),
+            )
+        return ImportResult(
+            data_as_of=snapshot.data_as_of,
+            as_of_source=snapshot.as_of_source,
+            counts=snapshot.counts(),
+            previous_patients=previous,
+            skipped=dict(snapshot.skipped),
+        )
+
+    def record_refresh(self, *, ok: bool, source: str, message: str = "") -> None:
+        """Log a refresh attempt for monitoring (no patient data in ``message``)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO refresh_log VALUES (?, ?, ?, ?)",
+                (utc_now().isoformat(), int(ok), source, message),
+            )
+            db.execute(
+                "DELETE FROM refresh_log WHERE rowid NOT IN "
+                "(SELECT rowid FROM refresh_log ORDER BY at DESC LIMIT 500)"
+            )
+
+    # ---- status -------------------------------------------------------------------------
+
+    def status(self, *, stale_minutes: int = 60, now: datetime | None = None) -> CacheStatus:
+        now = now or utc_now()
+        row = self._conn.execute(
+            "SELECT data_as_of, as_of_source, imported_at, counts FROM snapshot WHERE id = 1"
+        ).fetchone()
+        last_ok = self._conn.execute(
+            "SELECT max(at) FROM refresh_log WHERE ok = 1"
+        ).fetchone()[0]
+        last = self._conn.execute(
+            "SELECT at, ok, message FROM refresh_log ORDER BY at DESC LIMIT 1"
+        ).fetchone()
+        data_as_of = datetime.fromisoformat(row[0]) if row else None
+        imported_at = datetime.fromisoformat(row[2]) if row else None
+        return CacheStatus(
+            has_snapshot=row is not None,
+            data_as_of=data_as_of,
+            as_of_source=row[1] if row else "",
+            imported_at=imported_at,
+            counts=json.loads(row[3]) if row else {},
+            freshness=Freshness(data_as_of, now, stale_minutes) if data_as_of else None,
+            last_refresh_ok_at=(
+                datetime.fromisoformat(last_ok) if last_ok else imported_at
+            ),
+            last_refresh_attempt_at=datetime.fromisoformat(last[0]) if last else imported_at,
+            last_refresh_failed=bool(last and not last[1]),
+            last_refresh_message=last[2] if last else "",
+        )
+
+    def require_snapshot(self) -> None:
+        if self._conn.execute("SELECT 1 FROM snapshot WHERE id = 1").fetchone() is None:
+            raise NoCache(
+                "no cache yet: run 'paperfallback demo' or 'paperfallback cache import PATH'"
+            )
+
+    # ---- wards and patients ---------------------------------------------------------------
+
+    def wards(self) -> list[Ward]:
+        rows = self._conn.execute("SELECT data FROM wards ORDER BY code").fetchall()
+        return [_load(Ward, r[0]) for r in rows]
+
+    def resolve_ward(self, text: str) -> Ward:
+        """A ward by its code or its name, case-insensitively."""
+        wanted = text.strip()
+        for ward in self.wards():
+            if wanted.casefold() in (ward.code.casefold(), ward.name.casefold()):
+                return ward
+            if fold(wanted) == fold(ward.name):
+                return ward
+        known = ", ".join(f"{w.name} ({w.code})" for w in self.wards()) or "none"
+        raise InputError(f"no ward {text!r} in the cache; wards are: {known}", where="--ward")
+
+    def patients(self, *, ward_code: str | None = None, search: str | None = None,
+                 limit: int | None = None) -> list[PatientRow]:
+        """Patients ordered by ward and bed; ``search`` matches a name prefix (family or
+        given, accents ignored), an NHS number or a hospital number."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if ward_code is not None:
+            clauses.append("ward_code = ?")
+            params.append(ward_code)
+        if search and search.strip():
+            clause, extra = _search_clause(search)
+            clauses.append(clause)
+            params.extend(extra)
+        sql = "SELECT data, stay FROM patients"
+        if clauses:
+            sql += " WHERE " + " AND ".join(f"({c})" for c in clauses)
+        rows = self._conn.execute(sql, params).fetchall()
+        result = [
+            PatientRow(_load(Patient, r[0]), _load(Stay, r[1]) if r[1] else None) for r in rows
+        ]
+        result.sort(key=_row_order)
+        return result[:limit] if limit else result
+
+    def find_patient(self, identifier: str) -> Patient:
+        """A patient by NHS number or hospital number (as typed)."""
+        key = identifier_key(identifier)
+        row = self._conn.execute(
+            "SELECT data FROM patients WHERE nhs_number = ? OR hospital_key = ? LIMIT 1",
+            (key, key),
+        ).fetchone()
+        if row is None:
+            raise InputError(f"no patient with NHS or hospital number {identifier!r} in the cache")
+        return _load(Patient, row[0])
+
+    def patient_record(self, patient_id: str) -> PatientRecord:
+        row = self._conn.execute(
+            "SELECT data, stay, ward_code FROM patients WHERE id = ?", (patient_id,)
+        ).fetchone()
+        if row is None:
+            raise InputError(f"no patient {patient_id!r} in the cache")
+        facts: dict[str, list[Any]] = {kind: [] for kind in _FACT_KINDS}
+        for kind, data in self._conn.execute(
+            "SELECT kind, data FROM facts WHERE patient_id = ? ORDER BY kind, sort_key",
+            (patient_id,),
+        ):
+            facts[kind].append(_load(_FACT_KINDS[kind], data))
+        ward = None
+        if row[2]:
+            ward_row = self._conn.execute(
+                "SELECT data FROM wards WHERE code = ?", (row[2],)
+            ).fetchone()
+            ward = _load(Ward, ward_row[0]) if ward_row else None
+        return PatientRecord(
+            patient=_load(Patient, row[0]),
+            stay=_load(Stay, row[1]) if row[1] else None,
+            ward=ward,
+            allergies=tuple(facts["allergy"]),
+            alerts=tuple(facts["alert"]),
+            prescriptions=tuple(facts["prescription"]),
+            observations=tuple(facts["observation"]),
+            spo2_scale=self._spo2_scales().get(patient_id),
+        )
+
+    def ward_records(self, ward_code: str) -> list[PatientRecord]:
+        """Every patient on a ward with all their facts, in bed order."""
+        return [self.patient_record(r.patient.id) for r in self.patients(ward_code=ward_code)]
+
+    def _spo2_scales(self) -> dict[str, int]:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'spo2_scale'").fetchone()
+        return {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
+
+    # ---- clinics and theatres -------------------------------------------------------------
+
+    def clinics(self) -> list[str]:
+        rows = self._conn.execute("SELECT DISTINCT clinic_key FROM appointments").fetchall()
+        names = {fold(_load(Appointment, d).clinic): _load(Appointment, d).clinic for d in (
+            self._conn.execute(
+                "SELECT data FROM appointments WHERE clinic_key = ? LIMIT 1", (r[0],)
+            ).fetchone()[0] for r in rows
+        )}
+        return sorted(names.values(), key=str.casefold)
+
+    def appointments(self, clinic: str, day: date) -> list[tuple[Appointment, Patient]]:
+        """A clinic's appointments on a day, by start time, with their patients."""
+        rows = self._conn.execute(
+            "SELECT a.data, p.data FROM appointments a JOIN patients p ON p.id = a.patient_id "
+            "WHERE a.clinic_key = ? AND a.day = ? ORDER BY a.start",
+            (fold(clinic), day.isoformat()),
+        ).fetchall()
+        return [(_load(Appointment, a), _load(Patient, p)) for a, p in rows]
+
+    def appointment_days(self, clinic: str) -> list[date]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT day FROM appointments WHERE clinic_key = ? ORDER BY day",
+            (fold(clinic),),
+        ).fetchall()
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def theatres(self) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT data FROM theatre_cases GROUP BY theatre_key"
+        ).fetchall()
+        return sorted({_load(TheatreCase, r[0]).theatre for r in rows}, key=str.casefold)
+
+    def theatre_cases(self, theatre: str, day: date) -> list[tuple[TheatreCase, Patient]]:
+        rows = self._conn.execute(
+            "SELECT t.data, p.data FROM theatre_cases t JOIN patients p ON p.id = t.patient_id "
+            "WHERE t.theatre_key = ? AND t.day = ? ORDER BY t.planned_order",
+            (fold(theatre), day.isoformat()),
+        ).fetchall()
+        return [(_load(TheatreCase, t), _load(Patient, p)) for t, p in rows]
+
+    def theatre_days(self, theatre: str) -> list[date]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT day FROM theatre_cases WHERE theatre_key = ? ORDER BY day",
+            (fold(theatre),),
+        ).fetchall()
+        return [date.fromisoformat(r[0]) for r in rows]
+
+
+def _row_order(row: PatientRow) -> tuple[Any, ...]:
+    stay = row.stay
+    return (
+        stay is None,
+        stay.ward_code if stay else "",
+        bed_sort_key(stay.bed) if stay else (),
+        fold(row.patient.family),
+        fold(row.patient.given),
+    )
+
+
+def _search_clause(search: str) -> tuple[str, list[Any]]:
+    text = search.strip()
+    key = identifier_key(text)
+    clauses = ["hospital_key = ?"]
+    params: list[Any] = [key]
+    if key.isdigit():
+        clauses.append("nhs_number >= ? AND nhs_number < ?")
+        params += [key, key + ":"]  # ':' sorts after '9': a prefix range on the index
+    folded = fold(text)
+    if "," in folded:  # "family, given"
+        family, _, given = (part.strip() for part in folded.partition(","))
+        clauses.append("family_key >= ? AND family_key < ? AND given_key >= ? AND given_key < ?")
+        params += [family, family + "\U0010ffff", given, given + "\U0010ffff"]
+    elif folded:
+        clauses.append("family_key >= ? AND family_key < ?")
+        params += [folded, folded + "\U0010ffff"]
+        clauses.append("given_key >= ? AND given_key < ?")
+        params += [folded, folded + "\U0010ffff"]
+    return " OR ".join(f"({c})" for c in clauses), params
+
+
+def _patient_row(p: Patient, stay: Stay | None) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.nhs_number,
+        identifier_key(p.hospital_number) if p.hospital_number else None,
+        fold(p.family),
+        fold(p.given),
+        stay.ward_code if stay else None,
+        stay.bed if stay else None,
+        _dumps(p),
+        _dumps(stay) if stay else None,
+    )
+
+
+def _fact_rows(snapshot: Snapshot) -> Iterable[tuple[str, str, str, str]]:
+    for a in snapshot.allergies:
+        yield "allergy", a.patient_id, a.substance, _dumps(a)
+    for f in snapshot.alerts:
+        yield "alert", f.patient_id, f.text, _dumps(f)
+    for m in snapshot.prescriptions:
+        yield "prescription", m.patient_id, f"{m.kind}:{m.drug}", _dumps(m)
+    for o in snapshot.observations:
+        yield "observation", o.patient_id, o.effective.isoformat(), _dumps(o)
+
+
+def _check_references(snapshot: Snapshot) -> None:
+    """Every fact must point at a patient in the same snapshot (a broken reference matters)."""
+    ids = {p.id for p in snapshot.patients}
+    groups: tuple[tuple[str, Iterable[Any]], ...] = (
+        ("stay", snapshot.stays), ("allergy", snapshot.allergies), ("alert", snapshot.alerts),
+        ("prescription", snapshot.prescriptions), ("observation", snapshot.observations),
+        ("appointment", snapshot.appointments), ("theatre case", snapshot.theatre_cases),
+    )
+    for name, items in groups:
+        for item in items:
+            if item.patient_id not in ids:
+                raise InputError(
+                    f"{name} {item.id!r} refers to patient {item.patient_id!r}, "
+                    "who is not in the extract"
+                )
+    wards = {w.code for w in snapshot.wards}
+    for stay in snapshot.stays:
+        if stay.ward_code and stay.ward_code not in wards:
+            raise InputError(
+                f"stay {stay.id!r} refers to ward {stay.ward_code!r}, which is not in the extract"
+            )
+
+
+def age_in_years(birth: date, on: date) -> int:
+    years = on.year - birth.year
+    return years - ((on.month, on.day) < (birth.month, birth.day))
+

@@ -1,0 +1,71 @@
+"""``paperfallback [--data-dir DIR] [--debug] COMMAND ...``
+
+Exit codes: 0 success, 2 usage error (argparse), 1 any other error, shown as one line on
+stderr naming what and where; ``--debug`` shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from paperfallback.cli.context import AppContext
+from paperfallback.domain.errors import PaperFallbackError
+
+# Each module defines ``add_parser(subparsers)``, which sets ``func(ctx, args) -> int``.
+COMMAND_MODULES = (
+    "paperfallback.cli.gui_cmd",
+    "paperfallback.cli.demo_cmd",
+    "paperfallback.cli.cache_cmd",
+    "paperfallback.cli.patients_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperfallback",
+        description="Downtime paper forms for NHS wards, from a local encrypted cache.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data folder (default: PAPERFALLBACK_DATA_DIR, else the per-user data folder)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = AppContext(data_dir_option=args.data_dir, debug=args.debug)
+    if args.command is None:
+        args = parser.parse_args([*(argv or sys.argv[1:]), "gui"])
+    try:
+        return int(args.func(ctx, args))
+    except PaperFallbackError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"paperfallback: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("paperfallback: interrupted", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if args.debug:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"paperfallback: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Plain data and clinical rules, with no I/O and no Qt."""

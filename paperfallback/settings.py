@@ -1,0 +1,170 @@
+"""Site, ward and PC identity, data folder, and the cache key.
+
+Settings live in ``settings.json`` in the data folder so trust IT can push one file per
+PC (see docs/install.md). Unknown keys are kept on save so a newer IT template is not
+truncated by an older app.
+
+Data folder: ``--data-dir``, else ``PAPERFALLBACK_DATA_DIR``, else platformdirs'
+per-user data dir for "PaperFallback".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import stat
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from paperfallback.domain.errors import InputError, PaperFallbackError
+
+APP_NAME = "PaperFallback"
+SETTINGS_FILE = "settings.json"
+KEY_FILE = "cache.key"
+KEYRING_SERVICE = "PaperFallback cache"
+DEFAULT_FORMS = ("handover", "news2", "mar", "fluid-balance")
+LOCAL_PATIENT_ID_SYSTEM = "https://fhir.nhs.uk/Id/local-patient-identifier"
+
+
+def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Resolve the data folder: explicit argument, environment, then platformdirs."""
+    chosen = explicit or os.environ.get("PAPERFALLBACK_DATA_DIR")
+    path = Path(chosen) if chosen else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Settings:
+    site_code: str = "DEMO"
+    ward: str = ""  # this PC's own ward (code or name); "" = all wards
+    pc_id: str = field(default_factory=lambda: socket.gethostname()[:32] or "PC")
+    # Short code IT assigns to each PC, unique within the site: it makes form-instance IDs
+    # and downtime numbers unique across PCs without a network. "" = derived from pc_id.
+    pc_code: str = ""
+    stale_minutes: int = 60
+    max_patient_drop_share: float = 0.5
+    default_forms: list[str] = field(default_factory=lambda: list(DEFAULT_FORMS))
+    ward_forms: dict[str, list[str]] = field(default_factory=dict)  # ward code -> forms
+    default_printer: str = ""
+    refresh_source: str = ""
+    hospital_number_systems: list[str] = field(
+        default_factory=lambda: [LOCAL_PATIENT_ID_SYSTEM]
+    )
+    entry_window_hours: int = 24
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def forms_for_ward(self, ward_code: str | None) -> list[str]:
+        if ward_code:
+            for key, forms in self.ward_forms.items():
+                if key.casefold() == ward_code.casefold():
+                    return list(forms)
+        return list(self.default_forms)
+
+    @classmethod
+    def load(cls, folder: Path) -> Settings:
+        path = folder / SETTINGS_FILE
+        if not path.exists():
+            return cls()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read settings: {exc}", where=str(path)) from exc
+        if not isinstance(raw, dict):
+            raise InputError("settings must be a JSON object", where=str(path))
+        known = {f.name: f for f in fields(cls) if f.name != "extra"}
+        settings = cls()
+        for key, value in raw.items():
+            if key not in known:
+                settings.extra[key] = value
+                continue
+            default = getattr(settings, key)
+            int_for_float = isinstance(default, float) and isinstance(value, int)
+            if not isinstance(value, type(default)) and not int_for_float:
+                raise InputError(
+                    f"setting {key!r} must be {type(default).__name__}, "
+                    f"not {type(value).__name__}",
+                    where=str(path),
+                )
+            setattr(settings, key, value)
+        if settings.stale_minutes <= 0:
+            raise InputError("setting 'stale_minutes' must be positive", where=str(path))
+        if not 0 < settings.max_patient_drop_share <= 1:
+            raise InputError(
+                "setting 'max_patient_drop_share' must be between 0 and 1", where=str(path)
+            )
+        return settings
+
+    def save(self, folder: Path) -> None:
+        data = asdict(self)
+        extra = data.pop("extra")
+        data.update(extra)
+        path = folder / SETTINGS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+class KeyUnavailable(PaperFallbackError):
+    """No key could be found or created."""
+
+
+def cache_key(folder: Path, *, create: bool = True) -> tuple[str, str]:
+    """Return (key, where it came from) for the encrypted stores.
+
+    Order: ``PAPERFALLBACK_KEY`` (tests, CI, IT scripts), the OS keyring, then a per-install
+    key file readable only by this user. The key file protects a copied cache file on its
+    own (e.g. a backup or a disk image without the profile) but not against someone who can
+    read this user's profile; the keyring is preferred where a backend exists.
+    """
+    env = os.environ.get("PAPERFALLBACK_KEY")
+    if env:
+        return env, "PAPERFALLBACK_KEY"
+    account = str(folder.resolve())
+    keyring_key = _keyring_get(account)
+    if keyring_key:
+        return keyring_key, "keyring"
+    key_path = folder / KEY_FILE
+    if key_path.exists():
+        return key_path.read_text(encoding="ascii").strip(), str(key_path)
+    if not create:
+        raise KeyUnavailable("no cache key: set PAPERFALLBACK_KEY or import a cache first")
+    key = secrets.token_hex(32)
+    if _keyring_set(account, key):
+        return key, "keyring"
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key, str(key_path)
+
+
+def _keyring_get(account: str) -> str | None:
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            value = keyring.get_password(KEYRING_SERVICE, account)
+        except (KeyringError, RuntimeError):
+            return None
+        return value if isinstance(value, str) else None
+    except Exception:  # a broken keyring backend must never stop a ward printing
+        return None
+
+
+def _keyring_set(account: str, key: str) -> bool:
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        if isinstance(keyring.get_keyring(), fail.Keyring):
+            return False
+        keyring.set_password(KEYRING_SERVICE, account, key)
+        return True
+    except Exception:
+        return False
