@@ -1,16 +1,28 @@
-"""``paperfallback cache import|status``: feed the cache and report on it."""
+"""``paperfallback cache import|refresh|status``: feed the cache and report on it.
+
+``refresh`` is what Windows Task Scheduler or cron runs every 15 minutes; ``status
+--json`` is what monitoring reads (docs/install.md). Both must make failure loud: a
+refresh that did not replace the snapshot exits 1, and the status says when the last
+successful refresh was and whether the last attempt failed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from paperfallback.cache.staleness import format_uk
+from paperfallback.cache.staleness import format_uk, utc_now
+from paperfallback.cache.store import CacheStatus
 from paperfallback.cli.context import AppContext
 from paperfallback.domain.errors import InputError
+from paperfallback.logs import redact
+
+log = logging.getLogger(__name__)
+DEFAULT_REFRESH_ALERT_MINUTES = 120  # sites raise a ticket when no data arrived for 2 hours
 
 
 def add_parser(sub: Any) -> None:
@@ -25,8 +37,40 @@ def add_parser(sub: Any) -> None:
     )
     imp.set_defaults(func=_import)
 
+    refresh = cache_sub.add_parser(
+        "refresh",
+        help="import the newest extract from a drop folder or a FHIR Bulk Data server",
+        description="Import the newest complete extract from SOURCE, keeping the current "
+        "snapshot if it is missing, partial or corrupt. Exit 1 when the snapshot was not "
+        "replaced and the cache is stale, or on any error (for Task Scheduler / cron).",
+    )
+    refresh.add_argument(
+        "--from", dest="source", metavar="SOURCE",
+        help="a drop folder or an http(s) FHIR Bulk Data endpoint "
+        "(default: refresh_source in settings.json)",
+    )
+    refresh.add_argument(
+        "--force", action="store_true",
+        help="accept an extract with far fewer patients, or older than the cache",
+    )
+    refresh.add_argument(
+        "--timeout-minutes", type=float, metavar="N",
+        help="give up on a Bulk Data export after N minutes (default 10)",
+    )
+    refresh.set_defaults(func=_refresh)
+
     status = cache_sub.add_parser("status", help="data-as-of time, age, staleness, counts")
     status.add_argument("--json", action="store_true", help="print JSON for monitoring")
+    status.add_argument(
+        "--check", action="store_true",
+        help="exit 1 when anything needs attention (stale, refresh failed or overdue)",
+    )
+    status.add_argument(
+        "--refresh-alert-minutes", type=int, default=DEFAULT_REFRESH_ALERT_MINUTES,
+        metavar="N",
+        help="a refresh is overdue when the last success is older than N minutes "
+        f"(default {DEFAULT_REFRESH_ALERT_MINUTES})",
+    )
     status.set_defaults(func=_status)
 
 
@@ -60,10 +104,13 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
             snapshot, force=args.force, max_drop_share=ctx.settings.max_patient_drop_share
         )
     except Exception as exc:
-        store.record_refresh(ok=False, source=source, message=str(exc)[:500])
+        store.record_refresh(ok=False, source=source, message=redact(str(exc))[:500])
+        log.error("import from %s FAILED: %s", source, exc)
         raise
     store.record_refresh(ok=True, source=source)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
+    log.info("import from %s ok: %s; data as of %s", source, counts,
+             result.data_as_of.isoformat())
     print(f"Imported: {counts}. Data as of {format_uk(result.data_as_of)} "
           f"(from {result.as_of_source}).")
     if result.as_of_source == "import time":
@@ -73,23 +120,98 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def _refresh(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.cache.refresh import RefreshOptions, refresh_cache
+
+    source = args.source or ctx.settings.refresh_source
+    if not source:
+        raise InputError(
+            "no source: give --from FOLDER or --from https://.../$export, or set "
+            "refresh_source in settings.json", where="--from",
+        )
+    overrides = {}
+    if args.timeout_minutes is not None:
+        if args.timeout_minutes <= 0:
+            raise InputError("must be a positive number of minutes", where="--timeout-minutes")
+        overrides["deadline_s"] = args.timeout_minutes * 60
+    options = RefreshOptions.from_settings(ctx.settings, force=args.force, **overrides)
+    store = ctx.open_cache()
+    report = refresh_cache(
+        store, source, data_dir=ctx.data_dir, settings=ctx.settings, options=options
+    )
+    if report.result is None:
+        print(f"Nothing new: {report.message}.")
+        return 0
+    result = report.result
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
+    print(f"Refreshed from {report.source} ({report.extract}): {counts}. "
+          f"Data as of {format_uk(result.data_as_of)}.")
+    return 0
+
+
+def health_problems(
+    status: CacheStatus, *, refresh_alert_minutes: int = DEFAULT_REFRESH_ALERT_MINUTES,
+    now: datetime | None = None,
+) -> list[str]:
+    """Plain-English reasons monitoring should raise a ticket; empty when all is well."""
+    now = now or utc_now()
+    problems: list[str] = []
+    if not status.has_snapshot:
+        problems.append("no cache has been imported")
+    elif status.is_stale and status.freshness is not None:
+        problems.append(
+            f"the data is {status.freshness.age_text} old "
+            f"(stale after {status.freshness.stale_minutes} minutes)"
+        )
+    if status.last_refresh_failed:
+        problems.append("the last refresh attempt failed")
+    last_ok = status.last_refresh_ok_at
+    if last_ok is None:
+        problems.append("no refresh has ever succeeded")
+    elif now - last_ok > timedelta(minutes=refresh_alert_minutes):
+        problems.append(f"no successful refresh for more than {refresh_alert_minutes} minutes")
+    return problems
+
+
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     store = ctx.open_cache()
-    status = store.status(stale_minutes=ctx.settings.stale_minutes)
+    now = utc_now()
+    status = store.status(stale_minutes=ctx.settings.stale_minutes, now=now)
+    problems = health_problems(status, refresh_alert_minutes=args.refresh_alert_minutes, now=now)
+    exit_code = 1 if args.check and problems else 0
     if args.json:
-        print(json.dumps(status.to_json(), indent=2))
-        return 0
+        data = status.to_json()
+        last_ok = status.last_refresh_ok_at
+        data.update({
+            "checked_at": now.isoformat(),
+            "minutes_since_last_successful_refresh": (
+                round((now - last_ok).total_seconds() / 60, 1) if last_ok else None
+            ),
+            "refresh_alert_minutes": args.refresh_alert_minutes,
+            "needs_attention": bool(problems),
+            "problems": problems,
+            "site_code": ctx.settings.site_code,
+            "ward": ctx.settings.ward or None,
+            "pc_id": ctx.settings.pc_id,
+        })
+        print(json.dumps(data, indent=2))
+        return exit_code
     if not status.has_snapshot or status.data_as_of is None or status.freshness is None:
         print("No cache yet: run 'paperfallback demo' or 'paperfallback cache import PATH'.")
-        return 0
+        return exit_code
     state = "STALE" if status.is_stale else "fresh"
     print(f"Data as of:  {format_uk(status.data_as_of)} ({status.as_of_source})")
     if status.imported_at:
         print(f"Imported at: {format_uk(status.imported_at)}")
     print(f"Age:         {status.freshness.age_text} ({state}; "
           f"threshold {status.freshness.stale_minutes} minutes)")
+    if status.last_refresh_ok_at:
+        print(f"Last successful refresh: {format_uk(status.last_refresh_ok_at)}")
     if status.last_refresh_failed:
-        print(f"Last refresh FAILED: {status.last_refresh_message}")
+        when = format_uk(status.last_refresh_attempt_at) if status.last_refresh_attempt_at else ""
+        print(f"Last refresh FAILED {when}: {status.last_refresh_message}")
+    for problem in problems:
+        print(f"Needs attention: {problem}")
     for kind, count in status.counts.items():
         print(f"  {kind:<14} {count}")
-    return 0
+    return exit_code

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import traceback
 from collections.abc import Sequence
 
 from paperfallback.cli.context import AppContext
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.logs import setup_logging
+
+log = logging.getLogger("paperfallback.cli")
 
 # Each module defines ``add_parser(subparsers)``, which sets ``func(ctx, args) -> int``.
 COMMAND_MODULES = (
@@ -21,6 +25,10 @@ COMMAND_MODULES = (
     "paperfallback.cli.demo_cmd",
     "paperfallback.cli.cache_cmd",
     "paperfallback.cli.patients_cmd",
+    "paperfallback.cli.selftest_cmd",
+    "paperfallback.cli.entries_cmd",
+    "paperfallback.cli.export_cmd",
+    "paperfallback.cli.merge_cmd",
 )
 
 
@@ -47,11 +55,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = AppContext(data_dir_option=args.data_dir, debug=args.debug)
     if args.command is None:
         args = parser.parse_args([*(argv or sys.argv[1:]), "gui"])
+    # The command's name only, never its arguments: they may name a patient.
+    command = " ".join(
+        str(v) for k, v in vars(args).items() if (k == "command" or k.endswith("_command")) and v
+    )
     try:
-        return int(args.func(ctx, args))
+        setup_logging(ctx.data_dir)
+        log.info("%s: started", command)
+        code = int(args.func(ctx, args))
+        log.info("%s: exit %d", command, code)
+        return code
     except PaperFallbackError as exc:
         if args.debug:
             traceback.print_exc()
+        log.error("%s: %s: %s", command, type(exc).__name__, exc)
         print(f"paperfallback: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -61,8 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         where = f" ({exc.filename})" if exc.filename else ""
+        log.error("%s: %s%s", command, exc.strerror or exc, where)
         print(f"paperfallback: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
+    except Exception:
+        log.exception("%s: unexpected error", command)
+        raise
     finally:
         ctx.close()
 

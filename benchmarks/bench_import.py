@@ -1,0 +1,93 @@
+"""Import a whole-hospital extract and search it (issue 3 targets).
+
+    .venv/bin/python benchmarks/bench_import.py [--inpatients 1500] [--appointments 30000]
+
+Generates 1,500 inpatients with 72 h of observations and active prescriptions plus 30,000
+outpatient appointments (the demo generator, FHIR Bulk Data NDJSON), imports it through
+read_extract + CacheStore.replace_snapshot into a temporary data folder, and prints the
+import time, patient-search p95 by name prefix / NHS number / hospital number (200 queries
+each) and the peak memory (ru_maxrss). Targets: import <= 20 s, p95 <= 20 ms, <= 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paperfallback.cache.demo import write_demo_extract
+from paperfallback.cache.importers import read_extract
+from paperfallback.cache.store import CacheStore
+
+
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1] * 1000
+
+
+def _peak_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inpatients", type=int, default=1500)
+    parser.add_argument("--appointments", type=int, default=30_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    now = datetime(2026, 1, 14, 9, 30, tzinfo=UTC)
+    with tempfile.TemporaryDirectory(prefix="pf-bench-") as tmp:
+        extract, data = Path(tmp) / "extract", Path(tmp) / "data"
+        data.mkdir()
+        started = time.perf_counter()
+        write_demo_extract(extract, seed=1, now=now, inpatients=args.inpatients,
+                           appointments=args.appointments, observation_hours=72)
+        generated = time.perf_counter() - started
+        size_mb = sum(f.stat().st_size for f in extract.iterdir()) / 1e6
+        started = time.perf_counter()
+        snapshot = read_extract([extract])
+        read_s = time.perf_counter() - started
+        store = CacheStore.open(data, "bench-key-not-secret")
+        started = time.perf_counter()
+        store.replace_snapshot(snapshot, force=True)
+        store_s = time.perf_counter() - started
+        counts = snapshot.counts()
+        patients = list(snapshot.patients)
+        del snapshot
+        rng = random.Random(5)
+        sample = rng.sample(patients, min(args.queries, len(patients)))
+        queries = {
+            "name prefix": [p.family[:4] for p in sample],
+            "NHS number": [p.nhs_number or "9990000026" for p in sample],
+            "hospital number": [p.hospital_number or "" for p in sample],
+        }
+        results = {}
+        for label, texts in queries.items():
+            timings = []
+            for text in texts:
+                t0 = time.perf_counter()
+                store.patients(search=text)
+                timings.append(time.perf_counter() - t0)
+            results[label] = (_p95(timings), statistics.median(timings) * 1000)
+        store.close()
+    print(f"extract: {counts['patients']} patients, {counts['stays']} inpatients, "
+          f"{counts['observations']} observations, {counts['prescriptions']} prescriptions, "
+          f"{counts['appointments']} appointments, {counts['theatre_cases']} theatre cases "
+          f"({size_mb:.0f} MB NDJSON, generated in {generated:.1f} s)")
+    print(f"import: {read_s + store_s:.1f} s (read_extract {read_s:.1f} s + "
+          f"replace_snapshot {store_s:.1f} s)   target <= 20 s")
+    for label, (p95, median) in results.items():
+        print(f"search by {label:<15}: p95 {p95:6.1f} ms (median {median:.1f} ms)   "
+              "target <= 20 ms")
+    print(f"peak memory (ru_maxrss): {_peak_mb():.0f} MB   target <= 400 MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,739 @@
+"""The synthetic demo hospital, written as a FHIR Bulk Data extract (NDJSON + manifest).
+
+It goes through the real importer, so a first start exercises the production path.
+Deterministic for (seed, now). Synthetic only: NHS numbers from the reserved test range
+999 000 0000 - 999 999 9999 with a valid Modulus 11 check digit; made-up names from
+English, Welsh, Scottish, Irish and other UK communities (incl. ŵ ŷ â ï ł ö é ñ).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from paperfallback.cache.importers.fhir_values import (
+    LAST_ADMINISTERED_URL,
+    LOINC,
+    NHS_NUMBER_SYSTEM,
+    SNOMED,
+    SPO2_SCALE_SYSTEM,
+)
+from paperfallback.cache.staleness import UK
+from paperfallback.domain.news2 import News2Observation, score
+from paperfallback.domain.nhs_number import check_digit
+from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM
+
+Json = dict[str, Any]
+PHYSICAL = "http://terminology.hl7.org/CodeSystem/location-physical-type"
+ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+UCUM = "http://unitsofmeasure.org"
+_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+WARD_CODE_SYSTEM = "https://fhir.paperfallback.example/Id/ward-code"
+
+GIVEN_FEMALE = (
+    "Siân", "Gwenllïan", "Ffion", "Catrin", "Eluned", "Mererid", "Heulwen", "Bethan", "Nia",
+    "Margaret", "Joan", "Dorothy", "Patricia", "Eileen", "Susan", "Emily", "Olivia", "Chloé",
+    "Zoë", "Hélène", "Anaïs", "Siobhán", "Aoife", "Niamh", "Mòrag", "Małgorzata", "Żaneta",
+    "Agnieszka", "Priya", "Aisha", "Fatima", "Harpreet", "Ngozi", "Mei", "Renée", "Begoña",
+)
+GIVEN_MALE = (
+    "Dafydd", "Llŷr", "Rhodri", "Gethin", "Aled", "Iolo", "Carwyn", "Tomos", "Siôn", "Emrys",
+    "John", "David", "Peter", "Michael", "George", "Harold", "Arthur", "Oliver", "Noël",
+    "Seán", "Pádraig", "Eòghann", "Łukasz", "Michał", "Jürgen", "Gökhan", "José", "Iñaki",
+    "Arjun", "Mohammed", "Imran", "Chukwuemeka", "Kwame", "Wei", "Loïc", "Zbigniew",
+)
+FAMILY = (
+    "Jones", "Williams", "Davies", "Evans", "Thomas", "Roberts", "Hughes", "Lewis", "Prys",
+    "ap Iorwerth", "Llywelyn", "Gŵyn", "Pritchard", "Vaughan-Williams", "Smith", "Taylor",
+    "Brown", "Wilson", "Clarke", "Wright", "Walker", "Robinson", "Thompson", "Hall", "Green",
+    "MacLeòid", "Ó Briain", "O'Sullivan", "Murphy", "Kowalczyk", "Wiśniewski", "Łapińska",
+    "Öztürk", "Müller", "Lefèvre", "Muñoz", "Núñez", "Patel", "Begum", "Chaudhry", "Singh",
+    "Kaur", "Rahman", "Okonkwo", "Adeyemi", "Nguyen", "Chen", "Featherstonehaugh-Cholmondeley",
+    "Montgomery-Massingberd", "Fotheringham-Llewellyn", "Ashworth-Pryce-Hutchinson",
+)
+WARD_NAMES = (
+    "Dewi Sant", "Florence Nightingale", "Aneurin Bevan", "Mary Seacole", "Betsi Cadwaladr",
+    "Elsie Inglis", "Gwenllian", "Edith Cavell", "Santes Dwynwen", "Hywel Dda", "Tudor",
+    "Owain Glyndŵr", "Nye Bevan", "Rosalind Franklin", "Ysbyty Gwyrdd", "Derwen",
+)
+SPECIALTIES = (
+    "Respiratory medicine", "Care of the elderly", "General surgery", "Cardiology",
+    "Trauma and orthopaedics", "Gastroenterology", "Acute medicine", "Stroke medicine",
+)
+STREETS = ("Heol y Frenhines", "Ffordd Pen-y-Bryn", "Church Street", "Station Road",
+           "Stryd Fawr", "Maes-y-Coed", "Victoria Road", "Lôn Las", "Park Avenue")
+TOWNS = (("Caerdydd", "CF14"), ("Abertawe", "SA1"), ("Wrecsam", "LL11"), ("Bangor", "LL57"),
+         ("Leeds", "LS17"), ("Chester", "CH2"), ("Bristol", "BS8"), ("Aberystwyth", "SY23"))
+CLINICIANS = (
+    ("Dr", "Angharad", "Rees-Mogg"), ("Mr", "Owain", "Pryce"), ("Dr", "Fatima", "Chaudhry"),
+    ("Ms", "Bronwen", "Llywelyn"), ("Dr", "Kwame", "Mensah"), ("Mr", "Dafydd", "ap Gwilym"),
+    ("Dr", "Sinéad", "O'Connor"), ("Prof", "Hamish", "MacLeòid"), ("Dr", "Ewa", "Nowak"),
+    ("Mr", "Rajesh", "Patel"), ("Dr", "Catrin", "Hughes"), ("Dr", "Tomás", "Ruiz"),
+)
+CLINICS = (
+    "Fracture Clinic", "Diabetes Clinic", "Respiratory Clinic", "Cardiology Clinic",
+    "Gynaecology Clinic", "Ophthalmology Clinic", "Pre-operative Assessment", "Memory Clinic",
+)
+THEATRES = ("Theatre 1", "Theatre 2", "Day Surgery Theatre")
+PROCEDURES = (
+    "Laparoscopic cholecystectomy", "Total hip replacement (left)",
+    "Inguinal hernia repair (right)", "Cystoscopy", "Knee arthroscopy (right)",
+    "Hemiarthroplasty (right) for fractured neck of femur", "Laparoscopic appendicectomy",
+    "Carpal tunnel release (left)", "Cataract extraction with lens implant (right)",
+)
+ALLERGIES = (
+    ("Penicillin", "Anaphylaxis", "severe", "high", "medication"),
+    ("Codeine", "Nausea and vomiting", "mild", "low", "medication"),
+    ("Latex", "Contact dermatitis", "moderate", "low", "environment"),
+    ("Peanut", "Angioedema", "severe", "high", "food"),
+    ("Trimethoprim", "Urticarial rash", "mild", "low", "medication"),
+    ("Ibuprofen", "Bronchospasm", "moderate", "high", "medication"),
+)
+ALERTS = (
+    ("Not for cardiopulmonary resuscitation (DNACPR)", "304253006", "Resuscitation status"),
+    ("At risk for falls", "129839007", "Safety"),
+    ("MRSA carrier: isolate, contact precautions", "", "Infection risk"),
+    ("Clostridioides difficile: side room", "", "Infection risk"),
+    ("Same or similar name on this ward: check identity", "", "Safety"),
+    ("Learning disability: see hospital passport", "", "Communication"),
+)
+# (drug, dm+d code, dose, route, times) for regular medicines
+REGULAR = (
+    ("Paracetamol 500mg tablets", "42109611000001109", "1 g", "Oral",
+     ("06:00", "12:00", "18:00", "22:00")),
+    ("Ramipril 5mg capsules", "", "5 mg", "Oral", ("08:00",)),
+    ("Enoxaparin sodium 40mg/0.4ml injection", "", "40 mg", "Subcutaneous", ("18:00",)),
+    ("Amoxicillin 500mg capsules", "", "500 mg", "Oral", ("08:00", "14:00", "22:00")),
+    ("Omeprazole 20mg gastro-resistant capsules", "", "20 mg", "Oral", ("08:00",)),
+    ("Atorvastatin 20mg tablets", "", "20 mg", "Oral", ("22:00",)),
+    ("Metformin 500mg tablets", "", "500 mg", "Oral", ("08:00", "18:00")),
+    ("Bisoprolol 2.5mg tablets", "", "2.5 mg", "Oral", ("08:00",)),
+    ("Furosemide 40mg tablets", "", "40 mg", "Oral", ("08:00",)),
+    ("Senna 7.5mg tablets", "", "15 mg", "Oral", ("22:00",)),
+    ("Levothyroxine 50microgram tablets", "", "50 microgram", "Oral", ("06:00",)),
+)
+PRN = (
+    ("Paracetamol 500mg tablets", "1 g", "Oral", "Pain or fever", (4, "g")),
+    ("Morphine sulfate 10mg/5ml oral solution", "2.5 mg", "Oral", "Breakthrough pain",
+     (30, "mg")),
+    ("Ondansetron 4mg tablets", "4 mg", "Oral", "Nausea or vomiting", (8, "mg")),
+    ("Salbutamol 2.5mg/2.5ml nebuliser liquid", "2.5 mg", "Inhalation", "Breathlessness",
+     (10, "mg")),
+    ("Lorazepam 500microgram tablets", "500 microgram", "Oral", "Agitation", (2, "mg")),
+)
+ONCE = (
+    ("Furosemide 20mg/2ml injection", "40 mg", "Intravenous"),
+    ("Co-amoxiclav 1.2g injection", "1.2 g", "Intravenous"),
+    ("Vitamin K1 (phytomenadione) 10mg/1ml injection", "10 mg", "Intravenous"),
+)
+INFUSIONS = (
+    ("Sodium chloride 0.9% infusion 1000ml", "1000 mL", 83),
+    ("Glucose 5% infusion 500ml", "500 mL", 42),
+    ("Compound sodium lactate (Hartmann's) infusion 1000ml", "1000 mL", 125),
+)
+
+
+@dataclass
+class _Writer:
+    """One NDJSON file per resource type, as a FHIR Bulk Data $export writes them."""
+
+    folder: Path
+    files: dict[str, TextIO] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def write(self, resource: Json) -> None:
+        rtype = resource["resourceType"]
+        handle = self.files.get(rtype)
+        if handle is None:
+            handle = (self.folder / f"{rtype}.ndjson").open("w", encoding="utf-8")
+            self.files[rtype] = handle
+        handle.write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
+        handle.write("\n")
+        self.counts[rtype] = self.counts.get(rtype, 0) + 1
+
+    def close(self, transaction_time: datetime) -> None:
+        for handle in self.files.values():
+            handle.close()
+        manifest = {
+            "transactionTime": transaction_time.isoformat(),
+            "request": "https://ehr.demo.example/fhir/Group/current-inpatients/$export",
+            "requiresAccessToken": False,
+            "output": [
+                {"type": rtype, "url": f"https://ehr.demo.example/output/{rtype}.ndjson",
+                 "count": count}
+                for rtype, count in sorted(self.counts.items())
+            ],
+            "error": [],
+        }
+        (self.folder / "manifest.json").write_text(json.dumps(manifest, indent=2),
+                                                   encoding="utf-8")
+
+
+def _coding(system: str, code: str, display: str) -> Json:
+    return {"system": system, "code": code, "display": display}
+
+
+def _concept(text: str, system: str = "", code: str = "") -> Json:
+    concept: Json = {"text": text}
+    if code:
+        concept["coding"] = [_coding(system or SNOMED, code, text)]
+    return concept
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _ref(rtype: str, rid: str, display: str = "") -> Json:
+    ref: Json = {"reference": f"{rtype}/{rid}"}
+    if display:
+        ref["display"] = display
+    return ref
+
+
+class _Hospital:
+    """Generates one demo hospital; every choice comes from one seeded Random."""
+
+    def __init__(self, seed: int, now: datetime, writer: _Writer) -> None:
+        self.rng = random.Random(seed)
+        self.now = now
+        self.out = writer
+        self.nhs_used: set[str] = set()
+        self.patients = 0
+        self.meta = {"lastUpdated": _iso(now - timedelta(minutes=2))}
+
+    # ---- people -------------------------------------------------------------------------
+
+    def nhs_number(self) -> str:
+        while True:
+            first = f"999{self.rng.randrange(1_000_000):06d}"
+            digit = check_digit(first)
+            if digit is not None and first + str(digit) not in self.nhs_used:
+                self.nhs_used.add(first + str(digit))
+                return first + str(digit)
+
+    def patient(self, *, age_range: tuple[int, int], with_nhs: bool = True) -> tuple[str, Json]:
+        self.patients += 1
+        rng = self.rng
+        pid = f"pt-{self.patients:05d}"
+        female = rng.random() < 0.5
+        given = rng.choice(GIVEN_FEMALE if female else GIVEN_MALE)
+        middle = rng.choice(GIVEN_FEMALE if female else GIVEN_MALE) if rng.random() < 0.3 else ""
+        family = rng.choice(FAMILY)
+        age = rng.randint(*age_range)
+        born = self.now.date() - timedelta(days=age * 365 + rng.randrange(365))
+        town, postcode = rng.choice(TOWNS)
+        identifiers = [{"system": LOCAL_PATIENT_ID_SYSTEM, "value": f"DH{100000 + self.patients}"}]
+        if with_nhs:
+            identifiers.insert(0, {"system": NHS_NUMBER_SYSTEM, "value": self.nhs_number()})
+        kin_given = rng.choice(GIVEN_MALE if female else GIVEN_FEMALE)
+        resource = {
+            "resourceType": "Patient", "id": pid, "meta": self.meta,
+            "identifier": identifiers,
+            "name": [{"use": "official", "family": family,
+                      "given": [g for g in (given, middle) if g],
+                      "prefix": ["Mrs" if female else "Mr"]}],
+            "telecom": [
+                {"system": "phone", "use": "home",
+                 "value": f"0{rng.randint(1100, 2999)} {rng.randint(100000, 999999)}"},
+                {"system": "phone", "use": "mobile",
+                 "value": f"07{rng.randint(700, 999)} {rng.randint(100000, 999999)}"},
+            ],
+            "gender": "female" if female else "male",
+            "birthDate": born.isoformat(),
+            "address": [{"use": "home",
+                         "line": [f"{rng.randint(1, 120)} {rng.choice(STREETS)}"],
+                         "city": town,
+                         "postalCode": f"{postcode} {rng.randint(1, 9)}{rng.choice(_LETTERS)}"
+                                       f"{rng.choice(_LETTERS)}"}],
+            "contact": [{
+                "relationship": [{"coding": [_coding(
+                    "http://terminology.hl7.org/CodeSystem/v2-0131", "N", "Next-of-Kin")],
+                                  "text": rng.choice(("Daughter", "Son", "Husband", "Wife",
+                                                      "Partner", "Sister", "Brother"))}],
+                "name": {"family": family if rng.random() < 0.7 else rng.choice(FAMILY),
+                         "given": [kin_given]},
+                "telecom": [{"system": "phone",
+                             "value": f"07{rng.randint(700, 999)} {rng.randint(100000, 999999)}",
+                             "use": "mobile"}],
+            }],
+            "generalPractitioner": [{"display": f"{rng.choice(('Meddygfa', 'The'))} "
+                                                f"{rng.choice(STREETS)} Surgery"}],
+        }
+        self.out.write(resource)
+        return pid, resource
+
+    def practitioners(self) -> list[tuple[str, str]]:
+        people = []
+        for n, (prefix, given, family) in enumerate(CLINICIANS, start=1):
+            rid = f"pr-{n:03d}"
+            self.out.write({"resourceType": "Practitioner", "id": rid, "meta": self.meta,
+                            "name": [{"family": family, "given": [given], "prefix": [prefix]}]})
+            people.append((rid, f"{prefix} {given} {family}"))
+        return people
+
+    # ---- places -------------------------------------------------------------------------
+
+    def site(self) -> str:
+        self.out.write({
+            "resourceType": "Location", "id": "site", "meta": self.meta,
+            "name": "Ysbyty Cyffredinol Demo / Demo General Hospital",
+            "type": [{"coding": [_coding(ROLE_CODE, "HOSP", "Hospital")]}],
+            "physicalType": {"coding": [_coding(PHYSICAL, "si", "Site")]},
+        })
+        return "site"
+
+    def ward(self, number: int, name: str, beds: int) -> tuple[str, list[str]]:
+        wid = f"ward-{number}"
+        self.out.write({
+            "resourceType": "Location", "id": wid, "meta": self.meta,
+            "identifier": [{"system": WARD_CODE_SYSTEM, "value": f"W{number}"}],
+            "name": f"Ward {number} — {name}",
+            "physicalType": {"coding": [_coding(PHYSICAL, "wa", "Ward")]},
+            "partOf": _ref("Location", "site"),
+        })
+        bed_ids = []
+        for n in range(1, beds + 1):
+            label = f"Bed {n}" if n <= beds - 4 else f"Side room {n - beds + 4}"
+            bid = f"{wid}-bed-{n}"
+            self.out.write({
+                "resourceType": "Location", "id": bid, "meta": self.meta, "name": label,
+                "physicalType": {"coding": [_coding(PHYSICAL, "bd", "Bed")]},
+                "partOf": _ref("Location", wid),
+            })
+            bed_ids.append(bid)
+        return wid, bed_ids
+
+    # ---- an inpatient -------------------------------------------------------------------
+
+    def inpatient(
+        self, ward_id: str, bed_id: str, bed_index: int, specialty: str,
+        consultant: tuple[str, str], obs_hours: float | None,
+    ) -> None:
+        rng = self.rng
+        pid, _ = self.patient(age_range=(18, 97), with_nhs=rng.random() > 0.03)
+        admitted = self.now - timedelta(hours=rng.randint(6, 24 * 21))
+        self.out.write({
+            "resourceType": "Encounter", "id": f"enc-{pid}", "meta": self.meta,
+            "status": "in-progress",
+            "class": _coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "IMP",
+                             "inpatient encounter"),
+            "subject": _ref("Patient", pid),
+            "participant": [{"type": [{"coding": [_coding(PARTICIPATION, "ATND", "attender")]}],
+                             "individual": _ref("Practitioner", consultant[0], consultant[1])}],
+            "period": {"start": _iso(admitted)},
+            "serviceType": {"text": specialty},
+            "location": [{"location": _ref("Location", bed_id), "status": "active"},
+                         {"location": _ref("Location", ward_id), "status": "active"}],
+        })
+        self.allergies(pid, bed_index, admitted)
+        scale2 = (specialty == "Respiratory medicine" and rng.random() < 0.45) or (
+            rng.random() < 0.06)
+        self.alerts(pid, admitted, scale2)
+        self.prescriptions(pid, bed_index, admitted, consultant)
+        self.observations(pid, admitted, scale2, obs_hours)
+
+    def allergies(self, pid: str, bed_index: int, recorded: datetime) -> None:
+        # The first three beds of every ward show all three states (recorded, NKA, none).
+        state = bed_index if bed_index < 3 else self.rng.choices((0, 1, 2), (40, 45, 15))[0]
+        if state == 2:
+            return
+        if state == 1:
+            self.out.write({
+                "resourceType": "AllergyIntolerance", "id": f"alg-{pid}-nka", "meta": self.meta,
+                "clinicalStatus": {"coding": [_coding(
+                    "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                    "active", "Active")]},
+                "verificationStatus": {"coding": [_coding(
+                    "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "confirmed", "Confirmed")]},
+                "code": {"coding": [_coding(SNOMED, "716186003", "No known allergy")]},
+                "patient": _ref("Patient", pid), "recordedDate": _iso(recorded),
+            })
+            return
+        for n, (substance, reaction, severity, criticality, category) in enumerate(
+            self.rng.sample(ALLERGIES, self.rng.choice((1, 1, 2)))
+        ):
+            self.out.write({
+                "resourceType": "AllergyIntolerance", "id": f"alg-{pid}-{n}", "meta": self.meta,
+                "clinicalStatus": {"coding": [_coding(
+                    "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                    "active", "Active")]},
+                "category": [category], "criticality": criticality,
+                "code": {"text": substance},
+                "patient": _ref("Patient", pid), "recordedDate": _iso(recorded),
+                "reaction": [{"manifestation": [{"text": reaction}], "severity": severity}],
+            })
+
+    def alerts(self, pid: str, since: datetime, scale2: bool) -> None:
+        rng = self.rng
+        chosen = [a for a in ALERTS if rng.random() < 0.12]
+        for n, (text, code, category) in enumerate(chosen):
+            self.out.write({
+                "resourceType": "Flag", "id": f"flag-{pid}-{n}", "meta": self.meta,
+                "status": "active", "category": [{"text": category}],
+                "code": _concept(text, SNOMED, code), "subject": _ref("Patient", pid),
+                "period": {"start": _iso(since)},
+            })
+        if scale2:
+            self.out.write({
+                "resourceType": "Flag", "id": f"flag-{pid}-spo2", "meta": self.meta,
+                "status": "active", "category": [{"text": "Clinical"}],
+                "code": {"coding": [{"system": SPO2_SCALE_SYSTEM, "code": "scale-2",
+                                     "display": "NEWS2 SpO2 scale 2"}],
+                         "text": "Target SpO2 88–92 %: score on NEWS2 SpO2 scale 2"},
+                "subject": _ref("Patient", pid), "period": {"start": _iso(since)},
+            })
+
+    def prescriptions(
+        self, pid: str, bed_index: int, since: datetime, prescriber: tuple[str, str]
+    ) -> None:
+        rng = self.rng
+        count = rng.randint(3, 12)
+        kinds = ["regular"] * count
+        n_prn = rng.randint(1, max(1, count // 3))
+        for i in range(n_prn):
+            kinds[-1 - i] = "prn"
+        if bed_index % 5 == 3 or rng.random() < 0.15:
+            kinds[0] = "infusion"
+        if bed_index % 7 == 4 or rng.random() < 0.12:
+            kinds[1] = "once"
+        regular = rng.sample(REGULAR, min(len(REGULAR), kinds.count("regular")))
+        prn = rng.sample(PRN, min(len(PRN), kinds.count("prn")))
+        for n, kind in enumerate(kinds):
+            rid = f"rx-{pid}-{n}"
+            base: Json = {
+                "resourceType": "MedicationRequest", "id": rid, "meta": self.meta,
+                "status": "active", "intent": "order", "subject": _ref("Patient", pid),
+                "authoredOn": _iso(since + timedelta(minutes=30 + n)),
+                "requester": _ref("Practitioner", prescriber[0], prescriber[1]),
+            }
+            if kind == "regular" and regular:
+                drug, code, dose, route, times = regular.pop()
+                base["medicationCodeableConcept"] = _concept(drug, "https://dmd.nhs.uk", code)
+                base["dosageInstruction"] = [{
+                    "text": f"{dose} {route.lower()} at {', '.join(times)}",
+                    "timing": {"repeat": {"frequency": len(times), "period": 1,
+                                          "periodUnit": "d",
+                                          "timeOfDay": [f"{t}:00" for t in times]}},
+                    "route": {"text": route},
+                    "doseAndRate": [{"doseQuantity": _quantity(dose)}],
+                }]
+                last = _last_due(self.now, times)
+                if last and last > since:
+                    base["extension"] = [{"url": LAST_ADMINISTERED_URL,
+                                          "valueDateTime": _iso(last)}]
+            elif kind == "prn" and prn:
+                drug, dose, route, indication, (most, unit) = prn.pop()
+                base["medicationCodeableConcept"] = {"text": drug}
+                base["dosageInstruction"] = [{
+                    "text": f"{dose} when required for {indication.lower()}",
+                    "asNeededCodeableConcept": {"text": indication},
+                    "route": {"text": route},
+                    "doseAndRate": [{"doseQuantity": _quantity(dose)}],
+                    "maxDosePerPeriod": {"numerator": {"value": most, "unit": unit,
+                                                       "system": UCUM, "code": unit},
+                                         "denominator": {"value": 24, "unit": "h",
+                                                         "system": UCUM, "code": "h"}},
+                }]
+            elif kind == "once":
+                drug, dose, route = rng.choice(ONCE)
+                base["medicationCodeableConcept"] = {"text": drug}
+                base["dosageInstruction"] = [{
+                    "text": f"{dose} {route.lower()} once only",
+                    "timing": {"repeat": {"count": 1},
+                               "event": [_iso(self.now + timedelta(hours=1))]},
+                    "route": {"text": route},
+                    "doseAndRate": [{"doseQuantity": _quantity(dose)}],
+                }]
+            elif kind == "infusion":
+                drug, volume, rate = rng.choice(INFUSIONS)
+                base["medicationCodeableConcept"] = {"text": drug}
+                base["dosageInstruction"] = [{
+                    "text": f"{volume} intravenous over {round(int(volume.split()[0]) / rate)} h",
+                    "route": {"text": "Intravenous"},
+                    "method": {"text": "Continuous infusion"},
+                    "doseAndRate": [{"doseQuantity": _quantity(volume),
+                                     "rateQuantity": {"value": rate, "unit": "mL/h",
+                                                      "system": UCUM, "code": "mL/h"}}],
+                }]
+            else:
+                continue
+            self.out.write(base)
+
+    # ---- observations -------------------------------------------------------------------
+
+    def observations(
+        self, pid: str, admitted: datetime, scale2: bool, obs_hours: float | None
+    ) -> None:
+        """Sets every 4-6 h over 24-72 h; an acuity level gives a spread of NEWS2 scores."""
+        rng = self.rng
+        hours = obs_hours if obs_hours is not None else rng.uniform(24, 72)
+        start = max(admitted, self.now - timedelta(hours=hours))
+        acuity = rng.choices((0, 1, 2, 3), (50, 27, 15, 8))[0]
+        at = self.now - timedelta(minutes=rng.randint(10, 240))
+        times = []
+        while at >= start:
+            times.append(at)
+            at -= timedelta(hours=rng.choice((4, 4, 5, 6)))
+        for n, when in enumerate(reversed(times)):
+            self.observation_set(f"obs-{pid}-{n}", pid, when, acuity, scale2)
+
+    def observation_set(
+        self, base: str, pid: str, when: datetime, acuity: int, scale2: bool
+    ) -> None:
+        rng = self.rng
+        drift = rng.gauss(0, 0.6)
+        level = max(0.0, acuity + drift)
+        rr = round(16 + level * 3 + rng.gauss(0, 1.5))
+        spo2 = round((90 if scale2 else 97) - level * 1.5 + rng.gauss(0, 1))
+        spo2 = max(80, min(100, spo2))
+        on_o2 = scale2 or level > 1.8
+        sbp = round(128 - level * 12 + rng.gauss(0, 8))
+        dbp = round(sbp * 0.6 + rng.gauss(0, 4))
+        pulse = round(78 + level * 11 + rng.gauss(0, 6))
+        temp = round(36.8 + level * 0.35 + rng.gauss(0, 0.3), 1)
+        acvpu = "A" if level < 2.5 or rng.random() < 0.6 else rng.choice("CV")
+        news2 = score(News2Observation(rr, spo2, "O2" if on_o2 else "A", sbp, pulse, acvpu, temp,
+                                       spo2_scale=2 if scale2 else 1))
+        subject = _ref("Patient", pid)
+        eff = _iso(when)
+        vital = [{"coding": [_coding("http://terminology.hl7.org/CodeSystem/observation-category",
+                                     "vital-signs", "Vital Signs")]}]
+
+        def obs(suffix: str, code: Json, **value: Any) -> None:
+            self.out.write({"resourceType": "Observation", "id": f"{base}-{suffix}",
+                            "status": "final", "category": vital, "code": code,
+                            "subject": subject, "effectiveDateTime": eff, **value})
+
+        def qty(v: float, unit: str, code: str) -> Json:
+            return {"value": v, "unit": unit, "system": UCUM, "code": code}
+
+        obs("rr", {"coding": [_coding(SNOMED, "86290005", "Respiratory rate"),
+                              _coding(LOINC, "9279-1", "Respiratory rate")]},
+            valueQuantity=qty(rr, "breaths/minute", "/min"))
+        obs("spo2", {"coding": [_coding(SNOMED, "431314004", "SpO2"),
+                                _coding(LOINC, "59408-5", "Oxygen saturation by pulse oximetry")]},
+            valueQuantity=qty(spo2, "%", "%"))
+        if on_o2:
+            obs("o2", {"coding": [_coding(SNOMED, "371825009", "Patient on oxygen")]},
+                valueCodeableConcept={"text": rng.choice(("Nasal cannula", "Venturi mask"))})
+            obs("flow", {"coding": [_coding(LOINC, "3151-8", "Inhaled oxygen flow rate")]},
+                valueQuantity=qty(rng.choice((1, 2, 2, 3, 4)), "L/min", "L/min"))
+        else:
+            obs("air", {"coding": [_coding(SNOMED, "722742002", "Breathing room air")]})
+        obs("bp", {"coding": [_coding(SNOMED, "75367002", "Blood pressure"),
+                              _coding(LOINC, "85354-9", "Blood pressure panel")]},
+            component=[
+                {"code": {"coding": [_coding(LOINC, "8480-6", "Systolic blood pressure")]},
+                 "valueQuantity": qty(sbp, "mmHg", "mm[Hg]")},
+                {"code": {"coding": [_coding(LOINC, "8462-4", "Diastolic blood pressure")]},
+                 "valueQuantity": qty(dbp, "mmHg", "mm[Hg]")},
+            ])
+        obs("pulse", {"coding": [_coding(SNOMED, "364075005", "Heart rate"),
+                                 _coding(LOINC, "8867-4", "Heart rate")]},
+            valueQuantity=qty(pulse, "beats/minute", "/min"))
+        obs("temp", {"coding": [_coding(SNOMED, "276885007", "Core body temperature"),
+                                _coding(LOINC, "8310-5", "Body temperature")]},
+            valueQuantity=qty(temp, "degree Celsius", "Cel"))
+        acvpu_codes = {"A": ("248234008", "Mentally alert"), "C": ("130987000", "Acute confusion"),
+                       "V": ("300202002", "Responds to voice")}
+        obs("acvpu", {"coding": [_coding(SNOMED, "1104441000000107", "ACVPU scale score")]},
+            valueCodeableConcept={"coding": [_coding(SNOMED, *acvpu_codes[acvpu])]})
+        scale_code = ("1104321000000109", "oxygen saturation scale 2 score") if scale2 else (
+            "1104311000000102", "oxygen saturation scale 1 score")
+        obs("news2", {"coding": [_coding(SNOMED, "1104051000000101",
+                                         "Royal College of Physicians NEWS2 total score")]},
+            valueQuantity=qty(news2.total, "score", "{score}"),
+            component=[{"code": {"coding": [_coding(SNOMED, scale_code[0],
+                                                    f"NEWS2 {scale_code[1]}")]},
+                        "valueQuantity": qty(news2.components["spo2"], "score", "{score}")}])
+
+    # ---- clinics and theatres -----------------------------------------------------------
+
+    def clinics(
+        self, days: int, total: int | None, people: list[tuple[str, str]]
+    ) -> None:
+        rng = self.rng
+        today = self.now.astimezone(UK).date()
+        workdays = [d for d in (today + timedelta(days=i) for i in range(days * 2))
+                    if d.weekday() < 5][:max(1, days * 5 // 7)]
+        clinics = list(CLINICS)
+        per_session = 12
+        if total is not None:  # the benchmark: enough clinics for ``total`` appointments
+            sessions = math.ceil(total / per_session)
+            clinics = [f"{CLINICS[i % len(CLINICS)]} {i // len(CLINICS) + 1}"
+                       if sessions > len(CLINICS) * len(workdays) else CLINICS[i % len(CLINICS)]
+                       for i in range(max(1, math.ceil(sessions / len(workdays))))]
+        made = 0
+        pool: list[str] = []
+        for day in workdays:
+            for c, clinic in enumerate(clinics):
+                if total is not None and made >= total:
+                    return
+                clinician = people[c % len(people)]
+                start = datetime(day.year, day.month, day.day, 9 if c % 2 == 0 else 13, 30,
+                                 tzinfo=UK)
+                for slot in range(per_session):
+                    if total is not None and made >= total:
+                        return
+                    if pool and rng.random() < 0.1:
+                        pid = rng.choice(pool)  # a patient seen in two clinics this week
+                    else:
+                        pid, _ = self.patient(age_range=(1, 95), with_nhs=rng.random() > 0.02)
+                        pool.append(pid)
+                    begin = start + timedelta(minutes=15 * slot)
+                    made += 1
+                    self.out.write({
+                        "resourceType": "Appointment", "id": f"appt-{made:06d}",
+                        "meta": self.meta,
+                        "status": "booked",
+                        "serviceType": [{"text": clinic}],
+                        "appointmentType": {"text": rng.choice(("New", "Follow-up",
+                                                                "Follow-up"))},
+                        "description": rng.choice(("", "", "Review results",
+                                                   "Bring your medicines")),
+                        "start": _iso(begin), "end": _iso(begin + timedelta(minutes=15)),
+                        "participant": [
+                            {"actor": _ref("Patient", pid), "status": "accepted"},
+                            {"type": [{"coding": [_coding(PARTICIPATION, "ATND", "attender")]}],
+                             "actor": _ref("Practitioner", *clinician), "status": "accepted"},
+                            {"actor": {"display": f"Outpatients {c % 4 + 1}, Room {slot % 6 + 1}"},
+                             "status": "accepted"},
+                        ],
+                    })
+
+    def theatres(self, days: int, inpatients: list[str], people: list[tuple[str, str]]) -> None:
+        rng = self.rng
+        surgeons = [p for p in people if p[1].startswith(("Mr", "Ms", "Prof"))]
+        anaesthetists = [p for p in people if p[1].startswith("Dr")]
+        for t, name in enumerate(THEATRES):
+            self.out.write({"resourceType": "Location", "id": f"theatre-{t + 1}",
+                            "meta": self.meta, "name": name,
+                            "type": [{"coding": [_coding(ROLE_CODE, "OR", "Operating room")]}],
+                            "partOf": _ref("Location", "site")})
+        today = self.now.astimezone(UK).date()
+        case = 0
+        for offset in range(1, days + 1):
+            day = today + timedelta(days=offset)
+            for t in range(len(THEATRES)):
+                start = datetime(day.year, day.month, day.day, 8, 30, tzinfo=UK)
+                surgeon, anaesthetist = rng.choice(surgeons), rng.choice(anaesthetists)
+                for _ in range(rng.randint(3, 6)):
+                    case += 1
+                    if inpatients and rng.random() < 0.4:
+                        pid = rng.choice(inpatients)
+                    else:
+                        pid, _ = self.patient(age_range=(16, 90))
+                    length = timedelta(minutes=rng.choice((45, 60, 90, 120)))
+                    self.out.write({
+                        "resourceType": "Appointment", "id": f"case-{case:05d}",
+                        "meta": self.meta, "status": "booked",
+                        "serviceCategory": [{"coding": [_coding(
+                            "http://terminology.hl7.org/CodeSystem/service-category", "31",
+                            "Specialist Surgical")]}],
+                        "description": rng.choice(PROCEDURES),
+                        "start": _iso(start), "end": _iso(start + length),
+                        "participant": [
+                            {"actor": _ref("Patient", pid), "status": "accepted"},
+                            {"type": [_concept("Surgeon", SNOMED, "304292004")],
+                             "actor": _ref("Practitioner", *surgeon), "status": "accepted"},
+                            {"type": [_concept("Anaesthetist", SNOMED, "88189002")],
+                             "actor": _ref("Practitioner", *anaesthetist), "status": "accepted"},
+                            {"actor": _ref("Location", f"theatre-{t + 1}", THEATRES[t]),
+                             "status": "accepted"},
+                        ],
+                    })
+                    start += length + timedelta(minutes=15)
+
+
+def _quantity(text: str) -> Json:
+    value, unit = text.split(" ", 1)
+    number = float(value)
+    return {"value": int(number) if number.is_integer() else number, "unit": unit,
+            "system": UCUM, "code": {"microgram": "ug", "mL": "mL"}.get(unit, unit)}
+
+
+def _last_due(now: datetime, times: tuple[str, ...]) -> datetime | None:
+    """The latest scheduled dose time before ``now`` (UK local), as if given on time."""
+    local = now.astimezone(UK)
+    candidates = []
+    for day in (local.date(), local.date() - timedelta(days=1)):
+        for t in times:
+            hour, minute = map(int, t.split(":"))
+            moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UK)
+            if moment <= local:
+                candidates.append(moment)
+    return max(candidates) if candidates else None
+
+
+def write_demo_extract(
+    folder: Path,
+    seed: int,
+    *,
+    now: datetime | None = None,
+    wards: int = 3,
+    outpatients_days: int = 7,
+    inpatients: int | None = None,
+    appointments: int | None = None,
+    observation_hours: float | None = None,
+    theatre_days: int = 3,
+) -> Path:
+    """Write the demo hospital as NDJSON per type + manifest.json into ``folder``.
+
+    ``inpatients`` (exact count, spread over as many wards as needed), ``appointments``
+    (exact outpatient count) and ``observation_hours`` (fixed history) size the benchmark;
+    by default the wards are 24-30 beds, about 90 % full, with 24-72 h of observations.
+    """
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+    if now is not None:
+        moment = now.astimezone(UTC)
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(folder)
+    hospital = _Hospital(seed, moment, writer)
+    rng = hospital.rng
+    people = hospital.practitioners()
+    hospital.site()
+    ward_count = max(wards, math.ceil(inpatients / 27)) if inpatients else wards
+    left = inpatients
+    inpatient_ids: list[str] = []
+    for w in range(ward_count):
+        number = 3 + w * 2 if w < 12 else 30 + w
+        name = WARD_NAMES[w % len(WARD_NAMES)]
+        beds = rng.randint(24, 30)
+        wid, bed_ids = hospital.ward(number, name, beds)
+        specialty = SPECIALTIES[w % len(SPECIALTIES)]
+        consultants = rng.sample(people, 3)
+        if left is not None:
+            share = min(left, beds, math.ceil(left / (ward_count - w)))
+            occupied = list(range(share))
+            left -= share
+        else:
+            occupied = [i for i in range(beds) if i < 3 or rng.random() < 0.9]
+        for i in occupied:
+            first_id = hospital.patients + 1
+            hospital.inpatient(wid, bed_ids[i], i, specialty, consultants[i % 3],
+                               observation_hours)
+            inpatient_ids.append(f"pt-{first_id:05d}")
+    hospital.clinics(outpatients_days, appointments, people)
+    hospital.theatres(theatre_days, inpatient_ids, people)
+    writer.close(moment)
+    return folder
+
+
+def demo_patients(folder: Path) -> Iterator[Json]:
+    """The Patient resources of a written demo extract (for tests and tools)."""
+    with (folder / "Patient.ndjson").open(encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+def demo_date(now: datetime) -> date:
+    return now.astimezone(UK).date()

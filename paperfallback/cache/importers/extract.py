@@ -1,0 +1,96 @@
+"""``read_extract``: turn the files of an EPR extract into one Snapshot, touching no store.
+
+All or nothing: the first problem raises InputError naming file, line and field, and
+nothing is returned, so the caller's cache keeps its previous snapshot.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from paperfallback.cache.importers.as_of import AsOfEvidence
+from paperfallback.cache.importers.fhir_collect import FhirCollector
+from paperfallback.cache.importers.fhir_files import (
+    check_manifest,
+    find_files,
+    read_fhir_file,
+    read_manifest,
+)
+from paperfallback.cache.importers.parts import Parts
+from paperfallback.cache.importers.policy import DEFAULT_POLICY, ImportPolicy
+from paperfallback.cache.importers.tabular import read_tables
+from paperfallback.domain.errors import InputError
+from paperfallback.domain.records import Snapshot
+from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM
+
+T = TypeVar("T")
+
+
+def read_extract(
+    paths: Sequence[Path],
+    *,
+    as_of: datetime | None = None,
+    hospital_number_systems: Sequence[str] = (LOCAL_PATIENT_ID_SYSTEM,),
+    now: datetime | None = None,
+    policy: ImportPolicy = DEFAULT_POLICY,
+) -> Snapshot:
+    """Read FHIR JSON/NDJSON files, Bulk Data folders, or CSV/xlsx tables into a Snapshot."""
+    if not paths:
+        raise InputError("no extract files given")
+    files = find_files([Path(p) for p in paths])
+    if not files.fhir and not files.tabular:
+        raise InputError(
+            "no extract files found (.json, .ndjson, .csv or .xlsx)",
+            where=", ".join(str(p) for p in paths),
+        )
+    evidence = AsOfEvidence()
+    manifests = [read_manifest(m, evidence) for m in files.manifests]
+    collector = FhirCollector(tuple(hospital_number_systems), policy, evidence)
+    counts: dict[Path, int] = {}
+    for path in files.fhir:
+        for resource, where in read_fhir_file(path, evidence, counts):
+            collector.add(resource, where)
+    for manifest in manifests:
+        check_manifest(manifest, [p for p in files.fhir if p.suffix.lower() != ".json"], counts)
+    data_as_of, source = evidence.decide(as_of, now)
+    parts = collector.finish(data_as_of)
+    if files.tabular:
+        parts.extend(read_tables(files.tabular, policy=policy, as_of=data_as_of))
+    skipped: Counter[str] = Counter(parts.skipped)
+    for name in files.skipped:
+        skipped[f"file {name} (not an extract file)"] += 1
+    return _snapshot(parts, data_as_of, source, [*files.fhir, *files.tabular, *files.manifests],
+                     skipped)
+
+
+def _snapshot(
+    parts: Parts, data_as_of: datetime, source: str, read: list[Path], skipped: Counter[str]
+) -> Snapshot:
+    return Snapshot(
+        data_as_of=data_as_of,
+        as_of_source=source,
+        patients=tuple(_unique(parts.patients)),
+        wards=tuple({w.code: w for w in parts.wards}.values()),
+        stays=tuple(_unique(parts.stays)),
+        allergies=tuple(parts.allergies),
+        alerts=tuple(parts.alerts),
+        prescriptions=tuple(parts.prescriptions),
+        observations=tuple(parts.observations),
+        appointments=tuple(_unique(parts.appointments)),
+        theatre_cases=tuple(_unique(parts.theatre_cases)),
+        spo2_scale=dict(parts.spo2_scale),
+        sources=tuple(str(p) for p in read),
+        skipped=dict(sorted(skipped.items())),
+    )
+
+
+def _unique(items: list[T]) -> list[T]:
+    """The last record per id wins (the store keys patients, appointments ... by id)."""
+    by_id: dict[str, T] = {}
+    for item in items:
+        by_id[getattr(item, "id")] = item  # noqa: B009
+    return list(by_id.values())

@@ -1,0 +1,184 @@
+"""Small readers for FHIR R4 datatypes (CodeableConcept, Reference, HumanName ...).
+
+They take the parsed JSON as it is (dicts and lists) and never raise on a missing
+optional element: FHIR extracts leave out much, and what is absent reads as "".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+Json = dict[str, Any]
+
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+DMD_SYSTEMS = ("https://dmd.nhs.uk", "http://snomed.info/sct")
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+# Our own documented codes and extensions (docs/formats.md), where UK Core has none.
+PF_BASE = "https://fhir.paperfallback.example"
+SPO2_SCALE_SYSTEM = f"{PF_BASE}/CodeSystem/news2-spo2-scale"
+LAST_ADMINISTERED_URL = f"{PF_BASE}/StructureDefinition/last-administered"
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def dicts(value: Any) -> list[Json]:
+    return [v for v in as_list(value) if isinstance(v, dict)]
+
+
+def text_of(concept: Any) -> str:
+    """A CodeableConcept as people read it: its text, else the first coding's display."""
+    if not isinstance(concept, dict):
+        return ""
+    text = concept.get("text")
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    for coding in dicts(concept.get("coding")):
+        display = coding.get("display")
+        if isinstance(display, str) and display.strip():
+            return display.strip()
+    for coding in dicts(concept.get("coding")):
+        code = coding.get("code")
+        if isinstance(code, str) and code:
+            return code
+    return ""
+
+
+def texts_of(concepts: Any) -> list[str]:
+    return [t for t in (text_of(c) for c in as_list(concepts)) if t]
+
+
+def codes_of(concept: Any, system: str | None = None) -> set[str]:
+    """The codes in a CodeableConcept (optionally of one system)."""
+    if not isinstance(concept, dict):
+        return set()
+    return {
+        str(c.get("code"))
+        for c in dicts(concept.get("coding"))
+        if c.get("code") is not None and (system is None or c.get("system") == system)
+    }
+
+
+def all_codes(concepts: Iterable[Any]) -> set[str]:
+    found: set[str] = set()
+    for concept in concepts:
+        found |= codes_of(concept)
+    return found
+
+
+def first_code(concept: Any, systems: Iterable[str]) -> str:
+    wanted = tuple(systems)
+    for coding in dicts(concept.get("coding") if isinstance(concept, dict) else None):
+        if coding.get("system") in wanted and coding.get("code"):
+            return str(coding["code"])
+    return ""
+
+
+def reference_key(reference: Any, aliases: dict[str, str] | None = None) -> str:
+    """A Reference as "Type/id": relative, absolute URL, or a Bundle fullUrl alias."""
+    if not isinstance(reference, dict):
+        return ""
+    ref = reference.get("reference")
+    if not isinstance(ref, str) or not ref:
+        return ""
+    if aliases and ref in aliases:
+        return aliases[ref]
+    if ref.startswith(("urn:uuid:", "urn:oid:", "#")):
+        return ref
+    parts = ref.split("/_history/")[0].rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 else ref
+
+
+def reference_type(key: str) -> str:
+    return key.split("/", 1)[0] if "/" in key else ""
+
+
+def display_of(reference: Any) -> str:
+    if isinstance(reference, dict):
+        display = reference.get("display")
+        if isinstance(display, str):
+            return display.strip()
+    return ""
+
+
+def pick_name(names: Any) -> Json:
+    """The official name, else the usual one, else the first that is not old."""
+    candidates = [n for n in dicts(names) if n.get("use") not in ("old", "anonymous")]
+    for use in ("official", "usual"):
+        for name in candidates:
+            if name.get("use") == use:
+                return name
+    return candidates[0] if candidates else {}
+
+
+def given_of(name: Json) -> str:
+    return " ".join(str(g) for g in as_list(name.get("given")) if g)
+
+
+def family_of(name: Json) -> str:
+    family = name.get("family")
+    if isinstance(family, str) and family:
+        return family
+    text = name.get("text")
+    if isinstance(text, str) and text.strip():
+        return text.strip().split()[-1]
+    return ""
+
+
+def person_name(names: Any) -> str:
+    """'Mrs Sandra Gose': prefix, given names and family name, as lists show clinicians."""
+    name = pick_name(names)
+    if not name:
+        return ""
+    text = name.get("text")
+    if not name.get("family") and isinstance(text, str):
+        return text.strip()
+    parts = [*map(str, as_list(name.get("prefix"))), given_of(name), family_of(name)]
+    return " ".join(p for p in parts if p).strip()
+
+
+def address_text(addresses: Any) -> str:
+    """The home (else first current) address on one line."""
+    current = [a for a in dicts(addresses) if a.get("use") not in ("old",)]
+    chosen = next((a for a in current if a.get("use") == "home"), current[0] if current else None)
+    if chosen is None:
+        return ""
+    if not chosen.get("line") and isinstance(chosen.get("text"), str):
+        return str(chosen["text"]).strip()
+    parts = [
+        *map(str, as_list(chosen.get("line"))),
+        str(chosen.get("city") or ""),
+        str(chosen.get("district") or ""),
+        str(chosen.get("postalCode") or ""),
+    ]
+    return ", ".join(p.strip() for p in parts if p and p.strip())
+
+
+def extension_value(resource: Json, url: str) -> Any:
+    for ext in dicts(resource.get("extension")):
+        if ext.get("url") == url:
+            for key, value in ext.items():
+                if key.startswith("value"):
+                    return value
+    return None
+
+
+def quantity_text(quantity: Any) -> str:
+    """'500 mg' from a Quantity (UCUM code preferred to the long unit name)."""
+    if not isinstance(quantity, dict) or quantity.get("value") is None:
+        return ""
+    value = number_text(quantity["value"])
+    code = quantity.get("code")
+    unit = code if isinstance(code, str) and code and "{" not in code else quantity.get("unit")
+    return f"{value} {unit}".strip() if unit else value
+
+
+def number_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

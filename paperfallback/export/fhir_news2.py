@@ -1,0 +1,319 @@
+"""NEWS2 chart columns as UK Core Observations, modelled on the UK Core example bundle
+``UKCore-Bundle-NEWS2Observations-Example.json``.
+
+Per column: one vital-signs Observation per parameter (SNOMED CT + LOINC codings as the
+example gives them, UCUM units), blood pressure as one panel with systolic and diastolic
+components, air or oxygen as a coded Observation, ACVPU as a survey Observation with a
+SNOMED value, and the NEWS2 total (SNOMED 1104051000000101, category survey) computed
+here from the keyed parameters by :func:`paperfallback.domain.news2.score` (RCP NEWS2
+2017, chart 1), with its component scores and ``derivedFrom`` links to the parameter
+Observations. The handwritten total is never lost: where it differs from the computed
+one it is kept in the total's ``note`` (and in the spreadsheets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from paperfallback.domain.news2 import News2Observation, score
+from paperfallback.export.fhir_common import (
+    LOINC,
+    SNOMED,
+    UCUM,
+    BuiltEntry,
+    SiteSystems,
+    category,
+    concept,
+    data_absent,
+    decimal_value,
+    entry_id,
+    identified,
+    merged_codes,
+)
+from paperfallback.export.model import (
+    Code,
+    ExportedForm,
+    KeyedRow,
+    KeyedValue,
+    ValueState,
+    fhir_datetime,
+)
+
+NEWS2_TOTAL = Code(
+    SNOMED, "1104051000000101",
+    "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score",
+)
+_SCORE_PREFIX = "Royal College of Physicians NEWS2 (National Early Warning Score 2) - "
+# Component score codes, in the order of the UK Core example.
+COMPONENT_CODES: dict[str, Code] = {
+    "resp_rate": Code(SNOMED, "1104301000000104", _SCORE_PREFIX + "respiration rate score"),
+    "pulse": Code(SNOMED, "1104351000000103", _SCORE_PREFIX + "pulse score"),
+    "spo2_scale1": Code(
+        SNOMED, "1104311000000102", _SCORE_PREFIX + "oxygen saturation scale 1 score"
+    ),
+    "spo2_scale2": Code(
+        SNOMED, "1104321000000108", _SCORE_PREFIX + "oxygen saturation scale 2 score"
+    ),
+    "oxygen": Code(SNOMED, "1104331000000105", _SCORE_PREFIX + "air or oxygen score"),
+    "temp": Code(SNOMED, "1104371000000107", _SCORE_PREFIX + "temperature score"),
+    "sbp": Code(SNOMED, "1104341000000101", _SCORE_PREFIX + "systolic blood pressure score"),
+    "acvpu": Code(SNOMED, "1104361000000100", _SCORE_PREFIX + "consciousness score"),
+}
+
+# Parameter codes exactly as the UK Core example bundle codes them.
+VITAL_CODES: dict[str, tuple[Code, ...]] = {
+    "resp_rate": (Code(SNOMED, "86290005", "Respiratory rate"),
+                  Code(LOINC, "9279-1", "Respiratory Rate")),
+    "pulse": (Code(SNOMED, "364075005", "Heart rate"),
+              Code(SNOMED, "78564009", "Pulse rate"),
+              Code(LOINC, "8867-4", "Heart rate")),
+    "spo2": (Code(SNOMED, "103228002", "Hemoglobin saturation with oxygen"),
+             Code(LOINC, "2708-6", "Oxygen saturation in Arterial blood")),
+    "temp": (Code(SNOMED, "276885007", "Core body temperature"),
+             Code(LOINC, "8310-5", "Body temperature")),
+    "bp": (Code(SNOMED, "75367002", "Blood pressure"),
+           Code(LOINC, "85354-9", "Blood pressure panel with all children optional")),
+    "sbp": (Code(SNOMED, "72313002", "Systolic arterial pressure"),
+            Code(LOINC, "8480-6", "Systolic blood pressure")),
+    "dbp": (Code(SNOMED, "1091811000000102", "Diastolic arterial pressure"),
+            Code(LOINC, "8462-4", "Diastolic blood pressure")),
+    "o2_flow": (Code(LOINC, "3151-8", "Inhaled oxygen flow rate"),),
+    "acvpu": (Code(SNOMED, "1104441000000107",
+                   "ACVPU (Alert Confusion Voice Pain Unresponsive) scale score"),),
+}
+# Units as the example bundle writes them (UCUM with annotations).
+VITAL_UNITS: dict[str, dict[str, str]] = {
+    "resp_rate": {"unit": "Breaths / minute", "system": UCUM, "code": "{Breaths}/min"},
+    "pulse": {"unit": "heart beats per minute", "system": UCUM, "code": "{beats}/min"},
+    "spo2": {"unit": "percent", "system": UCUM, "code": "%"},
+    "temp": {"unit": "degree Celsius", "system": UCUM, "code": "Cel"},
+    "sbp": {"unit": "millimeter of mercury", "system": UCUM, "code": "mm[Hg]"},
+    "dbp": {"unit": "millimeter of mercury", "system": UCUM, "code": "mm[Hg]"},
+    "o2_flow": {"unit": "liter per minute", "system": UCUM, "code": "L/min"},
+}
+AIR_OR_OXYGEN: dict[str, Code] = {
+    "A": Code(SNOMED, "722742002", "Breathing room air"),
+    "O2": Code(SNOMED, "371825009", "Patient on oxygen"),
+}
+ACVPU_VALUES: dict[str, Code] = {
+    "A": Code(SNOMED, "248234008", "Mentally alert"),
+    "C": Code(SNOMED, "130987000", "Acute confusion"),
+    "V": Code(SNOMED, "300202002", "Responds to voice"),
+    "P": Code(SNOMED, "450847001", "Responds to pain"),
+    "U": Code(SNOMED, "422768004", "Unresponsive"),
+}
+SCORE_UNIT = {"unit": "ScoreOf", "system": UCUM, "code": "{ScoreOf}"}
+PARAMETERS = ("resp_rate", "spo2", "oxygen", "sbp", "pulse", "acvpu", "temp")
+
+
+@dataclass
+class ColumnBuild:
+    """What one chart column produced, and what could not be exported from it."""
+
+    entries: list[BuiltEntry] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def news2_column(
+    form: ExportedForm,
+    row: KeyedRow,
+    *,
+    subject: dict[str, Any],
+    effective: datetime,
+    systems: SiteSystems,
+    update: bool,
+) -> ColumnBuild:
+    """The Observations of one NEWS2 chart column."""
+    out = ColumnBuild()
+    when = fhir_datetime(effective)
+    initials = row.text("initials")
+    parameter_urls: list[str] = []
+
+    def observation(key: str, body: dict[str, Any]) -> BuiltEntry:
+        resource: dict[str, Any] = {"resourceType": "Observation", "status": "final"}
+        resource.update(body)
+        resource["subject"] = subject
+        resource["effectiveDateTime"] = when
+        if initials:
+            resource["performer"] = [{"display": f"Initials on the paper chart: {initials}"}]
+        built = identified(resource, systems, entry_id(form.instance_id, key, row.index),
+                           update=update)
+        out.entries.append(built)
+        return built
+
+    def vital(field_id: str, value: KeyedValue) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "category": category("vital-signs", "Vital Signs"),
+            "code": concept(merged_codes(VITAL_CODES[field_id], value.codes)),
+        }
+        number = value.number()
+        if value.state is ValueState.ILLEGIBLE or number is None:
+            body["dataAbsentReason"] = data_absent()
+        else:
+            body["valueQuantity"] = {"value": decimal_value(number, value.text),
+                                     **VITAL_UNITS[field_id]}
+        return body
+
+    for field_id in ("resp_rate", "spo2", "pulse", "temp", "o2_flow"):
+        value = row.get(field_id)
+        if value is None or not _exportable(value):
+            continue
+        body = vital(field_id, value)
+        if field_id == "pulse":  # as the example: pulse rate is the reading taken
+            body["code"]["coding"][1]["userSelected"] = True
+        if field_id == "spo2":
+            scale = _spo2_scale(row)
+            body["note"] = [{"text": f"SpO2 scale {scale} (RCP NEWS2 2017)"}]
+        built = observation(field_id, body)
+        if field_id != "o2_flow":
+            parameter_urls.append(built.full_url)
+
+    sbp, dbp = row.get("sbp"), row.get("dbp")
+    components = []
+    for field_id, value in (("sbp", sbp), ("dbp", dbp)):
+        if value is None or not _exportable(value):
+            continue
+        component: dict[str, Any] = {
+            "code": concept(merged_codes(VITAL_CODES[field_id], value.codes))
+        }
+        number = value.number()
+        if number is None:
+            component["dataAbsentReason"] = data_absent()
+        else:
+            component["valueQuantity"] = {"value": decimal_value(number, value.text),
+                                          **VITAL_UNITS[field_id]}
+        components.append(component)
+    if components:
+        built = observation("bp", {
+            "category": category("vital-signs", "Vital Signs"),
+            "code": concept(VITAL_CODES["bp"]),
+            "component": components,
+        })
+        parameter_urls.append(built.full_url)
+
+    oxygen = row.get("oxygen")
+    if oxygen is not None and oxygen.has_value:
+        code = AIR_OR_OXYGEN.get((oxygen.text or "").upper())
+        if code is None:
+            out.problems.append(f"air or oxygen {oxygen.text!r} is neither A nor O2")
+        else:
+            body = {"code": concept(merged_codes([code], oxygen.choice_codes))}
+            device = row.text("o2_device")
+            if device:
+                body["note"] = [{"text": f"Oxygen device: {device}"}]
+            parameter_urls.append(observation("oxygen", body).full_url)
+
+    acvpu = row.get("acvpu")
+    if acvpu is not None and _exportable(acvpu):
+        body = {
+            "category": category("survey", "Survey"),
+            "code": concept(merged_codes(VITAL_CODES["acvpu"], acvpu.codes)),
+        }
+        value_code = ACVPU_VALUES.get((acvpu.text or "").upper())
+        if acvpu.state is ValueState.ILLEGIBLE or value_code is None:
+            body["dataAbsentReason"] = data_absent()
+        else:
+            body["valueCodeableConcept"] = concept(
+                merged_codes([value_code], acvpu.choice_codes)
+            )
+        parameter_urls.append(observation("acvpu", body).full_url)
+
+    total = _total(row, parameter_urls)
+    if total is not None:
+        observation("news2_total", total)
+    return out
+
+
+def _total(row: KeyedRow, parameter_urls: list[str]) -> dict[str, Any] | None:
+    """The NEWS2 total: computed where every parameter was keyed, else the handwritten
+    total as written (said so in a note). None when neither exists."""
+    handwritten = row.get("news2_total")
+    written = handwritten.number() if handwritten is not None else None
+    notes: list[str] = []
+    body: dict[str, Any] = {
+        "category": category("survey", "Survey"),
+        "code": concept([NEWS2_TOTAL]),
+    }
+    missing = [p for p in PARAMETERS if not _keyed(row, p)]
+    computed = None
+    if not missing:
+        try:
+            computed = score(News2Observation(
+                resp_rate=float(row.text("resp_rate")),
+                spo2=float(row.text("spo2")),
+                oxygen=row.text("oxygen"),
+                sbp=float(row.text("sbp")),
+                pulse=float(row.text("pulse")),
+                acvpu=row.text("acvpu"),
+                temp=float(row.text("temp")),
+                spo2_scale=_spo2_scale(row),
+            ))
+        except ValueError:
+            computed = None
+    if computed is not None:
+        scale_key = "spo2_scale2" if _spo2_scale(row) == 2 else "spo2_scale1"
+        body["valueQuantity"] = {"value": computed.total, **SCORE_UNIT}
+        body["derivedFrom"] = [{"reference": url} for url in parameter_urls]
+        order = ("resp_rate", "pulse", "spo2", "oxygen", "temp", "sbp", "acvpu")
+        body["component"] = [
+            {
+                "code": concept([COMPONENT_CODES[scale_key if p == "spo2" else p]]),
+                "valueQuantity": {"value": computed.components[p], **SCORE_UNIT},
+            }
+            for p in order
+        ]
+        notes.append(
+            f"Computed by PaperFallback from the keyed parameters (RCP NEWS2 2017, chart 1; "
+            f"SpO2 scale {_spo2_scale(row)}): {computed.total}, clinical risk {computed.risk}."
+        )
+        if written is not None and int(written) != computed.total:
+            notes.append(
+                f"DISCREPANCY: the total handwritten on the paper chart was {_num(written)}, "
+                f"but the keyed observations score {computed.total}."
+            )
+        elif handwritten is not None and handwritten.state is ValueState.ILLEGIBLE:
+            notes.append("The handwritten total on the paper chart is illegible.")
+    elif written is not None:
+        body["valueQuantity"] = {"value": _num(written), **SCORE_UNIT}
+        if parameter_urls:
+            body["derivedFrom"] = [{"reference": url} for url in parameter_urls]
+        notes.append(
+            "Total as handwritten on the paper chart; not recomputed because "
+            f"{', '.join(missing)} {'was' if len(missing) == 1 else 'were'} not keyed."
+        )
+    else:
+        return None
+    extra = [
+        f"{label}: {row.text(field_id)}"
+        for field_id, label in (("monitoring_frequency", "Monitoring frequency"),
+                                ("escalation", "Escalation of care"))
+        if row.text(field_id)
+    ]
+    if extra:
+        notes.append("; ".join(extra) + " (as written on the paper chart).")
+    body["note"] = [{"text": text} for text in notes]
+    return body
+
+
+def _keyed(row: KeyedRow, parameter: str) -> bool:
+    if parameter in ("oxygen", "acvpu"):
+        return bool(row.text(parameter))
+    value = row.get(parameter)
+    return value is not None and value.number() is not None
+
+
+def _spo2_scale(row: KeyedRow) -> int:
+    text = row.text("spo2_scale") or row.context.get("spo2_scale", "")
+    return 2 if text.strip() == "2" else 1
+
+
+def _exportable(value: KeyedValue) -> bool:
+    return value.has_value or value.state is ValueState.ILLEGIBLE
+
+
+def _num(number: float) -> int | float:
+    return int(number) if float(number).is_integer() else number
+
+

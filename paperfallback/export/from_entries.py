@@ -1,0 +1,297 @@
+"""Read what was keyed into the export model: the edge between re-entry and export.
+
+For each form instance whose values are final (keyed, or verified where double entry
+applies, or already exported and possibly corrected since) it takes the final entries
+(:func:`paperfallback.reentry.workflow.final_entries`), the printed copy from the
+register (patient, print time, PC, the cached record behind each pre-filled table row)
+and the form definition (labels, units, export codes), and builds an
+:class:`~paperfallback.export.model.ExportedForm`. Facts printed on the paper but not
+keyed (the drug of a MAR row, the procedure of a theatre case) come from the cache by
+the record id the register kept.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from paperfallback.cache.staleness import UK
+from paperfallback.cache.store import CacheStore
+from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.domain.records import Patient, Prescription
+from paperfallback.export.model import (
+    LOCAL_PATIENT_ID_SYSTEM,
+    Code,
+    ExportedForm,
+    KeyedRow,
+    KeyedValue,
+    PatientRef,
+    ValueState,
+)
+from paperfallback.formspec import FieldSpec, FormCatalogue, FormSpec, TableSection
+from paperfallback.reentry.layout import PATIENT_SECTION, FormLayout
+from paperfallback.reentry.model import Entry, InstanceStatus
+from paperfallback.reentry.printed import issued_layout, row_reference
+from paperfallback.reentry.store import DowntimePatient, EntriesStore, InstanceRecord
+from paperfallback.reentry.workflow import final_entries, ready_for_export
+from paperfallback.register import IssuedForm, Register
+
+MAR_DAYS = 7  # columns of the regular-medicines grid (forms/mar.yaml repeat.count)
+
+
+@dataclass
+class ReadResult:
+    forms: list[ExportedForm] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def exportable_instance_ids(store: EntriesStore, double_entry_forms: Iterable[str]) -> list[str]:
+    """Keyed (single entry) or verified (double entry) forms, and forms exported before
+    (whose values may have been corrected since)."""
+    ready = set(ready_for_export(store, double_entry_forms))
+    ready |= {r.instance_id for r in store.instances() if r.status is InstanceStatus.EXPORTED}
+    return sorted(ready)
+
+
+def read_forms(
+    store: EntriesStore,
+    register: Register,
+    catalogue: FormCatalogue,
+    cache: CacheStore | None,
+    *,
+    site_code: str,
+    hospital_number_system: str = LOCAL_PATIENT_ID_SYSTEM,
+    double_entry_forms: Iterable[str] = (),
+    instance_ids: Iterable[str] | None = None,
+) -> ReadResult:
+    result = ReadResult()
+    reader = _Reader(store, cache, hospital_number_system)
+    ids = list(instance_ids) if instance_ids is not None else exportable_instance_ids(
+        store, double_entry_forms)
+    for instance_id in ids:
+        issued = register.get(instance_id)
+        if issued is None:
+            result.problems.append(
+                f"form {instance_id}: not in this PC's register, so its patient and print "
+                "details are unknown; export it from the PC that printed it"
+            )
+            continue
+        try:
+            spec = catalogue.get(issued.form_id)
+        except PaperFallbackError as exc:
+            result.problems.append(f"form {instance_id}: {exc}")
+            continue
+        try:
+            result.forms.append(reader.form(spec, issued, site_code))
+        except PaperFallbackError as exc:
+            result.problems.append(f"form {instance_id}: {exc}")
+    return result
+
+
+class _Reader:
+    def __init__(self, store: EntriesStore, cache: CacheStore | None, hospital_system: str):
+        self.store = store
+        self.cache = cache
+        self.hospital_system = hospital_system
+        self._downtime: dict[str, DowntimePatient] | None = None
+        self._patients: dict[str, Patient | None] = {}
+        self._prescriptions: dict[str, dict[str, Prescription]] = {}
+
+    # ---- patients ------------------------------------------------------------------------
+
+    def patient_ref(self, patient: Patient) -> PatientRef:
+        return PatientRef(
+            nhs_number=patient.nhs_number, hospital_number=patient.hospital_number,
+            hospital_number_system=self.hospital_system, family=patient.family,
+            given=patient.given, birth_date=patient.birth_date, sex=patient.sex.value,
+        )
+
+    def cached_patient(self, patient_id: str) -> Patient | None:
+        if patient_id not in self._patients:
+            found = None
+            if self.cache is not None:
+                try:
+                    found = self.cache.patient_record(patient_id).patient
+                except PaperFallbackError:
+                    found = None
+            self._patients[patient_id] = found
+        return self._patients[patient_id]
+
+    def downtime_patient(self, number: str) -> DowntimePatient | None:
+        if self._downtime is None:
+            self._downtime = {p.downtime_number: p for p in self.store.downtime_patients()}
+        return self._downtime.get(number)
+
+    def form_patient(self, issued: IssuedForm, record: InstanceRecord | None) -> PatientRef | None:
+        """Who a patient form is about: as printed, or as identified when keying a blank."""
+        if issued.patient_id:
+            cached = self.cached_patient(issued.patient_id)
+            if cached is not None:
+                return self.patient_ref(cached)
+            family, _, given = issued.patient_name.partition(", ")
+            return PatientRef(nhs_number=issued.nhs_number,
+                              hospital_number=issued.hospital_number,
+                              hospital_number_system=self.hospital_system,
+                              family=family, given=given)
+        if record is not None and record.patient_match.startswith("downtime:"):
+            number = record.patient_match.split(":", 1)[1]
+            person = self.downtime_patient(number)
+            if person is None:
+                return PatientRef(downtime_number=number)
+            return PatientRef(
+                nhs_number=person.nhs_number, hospital_number=person.hospital_number,
+                hospital_number_system=self.hospital_system, downtime_number=number,
+                family=person.family, given=person.given,
+                birth_date=date.fromisoformat(person.birth_date) if person.birth_date else None,
+                sex=person.sex if person.sex != "unknown" else "",
+            )
+        if record is not None and record.patient_id:
+            cached = self.cached_patient(record.patient_id)
+            if cached is not None:
+                return self.patient_ref(cached)
+        if issued.downtime_number:
+            return PatientRef(downtime_number=issued.downtime_number)
+        return None
+
+    # ---- rows ----------------------------------------------------------------------------
+
+    def form(self, spec: FormSpec, issued: IssuedForm, site_code: str) -> ExportedForm:
+        record = self.store.instance(issued.instance_id)
+        layout = issued_layout(spec, issued)
+        grouped: dict[tuple[str, int], dict[str, Entry]] = defaultdict(dict)
+        for entry in final_entries(self.store, issued.instance_id):
+            address = entry.address
+            grouped[(address.section, address.index)][address.field_id] = entry
+        patient = self.form_patient(issued, record)
+        if spec.id == "downtime-registration" and issued.downtime_number:
+            patient = PatientRef(
+                downtime_number=issued.downtime_number,
+                nhs_number=patient.nhs_number if patient else None,
+                hospital_number=patient.hospital_number if patient else None,
+                hospital_number_system=self.hospital_system,
+            )
+        rows = []
+        seen_refs: dict[tuple[str, str], int] = defaultdict(int)
+        for (section_id, index), entries in sorted(grouped.items()):
+            if section_id == PATIENT_SECTION:
+                continue
+            values = {fid: _value(layout, section_id, e) for fid, e in entries.items()}
+            row = KeyedRow(section=section_id, index=index, values=values)
+            rows.append(self._with_context(spec, issued, row, patient, seen_refs))
+        return ExportedForm(
+            instance_id=issued.instance_id, form_id=spec.id,
+            form_version=issued.form_version or spec.version, form_title=spec.title,
+            patient=patient if spec.scope in ("patient", "blank") else None,
+            printed_at=issued.printed_at, pc_id=issued.pc_id, site_code=site_code,
+            rows=tuple(rows), ward=issued.ward_code,
+            status=record.status.value if record else "keyed",
+            form_date=issued.session_date,
+            verified_by=record.resolved_by if record else "",
+        )
+
+    def _with_context(
+        self, spec: FormSpec, issued: IssuedForm, row: KeyedRow, patient: PatientRef | None,
+        seen_refs: dict[tuple[str, str], int],
+    ) -> KeyedRow:
+        section = next((s for s in spec.sections if s.id == row.section), None)
+        context: dict[str, str] = {}
+        row_patient: PatientRef | None = None
+        ref = ""
+        if isinstance(section, TableSection):
+            ref = row_reference(issued, section.id, row.index) or ""
+            record_id, _, sub = ref.partition("@")
+            if section.source == "prescriptions" and record_id and issued.patient_id:
+                occurrence = seen_refs[(section.id, record_id)]
+                seen_refs[(section.id, record_id)] += 1
+                context.update(self._prescription_context(issued.patient_id, record_id,
+                                                          sub, occurrence))
+            elif section.source == "appointments" and record_id:
+                row_patient, extra = self._list_row(issued, "appointments", record_id)
+                context.update(extra)
+            elif section.source == "theatre_cases" and record_id:
+                row_patient, extra = self._list_row(issued, "theatre_cases", record_id)
+                context.update(extra)
+            elif section.source == "ward_patients" and record_id:
+                cached = self.cached_patient(record_id)
+                row_patient = self.patient_ref(cached) if cached else None
+            if section.source == "prescriptions":
+                printed_day = issued.printed_at.astimezone(UK).date()
+                for n in range(1, MAR_DAYS + 1):
+                    context[f"day_{n}"] = (printed_day + timedelta(days=n - 1)).isoformat()
+                context["days_inferred"] = "1"
+            ref = record_id
+        elif section is not None and getattr(section, "kind", "") == "chart":
+            points = list(getattr(section, "time_points", []))
+            if row.index < len(points):
+                context["time_point"] = points[row.index]
+        return KeyedRow(section=row.section, index=row.index, values=row.values,
+                        patient=row_patient, source_ref=ref, context=context)
+
+    def _prescription_context(
+        self, patient_id: str, prescription_id: str, sub: str, occurrence: int
+    ) -> dict[str, str]:
+        if patient_id not in self._prescriptions:
+            found: dict[str, Prescription] = {}
+            if self.cache is not None:
+                try:
+                    record = self.cache.patient_record(patient_id)
+                    found = {p.id: p for p in record.prescriptions}
+                except PaperFallbackError:
+                    found = {}
+            self._prescriptions[patient_id] = found
+        prescription = self._prescriptions[patient_id].get(prescription_id)
+        if prescription is None:
+            return {}
+        context = {"drug": prescription.drug, "dose": prescription.dose,
+                   "route": prescription.route, "drug_code": prescription.drug_code}
+        if sub:
+            context["dose_time"] = sub
+        elif occurrence < len(prescription.dose_times):
+            context["dose_time"] = prescription.dose_times[occurrence]
+        return {k: v for k, v in context.items() if v}
+
+    def _list_row(
+        self, issued: IssuedForm, kind: str, record_id: str
+    ) -> tuple[PatientRef | None, dict[str, str]]:
+        if self.cache is None or issued.session_date is None:
+            return None, {}
+        place = issued.clinic if kind == "appointments" else issued.theatre
+        try:
+            pairs: list[tuple[Any, Patient]] = (
+                list(self.cache.appointments(place, issued.session_date))
+                if kind == "appointments"
+                else list(self.cache.theatre_cases(place, issued.session_date))
+            )
+        except PaperFallbackError:
+            return None, {}
+        for item, person in pairs:
+            if item.id == record_id:
+                extra = {"procedure": item.procedure} if kind == "theatre_cases" else {}
+                return self.patient_ref(person), extra
+        return None, {}
+
+
+def _value(layout: FormLayout, section_id: str, entry: Entry) -> KeyedValue:
+    spec: FieldSpec | None = None
+    try:
+        spec = layout.section(section_id).field(entry.address.field_id)
+    except KeyError:
+        spec = None
+    choice = spec.choice(entry.value) if spec is not None and entry.value else None
+    return KeyedValue(
+        field_id=entry.address.field_id,
+        text=entry.value,
+        state=ValueState(entry.state.value),
+        label=spec.label if spec else entry.address.field_id,
+        field_type=spec.type if spec else "text",
+        unit=spec.unit if spec else "",
+        codes=tuple(Code(c.system, c.code, c.display) for c in spec.code) if spec else (),
+        choice_label=choice.label if choice else "",
+        choice_codes=tuple(Code(c.system, c.code, c.display) for c in choice.coding)
+        if choice else (),
+        keyed_by=entry.keyed_by,
+        keyed_at=entry.keyed_at,
+    )

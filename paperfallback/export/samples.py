@@ -1,0 +1,115 @@
+"""Synthetic keyed forms for tests, the benchmark and demonstrations.
+
+Only synthetic people: NHS numbers from the reserved 999 range with a valid check digit,
+made-up names with Welsh and other non-ASCII letters.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from paperfallback.domain.nhs_number import check_digit
+from paperfallback.export.model import (
+    Code,
+    ExportedForm,
+    KeyedRow,
+    KeyedValue,
+    PatientRef,
+    ValueState,
+)
+
+FAMILIES = ("Llŷr", "Bowen", "Öztürk", "Jones", "Hérault", "Pryŵ", "Łukasz-Evans", "Davies")
+GIVENS = ("Siân", "Gwenllïan", "Émile", "Dafydd", "Zoë", "Rhys", "Ffion", "Jörg")
+CLERK = "Clerk Ann Ôwen"
+
+
+def synthetic_nhs_number(n: int) -> str:
+    """The n-th valid NHS number of the test range (999 000 0000 upwards)."""
+    base = 999_000_000 + n
+    while True:
+        digit = check_digit(str(base))
+        if digit is not None:
+            return f"{base}{digit}"
+        base += 1
+
+
+def synthetic_patient(n: int, *, nhs: bool = True) -> PatientRef:
+    return PatientRef(
+        nhs_number=synthetic_nhs_number(n * 3) if nhs else None,
+        hospital_number=f"RX{100000 + n}",
+        family=FAMILIES[n % len(FAMILIES)],
+        given=GIVENS[n % len(GIVENS)],
+        birth_date=date(1940 + n % 60, 1 + n % 12, 1 + n % 28),
+    )
+
+
+def _value(field_id: str, text: str | None, keyed_at: datetime, *, unit: str = "",
+           field_type: str = "number", label: str = "", codes: tuple[Code, ...] = (),
+           choice_label: str = "", state: ValueState = ValueState.VALUE) -> KeyedValue:
+    return KeyedValue(field_id=field_id, text=text, state=state, label=label or field_id,
+                      field_type=field_type, unit=unit, codes=codes,
+                      choice_label=choice_label, keyed_by=CLERK, keyed_at=keyed_at)
+
+
+NEWS2_UNITS = {"resp_rate": "/min", "spo2": "%", "sbp": "mmHg", "dbp": "mmHg",
+               "pulse": "/min", "temp": "°C", "o2_flow": "L/min"}
+
+
+def news2_column(index: int, when: datetime, keyed_at: datetime, *,
+                 resp_rate: str = "18", spo2: str = "96", oxygen: str = "A", sbp: str = "120",
+                 dbp: str = "70", pulse: str = "80", acvpu: str = "A", temp: str = "37.0",
+                 handwritten: str | None = None, spo2_scale: str | None = None,
+                 initials: str = "AB") -> KeyedRow:
+    """One keyed NEWS2 chart column (naive ``when`` is UK local time, as keyed)."""
+    values: dict[str, KeyedValue] = {
+        "obs_time": _value("obs_time", when.strftime("%Y-%m-%dT%H:%M"), keyed_at,
+                           field_type="datetime"),
+    }
+    for field_id, text in (("resp_rate", resp_rate), ("spo2", spo2), ("sbp", sbp),
+                           ("dbp", dbp), ("pulse", pulse), ("temp", temp)):
+        if text:
+            values[field_id] = _value(field_id, text, keyed_at, unit=NEWS2_UNITS[field_id])
+    if oxygen:
+        values["oxygen"] = _value("oxygen", oxygen, keyed_at, field_type="choice",
+                                  choice_label="Air" if oxygen == "A" else "Oxygen")
+    if acvpu:
+        values["acvpu"] = _value("acvpu", acvpu, keyed_at, field_type="choice")
+    if spo2_scale:
+        values["spo2_scale"] = _value("spo2_scale", spo2_scale, keyed_at, field_type="choice")
+    if handwritten is not None:
+        values["news2_total"] = _value("news2_total", handwritten, keyed_at)
+    if initials:
+        values["initials"] = _value("initials", initials, keyed_at, field_type="initials")
+    return KeyedRow(section="observations", index=index, values=values)
+
+
+def news2_form(instance_id: str, patient: PatientRef, columns: list[KeyedRow], *,
+               printed_at: datetime | None = None, pc_id: str = "WARD-PC-1",
+               site_code: str = "DEMO") -> ExportedForm:
+    return ExportedForm(
+        instance_id=instance_id, form_id="news2", form_version="1.0",
+        form_title="NEWS2 observation chart", patient=patient,
+        printed_at=printed_at or datetime(2026, 11, 20, 8, 0, tzinfo=UTC),
+        pc_id=pc_id, site_code=site_code, rows=tuple(columns), ward="W1",
+    )
+
+
+def random_news2_form(n: int, rng: random.Random, *, columns: int = 4,
+                      pc_id: str = "WARD-PC-1") -> ExportedForm:
+    """A plausible NEWS2 chart with ``columns`` keyed columns (for the benchmark)."""
+    printed = datetime(2026, 11, 20, 8, 0, tzinfo=UTC) + timedelta(minutes=n)
+    keyed_at = printed + timedelta(days=2)
+    rows = []
+    for c in range(columns):
+        when = (printed + timedelta(hours=4 * c)).replace(tzinfo=None)
+        rows.append(news2_column(
+            c, when, keyed_at,
+            resp_rate=str(rng.randint(10, 26)), spo2=str(rng.randint(88, 100)),
+            oxygen=rng.choice(("A", "A", "O2")), sbp=str(rng.randint(85, 180)),
+            dbp=str(rng.randint(50, 100)), pulse=str(rng.randint(45, 130)),
+            acvpu=rng.choice("AAAAC"), temp=f"{rng.uniform(35.0, 39.5):.1f}",
+            handwritten=str(rng.randint(0, 9)) if rng.random() < 0.5 else None,
+        ))
+    return news2_form(f"N{n:06d}X", synthetic_patient(n), rows, printed_at=printed,
+                      pc_id=pc_id)

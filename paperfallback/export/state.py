@@ -1,0 +1,142 @@
+"""What each export wrote, in the work store, so the next one holds only what is new.
+
+One row per exported *unit* (a chart column, a table row, a registration) and format:
+its fingerprint (what it said), whether it was ever corrected after an export, and the
+resources it produced (identifier value, type, subject). With that the next export can
+send a correction as a conditional update and withdraw a value that was keyed in error
+(``entered-in-error``) instead of leaving a wrong value in the EPR.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from paperfallback.cache.encrypted_db import Connection, DatabaseError
+from paperfallback.cache.work_db import open_work_db
+from paperfallback.domain.errors import CacheError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS export_units (
+    format TEXT NOT NULL, unit_key TEXT NOT NULL, instance_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, revised INTEGER NOT NULL DEFAULT 0,
+    resources TEXT NOT NULL DEFAULT '{}', export_id TEXT NOT NULL, exported_at TEXT NOT NULL,
+    PRIMARY KEY (format, unit_key)
+);
+CREATE TABLE IF NOT EXISTS export_runs (
+    export_id TEXT PRIMARY KEY, format TEXT NOT NULL, exported_at TEXT NOT NULL,
+    all_entries INTEGER NOT NULL, out TEXT NOT NULL, units INTEGER NOT NULL,
+    resources INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedUnit:
+    """A unit as a previous export wrote it."""
+
+    unit_key: str
+    instance_id: str
+    fingerprint: str
+    revised: bool
+    resources: tuple[tuple[str, str, str], ...] = ()  # (identifier value, type, effective)
+    subject: dict[str, Any] | None = None  # the patient reference its resources carried
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRun:
+    export_id: str
+    format: str
+    exported_at: datetime
+    all_entries: bool
+    out: str
+    units: int
+    resources: int
+
+
+class ExportState:
+    """The export's own tables in ``work.db`` (CREATE TABLE IF NOT EXISTS)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        try:
+            conn.executescript(_SCHEMA)
+        except DatabaseError as exc:
+            raise CacheError(f"the work store is damaged: {exc}") from exc
+
+    @classmethod
+    def open(cls, folder: Path, key: str, *, key_source: str = "the configured key") -> ExportState:
+        return cls(open_work_db(folder, key, key_source=key_source))
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ExportState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def previous(self, fmt: str) -> dict[str, ExportedUnit]:
+        rows = self._conn.execute(
+            "SELECT unit_key, instance_id, fingerprint, revised, resources FROM export_units "
+            "WHERE format = ?",
+            (fmt,),
+        ).fetchall()
+        out = {}
+        for r in rows:
+            saved = json.loads(r[4])
+            out[r[0]] = ExportedUnit(
+                r[0], r[1], r[2], bool(r[3]),
+                tuple((k, t, e) for k, t, e in saved.get("resources", [])),
+                saved.get("subject"),
+            )
+        return out
+
+    def record(
+        self,
+        fmt: str,
+        export_id: str,
+        exported_at: datetime,
+        units: Iterable[ExportedUnit],
+        *,
+        all_entries: bool,
+        out: str,
+        resources: int,
+    ) -> None:
+        """Mark units as exported, in one transaction with the run itself."""
+        stamp = exported_at.isoformat()
+        db = self._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            count = 0
+            for unit in units:
+                count += 1
+                db.execute(
+                    "INSERT OR REPLACE INTO export_units VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (fmt, unit.unit_key, unit.instance_id, unit.fingerprint, int(unit.revised),
+                     json.dumps({"resources": [list(r) for r in unit.resources],
+                                 "subject": unit.subject},
+                                ensure_ascii=False, separators=(",", ":")),
+                     export_id, stamp),
+                )
+            db.execute(
+                "INSERT INTO export_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (export_id, fmt, stamp, int(all_entries), out, count, resources),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def runs(self) -> list[ExportRun]:
+        rows = self._conn.execute(
+            "SELECT export_id, format, exported_at, all_entries, out, units, resources "
+            "FROM export_runs ORDER BY exported_at"
+        ).fetchall()
+        return [ExportRun(r[0], r[1], datetime.fromisoformat(r[2]), bool(r[3]), r[4], r[5], r[6])
+                for r in rows]

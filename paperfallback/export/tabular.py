@@ -1,0 +1,247 @@
+"""Keyed forms as spreadsheets: xlsx (one sheet per form type) or CSV (one file per type).
+
+One row per recorded value (or, for the NEWS2 chart, also the total computed from the
+keyed parameters), so an integration team can filter, pivot and load without knowing
+the paper layout. Dates and times are ISO 8601; the NHS number is text; every text cell
+is neutralised against formula injection (:mod:`paperfallback.export.neutralise`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from paperfallback.cache.staleness import UK
+from paperfallback.domain.errors import InputError
+from paperfallback.domain.news2 import News2Observation, score
+from paperfallback.export.fhir_common import LOINC, SNOMED
+from paperfallback.export.model import (
+    ExportedForm,
+    KeyedRow,
+    KeyedValue,
+    parse_when,
+    row_fingerprint,
+)
+from paperfallback.export.neutralise import neutralise
+from paperfallback.export.state import ExportedUnit
+
+COLUMNS: tuple[str, ...] = (
+    "form_instance_id", "form_id", "form_version", "section", "row",
+    "nhs_number", "hospital_number", "downtime_number", "patient_name", "birth_date",
+    "effective", "field_id", "field_label", "value", "unit", "state",
+    "loinc_code", "snomed_code", "other_codes", "choice_label", "note",
+    "keyed_by", "keyed_at", "printed_at", "pc_id", "change",
+)
+TEXT_COLUMNS = frozenset({"nhs_number", "hospital_number", "downtime_number", "form_instance_id"})
+
+
+@dataclass
+class TabularExport:
+    """Rows per form type, and the units they came from (to mark as exported)."""
+
+    sheets: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    marks: list[ExportedUnit] = field(default_factory=list)
+    new_units: int = 0
+    changed_units: int = 0
+    repeated_units: int = 0
+    unchanged_units: int = 0
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(rows) for rows in self.sheets.values())
+
+    @property
+    def is_empty(self) -> bool:
+        return self.row_count == 0
+
+    def instance_ids(self) -> list[str]:
+        return sorted({m.instance_id for m in self.marks})
+
+
+def plan_tabular_export(
+    forms: Iterable[ExportedForm], previous: dict[str, ExportedUnit], *, all_entries: bool
+) -> TabularExport:
+    export = TabularExport()
+    for form in forms:
+        for row in form.rows:
+            if not row.values:
+                continue
+            key = f"{form.instance_id}/{row.key}"
+            fingerprint = row_fingerprint(form, row)
+            before = previous.get(key)
+            if before is None:
+                change = "new"
+                export.new_units += 1
+            elif before.fingerprint != fingerprint:
+                change = "corrected"
+                export.changed_units += 1
+            else:
+                export.unchanged_units += 1
+                if not all_entries:
+                    continue
+                change = "repeated"
+                export.repeated_units += 1
+            rows = export.sheets.setdefault(form.form_id, [])
+            rows.extend(value_rows(form, row, change))
+            export.marks.append(ExportedUnit(key, form.instance_id, fingerprint,
+                                             change == "corrected" or bool(before and
+                                                                           before.revised)))
+    return export
+
+
+def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new") -> Iterator[dict[str, str]]:
+    """One spreadsheet row per keyed value of ``row`` (plus the computed NEWS2 total)."""
+    patient = form.patient_for(row)
+    effective = _iso(row_time(form, row))
+    base = {
+        "form_instance_id": form.instance_id,
+        "form_id": form.form_id,
+        "form_version": form.form_version,
+        "section": row.section,
+        "row": str(row.index + 1),
+        "nhs_number": patient.nhs_number or "" if patient else "",
+        "hospital_number": patient.hospital_number or "" if patient else "",
+        "downtime_number": patient.downtime_number or "" if patient else "",
+        "patient_name": patient.display_name if patient else "",
+        "birth_date": patient.birth_date.isoformat() if patient and patient.birth_date else "",
+        "effective": effective,
+        "printed_at": _iso(form.printed_at),
+        "pc_id": form.pc_id,
+        "change": change,
+    }
+    for value in sorted(row.values.values(), key=lambda v: v.field_id):
+        yield {**base, **_value_columns(value)}
+    if form.form_id == "news2" and row.section == "observations":
+        computed = _news2_total(row)
+        if computed is not None:
+            written = row.get("news2_total")
+            note = "computed from the keyed parameters (RCP NEWS2 2017, chart 1)"
+            if written is not None and written.number() is not None and \
+                    int(written.number() or 0) != computed:
+                note += f"; DIFFERS from the handwritten total {written.text}"
+            yield {**base, "field_id": "news2_total_computed",
+                   "field_label": "NEWS2 total (computed)", "value": str(computed),
+                   "state": "computed", "snomed_code": "1104051000000101", "note": note,
+                   "keyed_at": _iso(row.keyed_at), "keyed_by": ", ".join(row.keyed_by)}
+
+
+def _value_columns(value: KeyedValue) -> dict[str, str]:
+    loinc = [c.code for c in value.codes if c.system == LOINC]
+    snomed = [c.code for c in value.codes if c.system == SNOMED]
+    other = [f"{c.system}|{c.code}" for c in (*value.codes, *value.choice_codes)
+             if c.system not in (LOINC, SNOMED)]
+    snomed += [c.code for c in value.choice_codes if c.system == SNOMED]
+    return {
+        "field_id": value.field_id,
+        "field_label": value.label,
+        "value": value.text or "" if value.has_value else "",
+        "unit": value.unit,
+        "state": value.state.value,
+        "loinc_code": " ".join(loinc),
+        "snomed_code": " ".join(snomed),
+        "other_codes": " ".join(other),
+        "choice_label": value.choice_label,
+        "keyed_by": value.keyed_by,
+        "keyed_at": _iso(value.keyed_at),
+    }
+
+
+def _news2_total(row: KeyedRow) -> int | None:
+    try:
+        return score(News2Observation(
+            resp_rate=float(row.text("resp_rate")), spo2=float(row.text("spo2")),
+            oxygen=row.text("oxygen"), sbp=float(row.text("sbp")),
+            pulse=float(row.text("pulse")), acvpu=row.text("acvpu"),
+            temp=float(row.text("temp")),
+            spo2_scale=2 if row.text("spo2_scale") == "2" else 1,
+        )).total
+    except ValueError:
+        return None
+
+
+def row_time(form: ExportedForm, row: KeyedRow) -> datetime | None:
+    """When the row happened, as written on the paper (None when it has no time)."""
+    printed_day = form.printed_at.astimezone(UK).date()
+    for field_id in ("obs_time", "once_started", "cl_outcome_time"):
+        text = row.text(field_id)
+        if text:
+            try:
+                return parse_when(text, default_day=form.form_date or printed_day)
+            except InputError:
+                return None
+    if form.form_id == "fluid-balance" and row.section == "hours":
+        label = row.text("fb_hour") or row.context.get("time_point", "")
+        day_text = next((r.text("fb_date") for r in form.rows if r.text("fb_date")), "")
+        if re.fullmatch(r"\d{1,2}:\d{2}", label) and day_text:
+            try:
+                day = date.fromisoformat(day_text[:10])
+            except ValueError:
+                return None
+            hours, minutes = (int(p) for p in label.split(":"))
+            when = datetime.combine(day, time(hours, minutes), tzinfo=UK)
+            return when + timedelta(days=1) if hours < 7 else when
+    return None
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UK).isoformat(timespec="seconds") if moment else ""
+
+
+def _cells(row: dict[str, str]) -> list[str]:
+    return [neutralise(row.get(column, "")) for column in COLUMNS]
+
+
+def write_csv(export: TabularExport, folder: Path) -> list[Path]:
+    """One ``<form id>.csv`` per form type (UTF-8 with BOM so Excel reads Welsh letters)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for form_id, rows in sorted(export.sheets.items()):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(_cells(r) for r in rows)
+        path = folder / f"{form_id}.csv"
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def write_xlsx(export: TabularExport, path: Path) -> Path:
+    """One workbook, one sheet per form type; a README sheet when there is nothing new."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheets: Sequence[tuple[str, list[dict[str, str]]]] = sorted(export.sheets.items())
+    if not sheets:
+        sheet = workbook.create_sheet("README")
+        sheet.append(["Nothing new to export: every keyed entry was exported before."])
+    for form_id, rows in sheets:
+        sheet = workbook.create_sheet(_sheet_name(form_id))
+        sheet.freeze_panes = "A2"
+        sheet.append(list(COLUMNS))
+        for row in rows:
+            cells = []
+            for column, text in zip(COLUMNS, _cells(row), strict=True):
+                cell = WriteOnlyCell(sheet, value=text)
+                cell.data_type = "s"  # never a formula, whatever the text
+                if column in TEXT_COLUMNS:
+                    cell.number_format = "@"
+                cells.append(cell)
+            sheet.append(cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    workbook.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def _sheet_name(form_id: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", "-", form_id)[:31]

@@ -1,0 +1,49 @@
+"""Form definitions as data: typed models of ``forms/*.yaml`` and their loader.
+
+The same :class:`FormSpec` drives the printed page (``paperfallback.render``), the keying
+screen and the xlsx workbook, so a field added to a YAML file appears everywhere at once.
+"""
+
+from paperfallback.formspec.catalogue import FormCatalogue, load_catalogue, load_form
+from paperfallback.formspec.models import (
+    PREFILL_SOURCES,
+    SCORE_TABLES,
+    ChartRow,
+    ChartSection,
+    Choice,
+    Coding,
+    FieldSpec,
+    FieldsSection,
+    FieldType,
+    FormScope,
+    FormSpec,
+    GraphRow,
+    LinesSection,
+    PageSpec,
+    RepeatGroup,
+    Section,
+    TableSection,
+)
+
+__all__ = [
+    "PREFILL_SOURCES",
+    "SCORE_TABLES",
+    "ChartRow",
+    "ChartSection",
+    "Choice",
+    "Coding",
+    "FieldSpec",
+    "FieldType",
+    "FieldsSection",
+    "FormCatalogue",
+    "FormScope",
+    "FormSpec",
+    "GraphRow",
+    "LinesSection",
+    "PageSpec",
+    "RepeatGroup",
+    "Section",
+    "TableSection",
+    "load_catalogue",
+    "load_form",
+]

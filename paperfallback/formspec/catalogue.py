@@ -1,0 +1,120 @@
+"""Load and validate ``forms/*.yaml``: a bad definition fails with file, key path and reason.
+
+Adding a form is adding a YAML file: :func:`load_catalogue` picks up every ``*.yaml`` in
+the folders it is given (the bundled ``forms/`` first, then any site folder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from paperfallback.domain.errors import InputError
+from paperfallback.formspec.models import FormSpec
+
+
+def load_form(path: Path) -> FormSpec:
+    """Read one form definition; raise InputError naming the file, the key path and why."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the form definition: {exc}", where=str(path)) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"not valid YAML: {reason}", where=where) from exc
+    if not isinstance(raw, dict):
+        raise InputError("a form definition must be a mapping of keys", where=str(path))
+    try:
+        spec = FormSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(_describe(exc, raw), where=str(path)) from exc
+    if spec.id != path.stem:
+        raise InputError(
+            f"id: the form id {spec.id!r} must match the file name {path.stem!r}", where=str(path)
+        )
+    return spec
+
+
+def _describe(exc: ValidationError, raw: Any) -> str:
+    """'sections[0].fields[2].type: Input should be ...' for the first errors."""
+    parts = []
+    for error in exc.errors()[:3]:
+        path = _key_path(error["loc"], raw)
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{path}: {message}" if path else message)
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _key_path(loc: tuple[int | str, ...], raw: Any) -> str:
+    """Turn pydantic's location into a YAML key path, dropping union tags ('fields')."""
+    text = ""
+    node = raw
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            text += f".{part}" if text else part
+            node = node[part]
+        elif isinstance(node, dict) and node.get("kind") == part:
+            continue  # the discriminated-union tag pydantic inserts
+        else:
+            text += f".{part}" if text else str(part)
+            node = None
+    return text
+
+
+class FormCatalogue:
+    """The forms available to print, by id."""
+
+    def __init__(self, forms: Iterable[FormSpec]) -> None:
+        self._forms: dict[str, FormSpec] = {}
+        for form in forms:
+            self._forms[form.id] = form  # a later folder overrides an earlier one
+
+    def __iter__(self) -> Iterator[FormSpec]:
+        return iter(sorted(self._forms.values(), key=lambda f: f.id))
+
+    def __len__(self) -> int:
+        return len(self._forms)
+
+    def __contains__(self, form_id: object) -> bool:
+        return form_id in self._forms
+
+    def ids(self) -> list[str]:
+        return sorted(self._forms)
+
+    def get(self, form_id: str) -> FormSpec:
+        """A form by id; InputError listing the known forms when there is none."""
+        try:
+            return self._forms[form_id.strip().casefold()]
+        except KeyError:
+            raise InputError(
+                f"no form {form_id!r}; forms are: {', '.join(self.ids()) or 'none'}"
+            ) from None
+
+    def resolve(self, form_ids: Iterable[str]) -> list[FormSpec]:
+        return [self.get(f) for f in form_ids if f.strip()]
+
+
+def load_catalogue(*folders: Path) -> FormCatalogue:
+    """Every ``*.yaml`` form in ``folders`` (default: the bundled ``forms/``)."""
+    if not folders:
+        from paperfallback.resources import forms_dir
+
+        folders = (forms_dir(),)
+    forms = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise InputError("the forms folder does not exist", where=str(folder))
+        forms.extend(load_form(p) for p in sorted(folder.glob("*.yaml")))
+    return FormCatalogue(forms)

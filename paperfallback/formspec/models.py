@@ -1,0 +1,397 @@
+"""Typed models of a form definition (``forms/<id>.yaml``).
+
+One definition drives three things: the printed page, the keying screen and the xlsx
+workbook. So fields are modelled once, generically (:class:`FieldSpec`), and each section
+kind says only how its fields are laid out:
+
+- ``fields``: a box of labelled fields (the MAR allergy box, downtime registration);
+- ``chart``: a time series; the keyed fields are the same at every time point (NEWS2 runs
+  its time points across as columns with the RCP graph rows down; fluid balance runs
+  hourly rows down);
+- ``table``: repeating rows, one per cached record (a ward's patients, a clinic's
+  appointments, a theatre's cases, a patient's prescriptions) then blank rows;
+- ``lines``: ruled continuation notes.
+
+Keyed data is addressed by ``(form id, section id, field id)`` plus the time point (chart)
+or row number (table). Field ids are unique within a form, so ``field id`` alone is enough
+once the form is known. Names here are a public API: the keying screen and the workbook
+read them, so keep them stable.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from paperfallback.domain.news2 import ACVPU_SCORE, BANDS, OXYGEN_SCORE
+
+FieldType = Literal[
+    "text",  # short free text (one line)
+    "number",  # a number: ``unit``, ``min``, ``max``, ``decimals``
+    "date",  # dd-Mmm-yyyy on paper, ISO 8601 when keyed
+    "time",  # hh:mm, 24 h
+    "datetime",  # date and time
+    "choice",  # one of ``choices`` (printed codes such as A/C/V/P/U)
+    "tickbox",  # yes / blank
+    "initials",  # a few letters: who did it
+    "signature",  # a handwritten signature (keyed as the printed name if legible)
+    "lines",  # free text over several ruled lines
+]
+
+FormScope = Literal[
+    "patient",  # one instance per patient (NEWS2, MAR, fluid balance, continuation)
+    "ward",  # one instance per ward (handover list)
+    "clinic-day",  # one instance per clinic and date
+    "theatre-day",  # one instance per theatre and date
+    "blank",  # never pre-filled (downtime registration)
+]
+
+TableSource = Literal[
+    "ward_patients",  # PatientRecord of everyone on the ward, bed order
+    "appointments",  # (Appointment, Patient) of a clinic on a day, by start time
+    "theatre_cases",  # (TheatreCase, Patient) of a theatre on a day, by planned order
+    "prescriptions",  # a patient's Prescription facts; ``filter`` picks a kind
+    "none",  # blank rows only
+]
+
+# Which cache fact fills a field. ``patient.*`` and ``stay.*`` work wherever a patient is
+# known (patient-scoped forms and table rows about patients); the others only in the
+# section whose rows or time points come from that fact.
+PREFILL_SOURCES: frozenset[str] = frozenset(
+    {
+        "patient.name", "patient.family", "patient.given", "patient.nhs_number",
+        "patient.hospital_number", "patient.birth_date", "patient.age", "patient.sex",
+        "patient.address", "patient.phones", "patient.next_of_kin", "patient.gp_practice",
+        "stay.ward", "stay.bed", "stay.consultant", "stay.specialty", "stay.admitted_at",
+        "allergies.summary", "alerts.summary", "news2.latest", "patient.spo2_scale",
+        "observation.time", "observation.resp_rate", "observation.spo2",
+        "observation.spo2_scale", "observation.oxygen", "observation.o2_device",
+        "observation.o2_flow", "observation.sbp", "observation.dbp", "observation.pulse",
+        "observation.acvpu", "observation.temp", "observation.news2_total",
+        "prescription.drug", "prescription.dose", "prescription.route",
+        "prescription.frequency", "prescription.dose_times", "prescription.prn_indication",
+        "prescription.prn_max_24h", "prescription.start_date",
+        "prescription.last_administered", "prescription.prescriber",
+        "prescription.instructions",
+        "appointment.start", "appointment.clinician", "appointment.location",
+        "appointment.description", "appointment.status",
+        "theatre_case.planned_order", "theatre_case.planned_start", "theatre_case.procedure",
+        "theatre_case.surgeon", "theatre_case.anaesthetist", "theatre_case.status",
+    }
+)
+
+# Score tables a chart row may be shaded by: the NEWS2 bands of paperfallback.domain.news2
+# (so the paper and the scorer can never disagree) plus the two coded parameters.
+SCORE_TABLES: frozenset[str] = frozenset({*BANDS, "acvpu", "oxygen"})
+
+_ID = r"^[a-z][a-z0-9_]*$"
+
+
+class _Model(BaseModel):
+    """Strict models: an unknown key in a YAML file is a typo, not something to ignore."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Coding(_Model):
+    """A code the field maps to on export (FHIR Coding): LOINC, SNOMED CT, UCUM ..."""
+
+    system: str  # e.g. "http://loinc.org", "http://snomed.info/sct"
+    code: str
+    display: str = ""
+
+
+class Choice(_Model):
+    """One allowed value of a choice field: ``code`` is what is printed and keyed."""
+
+    code: str  # printed and keyed, e.g. "A", "O2", "1"
+    label: str  # e.g. "Alert", "Oxygen", "Scale 1"
+    coding: list[Coding] = []  # export codes for this value (SNOMED), where one exists
+
+
+class FieldSpec(_Model):
+    """One keyed field: the unit of data on paper, on screen and in the workbook."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    label: str
+    type: FieldType = "text"
+    unit: str = ""  # UCUM-style unit as printed: "/min", "%", "mmHg", "°C", "ml"
+    min: float | None = None  # allowed range (numbers): keying refuses values outside
+    max: float | None = None
+    decimals: int = Field(0, ge=0, le=3)
+    choices: list[Choice] = []
+    code: list[Coding] = []  # export mapping (LOINC + SNOMED, as UK Core uses them)
+    prefill: str | None = None  # a PREFILL_SOURCES name: which cache fact fills it
+    required: bool = False  # keying warns when left blank
+    keyed: bool = True  # False: printed for reference only (e.g. a name column)
+    width: float = Field(1.0, gt=0)  # relative width in a table or a fields box
+    lines: int = Field(1, ge=1, le=40)  # ruled lines for type "lines"
+    help: str = ""  # shown on the keying screen and as a workbook comment
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldSpec:
+        if self.type == "choice" and not self.choices:
+            raise ValueError(f"field {self.id!r} is a choice but lists no choices")
+        if self.type != "choice" and self.choices:
+            raise ValueError(f"field {self.id!r} has choices but is of type {self.type!r}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"field {self.id!r}: min {self.min} is above max {self.max}")
+        if self.prefill is not None and self.prefill not in PREFILL_SOURCES:
+            raise ValueError(
+                f"field {self.id!r}: unknown prefill {self.prefill!r} "
+                f"(known: {', '.join(sorted(PREFILL_SOURCES))})"
+            )
+        codes = [c.code for c in self.choices]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"field {self.id!r}: choice codes repeat")
+        return self
+
+    def choice(self, code: str) -> Choice | None:
+        """The choice printed as ``code`` (case-insensitive), if any."""
+        wanted = code.strip().casefold()
+        return next((c for c in self.choices if c.code.casefold() == wanted), None)
+
+
+class GraphRow(_Model):
+    """One printed row of a graph-style chart parameter (RCP NEWS2): a value range or a
+    coded value. The nurse writes the value in the row it falls in."""
+
+    label: str  # as printed: "21–24", "≥25", "Alert"
+    low: float | None = None  # inclusive; None = open below
+    high: float | None = None  # inclusive; None = open above
+    choice: str | None = None  # for choice fields: the code this row stands for
+    score_table: str | None = None  # overrides the chart row's table (SpO2 scale 2 on O2)
+    when_oxygen: Literal["A", "O2"] | None = None  # only for readings on air / on oxygen
+
+    def contains(self, value: float, oxygen: str | None = None) -> bool:
+        """True when a reading (taken on ``oxygen``, if known) is written in this row."""
+        if self.when_oxygen is not None and oxygen is not None and oxygen != self.when_oxygen:
+            return False
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        return low <= value <= high
+
+
+class ChartRow(_Model):
+    """How one keyed field of a chart is printed (axis "columns"): a single writing row,
+    or graph rows shaded by their NEWS2 score."""
+
+    field: str  # the id of a field in the section's ``fields``
+    label: str | None = None  # defaults to the field's label
+    group: str = ""  # heading printed beside a run of rows: "A+B", "C", "D", "E"
+    score_table: str | None = None  # a SCORE_TABLES name: shade rows by their score
+    graph: list[GraphRow] = []  # empty: one plain writing row
+    spo2_scale: int | None = Field(None, ge=1, le=2)  # this block is for SpO2 scale 1 or 2
+
+    def score_of(self, row: GraphRow) -> int | None:
+        """The NEWS2 score a graph row stands for, from the domain's bands."""
+        table = row.score_table or self.score_table
+        if table is None:
+            return None
+        return graph_row_score(table, row)
+
+
+def graph_row_score(table: str, row: GraphRow) -> int:
+    """The score of a graph row; raises ValueError if the row spans two bands."""
+    if table == "acvpu" or table == "oxygen":
+        scores = ACVPU_SCORE if table == "acvpu" else OXYGEN_SCORE
+        if row.choice is None or row.choice not in scores:
+            raise ValueError(f"row {row.label!r} needs a choice among {sorted(scores)}")
+        return scores[row.choice]
+    low = -math.inf if row.low is None else row.low
+    high = math.inf if row.high is None else row.high
+    for band in BANDS[table]:
+        if low <= band.high:
+            if high > band.high or low < band.low:
+                raise ValueError(
+                    f"row {row.label!r} ({low}..{high}) spans more than one band of "
+                    f"{table!r} (band {band.low}..{band.high} scores {band.score})"
+                )
+            return band.score
+    raise ValueError(f"row {row.label!r} is above every band of {table!r}")  # pragma: no cover
+
+
+class SectionBase(_Model):
+    id: Annotated[str, Field(pattern=_ID)]
+    title: str = ""
+    page_break_before: bool = False  # start this section on a new page
+    note: str = ""  # printed under the title (instructions, citations)
+
+    def all_fields(self) -> list[FieldSpec]:
+        """Every keyed or printed field of the section, in order."""
+        return list(getattr(self, "fields", []))
+
+
+class FieldsSection(SectionBase):
+    """A box of labelled fields, ``columns`` across."""
+
+    kind: Literal["fields"] = "fields"
+    fields: list[FieldSpec]
+    columns: int = Field(2, ge=1, le=6)
+    style: Literal["plain", "alert"] = "plain"  # "alert": a heavy red border (allergies)
+    row_height_mm: float = Field(9.0, gt=3)
+
+
+class ChartSection(SectionBase):
+    """A time series. Axis "columns": time points across, ``rows`` down (NEWS2). Axis
+    "rows": time points down (fixed ``time_points`` such as 24 hourly rows), fields across
+    (fluid balance)."""
+
+    kind: Literal["chart"] = "chart"
+    axis: Literal["columns", "rows"] = "columns"
+    time_field: str  # id of the field that holds each time point (e.g. obs_time)
+    fields: list[FieldSpec]
+    rows: list[ChartRow] = []  # print layout for axis "columns"; default: one per field
+    prefill: Literal["observations"] | None = None  # which cached series fills time points
+    prefill_columns: int = Field(0, ge=0)  # at most this many cached time points are shown
+    blank_columns: int = Field(8, ge=1)  # blank time points per page (axis "columns": >= 8)
+    time_points: list[str] = []  # axis "rows": printed row labels, e.g. "07:00" .. "06:00"
+    pages: int = Field(1, ge=1, le=10)  # pages per instance; pages after the first are blank
+    row_height_mm: float = Field(4.2, gt=2)
+
+    @model_validator(mode="after")
+    def _check(self) -> ChartSection:
+        ids = {f.id for f in self.fields}
+        if self.time_field not in ids:
+            raise ValueError(f"time_field {self.time_field!r} is not one of the fields")
+        if self.axis == "columns" and self.blank_columns < 8:
+            raise ValueError("a chart needs at least 8 blank columns per page")
+        if self.axis == "rows" and not self.time_points:
+            raise ValueError("a chart with axis 'rows' needs its time_points")
+        for i, row in enumerate(self.rows):
+            if row.field not in ids:
+                raise ValueError(f"rows[{i}]: field {row.field!r} is not one of the fields")
+            if row.score_table is not None and row.score_table not in SCORE_TABLES:
+                raise ValueError(
+                    f"rows[{i}]: unknown score_table {row.score_table!r} "
+                    f"(known: {', '.join(sorted(SCORE_TABLES))})"
+                )
+            for j, graph_row in enumerate(row.graph):
+                table = graph_row.score_table or row.score_table
+                if table is None:
+                    continue
+                if table not in SCORE_TABLES:
+                    raise ValueError(f"rows[{i}].graph[{j}]: unknown score_table {table!r}")
+                try:
+                    graph_row_score(table, graph_row)
+                except ValueError as exc:
+                    raise ValueError(f"rows[{i}].graph[{j}]: {exc}") from exc
+        return self
+
+    def layout_rows(self) -> list[ChartRow]:
+        """The printed rows: ``rows`` if given, else one plain row per non-time field."""
+        if self.rows:
+            return list(self.rows)
+        return [ChartRow(field=f.id) for f in self.fields if f.id != self.time_field]
+
+    def field(self, field_id: str) -> FieldSpec:
+        return next(f for f in self.fields if f.id == field_id)
+
+
+class RepeatGroup(_Model):
+    """Cells repeated across a table row: MAR days, a PRN administration log."""
+
+    count: int = Field(ge=1, le=31)
+    header: str = "{n}"  # column header; "{n}" is the 1-based repeat number
+    fields: list[FieldSpec]  # keyed per repeat (keyed ids get the suffix _<n>)
+    width: float = Field(0.6, gt=0)  # relative width of each field cell
+
+
+class TableSection(SectionBase):
+    """Repeating rows: one per cached record from ``source``, then ``blank_rows``."""
+
+    kind: Literal["table"] = "table"
+    source: TableSource = "none"
+    filter: dict[str, str] = {}  # e.g. {kind: regular} or {kind: "once,infusion"}
+    fields: list[FieldSpec]
+    repeat: RepeatGroup | None = None
+    sub_rows_from: Literal["prescription.dose_times"] | None = None  # a row per dose time
+    sub_rows_blank: int = Field(1, ge=1, le=12)  # sub-rows of a blank or timeless row
+    blank_rows: int = Field(0, ge=0)
+    min_rows: int = Field(0, ge=0)  # pad with blank rows up to this many
+    row_height_mm: float = Field(8.0, gt=3)
+    font_size: float = Field(7.5, ge=5, le=12)
+
+    def all_fields(self) -> list[FieldSpec]:
+        return list(self.fields) + (list(self.repeat.fields) if self.repeat else [])
+
+
+class LinesSection(SectionBase):
+    """Ruled lines for free text, with optional narrow columns (date/time, signature)."""
+
+    kind: Literal["lines"] = "lines"
+    fields: list[FieldSpec]  # one "lines" field takes the remaining width
+    line_height_mm: float = Field(8.0, gt=4)
+    pages: int = Field(1, ge=1, le=10)  # pages of lines to print per instance
+
+
+Section = Annotated[
+    FieldsSection | ChartSection | TableSection | LinesSection, Field(discriminator="kind")
+]
+
+
+class PageSpec(_Model):
+    size: Literal["A4", "A3"] = "A4"
+    orientation: Literal["portrait", "landscape"] = "portrait"
+    margin_mm: float = Field(10.0, ge=5, le=25)
+
+
+class FormSpec(_Model):
+    """One form of the catalogue, as loaded from ``forms/<id>.yaml``."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    version: Annotated[str, Field(pattern=r"^\d+(\.\d+){0,2}$")]
+    title: str
+    short_title: str = ""
+    description: str = ""
+    source: str = ""  # the clinical source it follows, e.g. "RCP NEWS2 2017, chart 1"
+    scope: FormScope
+    page: PageSpec = PageSpec()
+    sections: list[Section] = Field(min_length=1)
+    legend: list[str] = []  # printed at the foot: omission codes, score key
+    registration_number: bool = False  # each copy carries a pre-allocated downtime number
+
+    @model_validator(mode="after")
+    def _check(self) -> FormSpec:
+        seen_sections: set[str] = set()
+        seen_fields: dict[str, str] = {}
+        for section in self.sections:
+            if section.id in seen_sections:
+                raise ValueError(f"section id {section.id!r} is used twice")
+            seen_sections.add(section.id)
+            for spec in section.all_fields():
+                if spec.id in seen_fields:
+                    raise ValueError(
+                        f"field id {spec.id!r} is used in sections {seen_fields[spec.id]!r} "
+                        f"and {section.id!r}; field ids must be unique within a form"
+                    )
+                seen_fields[spec.id] = section.id
+        if self.scope == "blank" and any(
+            f.prefill for s in self.sections for f in s.all_fields()
+        ):
+            raise ValueError("a blank-only form cannot pre-fill fields")
+        return self
+
+    @property
+    def display_title(self) -> str:
+        return self.short_title or self.title
+
+    def fields(self) -> list[tuple[Section, FieldSpec]]:
+        """Every field with its section, in print order: what keying screens iterate."""
+        return [(s, f) for s in self.sections for f in s.all_fields()]
+
+    def field(self, field_id: str) -> FieldSpec:
+        for _section, spec in self.fields():
+            if spec.id == field_id:
+                return spec
+        raise KeyError(field_id)
+
+    def charts(self) -> list[ChartSection]:
+        return [s for s in self.sections if isinstance(s, ChartSection)]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a form definition (for editors and IT who write new forms)."""
+    return FormSpec.model_json_schema()

@@ -1,0 +1,157 @@
+"""What a clerk keys from one form: the keyed fields of a form definition, section by
+section in print order, with how many time points or rows each section has.
+
+Built from :class:`paperfallback.formspec.FormSpec` so the keying screen and the workbook
+follow the paper. Repeat groups of a table (MAR days) are expanded into their keyed ids
+(``<field>_<n>``), as the form definition names them. Blank copies of patient forms get
+a patient identification section first: the banner boxes the nurse filled in by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from paperfallback.formspec import (
+    ChartSection,
+    FieldSpec,
+    FieldsSection,
+    FormSpec,
+    LinesSection,
+    TableSection,
+)
+
+SectionKind = Literal["fields", "chart", "table", "lines"]
+PATIENT_SECTION = "_patient"  # never clashes: form section ids start with a letter
+DEFAULT_TABLE_ROWS = 10
+
+PATIENT_FIELDS: tuple[FieldSpec, ...] = tuple(
+    FieldSpec.model_validate(spec)
+    for spec in (
+        {"id": "nhs_number", "label": "NHS number",
+         "help": "10 digits; the check digit is verified"},
+        {"id": "hospital_number", "label": "Hospital number"},
+        {"id": "family", "label": "Family name", "required": True},
+        {"id": "given", "label": "Given name(s)", "required": True},
+        {"id": "birth_date", "label": "Date of birth", "type": "date", "required": True},
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedSection:
+    """One section as keyed: ``count`` columns (chart), rows (table) or 1 (fields)."""
+
+    id: str
+    title: str
+    kind: SectionKind
+    fields: tuple[FieldSpec, ...]
+    count: int
+    time_field: str | None = None  # chart sections: the field holding each time point
+    axis: Literal["columns", "rows"] = "columns"
+    time_points: tuple[str, ...] = ()  # chart axis "rows": printed labels ("07:00")
+
+    @property
+    def repeats(self) -> bool:
+        return self.kind in ("chart", "table")
+
+    def field(self, field_id: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.id == field_id:
+                return spec
+        raise KeyError(field_id)
+
+    def index_label(self, index: int) -> str:
+        """How the paper names a column or row: 'column 3', 'row 07:00'."""
+        if self.kind == "chart" and self.axis == "rows" and index < len(self.time_points):
+            return f"row {self.time_points[index]}"
+        if self.kind == "chart":
+            return f"column {index + 1}"
+        if self.kind == "table":
+            return f"row {index + 1}"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class FormLayout:
+    form: FormSpec
+    sections: tuple[KeyedSection, ...]
+
+    @property
+    def form_id(self) -> str:
+        return self.form.id
+
+    def section(self, section_id: str) -> KeyedSection:
+        for section in self.sections:
+            if section.id == section_id:
+                return section
+        raise KeyError(section_id)
+
+    def find_field(self, field_id: str) -> tuple[KeyedSection, FieldSpec] | None:
+        for section in self.sections:
+            for spec in section.fields:
+                if spec.id == field_id:
+                    return section, spec
+        return None
+
+    @property
+    def chart(self) -> KeyedSection | None:
+        """The first chart section with time points across (NEWS2), if any."""
+        return next((s for s in self.sections if s.kind == "chart"), None)
+
+    @property
+    def has_patient_section(self) -> bool:
+        return any(s.id == PATIENT_SECTION for s in self.sections)
+
+
+def form_layout(
+    form: FormSpec,
+    *,
+    blank: bool = False,
+    chart_columns: int | None = None,
+    table_rows: dict[str, int] | None = None,
+) -> FormLayout:
+    """The keyed layout of ``form``.
+
+    ``chart_columns``: blank time columns printed on this instance (default one page's
+    worth); ``table_rows``: printed rows per table section (default blank + minimum rows).
+    ``blank``: a blank copy of a patient form, so the patient is identified by hand.
+    """
+    sections: list[KeyedSection] = []
+    if blank and form.scope == "patient":
+        sections.append(
+            KeyedSection(PATIENT_SECTION, "Patient identification", "fields", PATIENT_FIELDS, 1)
+        )
+    for section in form.sections:
+        keyed = tuple(f for f in section.all_fields() if f.keyed)
+        if isinstance(section, ChartSection):
+            if section.axis == "rows":
+                count = len(section.time_points)
+            else:
+                count = chart_columns or section.blank_columns
+            sections.append(
+                KeyedSection(section.id, section.title, "chart", keyed, count,
+                             time_field=section.time_field, axis=section.axis,
+                             time_points=tuple(section.time_points))
+            )
+        elif isinstance(section, TableSection):
+            fields = tuple(f for f in section.fields if f.keyed)
+            if section.repeat is not None:
+                fields += tuple(
+                    spec.model_copy(update={
+                        "id": f"{spec.id}_{n}",
+                        "label": f"{spec.label} ({section.repeat.header.format(n=n)})",
+                    })
+                    for n in range(1, section.repeat.count + 1)
+                    for spec in section.repeat.fields
+                    if spec.keyed
+                )
+            rows = (table_rows or {}).get(section.id) or max(
+                section.blank_rows, section.min_rows, 1 if section.source == "none" else 0
+            ) or DEFAULT_TABLE_ROWS
+            if fields:
+                sections.append(KeyedSection(section.id, section.title, "table", fields, rows))
+        elif isinstance(section, FieldsSection | LinesSection) and keyed:
+            kind: SectionKind = "lines" if isinstance(section, LinesSection) else "fields"
+            sections.append(KeyedSection(section.id, section.title, kind, keyed, 1))
+    return FormLayout(form=form, sections=tuple(sections))

@@ -1,0 +1,223 @@
+"""One clerk keying one printed form in one pass: validate, save at once, check NEWS2.
+
+The keying screen and the workbook importer both go through :class:`KeyingSession`, so
+a value is checked the same way wherever it comes from, and every accepted value is in
+the work store (its own committed transaction) before the cursor moves on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from paperfallback.domain.errors import InputError
+from paperfallback.reentry.layout import FormLayout, KeyedSection
+from paperfallback.reentry.model import Entry, EntryPass, EntryState, FieldAddress
+from paperfallback.reentry.news2_check import ColumnScore, check_column, is_news2_chart
+from paperfallback.reentry.store import EntriesStore, FieldWrite
+from paperfallback.reentry.validation import (
+    KeyingContext,
+    Parsed,
+    check_time_point,
+    entry_state_of,
+    parse_value,
+)
+from paperfallback.register import IssuedForm
+
+
+@dataclass(frozen=True, slots=True)
+class FieldOutcome:
+    """What happened to a keyed field: the value as understood, and any notice."""
+
+    address: FieldAddress
+    state: EntryState
+    shown: str
+    changed: bool
+    notice: str = ""  # e.g. a NEWS2 total that differs from the keyed parameters
+
+
+class KeyingSession:
+    """Keying of one form instance by one named clerk, in one pass."""
+
+    def __init__(
+        self,
+        store: EntriesStore,
+        layout: FormLayout,
+        printed: IssuedForm,
+        *,
+        clerk: str,
+        entry_pass: EntryPass = EntryPass.FIRST,
+        ctx: KeyingContext | None = None,
+        default_spo2_scale: int = 1,
+        source: str = "screen",
+    ) -> None:
+        if not clerk.strip():
+            raise InputError("name the clerk before keying (who keyed it is recorded)")
+        self.store = store
+        self.layout = layout
+        self.printed = printed
+        self.clerk = clerk.strip()
+        self.entry_pass = entry_pass
+        self.ctx = ctx or KeyingContext(printed_at=printed.printed_at)
+        self.default_spo2_scale = default_spo2_scale
+        self.source = source
+        store.ensure_instance(printed.instance_id, layout.form_id, patient_id=printed.patient_id)
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def address(self, section_id: str, index: int, field_id: str) -> FieldAddress:
+        return FieldAddress(self.printed.instance_id, section_id, index, field_id)
+
+    def values(self) -> dict[FieldAddress, Entry]:
+        """Everything keyed so far in this pass (reopening continues from here)."""
+        return {e.address: e for e in self.store.entries(self.printed.instance_id, self.entry_pass)}
+
+    def resume_point(self) -> FieldAddress | None:
+        """The first field after the last one keyed, in paper order: where to carry on."""
+        keyed = self.values()
+        order = list(self.addresses())
+        last = max((i for i, a in enumerate(order) if a in keyed), default=-1)
+        for address in order[last + 1:]:
+            if address not in keyed:
+                return address
+        return next((a for a in order if a not in keyed), None)
+
+    def addresses(self) -> list[FieldAddress]:
+        """Every keyable field in paper order (chart columns one after another)."""
+        out: list[FieldAddress] = []
+        for section in self.layout.sections:
+            for index in range(section.count):
+                out.extend(self.address(section.id, index, f.id) for f in section.fields)
+        return out
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def check(self, section_id: str, index: int, field_id: str, raw: object) -> Parsed:
+        """Validate without saving (validation as you type); raises InputError."""
+        section = self.layout.section(section_id)
+        spec = section.field(field_id)
+        where = section.index_label(index)
+        try:
+            hint = self._previous_time(section, index) if spec.type == "datetime" else None
+            parsed = parse_value(spec, raw, self.ctx, day_hint=hint)
+            if parsed.moment is not None:
+                is_time_point = section.kind == "chart" and field_id == section.time_field
+                check_time_point(
+                    parsed.moment, self.ctx,
+                    previous=self._previous_time(section, index) if is_time_point else None,
+                    following=self._next_time(section, index) if is_time_point else None,
+                    label=spec.label,
+                )
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}" if where else str(exc)) from None
+        return parsed
+
+    def enter(self, section_id: str, index: int, field_id: str, raw: object) -> FieldOutcome:
+        """Validate and save one value (or an 'illegible' / 'not recorded' token)."""
+        state = entry_state_of(raw) if isinstance(raw, str) else None
+        if state is not None:
+            return self.mark(section_id, index, field_id, state)
+        parsed = self.check(section_id, index, field_id, raw)
+        address = self.address(section_id, index, field_id)
+        changed = self.store.save(
+            address, self.entry_pass, parsed.canonical, EntryState.VALUE,
+            clerk=self.clerk, form_id=self.layout.form_id, source=self.source,
+        )
+        return FieldOutcome(address, EntryState.VALUE, parsed.shown, changed,
+                            self._after_save(section_id, index))
+
+    def mark(self, section_id: str, index: int, field_id: str, state: EntryState) -> FieldOutcome:
+        """Record that the paper is illegible or has nothing for this field."""
+        self.layout.section(section_id).field(field_id)  # KeyError for a wrong id
+        address = self.address(section_id, index, field_id)
+        changed = self.store.save(
+            address, self.entry_pass, None, state,
+            clerk=self.clerk, form_id=self.layout.form_id, source=self.source,
+        )
+        shown = "[illegible]" if state is EntryState.ILLEGIBLE else "[not recorded]"
+        return FieldOutcome(address, state, shown, changed, self._after_save(section_id, index))
+
+    def clear(self, section_id: str, index: int, field_id: str) -> bool:
+        changed = self.store.clear(
+            self.address(section_id, index, field_id), self.entry_pass, clerk=self.clerk
+        )
+        if changed:
+            self._after_save(section_id, index)
+        return changed
+
+    def save_row(self, section_id: str, index: int, writes: list[FieldWrite]) -> int:
+        """Save already-checked values of one row or column together (workbook import)."""
+        changed = self.store.save_many(
+            writes, self.entry_pass, clerk=self.clerk, form_id=self.layout.form_id,
+            source=self.source,
+        )
+        self._after_save(section_id, index)
+        return changed
+
+    # ---- NEWS2 ------------------------------------------------------------------------------
+
+    def column_score(self, section_id: str, index: int) -> ColumnScore | None:
+        section = self.layout.section(section_id)
+        if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
+            return None
+        values = {
+            a.field_id: e for a, e in self.values().items()
+            if a.section == section_id and a.index == index
+        }
+        from paperfallback.reentry.news2_check import column_score
+
+        return column_score(values, default_scale=self.default_spo2_scale)
+
+    def _after_save(self, section_id: str, index: int) -> str:
+        section = self.layout.section(section_id)
+        if self.entry_pass is EntryPass.SECOND:
+            return ""  # blind second keying: differences are found by the comparison
+        if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
+            return ""
+        values = {
+            a.field_id: e for a, e in self.values().items()
+            if a.section == section_id and a.index == index
+        }
+        result = check_column(
+            self.store, self.printed.instance_id, section_id, index, values,
+            default_scale=self.default_spo2_scale, clerk=self.clerk,
+        )
+        if result.differs and result.computed is not None:
+            return (
+                f"NEWS2 written as {result.handwritten} but the keyed observations score "
+                f"{result.computed.total}: keep both as on the paper; flagged for the ward"
+            )
+        return ""
+
+    # ---- chart time points -------------------------------------------------------------------
+
+    def _time_at(self, section: KeyedSection, index: int) -> datetime | None:
+        if section.time_field is None:
+            return None
+        entry = self.store.entry(
+            self.address(section.id, index, section.time_field), self.entry_pass
+        )
+        if entry is None or entry.state is not EntryState.VALUE or not entry.value:
+            return None
+        try:
+            return datetime.fromisoformat(entry.value)
+        except ValueError:
+            return None
+
+    def _previous_time(self, section: KeyedSection, index: int) -> datetime | None:
+        if section.kind != "chart" or section.axis != "columns":
+            return None
+        for i in range(index - 1, -1, -1):
+            moment = self._time_at(section, i)
+            if moment is not None:
+                return moment
+        return None
+
+    def _next_time(self, section: KeyedSection, index: int) -> datetime | None:
+        if section.kind != "chart" or section.axis != "columns":
+            return None
+        for i in range(index + 1, section.count):
+            moment = self._time_at(section, i)
+            if moment is not None:
+                return moment
+        return None

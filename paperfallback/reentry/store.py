@@ -1,0 +1,581 @@
+"""The entries store: keyed values, their audit trail, instance status and discrepancies.
+
+Lives in the encrypted work store (``work.db``) beside the register. Every save is its
+own committed transaction, so killing the app mid-form loses nothing already left; a
+save that changes nothing writes nothing (re-importing a workbook is idempotent), and a
+save that changes a value writes the old and new value to ``entry_audit``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from paperfallback.cache.encrypted_db import Connection, DatabaseError
+from paperfallback.cache.staleness import utc_now
+from paperfallback.cache.work_db import open_work_db
+from paperfallback.domain.errors import CacheError, InputError
+from paperfallback.reentry.model import (
+    AuditRecord,
+    Discrepancy,
+    DiscrepancyKind,
+    Entry,
+    EntryPass,
+    EntryState,
+    FieldAddress,
+    InstanceStatus,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    instance_id TEXT NOT NULL, pass TEXT NOT NULL, section TEXT NOT NULL,
+    idx INTEGER NOT NULL, field_id TEXT NOT NULL,
+    value TEXT, state TEXT NOT NULL, keyed_by TEXT NOT NULL, keyed_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (instance_id, pass, section, idx, field_id)
+);
+CREATE TABLE IF NOT EXISTS entry_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL, pass TEXT NOT NULL, section TEXT NOT NULL,
+    idx INTEGER NOT NULL, field_id TEXT NOT NULL,
+    old_value TEXT, old_state TEXT, new_value TEXT, new_state TEXT NOT NULL,
+    changed_by TEXT NOT NULL, changed_at TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entry_audit_instance ON entry_audit (instance_id);
+CREATE TABLE IF NOT EXISTS entry_instances (
+    instance_id TEXT PRIMARY KEY, form_id TEXT NOT NULL, status TEXT NOT NULL,
+    double_entry INTEGER, patient_id TEXT, patient_match TEXT NOT NULL DEFAULT '',
+    first_clerk TEXT NOT NULL DEFAULT '', second_clerk TEXT NOT NULL DEFAULT '',
+    resolved_by TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL, exported_at TEXT,
+    first_done_at TEXT, second_done_at TEXT
+);
+CREATE TABLE IF NOT EXISTS entry_discrepancies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+    instance_id TEXT NOT NULL, section TEXT NOT NULL, idx INTEGER NOT NULL,
+    field_id TEXT NOT NULL, detail TEXT NOT NULL, is_open INTEGER NOT NULL,
+    raised_at TEXT NOT NULL, closed_at TEXT, closed_by TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    UNIQUE (kind, instance_id, section, idx, field_id)
+);
+CREATE TABLE IF NOT EXISTS entry_downtime_patients (
+    downtime_number TEXT PRIMARY KEY, instance_id TEXT NOT NULL, nhs_number TEXT,
+    hospital_number TEXT, family TEXT NOT NULL, given TEXT NOT NULL, birth_date TEXT,
+    sex TEXT NOT NULL DEFAULT 'unknown', recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    """What the entries store knows about one form instance (absent = still 'printed')."""
+
+    instance_id: str
+    form_id: str
+    status: InstanceStatus
+    double_entry: bool | None  # None: follow the form type's policy
+    patient_id: str | None
+    patient_match: str  # how the patient was identified on a blank form
+    first_clerk: str
+    second_clerk: str
+    resolved_by: str
+    updated_at: datetime
+    exported_at: datetime | None
+    first_done: bool = False  # the first keying was finished
+    second_done: bool = False  # the blind second keying was finished
+
+
+@dataclass(frozen=True, slots=True)
+class DowntimePatient:
+    """A patient first registered on paper, under a pre-allocated downtime number."""
+
+    downtime_number: str
+    instance_id: str
+    nhs_number: str | None
+    hospital_number: str | None
+    family: str
+    given: str
+    birth_date: str | None  # ISO date
+    sex: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWrite:
+    """One value to save (used for batches from a workbook)."""
+
+    address: FieldAddress
+    value: str | None
+    state: EntryState
+
+
+class EntriesStore:
+    """Keyed entries in the work store. Not thread-safe: one per thread or process."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        try:
+            conn.executescript(_SCHEMA)
+        except DatabaseError as exc:
+            raise CacheError(f"the work store is damaged: {exc}") from exc
+
+    @classmethod
+    def open(
+        cls, folder: Path, key: str, *, key_source: str = "the configured key"
+    ) -> EntriesStore:
+        return cls(open_work_db(folder, key, key_source=key_source))
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> EntriesStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One committed unit of work; nested use joins the outer transaction."""
+        if self._conn.in_transaction:
+            yield self._conn
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # ---- instances ------------------------------------------------------------------------
+
+    def ensure_instance(
+        self, instance_id: str, form_id: str, *, patient_id: str | None = None
+    ) -> InstanceRecord:
+        """The instance's record, created (status 'printed') on first opening."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT form_id FROM entry_instances WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO entry_instances (instance_id, form_id, status, patient_id, "
+                    "patient_match, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (instance_id, form_id, InstanceStatus.PRINTED.value, patient_id,
+                     "printed for" if patient_id else "", _now()),
+                )
+            elif row[0] != form_id:
+                raise InputError(
+                    f"form {instance_id} was first keyed as a {row[0]!r} form, not {form_id!r}"
+                )
+        found = self.instance(instance_id)
+        assert found is not None
+        return found
+
+    def instance(self, instance_id: str) -> InstanceRecord | None:
+        row = self._conn.execute(
+            f"SELECT {_INSTANCE_COLUMNS} FROM entry_instances WHERE instance_id = ?",
+            (instance_id,),
+        ).fetchone()
+        return _instance(row) if row else None
+
+    def instances(self) -> list[InstanceRecord]:
+        rows = self._conn.execute(
+            f"SELECT {_INSTANCE_COLUMNS} FROM entry_instances ORDER BY instance_id"
+        ).fetchall()
+        return [_instance(r) for r in rows]
+
+    def set_status(self, instance_id: str, status: InstanceStatus, *, by: str = "") -> None:
+        """Move an instance to ``status`` (callers enforce the order; see workflow)."""
+        with self.transaction() as db:
+            sets = "status = ?, updated_at = ?"
+            params: list[Any] = [status.value, _now()]
+            if status is InstanceStatus.VERIFIED and by:
+                sets += ", resolved_by = ?"
+                params.append(by)
+            if status is InstanceStatus.EXPORTED:
+                sets += ", exported_at = ?"
+                params.append(_now())
+            cur = db.execute(
+                f"UPDATE entry_instances SET {sets} WHERE instance_id = ?",
+                (*params, instance_id),
+            )
+            if cur.rowcount == 0:
+                raise InputError(f"nothing has been keyed for form {instance_id}")
+
+    def mark_exported(self, instance_ids: Iterable[str]) -> int:
+        """For the export: mark instances written to an export file; returns how many."""
+        count = 0
+        with self.transaction() as db:
+            for instance_id in instance_ids:
+                cur = db.execute(
+                    "UPDATE entry_instances SET status = ?, exported_at = ?, updated_at = ? "
+                    "WHERE instance_id = ?",
+                    (InstanceStatus.EXPORTED.value, _now(), _now(), instance_id),
+                )
+                count += cur.rowcount
+        return count
+
+    def set_double_entry(self, instance_id: str, required: bool | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE entry_instances SET double_entry = ? WHERE instance_id = ?",
+                (None if required is None else int(required), instance_id),
+            )
+
+    def set_clerk(self, instance_id: str, entry_pass: EntryPass, clerk: str) -> None:
+        column = {EntryPass.FIRST: "first_clerk", EntryPass.SECOND: "second_clerk",
+                  EntryPass.RESOLVED: "resolved_by"}[entry_pass]
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE entry_instances SET {column} = ? WHERE instance_id = ? AND {column} = ''",
+                (clerk, instance_id),
+            )
+
+    def mark_pass_done(self, instance_id: str, entry_pass: EntryPass) -> None:
+        if entry_pass is EntryPass.RESOLVED:
+            return
+        column = "first_done_at" if entry_pass is EntryPass.FIRST else "second_done_at"
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE entry_instances SET {column} = coalesce({column}, ?) "
+                "WHERE instance_id = ?",
+                (_now(), instance_id),
+            )
+
+    def set_patient(self, instance_id: str, patient_id: str | None, how: str) -> None:
+        """Link a blank form to the patient it was written for (``how`` says how matched)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE entry_instances SET patient_id = ?, patient_match = ?, updated_at = ? "
+                "WHERE instance_id = ?",
+                (patient_id, how, _now(), instance_id),
+            )
+
+    # ---- entries --------------------------------------------------------------------------
+
+    def save(
+        self,
+        address: FieldAddress,
+        entry_pass: EntryPass,
+        value: str | None,
+        state: EntryState,
+        *,
+        clerk: str,
+        form_id: str,
+        source: str = "screen",
+    ) -> bool:
+        """Save one field in its own transaction; True when something changed."""
+        with self.transaction():
+            return self._save(address, entry_pass, value, state, clerk, form_id, source)
+
+    def save_many(
+        self,
+        writes: Sequence[FieldWrite],
+        entry_pass: EntryPass,
+        *,
+        clerk: str,
+        form_id: str,
+        source: str = "workbook",
+    ) -> int:
+        """Save a batch in one transaction (a workbook row); returns how many changed."""
+        with self.transaction():
+            return sum(
+                self._save(w.address, entry_pass, w.value, w.state, clerk, form_id, source)
+                for w in writes
+            )
+
+    def _save(
+        self,
+        address: FieldAddress,
+        entry_pass: EntryPass,
+        value: str | None,
+        state: EntryState,
+        clerk: str,
+        form_id: str,
+        source: str,
+    ) -> bool:
+        if not clerk.strip():
+            raise InputError("name the clerk before keying (who keyed it is recorded)")
+        if state is not EntryState.VALUE:
+            value = None
+        elif value is None or value == "":
+            raise InputError(f"{address.label()}: an empty value must be marked not recorded")
+        db = self._conn
+        key = (address.instance_id, entry_pass.value, address.section, address.index,
+               address.field_id)
+        old = db.execute(
+            "SELECT value, state FROM entries WHERE instance_id = ? AND pass = ? AND "
+            "section = ? AND idx = ? AND field_id = ?",
+            key,
+        ).fetchone()
+        if old is not None and old[0] == value and old[1] == state.value:
+            return False
+        now = _now()
+        instance = db.execute(
+            "SELECT form_id, status FROM entry_instances WHERE instance_id = ?",
+            (address.instance_id,),
+        ).fetchone()
+        if instance is None:
+            db.execute(
+                "INSERT INTO entry_instances (instance_id, form_id, status, updated_at) "
+                "VALUES (?, ?, ?, ?)",
+                (address.instance_id, form_id, InstanceStatus.DRAFT.value, now),
+            )
+        elif instance[0] != form_id:
+            raise InputError(
+                f"form {address.instance_id} is a {instance[0]!r} form, not {form_id!r}"
+            )
+        elif instance[1] == InstanceStatus.PRINTED.value:
+            db.execute(
+                "UPDATE entry_instances SET status = ?, updated_at = ? WHERE instance_id = ?",
+                (InstanceStatus.DRAFT.value, now, address.instance_id),
+            )
+        db.execute(
+            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, value, state.value, clerk, now, source),
+        )
+        db.execute(
+            "INSERT INTO entry_audit (instance_id, pass, section, idx, field_id, old_value, "
+            "old_state, new_value, new_state, changed_by, changed_at, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, old[0] if old else None, old[1] if old else None, value, state.value,
+             clerk, now, source),
+        )
+        column = {EntryPass.FIRST: "first_clerk", EntryPass.SECOND: "second_clerk",
+                  EntryPass.RESOLVED: "resolved_by"}[entry_pass]
+        db.execute(
+            f"UPDATE entry_instances SET {column} = ?, updated_at = ? "
+            f"WHERE instance_id = ? AND {column} = ''",
+            (clerk, now, address.instance_id),
+        )
+        return True
+
+    def clear(self, address: FieldAddress, entry_pass: EntryPass, *, clerk: str) -> bool:
+        """Remove a keyed value (keyed in error); the audit keeps what it was."""
+        with self.transaction() as db:
+            key = (address.instance_id, entry_pass.value, address.section, address.index,
+                   address.field_id)
+            old = db.execute(
+                "SELECT value, state FROM entries WHERE instance_id = ? AND pass = ? AND "
+                "section = ? AND idx = ? AND field_id = ?",
+                key,
+            ).fetchone()
+            if old is None:
+                return False
+            db.execute(
+                "DELETE FROM entries WHERE instance_id = ? AND pass = ? AND section = ? AND "
+                "idx = ? AND field_id = ?",
+                key,
+            )
+            db.execute(
+                "INSERT INTO entry_audit (instance_id, pass, section, idx, field_id, old_value, "
+                "old_state, new_value, new_state, changed_by, changed_at, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'cleared', ?, ?, 'screen')",
+                (*key, old[0], old[1], clerk, _now()),
+            )
+            return True
+
+    def entries(self, instance_id: str, entry_pass: EntryPass | None = None) -> list[Entry]:
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE instance_id = ?"
+        params: list[Any] = [instance_id]
+        if entry_pass is not None:
+            sql += " AND pass = ?"
+            params.append(entry_pass.value)
+        sql += " ORDER BY section, idx, field_id"
+        return [_entry(r) for r in self._conn.execute(sql, params).fetchall()]
+
+    def entry(self, address: FieldAddress, entry_pass: EntryPass) -> Entry | None:
+        row = self._conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE instance_id = ? AND pass = ? AND "
+            "section = ? AND idx = ? AND field_id = ?",
+            (address.instance_id, entry_pass.value, address.section, address.index,
+             address.field_id),
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def keyed_instance_ids(self) -> list[str]:
+        rows = self._conn.execute("SELECT DISTINCT instance_id FROM entries").fetchall()
+        return sorted(r[0] for r in rows)
+
+    def audit(self, instance_id: str) -> list[AuditRecord]:
+        rows = self._conn.execute(
+            "SELECT instance_id, section, idx, field_id, pass, old_value, old_state, new_value, "
+            "new_state, changed_by, changed_at, source FROM entry_audit WHERE instance_id = ? "
+            "ORDER BY id",
+            (instance_id,),
+        ).fetchall()
+        return [
+            AuditRecord(
+                address=FieldAddress(r[0], r[1], r[2], r[3]),
+                entry_pass=EntryPass(r[4]),
+                old_value=r[5],
+                old_state=EntryState(r[6]) if r[6] else None,
+                new_value=r[7],
+                new_state=EntryState(r[8]) if r[8] != "cleared" else None,
+                changed_by=r[9],
+                changed_at=datetime.fromisoformat(r[10]),
+                source=r[11],
+            )
+            for r in rows
+        ]
+
+    # ---- discrepancies --------------------------------------------------------------------
+
+    def raise_discrepancy(
+        self, kind: DiscrepancyKind, address: FieldAddress, detail: dict[str, str]
+    ) -> int:
+        """Record (or re-open with new detail) an open discrepancy; returns its id."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id, detail, is_open FROM entry_discrepancies WHERE kind = ? AND "
+                "instance_id = ? AND section = ? AND idx = ? AND field_id = ?",
+                (kind.value, address.instance_id, address.section, address.index,
+                 address.field_id),
+            ).fetchone()
+            text = json.dumps(detail, sort_keys=True, ensure_ascii=False)
+            if row is None:
+                cur = db.execute(
+                    "INSERT INTO entry_discrepancies (kind, instance_id, section, idx, field_id, "
+                    "detail, is_open, raised_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+                    (kind.value, address.instance_id, address.section, address.index,
+                     address.field_id, text, _now()),
+                )
+                return int(cur.lastrowid)
+            if row[1] != text or not row[2]:
+                db.execute(
+                    "UPDATE entry_discrepancies SET detail = ?, is_open = 1, raised_at = ?, "
+                    "closed_at = NULL, closed_by = '', note = '' WHERE id = ?",
+                    (text, _now(), row[0]),
+                )
+            return int(row[0])
+
+    def close_discrepancy(
+        self, kind: DiscrepancyKind, address: FieldAddress, *, by: str, note: str
+    ) -> bool:
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE entry_discrepancies SET is_open = 0, closed_at = ?, closed_by = ?, "
+                "note = ? WHERE kind = ? AND instance_id = ? AND section = ? AND idx = ? AND "
+                "field_id = ? AND is_open = 1",
+                (_now(), by, note, kind.value, address.instance_id, address.section,
+                 address.index, address.field_id),
+            )
+            return bool(cur.rowcount)
+
+    def acknowledge(self, discrepancy_id: int, *, by: str, note: str) -> None:
+        """The ward or clerk has seen a discrepancy and acted on it (closes it)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE entry_discrepancies SET is_open = 0, closed_at = ?, closed_by = ?, "
+                "note = ? WHERE id = ?",
+                (_now(), by, note, discrepancy_id),
+            )
+            if cur.rowcount == 0:
+                raise InputError(f"no discrepancy number {discrepancy_id}")
+
+    def discrepancies(
+        self, instance_id: str | None = None, *, open_only: bool = True
+    ) -> list[Discrepancy]:
+        sql = (
+            "SELECT id, kind, instance_id, section, idx, field_id, detail, is_open, raised_at, "
+            "closed_at, closed_by, note FROM entry_discrepancies"
+        )
+        clauses, params = [], []
+        if instance_id is not None:
+            clauses.append("instance_id = ?")
+            params.append(instance_id)
+        if open_only:
+            clauses.append("is_open = 1")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY instance_id, section, idx, field_id"
+        return [
+            Discrepancy(
+                id=r[0],
+                kind=DiscrepancyKind(r[1]),
+                address=FieldAddress(r[2], r[3], r[4], r[5]),
+                detail=json.loads(r[6]),
+                is_open=bool(r[7]),
+                raised_at=datetime.fromisoformat(r[8]),
+                closed_at=datetime.fromisoformat(r[9]) if r[9] else None,
+                closed_by=r[10],
+                note=r[11],
+            )
+            for r in self._conn.execute(sql, params).fetchall()
+        ]
+
+    # ---- downtime patients ----------------------------------------------------------------
+
+    def record_downtime_patient(self, patient: DowntimePatient) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO entry_downtime_patients VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (patient.downtime_number, patient.instance_id, patient.nhs_number,
+                 patient.hospital_number, patient.family, patient.given, patient.birth_date,
+                 patient.sex, patient.recorded_by, patient.recorded_at.isoformat()),
+            )
+
+    def downtime_patients(self) -> list[DowntimePatient]:
+        rows = self._conn.execute(
+            "SELECT * FROM entry_downtime_patients ORDER BY downtime_number"
+        ).fetchall()
+        return [
+            DowntimePatient(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+                            datetime.fromisoformat(r[9]))
+            for r in rows
+        ]
+
+
+_ENTRY_COLUMNS = (
+    "instance_id, section, idx, field_id, pass, value, state, keyed_by, keyed_at, source"
+)
+_INSTANCE_COLUMNS = (
+    "instance_id, form_id, status, double_entry, patient_id, patient_match, first_clerk, "
+    "second_clerk, resolved_by, updated_at, exported_at, first_done_at, second_done_at"
+)
+
+
+def _entry(r: Sequence[Any]) -> Entry:
+    return Entry(
+        address=FieldAddress(r[0], r[1], r[2], r[3]),
+        entry_pass=EntryPass(r[4]),
+        value=r[5],
+        state=EntryState(r[6]),
+        keyed_by=r[7],
+        keyed_at=datetime.fromisoformat(r[8]),
+        source=r[9],
+    )
+
+
+def _instance(r: Sequence[Any]) -> InstanceRecord:
+    return InstanceRecord(
+        instance_id=r[0],
+        form_id=r[1],
+        status=InstanceStatus(r[2]),
+        double_entry=None if r[3] is None else bool(r[3]),
+        patient_id=r[4],
+        patient_match=r[5],
+        first_clerk=r[6],
+        second_clerk=r[7],
+        resolved_by=r[8],
+        updated_at=datetime.fromisoformat(r[9]),
+        exported_at=datetime.fromisoformat(r[10]) if r[10] else None,
+        first_done=r[11] is not None,
+        second_done=r[12] is not None,
+    )
+
+
+def _now() -> str:
+    return utc_now().isoformat()

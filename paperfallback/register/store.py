@@ -1,0 +1,235 @@
+"""The register of issued form instances, and the per-PC counters that allocate their IDs.
+
+Both live in the encrypted work store (``work.db``), which an import never replaces.
+Allocation commits the counter at once, so an ID handed to a preview is never handed out
+again even if that preview is thrown away; the form itself is recorded only when the
+caller confirms it was printed or saved (:meth:`Register.record`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from paperfallback.cache.encrypted_db import Connection
+from paperfallback.cache.work_db import open_work_db
+from paperfallback.domain.codec import from_json, to_json
+from paperfallback.domain.errors import InputError
+from paperfallback.register.ids import (
+    COUNTER_MAX,
+    derived_pc_code,
+    format_downtime_number,
+    format_instance_id,
+    normalise_pc_code,
+    validate_instance_id,
+)
+from paperfallback.settings import Settings
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS id_counters (series TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS issued_forms (
+    instance_id TEXT PRIMARY KEY, form_id TEXT NOT NULL, patient_id TEXT,
+    printed_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issued_forms_patient ON issued_forms (patient_id, form_id);
+CREATE INDEX IF NOT EXISTS issued_forms_printed ON issued_forms (printed_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedForm:
+    """One printed form instance: what keying needs to know about the paper it holds.
+
+    ``rows`` lists, in print order, the cached record each pre-filled table row stands for
+    (``"<section>:<record id>"``, e.g. ``"regular:rx-17"``), so a keyed row maps back to its
+    prescription, patient, appointment or case. ``prefilled_times`` are the time points
+    of pre-filled chart columns (ISO 8601), oldest first.
+    """
+
+    instance_id: str
+    form_id: str
+    form_version: str
+    scope: str  # patient, ward, clinic-day, theatre-day, blank
+    page_count: int
+    printed_at: datetime
+    pc_id: str
+    data_as_of: datetime | None = None
+    patient_id: str | None = None
+    nhs_number: str | None = None
+    hospital_number: str | None = None
+    patient_name: str = ""
+    ward_code: str = ""
+    bed: str = ""
+    clinic: str = ""
+    theatre: str = ""
+    session_date: date | None = None
+    downtime_number: str | None = None
+    blank_columns: int = 0  # blank time columns (NEWS2) or rows (tables) printed in all
+    prefilled_columns: int = 0  # pre-filled time columns (chart) or cached rows (table)
+    prefilled_times: tuple[str, ...] = ()
+    rows: tuple[str, ...] = ()
+    stale: bool = False  # the page carried the STALE DATA warning
+    copy: int = 1
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_json(self)
+        return data
+
+
+class IdAllocator(Protocol):
+    """Hands out IDs: the renderer calls it once per form instance (or downtime number)."""
+
+    def instance_id(self) -> str: ...
+
+    def downtime_number(self) -> str: ...
+
+
+def pc_code_for(settings: Settings) -> str:
+    """The PC code from settings, or one derived from ``pc_id`` when IT left it empty."""
+    if settings.pc_code.strip():
+        return normalise_pc_code(settings.pc_code)
+    return derived_pc_code(settings.pc_id)
+
+
+class Register:
+    """Issued forms and ID counters in ``work.db``."""
+
+    def __init__(self, conn: Connection, *, pc_code: str, pc_id: str = "") -> None:
+        self._conn = conn
+        self.pc_code = normalise_pc_code(pc_code)
+        self.pc_id = pc_id
+        conn.executescript(_SCHEMA)
+
+    @classmethod
+    def open(cls, folder: Path, key: str, settings: Settings, *,
+             key_source: str = "the configured key") -> Register:
+        conn = open_work_db(folder, key, key_source=key_source)
+        return cls(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- allocation (IdAllocator) -----------------------------------------------------
+
+    def _next(self, series: str) -> int:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._conn.execute(
+                "SELECT next FROM id_counters WHERE series = ?", (series,)
+            ).fetchone()
+            number = int(row[0]) if row else 1
+            if number > COUNTER_MAX:
+                raise InputError(f"this PC has used every {series} number; ask IT for a new "
+                                 "PC code")
+            self._conn.execute(
+                "INSERT OR REPLACE INTO id_counters VALUES (?, ?)", (series, number + 1)
+            )
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return number
+
+    def instance_id(self) -> str:
+        """Reserve the next form-instance ID of this PC (committed at once)."""
+        return format_instance_id(self.pc_code, self._next(f"form:{self.pc_code}"))
+
+    def downtime_number(self) -> str:
+        """Reserve the next downtime registration number of this PC."""
+        return format_downtime_number(self.pc_code, self._next(f"downtime:{self.pc_code}"))
+
+    # ---- the register -----------------------------------------------------------------
+
+    def record(self, issued: IssuedForm | Iterable[IssuedForm]) -> int:
+        """Record forms the caller has printed or saved; returns how many were new.
+
+        Recording the same instance again changes nothing (a reprint of a saved pack).
+        """
+        items = [issued] if isinstance(issued, IssuedForm) else list(issued)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = self._conn.total_changes
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO issued_forms VALUES (?, ?, ?, ?, ?)",
+                (
+                    (i.instance_id, i.form_id, i.patient_id, i.printed_at.isoformat(),
+                     json.dumps(i.to_json(), ensure_ascii=False))
+                    for i in items
+                ),
+            )
+            added = int(self._conn.total_changes - before)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return added
+
+    def get(self, instance_id: str) -> IssuedForm | None:
+        """The issued form with this ID (typed in any accepted spelling), or None."""
+        normal = validate_instance_id(instance_id)
+        row = self._conn.execute(
+            "SELECT data FROM issued_forms WHERE instance_id = ?", (normal,)
+        ).fetchone()
+        return from_json(IssuedForm, json.loads(row[0])) if row else None
+
+    def require(self, instance_id: str) -> IssuedForm:
+        issued = self.get(instance_id)
+        if issued is None:
+            raise InputError(
+                f"form ID {instance_id!r} is not in this PC's register: was it printed on "
+                "another PC? Import that PC's register or key it there"
+            )
+        return issued
+
+    def list(self, *, form_id: str | None = None,
+             patient_id: str | None = None) -> list[IssuedForm]:
+        """Issued forms, oldest first."""
+        sql = "SELECT data FROM issued_forms"
+        clauses, params = [], []
+        if form_id:
+            clauses.append("form_id = ?")
+            params.append(form_id)
+        if patient_id:
+            clauses.append("patient_id = ?")
+            params.append(patient_id)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY printed_at, instance_id"
+        return [
+            from_json(IssuedForm, json.loads(r[0]))
+            for r in self._conn.execute(sql, params).fetchall()
+        ]
+
+
+@dataclass
+class MemoryAllocator:
+    """An in-memory IdAllocator for previews in tests and benchmarks (never for printing)."""
+
+    pc_code: str = "T1"
+    next_form: int = 1
+    next_downtime: int = 1
+    issued: list[str] = field(default_factory=list)
+
+    def instance_id(self) -> str:
+        value = format_instance_id(self.pc_code, self.next_form)
+        self.next_form += 1
+        self.issued.append(value)
+        return value
+
+    def downtime_number(self) -> str:
+        value = format_downtime_number(self.pc_code, self.next_downtime)
+        self.next_downtime += 1
+        return value
+
+

@@ -1,0 +1,12 @@
+"""The ReportLab engine: page furniture, building blocks, one renderer per section kind,
+and packs (:func:`render_pack`)."""
+
+from paperfallback.render.pack import (
+    COVER_FORM_ID,
+    PackCancelled,
+    PackRequest,
+    PackResult,
+    render_pack,
+)
+
+__all__ = ["COVER_FORM_ID", "PackCancelled", "PackRequest", "PackResult", "render_pack"]

@@ -1,0 +1,392 @@
+"""Time-series charts (``kind: chart``).
+
+Axis "columns" (NEWS2): parameters run down in RCP graph rows shaded by their NEWS2 score
+(from the domain's BANDS, through the form's ``score_table``), time points run across:
+the last recorded observations from the cache first (oldest to newest), each value
+written in the row of its band, then blank columns. The grid, shading and labels are the
+same on every page, so they are drawn once per document as a Form XObject.
+
+Axis "rows" (fluid balance): fixed time points run down, fields across.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from paperfallback.cache.staleness import uk_time
+from paperfallback.domain.records import Observation, ObservationKind, PatientRecord
+from paperfallback.formspec.models import ChartRow, ChartSection, FieldSpec, GraphRow
+from paperfallback.render.draw import (
+    LIGHT_GREY,
+    MM,
+    SCORE_RGB,
+    Canvas,
+    fit_size,
+    form_name,
+    text_in_box,
+)
+from paperfallback.render.fonts import BOLD, REGULAR
+from paperfallback.render.layout import Block, BuildContext, Flow
+from paperfallback.render.sections_common import draw_title, title_height
+
+GROUP_W = 5.5 * MM
+NAME_W = 19 * MM
+BAND_W = 16 * MM
+MIN_ROW_H = 2.7 * MM
+MIN_COL_W = 9.0 * MM
+HEADER_ROWS = 2  # date, time
+
+
+# ---- data: the cached observations as time points ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimePoint:
+    moment: datetime
+    values: dict[str, str]  # field id -> printed text
+    numbers: dict[str, float]  # field id -> numeric value (for placing in graph rows)
+
+
+def _fmt(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
+    """Cached observations grouped by their time, oldest first."""
+    by_time: dict[datetime, list[Observation]] = defaultdict(list)
+    for obs in record.observations:
+        by_time[obs.effective].append(obs)
+    fields = {f.prefill: f for f in chart.fields if f.prefill}
+    points = []
+    for moment in sorted(by_time):
+        values: dict[str, str] = {}
+        numbers: dict[str, float] = {}
+        for obs in by_time[moment]:
+            spec = fields.get(f"observation.{obs.kind.value}")
+            if obs.kind is ObservationKind.OXYGEN:
+                code = obs.text.strip().upper()
+                if code in ("A", "AIR"):
+                    code = "A"
+                elif code:
+                    if code not in ("O2", "OXYGEN"):
+                        device = fields.get("observation.o2_device")
+                        if device:
+                            values[device.id] = obs.text.strip()
+                    code = "O2"
+                if spec and code:
+                    values[spec.id] = code
+                continue
+            if obs.kind is ObservationKind.O2_FLOW and obs.text:
+                device = fields.get("observation.o2_device")
+                if device:
+                    values[device.id] = obs.text
+            if spec is None:
+                continue
+            if obs.value is not None:
+                numbers[spec.id] = obs.value
+                values[spec.id] = _fmt(obs.value, spec.decimals)
+            elif obs.text:
+                values[spec.id] = obs.text.strip().upper()
+        if values:
+            points.append(TimePoint(moment, values, numbers))
+    scale_field = fields.get("observation.spo2_scale")
+    if scale_field and record.spo2_scale:
+        for point in points:
+            point.values.setdefault(scale_field.id, str(record.spo2_scale))
+    return points
+
+
+# ---- axis "columns" ---------------------------------------------------------------
+
+
+def _graph_row_for(row: ChartRow, spec: FieldSpec, point: TimePoint,
+                   oxygen_field: str | None) -> int | None:
+    """Index of the graph row a time point's value is written in, if any."""
+    value = point.values.get(spec.id)
+    if value is None:
+        return None
+    oxygen = point.values.get(oxygen_field) if oxygen_field else None
+    for i, graph_row in enumerate(row.graph):
+        if graph_row.choice is not None:
+            if graph_row.choice == value:
+                return i
+        elif spec.id in point.numbers and graph_row.contains(point.numbers[spec.id], oxygen):
+            return i
+    return None
+
+
+@dataclass
+class ColumnsChartFlow:
+    """NEWS2-style chart: ``pages_left`` pages, the first with the cached time points."""
+
+    chart: ChartSection
+    ctx: BuildContext
+    points: list[TimePoint]
+    spo2_scale: int | None
+    first: bool = True
+
+    def take(self, avail: float, width: float, fresh: bool) -> tuple[Block | None, Flow | None]:
+        chart = self.chart
+        rows = chart.layout_rows()
+        n_lines = sum(max(1, len(r.graph)) for r in rows) + HEADER_ROWS
+        fixed = title_height(chart, "x") + 3.6 * MM
+        row_h = chart.row_height_mm * MM
+        if fixed + n_lines * row_h > avail:
+            if not fresh:
+                return None, self
+            row_h = max(MIN_ROW_H, (avail - fixed) / n_lines)  # shrink to fit the page
+        height = fixed + n_lines * row_h
+        columns = max(chart.blank_columns, int((width - GROUP_W - NAME_W - BAND_W) // MIN_COL_W))
+        shown = self.points[-min(chart.prefill_columns, columns - chart.blank_columns):] \
+            if self.first and chart.prefill_columns and columns > chart.blank_columns else []
+        if not self.first:
+            shown = []
+        stats = self.ctx.stats
+        stats.prefilled += len(shown)
+        stats.blank += columns - len(shown)
+        stats.prefilled_times.extend(p.moment.isoformat() for p in shown)
+
+        def draw(c: Canvas, x: float, top: float, w: float) -> None:
+            self._draw(c, x, top, w, columns, shown, row_h)
+
+        return Block(height, draw), None
+
+    def _note(self) -> str:
+        if self.ctx.subject is None:
+            return "SpO2 scale: circle the scale prescribed (Scale 1 unless a clinician " \
+                   "prescribes Scale 2)."
+        if self.spo2_scale:
+            return f"SpO2 scale recorded in the EPR: Scale {self.spo2_scale}."
+        return "SpO2 scale not recorded in the EPR: use Scale 1 unless a clinician " \
+               "prescribes Scale 2."
+
+    def _draw(self, c: Canvas, x: float, top: float, width: float, columns: int,
+              shown: list[TimePoint], row_h: float) -> None:
+        chart = self.chart
+        top -= draw_title(c, chart, x, top, width, extra_note=self._note())
+        grid_x = x + GROUP_W + NAME_W + BAND_W
+        col_w = (x + width - grid_x) / columns
+        # Caption over the columns: which came from the cache.
+        cap = 3.6 * MM
+        if shown:
+            c.setFont(BOLD, 6.3)
+            c.drawString(x, top - cap + 1.2 * MM,
+                         f"Columns 1–{len(shown)} (marked ◆): last observations recorded in "
+                         f"the EPR, copied from the cache. Columns {len(shown) + 1}–{columns}:"
+                         " new observations.")
+        top -= cap
+        key = f"{self.ctx.form_key}:{chart.id}:grid:{x:.0f}:{top:.0f}:{width:.0f}:{columns}"
+        name = form_name(f"{key}:{row_h:.2f}")
+        if not c.hasForm(name):
+            c.beginForm(name)
+            self._draw_grid(c, x, top, width, columns, grid_x, col_w, row_h)
+            c.endForm()
+        c.doForm(name)
+        if shown:
+            self._draw_values(c, top, grid_x, col_w, row_h, shown)
+
+    def _draw_grid(self, c: Canvas, x: float, top: float, width: float, columns: int,
+                   grid_x: float, col_w: float, row_h: float) -> None:
+        chart = self.chart
+        right = x + width
+        # header rows: date, time
+        c.setFillColorRGB(*LIGHT_GREY)
+        c.rect(x, top - HEADER_ROWS * row_h, width, HEADER_ROWS * row_h, stroke=0, fill=1)
+        c.setFillGray(0)
+        c.setFont(BOLD, 6.5)
+        c.drawString(x + 1.5, top - row_h + 2.2, "Date")
+        c.drawString(x + 1.5, top - 2 * row_h + 2.2, "Time")
+        y = top - HEADER_ROWS * row_h
+        c.setLineWidth(0.35)
+        c.line(x, top, right, top)
+        c.line(grid_x, top - row_h, right, top - row_h)
+        group_runs: list[tuple[str, float, float]] = []
+        for row in chart.layout_rows():
+            spec = chart.field(row.field)
+            n = max(1, len(row.graph))
+            block_top = y
+            title = row.label or spec.label
+            if row.graph:
+                for graph_row in row.graph:
+                    score = row.score_of(graph_row)
+                    if score:
+                        c.setFillColorRGB(*SCORE_RGB[score])
+                        c.rect(x + GROUP_W + NAME_W, y - row_h, right - x - GROUP_W - NAME_W,
+                               row_h, stroke=0, fill=1)
+                        c.setFillGray(0)
+                    size = fit_size(graph_row.label, REGULAR, BAND_W - 3.2 * MM, 6.3, 4.2)
+                    c.setFont(REGULAR, size)
+                    c.drawRightString(grid_x - 1.2, y - row_h + 2.3, graph_row.label)
+                    if score is not None:
+                        c.setFont(BOLD, 5)
+                        c.drawString(x + GROUP_W + NAME_W + 0.8, y - row_h + 2.4, str(score))
+                    y -= row_h
+                    c.setLineWidth(0.2)
+                    c.line(x + GROUP_W + NAME_W, y, right, y)
+                text_in_box(c, title, x + GROUP_W, block_top, NAME_W, n * row_h, size=6.5,
+                            bold=True, min_size=4.5, valign="middle")
+                c.setLineWidth(0.7)
+                c.line(x + GROUP_W + NAME_W, block_top, x + GROUP_W + NAME_W, y)
+            else:
+                heavy = spec.id in ("news2_total",)
+                if heavy:
+                    c.setFillColorRGB(*LIGHT_GREY)
+                    c.rect(x + GROUP_W, y - row_h, width - GROUP_W, row_h, stroke=0, fill=1)
+                    c.setFillGray(0)
+                text_in_box(c, title, x + GROUP_W, y, NAME_W + BAND_W, row_h, size=6.3,
+                            bold=True, min_size=4.2, valign="middle")
+                y -= row_h
+            c.setLineWidth(0.7)
+            c.line(x + (GROUP_W if row.group else 0), y, right, y)
+            if row.group:
+                if group_runs and group_runs[-1][0] == row.group:
+                    name, start, _ = group_runs[-1]
+                    group_runs[-1] = (name, start, y)
+                else:
+                    group_runs.append((row.group, block_top, y))
+        # group letters (A+B, C, D, E) in the left column
+        for name, start, end in group_runs:
+            c.setLineWidth(0.7)
+            c.line(x, end, x + GROUP_W, end)
+            c.saveState()
+            c.translate(x + GROUP_W / 2 + 2.2, (start + end) / 2)
+            c.rotate(90)
+            c.setFont(BOLD, 8)
+            c.drawCentredString(0, 0, name)
+            c.restoreState()
+        bottom = y
+        c.setLineWidth(0.7)
+        c.rect(x, bottom, width, top - bottom, stroke=1, fill=0)
+        c.line(x + GROUP_W, top - HEADER_ROWS * row_h, x + GROUP_W, bottom)
+        c.line(grid_x, top, grid_x, bottom)
+        c.setLineWidth(0.3)
+        for i in range(1, columns):
+            cx = grid_x + i * col_w
+            c.line(cx, top, cx, bottom)
+
+    def _draw_values(self, c: Canvas, top: float, grid_x: float, col_w: float, row_h: float,
+                     shown: list[TimePoint]) -> None:
+        chart = self.chart
+        oxygen_field = next((f.id for f in chart.fields if f.prefill == "observation.oxygen"),
+                            None)
+        scale = self.spo2_scale or 1
+        for j, point in enumerate(shown):
+            cx = grid_x + j * col_w
+            moment = uk_time(point.moment)
+            day = "◆" + moment.strftime("%d-%b")
+            c.setFont(BOLD, fit_size(day, BOLD, col_w - 1.5, 5.8, 4))
+            c.drawCentredString(cx + col_w / 2, top - row_h + 2.2, day)
+            c.setFont(BOLD, 5.8)
+            c.drawCentredString(cx + col_w / 2, top - 2 * row_h + 2.2, moment.strftime("%H:%M"))
+            y = top - HEADER_ROWS * row_h
+            for row in chart.layout_rows():
+                spec = chart.field(row.field)
+                n = max(1, len(row.graph))
+                if row.graph:
+                    if row.spo2_scale is None or row.spo2_scale == scale:
+                        index = _graph_row_for(row, spec, point, oxygen_field)
+                        if index is not None:
+                            self._mark(c, point.values[spec.id], cx, y - index * row_h, col_w,
+                                       row_h)
+                else:
+                    text = point.values.get(spec.id, "")
+                    if text:
+                        size = fit_size(text, BOLD, col_w - 1.5, 6.3, 3.8)
+                        c.setFont(BOLD, size)
+                        c.drawCentredString(cx + col_w / 2, y - row_h + 2.3, text)
+                y -= n * row_h
+
+    @staticmethod
+    def _mark(c: Canvas, text: str, x: float, top: float, w: float, h: float) -> None:
+        """A value written in its band row: bold, boxed so it reads at a glance."""
+        c.setLineWidth(0.9)
+        c.rect(x + 0.6, top - h + 0.5, w - 1.2, h - 1.0, stroke=1, fill=0)
+        c.setFont(BOLD, fit_size(text, BOLD, w - 2, 6.3, 4))
+        c.drawCentredString(x + w / 2, top - h + 2.3, text)
+
+
+# ---- axis "rows" -------------------------------------------------------------------
+
+
+@dataclass
+class RowsChartFlow:
+    """Fixed time points down the page (fluid balance), one column per field."""
+
+    chart: ChartSection
+    ctx: BuildContext
+
+    def _columns(self) -> list[FieldSpec]:
+        return list(self.chart.fields)
+
+    def take(self, avail: float, width: float, fresh: bool) -> tuple[Block | None, Flow | None]:
+        row_h = self.chart.row_height_mm * MM
+        header_h = 9 * MM
+        height = title_height(self.chart) + header_h + len(self.chart.time_points) * row_h
+        if height > avail and not fresh:
+            return None, self
+        self.ctx.stats.blank += len(self.chart.time_points)
+        return Block(height, self._draw), None
+
+    def _draw(self, c: Canvas, x: float, top: float, width: float) -> None:
+        chart = self.chart
+        top -= draw_title(c, chart, x, top, width)
+        row_h = chart.row_height_mm * MM
+        header_h = 9 * MM
+        name = form_name(f"{self.ctx.form_key}:{chart.id}:rows:{x:.0f}:{top:.0f}:{width:.0f}")
+        if c.hasForm(name):
+            c.doForm(name)
+            return
+        c.beginForm(name)
+        fields = self._columns()
+        total = sum(f.width for f in fields)
+        widths = [width * f.width / total for f in fields]
+        bottom = top - header_h - len(chart.time_points) * row_h
+        c.setFillColorRGB(*LIGHT_GREY)
+        c.rect(x, top - header_h, width, header_h, stroke=0, fill=1)
+        c.setFillGray(0)
+        cx = x
+        for spec, w in zip(fields, widths, strict=True):
+            text = spec.label + (f" ({spec.unit})" if spec.unit else "")
+            text_in_box(c, text, cx, top, w, header_h, size=6.3, bold=True, min_size=4.5,
+                        align="center", valign="middle")
+            cx += w
+        y = top - header_h
+        c.setLineWidth(0.3)
+        for i, label in enumerate(chart.time_points):
+            c.setFont(BOLD, 7.5)
+            c.drawCentredString(x + widths[0] / 2, y - row_h + 0.36 * row_h, label)
+            y -= row_h
+            c.setLineWidth(0.7 if (i + 1) % 6 == 0 else 0.3)
+            c.line(x, y, x + width, y)
+        cx = x
+        c.setLineWidth(0.4)
+        for i, (spec, w) in enumerate(zip(fields, widths, strict=True)):
+            if i:
+                heavy = "running" in spec.id or "balance" in spec.id
+                c.setLineWidth(0.9 if heavy else 0.4)
+                c.line(cx, top, cx, bottom)
+            if "running" in spec.id or "balance" in spec.id:
+                c.setFillGray(0.94)
+                c.rect(cx, bottom, w, top - header_h - bottom, stroke=0, fill=1)
+                c.setFillGray(0)
+            cx += w
+        c.setLineWidth(0.8)
+        c.rect(x, bottom, width, top - bottom, stroke=1, fill=0)
+        c.line(x, top - header_h, x + width, top - header_h)
+        c.endForm()
+        c.doForm(name)
+
+
+def chart_flow(chart: ChartSection, ctx: BuildContext) -> list[Flow]:
+    """The flows for a chart section: one per page it prints on."""
+    if chart.axis == "rows":
+        return [RowsChartFlow(chart, ctx)]
+    record = ctx.subject.record if ctx.subject else None
+    points = time_points(record, chart) if (record and chart.prefill) else []
+    scale = record.spo2_scale if record else None
+    return [ColumnsChartFlow(chart, ctx, points, scale, first=(i == 0)) for i in range(chart.pages)]
+
+
+__all__ = ["GraphRow", "TimePoint", "chart_flow", "time_points"]

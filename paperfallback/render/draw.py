@@ -1,0 +1,134 @@
+"""Drawing primitives shared by the section renderers: fitted and wrapped text, boxes,
+tick boxes, the RCP score colours. Units are PDF points unless a name says ``_mm``."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from reportlab.lib.units import mm
+
+from paperfallback.render.fonts import BOLD, REGULAR, string_width
+
+Canvas = Any  # reportlab.pdfgen.canvas.Canvas (untyped upstream)
+
+# RCP NEWS2 (2017) chart colours by score. The RCP asks that the chart be reproduced in
+# colour; these tints keep handwriting legible on top (see the hazard log, RCP terms).
+SCORE_RGB: dict[int, tuple[float, float, float]] = {
+    3: (0.93, 0.42, 0.42),  # red
+    2: (0.98, 0.71, 0.45),  # orange / amber
+    1: (1.00, 0.93, 0.50),  # yellow
+}
+ALERT_RED = (0.78, 0.05, 0.1)
+LIGHT_GREY = (0.9, 0.9, 0.9)
+MID_GREY = (0.55, 0.55, 0.55)
+LABEL_SIZE = 5.6
+MM = float(mm)
+
+
+def form_name(key: str) -> str:
+    """A short, PDF-safe name for a reusable Form XObject."""
+    return "F" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def fit_size(text: str, font: str, width: float, size: float, min_size: float) -> float:
+    """The largest size <= ``size`` (down to ``min_size``) at which ``text`` fits."""
+    if not text:
+        return size
+    natural = string_width(text, font, size)
+    if natural <= width:
+        return size
+    return max(min_size, size * width / natural)
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap; explicit newlines are kept; over-long words are split."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        current = ""
+        for word in paragraph.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if string_width(candidate, font, size) <= width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            while string_width(word, font, size) > width and len(word) > 1:
+                cut = len(word) - 1
+                while cut > 1 and string_width(word[:cut], font, size) > width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            current = word
+        lines.append(current)
+    return lines
+
+
+def text_in_box(
+    c: Canvas, text: str, x: float, top: float, width: float, height: float, *,
+    size: float = 7.5, min_size: float = 5.0, bold: bool = False, pad: float = 1.2,
+    align: str = "left", valign: str = "top",
+) -> None:
+    """Draw ``text`` wrapped (and shrunk if needed) inside a box: nothing spills out."""
+    if not text:
+        return
+    font = BOLD if bold else REGULAR
+    inner_w = width - 2 * pad
+    inner_h = height - 2 * pad
+    longest = max(text.replace("\n", " ").split(" "), key=len)
+    size = max(min_size, min(size, fit_size(longest, font, inner_w, size, min_size)))
+    while True:
+        lines = wrap(text, font, size, inner_w)
+        leading = size * 1.15
+        if len(lines) * leading <= inner_h + 0.5 or size <= min_size:
+            break
+        size = max(min_size, size - 0.5)
+    max_lines = max(1, int((inner_h + 0.5) // leading))
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1]
+        while last and string_width(last + "…", font, size) > inner_w:
+            last = last[:-1]
+        lines[-1] = last + "…"
+    block = len(lines) * leading
+    if valign == "middle":
+        y = top - (height - block) / 2 - size * 0.9
+    else:
+        y = top - pad - size * 0.9
+    c.setFont(font, size)
+    for line in lines:
+        if align == "center":
+            c.drawCentredString(x + width / 2, y, line)
+        elif align == "right":
+            c.drawRightString(x + width - pad, y, line)
+        else:
+            c.drawString(x + pad, y, line)
+        y -= leading
+
+
+def label(c: Canvas, text: str, x: float, top: float, width: float,
+          size: float = LABEL_SIZE) -> None:
+    """A small field label in the top-left corner of a box."""
+    font_size = fit_size(text, REGULAR, width - 2, size, 4.0)
+    c.setFillGray(0.3)
+    c.setFont(REGULAR, font_size)
+    c.drawString(x + 1.2, top - font_size - 0.6, text)
+    c.setFillGray(0)
+
+
+def tick_options(c: Canvas, codes: list[str], x: float, top: float, width: float,
+                 height: float, size: float = 6.0) -> None:
+    """Print choice codes each with an empty tick box, wrapping across the cell."""
+    box = size * 0.95
+    cursor_x = x + 1.5
+    y = top - height / 2 - box / 2 if height < 3 * size else top - size - 4
+    c.setFont(REGULAR, size)
+    c.setLineWidth(0.5)
+    for code in codes:
+        needed = box + 1.5 + string_width(code, REGULAR, size) + 3
+        if cursor_x + needed > x + width and cursor_x > x + 1.5:
+            cursor_x = x + 1.5
+            y -= size + 2.5
+        c.rect(cursor_x, y, box, box, stroke=1, fill=0)
+        c.drawString(cursor_x + box + 1.2, y + 0.8, code)
+        cursor_x += needed

@@ -1,0 +1,277 @@
+"""Page furniture printed on every page: form title and version, "Page x of y", the
+banner (patient, ward, clinic, theatre, downtime number, or boxes to handwrite), "Data as
+of", the STALE DATA warning, the form-instance ID as text and QR code, and the legend.
+
+Identifiers sit at fixed positions: a long name shrinks, then wraps, then is cut with an
+ellipsis inside its own box, so it can never push the NHS number or the hospital number
+off the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from paperfallback.cache.staleness import format_uk, uk_time
+from paperfallback.domain.nhs_number import format_nhs_number
+from paperfallback.domain.records import PatientRecord, Ward
+from paperfallback.render.draw import (
+    ALERT_RED,
+    MM,
+    Canvas,
+    fit_size,
+    label,
+    text_in_box,
+    wrap,
+)
+from paperfallback.render.fonts import BOLD, REGULAR, string_width
+from paperfallback.render.prefill import NHS_NOT_RECORDED, dob_with_age
+from paperfallback.render.qr import draw_qr, qr_payload
+
+TITLE_H = 7 * MM
+BANNER_H = 21 * MM
+DATA_H = 5.5 * MM
+STALE_H = 6.5 * MM
+QR_BLOCK_W = 28 * MM
+QR_SIZE = 20 * MM
+FOOTER_H = 4.5 * MM
+LEGEND_SIZE = 6.0
+LEGEND_LEADING = LEGEND_SIZE * 1.2
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    """What the banner says. ``kind``: patient, blank-patient, ward, list, downtime."""
+
+    kind: str
+    record: PatientRecord | None = None
+    ward: Ward | None = None
+    heading: str = ""  # ward / list banners: "Clinic: Fracture clinic"
+    detail: str = ""  # second line
+    downtime_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    title: str
+    version: str
+    instance_id: str
+    page: int
+    pages: int
+    banner: Banner
+    data_as_of: datetime | None
+    stale_text: str  # "" when fresh or not from the cache
+    printed_at: datetime
+    printed_on: str  # PC id and site
+    legend: tuple[str, ...]
+    today: date
+
+
+def header_height(stale: bool) -> float:
+    return TITLE_H + BANNER_H + DATA_H + (STALE_H if stale else 0.0)
+
+
+def footer_height(legend: tuple[str, ...], width: float) -> float:
+    lines = sum(len(wrap(text, REGULAR, LEGEND_SIZE, width)) for text in legend)
+    return FOOTER_H + lines * LEGEND_LEADING + (1.5 * MM if legend else 0)
+
+
+def draw_furniture(c: Canvas, info: PageInfo, page_w: float, page_h: float,
+                   margin: float) -> None:
+    x = margin
+    width = page_w - 2 * margin
+    top = page_h - margin
+    left_w = width - QR_BLOCK_W
+    # title row
+    size = fit_size(info.title, BOLD, left_w - 40 * MM, 11.5, 7)
+    c.setFont(BOLD, size)
+    c.drawString(x, top - 4.6 * MM, info.title)
+    c.setFont(REGULAR, 6.5)
+    c.drawString(x + string_width(info.title, BOLD, size) + 2 * MM, top - 4.6 * MM,
+                 f"version {info.version}")
+    c.setFont(BOLD, 9.5)
+    c.drawRightString(x + left_w - 2 * MM, top - 4.6 * MM, f"Page {info.page} of {info.pages}")
+    # QR block: the code, then the ID as text under it (quiet zone kept clear)
+    qr_x = x + width - QR_SIZE - 1 * MM
+    qr_y = top - QR_SIZE - 0.5 * MM
+    draw_qr(c, qr_payload(info.instance_id, info.page), qr_x, qr_y, QR_SIZE)
+    c.setFont(BOLD, fit_size(info.instance_id, BOLD, QR_BLOCK_W - 2 * MM, 9, 6))
+    c.drawCentredString(qr_x + QR_SIZE / 2, qr_y - 4.2 * MM, info.instance_id)
+    c.setFont(REGULAR, 5.2)
+    c.drawCentredString(qr_x + QR_SIZE / 2, qr_y - 6.6 * MM, "Form ID: key or scan")
+    # banner
+    banner_top = top - TITLE_H
+    c.setLineWidth(1.1)
+    c.rect(x, banner_top - BANNER_H, left_w - 2 * MM, BANNER_H)
+    _draw_banner(c, info, x, banner_top, left_w - 2 * MM)
+    # data strip
+    y = banner_top - BANNER_H
+    c.setFont(BOLD, 8.5)
+    if info.data_as_of is not None:
+        as_of = f"Data as of {format_uk(info.data_as_of)}"
+    else:
+        as_of = "Data as of: not applicable (blank form, nothing printed from the cache)"
+    c.drawString(x, y - 4 * MM, as_of)
+    c.setFont(REGULAR, 6.5)
+    c.drawRightString(x + left_w - 2 * MM, y - 4 * MM,
+                      f"Printed {format_uk(info.printed_at)} on {info.printed_on}")
+    if info.stale_text:
+        sy = y - DATA_H - STALE_H + 0.8 * MM
+        c.setFillColorRGB(*ALERT_RED)
+        c.rect(x, sy, width, STALE_H - 0.8 * MM, stroke=0, fill=1)
+        c.setFillGray(1)
+        c.setFont(BOLD, fit_size(info.stale_text, BOLD, width - 4 * MM, 9, 6))
+        c.drawString(x + 2 * MM, sy + 1.8 * MM, info.stale_text)
+        c.setFillGray(0)
+    # footer: legend, then the identity line
+    bottom = margin
+    c.setFont(REGULAR, 6.3)
+    c.drawString(x, bottom + 1 * MM, f"Form ID {info.instance_id}   ·   {info.title} "
+                                     f"v{info.version}")
+    ident = _footer_identity(info.banner)
+    if ident:
+        c.setFont(BOLD, fit_size(ident, BOLD, width * 0.55, 7, 5))
+        c.drawRightString(x + width, bottom + 1 * MM, ident)
+    if info.legend:
+        c.setFont(REGULAR, LEGEND_SIZE)
+        lines = [line for text in info.legend for line in wrap(text, REGULAR, LEGEND_SIZE,
+                                                               width)]
+        ly = bottom + FOOTER_H + (len(lines) - 1) * LEGEND_LEADING + 0.5 * MM
+        c.setFillGray(0.2)
+        for line in lines:
+            c.drawString(x, ly, line)
+            ly -= LEGEND_LEADING
+        c.setFillGray(0)
+
+
+def _footer_identity(banner: Banner) -> str:
+    if banner.kind == "patient" and banner.record:
+        p = banner.record.patient
+        nhs = format_nhs_number(p.nhs_number)
+        ident = f"NHS {nhs}" if nhs else f"Hosp no {p.hospital_number or 'not recorded'}"
+        return f"{p.display_name}   {ident}"
+    if banner.kind == "downtime":
+        return f"Downtime number {banner.downtime_number}"
+    return banner.heading
+
+
+def _draw_banner(c: Canvas, info: PageInfo, x: float, top: float, width: float) -> None:
+    banner = info.banner
+    if banner.kind == "patient" and banner.record is not None:
+        _patient_banner(c, banner.record, info.today, x, top, width)
+    elif banner.kind == "downtime":
+        _downtime_banner(c, banner, x, top, width)
+    elif banner.kind == "blank-patient":
+        _blank_patient_banner(c, x, top, width)
+    else:
+        c.setFont(BOLD, fit_size(banner.heading, BOLD, width - 4 * MM, 15, 8))
+        c.drawString(x + 2 * MM, top - 8 * MM, banner.heading)
+        text_in_box(c, banner.detail, x + 1 * MM, top - 10.5 * MM, width - 2 * MM, 10 * MM,
+                    size=8.5, min_size=6)
+
+
+def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top: float,
+                    width: float) -> None:
+    p = record.patient
+    name_w = width * 0.52
+    # name: shrink to 9 pt, then wrap to two lines, then cut, inside its own box
+    name = p.display_name
+    pad = 2 * MM
+    size = fit_size(name, BOLD, name_w - 2 * pad, 15, 9)
+    lines = wrap(name, BOLD, size, name_w - 2 * pad)
+    if len(lines) > 1:
+        text_in_box(c, name, x + pad - 1.2, top - 0.6 * MM, name_w - 2 * pad + 2.4,
+                    12 * MM, size=10, min_size=7, bold=True, pad=1.2)
+    else:
+        c.setFont(BOLD, size)
+        c.drawString(x + pad, top - 7 * MM, name)
+    c.setFont(REGULAR, 8.5)
+    dob = dob_with_age(p, today)
+    sex = p.sex.value.title() if p.sex.value != "unknown" else "not recorded"
+    c.drawString(x + pad, top - 15 * MM, f"DOB {dob}")
+    c.drawString(x + pad, top - 19 * MM, f"Sex {sex}")
+    # identifiers: fixed column on the right of the banner
+    ix = x + name_w + 1 * MM
+    iw = width - name_w - 2 * MM
+    c.setLineWidth(0.4)
+    c.line(ix - 1 * MM, top, ix - 1 * MM, top - BANNER_H)
+    nhs = format_nhs_number(p.nhs_number)
+    hosp = p.hospital_number or "not recorded"
+    if nhs:
+        label(c, "NHS number", ix, top, iw)
+        c.setFont(BOLD, 13)
+        c.drawString(ix + 1.2, top - 7.4 * MM, nhs)
+        c.setFont(REGULAR, 8.5)
+        c.drawString(ix + 1.2, top - 12 * MM, f"Hosp no {hosp}")
+    else:
+        c.setFillColorRGB(*ALERT_RED)
+        c.setFont(BOLD, 7.5)
+        c.drawString(ix + 1.2, top - 3.2 * MM, NHS_NOT_RECORDED + ": use the hospital number")
+        c.setFillGray(0)
+        c.setFont(BOLD, fit_size(f"Hosp no {hosp}", BOLD, iw - 2, 13, 7))
+        c.drawString(ix + 1.2, top - 8.4 * MM, f"Hosp no {hosp}")
+    stay = record.stay
+    ward = record.ward.name if record.ward else (stay.ward_code if stay else "")
+    where = f"Ward {ward}" if ward else "Ward not recorded"
+    if stay and stay.bed:
+        bed = stay.bed if not stay.bed[:1].isdigit() else f"Bed {stay.bed}"
+        where += f"  ·  {bed}"
+    c.setFont(BOLD, fit_size(where, BOLD, iw - 2, 8.5, 5.5))
+    c.drawString(ix + 1.2, top - 16.2 * MM, where)
+    consultant = stay.consultant if stay and stay.consultant else ""
+    if consultant:
+        c.setFont(REGULAR, fit_size(consultant, REGULAR, iw - 2, 7, 5))
+        c.drawString(ix + 1.2, top - 19.6 * MM, consultant)
+
+
+def _blank_patient_banner(c: Canvas, x: float, top: float, width: float) -> None:
+    label_w = min(62 * MM, width * 0.36)
+    boxes_w = width - label_w
+    cells = [("FAMILY name", 0.5), ("Given name", 0.5), ("NHS number", 0.34),
+             ("Date of birth", 0.33), ("Hospital number", 0.33)]
+    row_h = BANNER_H / 2
+    c.setLineWidth(0.4)
+    cx, y = x, top
+    for i, (text, share) in enumerate(cells):
+        if i == 2:
+            cx, y = x, top - row_h
+        w = boxes_w * share
+        c.rect(cx, y - row_h, w, row_h)
+        label(c, text, cx, y, w, size=6)
+        cx += w
+    # the patient-label area
+    lx = x + boxes_w
+    c.setDash(2, 2)
+    c.rect(lx + 1.5 * MM, top - BANNER_H + 1.5 * MM, label_w - 3 * MM, BANNER_H - 3 * MM)
+    c.setDash()
+    c.setFont(REGULAR, 7)
+    c.setFillGray(0.45)
+    c.drawCentredString(lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
+    c.setFillGray(0)
+
+
+def _downtime_banner(c: Canvas, banner: Banner, x: float, top: float, width: float) -> None:
+    label_w = min(62 * MM, width * 0.4)
+    label(c, "Temporary DOWNTIME NUMBER (use on every note, request and sample)", x, top,
+          width - label_w, size=6.5)
+    c.setFont(BOLD, 20)
+    c.drawString(x + 2 * MM, top - 11 * MM, banner.downtime_number)
+    c.setFont(REGULAR, 7)
+    c.drawString(x + 2 * MM, top - 17 * MM, "Write it on the wristband until EPR registration.")
+    lx = x + width - label_w
+    c.setDash(2, 2)
+    c.rect(lx + 1.5 * MM, top - BANNER_H + 1.5 * MM, label_w - 3 * MM, BANNER_H - 3 * MM)
+    c.setDash()
+    c.setFont(REGULAR, 7)
+    c.setFillGray(0.45)
+    c.drawCentredString(lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
+    c.setFillGray(0)
+
+
+def stale_text(age_text: str, stale_minutes: int) -> str:
+    return (f"STALE DATA: the cache is {age_text} old (limit {stale_minutes} minutes). "
+            "Check every printed value with the patient and the latest records.")
+
+
+def local_day(moment: datetime) -> date:
+    return uk_time(moment).date()

@@ -1,0 +1,440 @@
+"""Packs: the PDF a nurse prints, for a ward, patients, a clinic, a theatre list, or blank
+forms. Qt-free, so the desktop app, the CLI and the tests all call :func:`render_pack`.
+
+IDs are reserved from the caller's allocator while rendering (two previews never share
+one); the returned :class:`IssuedForm` list is recorded in the register only when the
+caller confirms the pack was printed or saved. A cancelled render writes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from reportlab.pdfgen.canvas import Canvas
+
+from paperfallback.cache.staleness import format_uk, utc_now
+from paperfallback.cache.store import CacheStatus, CacheStore
+from paperfallback.domain.errors import InputError, PaperFallbackError
+from paperfallback.domain.nhs_number import format_nhs_number
+from paperfallback.domain.records import PatientRecord, Ward
+from paperfallback.formspec.catalogue import FormCatalogue
+from paperfallback.formspec.models import FormSpec, PageSpec
+from paperfallback.register.store import IdAllocator, IssuedForm
+from paperfallback.render.draw import LIGHT_GREY, MM, text_in_box
+from paperfallback.render.fonts import BOLD, REGULAR
+from paperfallback.render.furniture import (
+    Banner,
+    PageInfo,
+    draw_furniture,
+    local_day,
+    stale_text,
+)
+from paperfallback.render.instance import Geometry, LaidOut, geometry, layout_form
+from paperfallback.render.layout import Block, Stats
+from paperfallback.render.prefill import RowContext
+from paperfallback.settings import Settings
+
+COVER_FORM_ID = "pack-cover"
+
+
+class PackCancelled(PaperFallbackError):
+    """The user cancelled the pack; nothing was written and no form was issued."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackRequest:
+    """What to print. Exactly one of ward, patient_ids, clinic (+day), theatre (+day) or
+    blank_form. ``forms`` empty: the ward's default set (settings.forms_for_ward)."""
+
+    ward: str | None = None  # code or name, any case
+    patient_ids: tuple[str, ...] = ()  # NHS or hospital numbers
+    clinic: str | None = None
+    theatre: str | None = None
+    day: date | None = None
+    blank_form: str | None = None
+    count: int = 1  # blank forms: how many
+    forms: tuple[str, ...] = ()
+    copies: int = 1  # each copy is its own instance with its own ID
+    cover_sheet: bool | None = None  # default: a cover sheet for ward packs
+
+    def kind(self) -> str:
+        chosen = [name for name, value in (
+            ("ward", self.ward), ("patients", self.patient_ids), ("clinic", self.clinic),
+            ("theatre", self.theatre), ("blank", self.blank_form)) if value]
+        if len(chosen) != 1:
+            raise InputError("choose one of a ward, patients, a clinic, a theatre or a blank "
+                             f"form (got {', '.join(chosen) or 'none'})")
+        return chosen[0]
+
+
+@dataclass(frozen=True, slots=True)
+class PackResult:
+    page_count: int
+    issued: list[IssuedForm]
+    size_bytes: int = 0
+
+
+@dataclass
+class _Job:
+    spec: FormSpec
+    banner: Banner
+    subject: RowContext | None
+    table_rows: dict[str, list[RowContext]] = field(default_factory=dict)
+    from_cache: bool = True
+    record: PatientRecord | None = None
+    ward_code: str = ""
+    clinic: str = ""
+    theatre: str = ""
+    day: date | None = None
+
+
+@dataclass
+class _Instance:
+    job: _Job
+    instance_id: str
+    downtime_number: str | None
+    laid: LaidOut
+    title: str
+    version: str
+    cover: bool = False
+
+
+def render_pack(
+    request: PackRequest,
+    store: CacheStore | None,
+    forms: FormCatalogue,
+    settings: Settings,
+    *,
+    out: Path | BinaryIO,
+    allocate_ids: IdAllocator,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    now: datetime | None = None,
+) -> PackResult:
+    """Render a pack to ``out`` (a path, written atomically, or a binary stream)."""
+    now = now or utc_now()
+    status = store.status(stale_minutes=settings.stale_minutes, now=now) if store else None
+    kind = request.kind()
+    jobs, cover_ward = _jobs(request, kind, store, forms, settings, now)
+    stale = bool(status and status.has_snapshot and status.is_stale)
+    warning = ""
+    if stale and status and status.freshness:
+        warning = stale_text(status.freshness.age_text, settings.stale_minutes)
+
+    def check_cancelled() -> None:
+        if cancelled is not None and cancelled():
+            raise PackCancelled("printing was cancelled; no pack was saved")
+
+    want_cover = request.cover_sheet if request.cover_sheet is not None else kind == "ward"
+    cover_id = allocate_ids.instance_id() if (want_cover and cover_ward is not None) else None
+    instances: list[_Instance] = []
+    for job in jobs:
+        check_cancelled()
+        for _copy in range(max(1, request.copies)):
+            laid = layout_form(job.spec, subject=job.subject, table_rows=job.table_rows,
+                               now=now, stale=stale and job.from_cache)
+            instance_id = allocate_ids.instance_id()
+            downtime = allocate_ids.downtime_number() if job.spec.registration_number else None
+            banner = job.banner
+            if downtime:
+                banner = Banner(kind="downtime", downtime_number=downtime)
+            job_copy = _Job(**{**job.__dict__, "banner": banner})
+            instances.append(_Instance(job_copy, instance_id, downtime, laid,
+                                       job.spec.title, job.spec.version))
+    if cover_id is not None and cover_ward is not None:
+        instances.insert(0, _cover_instance(cover_ward, jobs, instances, status, now, stale,
+                                            cover_id))
+    total = sum(len(i.laid.pages) for i in instances)
+    data = _draw(instances, status, now, settings, warning, total, progress, check_cancelled)
+    _write(out, data)
+    printed_on = f"{settings.pc_id} ({settings.site_code})"
+    issued = [_issued(i, status, now, settings, printed_on, stale) for i in instances]
+    return PackResult(page_count=total, issued=issued, size_bytes=len(data))
+
+
+# ---- what to print ----------------------------------------------------------------
+
+
+def _patient_job(spec: FormSpec, record: PatientRecord, now: datetime) -> _Job:
+    return _Job(spec, Banner(kind="patient", record=record),
+                RowContext.for_record(record, now), record=record,
+                ward_code=record.stay.ward_code if record.stay else "")
+
+
+def _ward_rows(records: list[PatientRecord], now: datetime) -> list[RowContext]:
+    return [RowContext.for_record(r, now) for r in records]
+
+
+def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: FormCatalogue,
+          settings: Settings, now: datetime) -> tuple[list[_Job], Ward | None]:
+    if kind == "blank":
+        assert request.blank_form is not None
+        spec = forms.get(request.blank_form)
+        if request.count < 1:
+            raise InputError("the count of blank forms must be at least 1", where="--count")
+        banner = _blank_banner(spec)
+        return [_Job(spec, banner, None, from_cache=False) for _ in range(request.count)], None
+    if store is None:
+        raise InputError("a pre-filled pack needs the cache")
+    store.require_snapshot()
+    if kind == "ward":
+        assert request.ward is not None
+        ward = store.resolve_ward(request.ward)
+        specs = forms.resolve(request.forms or settings.forms_for_ward(ward.code))
+        _check_scopes(specs, {"ward", "patient"}, "--ward")
+        records = store.ward_records(ward.code)
+        jobs: list[_Job] = []
+        for spec in specs:
+            if spec.scope == "ward":
+                jobs.append(_Job(spec, _ward_banner(ward, records), None,
+                                 {"ward_patients": _ward_rows(records, now)},
+                                 ward_code=ward.code))
+        for record in records:
+            jobs += [_patient_job(s, record, now) for s in specs if s.scope == "patient"]
+        return jobs, ward
+    if kind == "patients":
+        jobs = []
+        for identifier in request.patient_ids:
+            patient = store.find_patient(identifier)
+            record = store.patient_record(patient.id)
+            ward_code = record.stay.ward_code if record.stay else None
+            if request.forms:
+                specs = forms.resolve(request.forms)
+                _check_scopes(specs, {"patient"}, "--patient")
+            else:
+                specs = [s for s in forms.resolve(settings.forms_for_ward(ward_code))
+                         if s.scope == "patient"]
+            jobs += [_patient_job(s, record, now) for s in specs]
+        return jobs, None
+    if request.day is None:
+        raise InputError("give the date of the list", where="--date")
+    day = request.day
+    if kind == "clinic":
+        assert request.clinic is not None
+        clinic = _known(request.clinic, store.clinics(), "clinic", "--clinic")
+        specs = forms.resolve(request.forms or ("clinic-list",))
+        _check_scopes(specs, {"clinic-day"}, "--clinic")
+        rows = [RowContext(now=now, patient=p, record=store.patient_record(p.id),
+                           stay=store.patient_record(p.id).stay, appointment=a)
+                for a, p in store.appointments(clinic, day)]
+        banner = Banner(kind="list", heading=f"Clinic: {clinic}",
+                        detail=f"{day:%A %d-%b-%Y}   ·   {len(rows)} appointments")
+        return [_Job(s, banner, None, {"appointments": rows}, clinic=clinic, day=day)
+                for s in specs], None
+    assert request.theatre is not None
+    theatre = _known(request.theatre, store.theatres(), "theatre", "--theatre")
+    specs = forms.resolve(request.forms or ("theatre-list",))
+    _check_scopes(specs, {"theatre-day"}, "--theatre")
+    rows = []
+    for case, patient in store.theatre_cases(theatre, day):
+        record = store.patient_record(patient.id)
+        rows.append(RowContext(now=now, patient=patient, record=record, stay=record.stay,
+                               theatre_case=case))
+    banner = Banner(kind="list", heading=f"Theatre: {theatre}",
+                    detail=f"{day:%A %d-%b-%Y}   ·   {len(rows)} cases")
+    return [_Job(s, banner, None, {"theatre_cases": rows}, theatre=theatre, day=day)
+            for s in specs], None
+
+
+def _known(text: str, names: list[str], what: str, where: str) -> str:
+    for name in names:
+        if name.casefold() == text.strip().casefold():
+            return name
+    raise InputError(f"no {what} {text!r} in the cache; {what}s are: "
+                     f"{', '.join(names) or 'none'}", where=where)
+
+
+def _check_scopes(specs: list[FormSpec], allowed: set[str], where: str) -> None:
+    for spec in specs:
+        if spec.scope not in allowed:
+            raise InputError(
+                f"form {spec.id!r} is a {spec.scope} form and cannot be printed with {where}"
+                + (" (print it with --blank)" if spec.scope == "blank" else ""),
+                where=where,
+            )
+
+
+def _blank_banner(spec: FormSpec) -> Banner:
+    if spec.scope == "patient":
+        return Banner(kind="blank-patient")
+    heading = {"ward": "Ward: ______________________", "clinic-day": "Clinic: ______________",
+               "theatre-day": "Theatre: _____________"}.get(spec.scope, spec.title)
+    return Banner(kind="list", heading=heading, detail="Date: ____ / ____ / ________")
+
+
+def _ward_banner(ward: Ward, records: list[PatientRecord]) -> Banner:
+    return Banner(kind="list", ward=ward, heading=f"Ward: {ward.name} ({ward.code})",
+                  detail=f"{len(records)} patients" + (f"   ·   {ward.site}" if ward.site else ""))
+
+
+# ---- the cover sheet ----------------------------------------------------------------
+
+
+def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
+                    status: CacheStatus | None, now: datetime, stale: bool,
+                    instance_id: str) -> _Instance:
+    page = PageSpec(size="A4", orientation="portrait", margin_mm=10)
+    geo = geometry(page, (), stale)
+    pages_total = sum(len(i.laid.pages) for i in instances) + 1
+    form_ids = list(dict.fromkeys(j.spec.id for j in jobs))
+    patients: dict[str, list[_Instance]] = {}
+    for inst in instances:
+        if inst.job.record is not None:
+            patients.setdefault(inst.job.record.patient.id, []).append(inst)
+    as_of = format_uk(status.data_as_of) if status and status.data_as_of else "no cache"
+
+    def draw(c: Canvas, x: float, top: float, width: float) -> None:
+        lines = [
+            ("Ward", f"{ward.name} ({ward.code})"),
+            ("Printed at", format_uk(now)),
+            ("Data as of", as_of),
+            ("Patients", str(len(patients))),
+            ("Forms", ", ".join(form_ids)),
+            ("Pages in this pack", f"{pages_total} (including this cover sheet)"),
+        ]
+        y = top
+        for key, value in lines:
+            c.setFont(REGULAR, 9)
+            c.drawString(x, y - 5 * MM, key)
+            c.setFont(BOLD, 10.5)
+            c.drawString(x + 38 * MM, y - 5 * MM, value)
+            y -= 6.5 * MM
+        y -= 3 * MM
+        c.setFont(BOLD, 9)
+        c.drawString(x, y - 4 * MM, "Contents: check every patient's forms are in the pack")
+        y -= 6 * MM
+        cols = [("Bed", 14), ("Patient", 62), ("NHS number", 26), ("Hosp no", 24),
+                ("Forms (form IDs)", 64)]
+        row_h = min(6 * MM, max(3.6 * MM, (y - geo.content_bottom - 8 * MM) /
+                                max(1, len(patients) + 1)))
+        cx = x
+        c.setFillColorRGB(*LIGHT_GREY)
+        c.rect(x, y - row_h, width, row_h, stroke=0, fill=1)
+        c.setFillGray(0)
+        for name, w in cols:
+            text_in_box(c, name, cx, y, w * MM, row_h, size=7, bold=True, valign="middle")
+            cx += w * MM
+        y -= row_h
+        for group in patients.values():
+            record = group[0].job.record
+            assert record is not None
+            p = record.patient
+            values = [
+                record.stay.bed if record.stay else "",
+                p.display_name,
+                format_nhs_number(p.nhs_number) or "not recorded",
+                p.hospital_number or "",
+                ", ".join(f"{i.job.spec.id} {i.instance_id}" for i in group),
+            ]
+            cx = x
+            for (_, w), value in zip(cols, values, strict=True):
+                text_in_box(c, value, cx, y, w * MM, row_h, size=7, min_size=4.5,
+                            valign="middle")
+                cx += w * MM
+            c.setLineWidth(0.3)
+            c.line(x, y - row_h, x + width, y - row_h)
+            y -= row_h
+
+    block = Block(geo.content_h, draw)
+    laid = LaidOut([[block]], Stats(prefilled=len(patients)), geo)
+    spec_stub = FormSpec.model_validate({
+        "id": COVER_FORM_ID, "version": "1.0", "title": "Ward pack cover sheet",
+        "scope": "ward", "page": page.model_dump(),
+        "sections": [{"kind": "lines", "id": "none", "fields": []}],
+    })
+    job = _Job(spec_stub, Banner(kind="list", ward=ward, heading=f"Ward pack: {ward.name}",
+                                 detail=f"{len(patients)} patients   ·   {pages_total} pages"),
+               None, ward_code=ward.code)
+    return _Instance(job, instance_id, None, laid, spec_stub.title, "1.0", cover=True)
+
+
+# ---- drawing ------------------------------------------------------------------------
+
+
+def _draw(instances: list[_Instance], status: CacheStatus | None, now: datetime,
+          settings: Settings, warning: str, total: int,
+          progress: Callable[[int, int], None] | None,
+          check_cancelled: Callable[[], None]) -> bytes:
+    buffer = io.BytesIO()
+    c = Canvas(buffer, invariant=1, pageCompression=1)
+    c.setTitle("PaperFallback pack")
+    c.setAuthor("PaperFallback")
+    c.setCreator("PaperFallback")
+    printed_on = f"{settings.pc_id} ({settings.site_code})"
+    done = 0
+    for inst in instances:
+        check_cancelled()
+        geo: Geometry = inst.laid.geometry
+        from_cache = inst.job.from_cache
+        for number, blocks in enumerate(inst.laid.pages, start=1):
+            c.setPageSize((geo.page_w, geo.page_h))
+            info = PageInfo(
+                title=inst.title, version=inst.version, instance_id=inst.instance_id,
+                page=number, pages=len(inst.laid.pages), banner=inst.job.banner,
+                data_as_of=status.data_as_of if (status and from_cache) else None,
+                stale_text=warning if from_cache else "", printed_at=now,
+                printed_on=printed_on, legend=tuple(inst.job.spec.legend)
+                if not inst.cover else (), today=local_day(now),
+            )
+            draw_furniture(c, info, geo.page_w, geo.page_h, geo.margin)
+            y = geo.content_top
+            for block in blocks:
+                c.saveState()
+                block.draw(c, geo.margin, y, geo.content_w)
+                c.restoreState()
+                y -= block.height
+            c.showPage()
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    data: bytes = c.getpdfdata()
+    return data
+
+
+def _write(out: Path | BinaryIO, data: bytes) -> None:
+    if isinstance(out, Path):
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    else:
+        out.write(data)
+
+
+def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings: Settings,
+            printed_on: str, stale: bool) -> IssuedForm:
+    job = inst.job
+    record = job.record
+    patient = record.patient if record else None
+    stats = inst.laid.stats
+    return IssuedForm(
+        instance_id=inst.instance_id,
+        form_id=job.spec.id,
+        form_version=job.spec.version,
+        scope=job.spec.scope,
+        page_count=len(inst.laid.pages),
+        printed_at=now,
+        pc_id=settings.pc_id,
+        data_as_of=status.data_as_of if (status and job.from_cache) else None,
+        patient_id=patient.id if patient else None,
+        nhs_number=patient.nhs_number if patient else None,
+        hospital_number=patient.hospital_number if patient else None,
+        patient_name=patient.display_name if patient else "",
+        ward_code=job.ward_code,
+        bed=record.stay.bed if record and record.stay else "",
+        clinic=job.clinic,
+        theatre=job.theatre,
+        session_date=job.day,
+        downtime_number=inst.downtime_number,
+        blank_columns=stats.blank,
+        prefilled_columns=stats.prefilled,
+        prefilled_times=tuple(stats.prefilled_times),
+        rows=tuple(stats.rows),
+        stale=stale and job.from_cache,
+        extra={"printed_on": printed_on},
+    )

@@ -1,0 +1,199 @@
+"""Turn a field's ``prefill`` source into the text printed from the cache.
+
+One function per fact, so the wording of safety-critical facts (allergies above all)
+lives in one place and is tested there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from paperfallback.cache.staleness import format_uk, uk_time
+from paperfallback.cache.store import age_in_years
+from paperfallback.domain.nhs_number import format_nhs_number
+from paperfallback.domain.records import (
+    AllergyStatus,
+    Appointment,
+    ObservationKind,
+    Patient,
+    PatientRecord,
+    Prescription,
+    Stay,
+    TheatreCase,
+    Ward,
+)
+
+NO_KNOWN_ALLERGIES = "No known allergies"
+ALLERGIES_NOT_RECORDED = "Allergies not recorded — check with patient"
+NHS_NOT_RECORDED = "NHS number not recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class RowContext:
+    """What one printed row or form is about; any part may be missing."""
+
+    now: datetime
+    patient: Patient | None = None
+    stay: Stay | None = None
+    ward: Ward | None = None
+    record: PatientRecord | None = None
+    prescription: Prescription | None = None
+    appointment: Appointment | None = None
+    theatre_case: TheatreCase | None = None
+
+    @classmethod
+    def for_record(cls, record: PatientRecord, now: datetime) -> RowContext:
+        return cls(now=now, patient=record.patient, stay=record.stay, ward=record.ward,
+                   record=record)
+
+
+def format_date(value: date | None) -> str:
+    return value.strftime("%d-%b-%Y") if value else ""
+
+
+def format_time(value: datetime | None) -> str:
+    return uk_time(value).strftime("%H:%M") if value else ""
+
+
+def allergy_summary(record: PatientRecord) -> str:
+    """The recorded allergies with reactions, 'No known allergies' only when the cache
+    records exactly that, otherwise 'Allergies not recorded — check with patient'."""
+    status = record.allergy_status
+    if status is AllergyStatus.RECORDED:
+        parts = []
+        for allergy in record.true_allergies:
+            detail = ", ".join(x for x in (allergy.reaction, allergy.severity) if x)
+            parts.append(f"{allergy.substance} ({detail})" if detail else allergy.substance)
+        return "; ".join(parts)
+    if status is AllergyStatus.NONE_KNOWN:
+        return NO_KNOWN_ALLERGIES
+    return ALLERGIES_NOT_RECORDED
+
+
+def dob_with_age(patient: Patient, on: date) -> str:
+    if patient.birth_date is None:
+        return "DOB not recorded"
+    return f"{format_date(patient.birth_date)} ({age_in_years(patient.birth_date, on)} y)"
+
+
+def identifiers(patient: Patient) -> str:
+    """'999 000 0026' and the hospital number on a second line."""
+    nhs = format_nhs_number(patient.nhs_number) or NHS_NOT_RECORDED
+    return f"{nhs}\nHosp {patient.hospital_number}" if patient.hospital_number else nhs
+
+
+def latest_news2(record: PatientRecord) -> str:
+    totals = [o for o in record.observations if o.kind is ObservationKind.NEWS2_TOTAL]
+    if not totals or totals[-1].value is None:
+        return "none recorded"
+    last = totals[-1]
+    moment = uk_time(last.effective)
+    return f"{last.value:.0f} at {moment:%H:%M} {moment:%d-%b}"
+
+
+def _patient(f: Callable[[Patient, RowContext], str]) -> Callable[[RowContext], str]:
+    return lambda ctx: f(ctx.patient, ctx) if ctx.patient else ""
+
+
+def _stay(f: Callable[[Stay], str]) -> Callable[[RowContext], str]:
+    return lambda ctx: f(ctx.stay) if ctx.stay else ""
+
+
+def _rx(f: Callable[[Prescription], str]) -> Callable[[RowContext], str]:
+    return lambda ctx: f(ctx.prescription) if ctx.prescription else ""
+
+
+def _appt(f: Callable[[Appointment], str]) -> Callable[[RowContext], str]:
+    return lambda ctx: f(ctx.appointment) if ctx.appointment else ""
+
+
+def _case(f: Callable[[TheatreCase], str]) -> Callable[[RowContext], str]:
+    return lambda ctx: f(ctx.theatre_case) if ctx.theatre_case else ""
+
+
+def _record(f: Callable[[PatientRecord], str]) -> Callable[[RowContext], str]:
+    return lambda ctx: f(ctx.record) if ctx.record else ""
+
+
+def _ward(ctx: RowContext) -> str:
+    if ctx.ward:
+        return ctx.ward.name
+    return ctx.stay.ward_code if ctx.stay else ""
+
+
+_RESOLVERS: dict[str, Callable[[RowContext], str]] = {
+    "patient.name": _patient(lambda p, _c: p.display_name),
+    "patient.family": _patient(lambda p, _c: p.family.upper()),
+    "patient.given": _patient(lambda p, _c: p.given),
+    "patient.nhs_number": _patient(lambda p, _c: identifiers(p)),
+    "patient.hospital_number": _patient(lambda p, _c: p.hospital_number or ""),
+    "patient.birth_date": _patient(lambda p, c: dob_with_age(p, uk_time(c.now).date())),
+    "patient.age": _patient(
+        lambda p, c: str(age_in_years(p.birth_date, uk_time(c.now).date()))
+        if p.birth_date else ""
+    ),
+    "patient.sex": _patient(lambda p, _c: p.sex.value.title()),
+    "patient.address": _patient(lambda p, _c: p.address),
+    "patient.phones": _patient(
+        lambda p, _c: "\n".join(f"{ph.value} ({ph.use})" if ph.use else ph.value
+                                for ph in p.phones) or "no phone recorded"
+    ),
+    "patient.next_of_kin": _patient(
+        lambda p, _c: "\n".join(
+            " ".join(x for x in (k.name, f"({k.relationship})" if k.relationship else "",
+                                 k.phone) if x)
+            for k in p.next_of_kin
+        ) or "none recorded"
+    ),
+    "patient.gp_practice": _patient(lambda p, _c: p.gp_practice),
+    "patient.spo2_scale": _record(lambda r: str(r.spo2_scale) if r.spo2_scale else ""),
+    "stay.ward": _ward,
+    "stay.bed": _stay(lambda s: s.bed),
+    "stay.consultant": _stay(lambda s: s.consultant),
+    "stay.specialty": _stay(lambda s: s.specialty),
+    "stay.admitted_at": _stay(
+        lambda s: format_date(uk_time(s.admitted_at).date()) if s.admitted_at else ""
+    ),
+    "allergies.summary": _record(allergy_summary),
+    "alerts.summary": _record(lambda r: "; ".join(a.text for a in r.alerts) or "none recorded"),
+    "news2.latest": _record(latest_news2),
+    "prescription.drug": _rx(lambda m: m.drug),
+    "prescription.dose": _rx(lambda m: m.dose),
+    "prescription.route": _rx(lambda m: m.route),
+    "prescription.frequency": _rx(lambda m: m.frequency),
+    "prescription.dose_times": _rx(lambda m: " ".join(m.dose_times)),
+    "prescription.prn_indication": _rx(lambda m: m.prn_indication),
+    "prescription.prn_max_24h": _rx(lambda m: m.prn_max_24h),
+    "prescription.start_date": _rx(lambda m: format_date(m.start_date)),
+    "prescription.last_administered": _rx(
+        lambda m: format_uk(m.last_administered) if m.last_administered else ""
+    ),
+    "prescription.prescriber": _rx(lambda m: m.prescriber),
+    "prescription.instructions": _rx(
+        lambda m: "; ".join(x for x in (m.frequency, m.instructions) if x)
+    ),
+    "appointment.start": _appt(lambda a: format_time(a.start)),
+    "appointment.clinician": _appt(lambda a: a.clinician),
+    "appointment.location": _appt(lambda a: a.location),
+    "appointment.description": _appt(lambda a: a.description),
+    "appointment.status": _appt(lambda a: a.status),
+    "theatre_case.planned_order": _case(lambda t: str(t.planned_order)),
+    "theatre_case.planned_start": _case(lambda t: format_time(t.planned_start)),
+    "theatre_case.procedure": _case(lambda t: t.procedure),
+    "theatre_case.surgeon": _case(lambda t: t.surgeon),
+    "theatre_case.anaesthetist": _case(lambda t: t.anaesthetist),
+    "theatre_case.status": _case(lambda t: t.status),
+}
+
+
+def resolve(source: str | None, ctx: RowContext | None) -> str:
+    """The printed text for ``source`` in ``ctx``; "" for blank forms or unknown facts.
+
+    ``observation.*`` sources are filled by the chart renderer, per time point.
+    """
+    if source is None or ctx is None:
+        return ""
+    resolver = _RESOLVERS.get(source)
+    return resolver(ctx) if resolver else ""

@@ -1,0 +1,252 @@
+"""Repeating rows (``kind: table``): one per cached record, then blank rows to write in.
+
+A row may hold sub-rows (a MAR prescription has one per dose time) and a repeated group
+of cells (seven days of administrations, a PRN log). Rows never split across pages; the
+header is repeated on every page the table continues onto.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from paperfallback.domain.records import PrescriptionKind
+from paperfallback.formspec.models import FieldSpec, TableSection
+from paperfallback.render.draw import LIGHT_GREY, MM, Canvas, text_in_box, tick_options
+from paperfallback.render.layout import Block, BuildContext, Flow
+from paperfallback.render.prefill import RowContext, resolve
+from paperfallback.render.sections_common import draw_title, title_height
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    ctx: RowContext | None  # None: a blank row
+    sub_rows: int
+    key: str = ""  # the cached record it stands for, for the register
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    spec: FieldSpec
+    width: float
+    repeat: int = 0  # 1-based repeat number, 0 for a plain column
+
+
+def _columns(section: TableSection, width: float) -> list[Column]:
+    plain = list(section.fields)
+    weights = [f.width for f in plain]
+    repeat = section.repeat
+    if repeat:
+        weights += [repeat.width] * (repeat.count * len(repeat.fields))
+    unit = width / sum(weights)
+    columns = [Column(f, f.width * unit) for f in plain]
+    if repeat:
+        for n in range(1, repeat.count + 1):
+            columns += [Column(f, repeat.width * unit, n) for f in repeat.fields]
+    return columns
+
+
+def _matches(section: TableSection, kind: PrescriptionKind) -> bool:
+    wanted = section.filter.get("kind")
+    return wanted is None or kind.value in {k.strip() for k in wanted.split(",")}
+
+
+def table_rows(section: TableSection, ctx: BuildContext) -> list[TableRow]:
+    """The cached rows of a table, from its source."""
+    rows: list[TableRow] = []
+    if section.source == "prescriptions":
+        record = ctx.subject.record if ctx.subject else None
+        if record is None:
+            return []
+        for rx in record.prescriptions:
+            if not _matches(section, rx.kind):
+                continue
+            subs = max(1, len(rx.dose_times)) if section.sub_rows_from else 1
+            row_ctx = RowContext(now=ctx.now, patient=record.patient, stay=record.stay,
+                                 ward=record.ward, record=record, prescription=rx)
+            rows.append(TableRow(row_ctx, subs, f"{section.id}:{rx.id}"))
+        return rows
+    for row_ctx in ctx.table_rows.get(section.source, []):
+        key = (row_ctx.appointment.id if row_ctx.appointment else
+               row_ctx.theatre_case.id if row_ctx.theatre_case else
+               row_ctx.patient.id if row_ctx.patient else "")
+        rows.append(TableRow(row_ctx, 1, f"{section.id}:{key}"))
+    return rows
+
+
+@dataclass
+class TableFlow:
+    section: TableSection
+    ctx: BuildContext
+    rows: list[TableRow]
+    blank_rows: int
+    fill_page: bool  # a blank table fills its page with rows
+    continued: bool = False
+    empty_note: str = ""
+    _header_h: float = field(default=0.0, init=False)
+
+    def _header_height(self) -> float:
+        return (9.0 if self.section.repeat and len(self.section.repeat.fields) > 1
+                else 7.0) * MM
+
+    def take(self, avail: float, width: float, fresh: bool) -> tuple[Block | None, Flow | None]:
+        section = self.section
+        row_h = section.row_height_mm * MM
+        head = title_height(section) + self._header_height()
+        note_h = 4.5 * MM if self.empty_note and not self.continued else 0.0
+        room = avail - head - note_h
+        placed: list[TableRow] = []
+        used = 0.0
+        for row in self.rows:
+            h = row.sub_rows * row_h
+            if used + h > room:
+                break
+            placed.append(row)
+            used += h
+        rest_rows = self.rows[len(placed):]
+        blank_sub = section.sub_rows_blank if section.sub_rows_from else 1
+        blank_h = blank_sub * row_h
+        blanks = 0
+        if not rest_rows:
+            wanted = self.blank_rows
+            fits = int((room - used + 0.01) // blank_h)
+            blanks = max(0, min(wanted, fits))
+            if self.fill_page or section.min_rows:
+                blanks = max(blanks, min(fits, section.min_rows - len(placed)))
+                if self.fill_page:
+                    blanks = max(blanks, fits)
+        if not placed and not blanks and not (note_h and not rest_rows):
+            if not fresh:
+                return None, self
+            if self.rows:  # a single row taller than the page: print it anyway
+                placed, rest_rows = self.rows[:1], self.rows[1:]
+        self.ctx.stats.prefilled += len(placed)
+        self.ctx.stats.rows.extend(r.key for r in placed)
+        self.ctx.stats.blank += blanks
+        height = head + note_h + sum(r.sub_rows for r in placed) * row_h + blanks * blank_h
+        continued = self.continued
+
+        def draw(c: Canvas, x: float, top: float, w: float) -> None:
+            self._draw(c, x, top, w, placed, blanks, blank_sub, continued, note_h)
+
+        rest: Flow | None = None
+        if rest_rows:
+            rest = TableFlow(section, self.ctx, rest_rows, self.blank_rows, False, True,
+                             self.empty_note)
+        return Block(height, draw), rest
+
+    def _draw(self, c: Canvas, x: float, top: float, width: float, rows: list[TableRow],
+              blanks: int, blank_sub: int, continued: bool, note_h: float) -> None:
+        section = self.section
+        if section.title:
+            suffix = " (continued)" if continued else ""
+            c.saveState()
+            top -= draw_title(c, section.model_copy(update={"title": section.title + suffix}),
+                              x, top, width)
+            c.restoreState()
+        columns = _columns(section, width)
+        header_h = self._header_height()
+        self._draw_header(c, x, top, width, columns, header_h)
+        y = top - header_h
+        row_h = section.row_height_mm * MM
+        if note_h:
+            text_in_box(c, self.empty_note, x, y, width, note_h, size=7, min_size=6)
+            c.setLineWidth(0.4)
+            c.rect(x, y - note_h, width, note_h)
+            y -= note_h
+        for row in rows:
+            y = self._draw_row(c, x, y, columns, row.ctx, row.sub_rows, row_h)
+        for _ in range(blanks):
+            y = self._draw_row(c, x, y, columns, None, blank_sub, row_h)
+        c.setLineWidth(0.8)
+        c.rect(x, y, width, top - y)
+
+    def _draw_header(self, c: Canvas, x: float, top: float, width: float,
+                     columns: list[Column], header_h: float) -> None:
+        section = self.section
+        c.setFillColorRGB(*LIGHT_GREY)
+        c.rect(x, top - header_h, width, header_h, stroke=0, fill=1)
+        c.setFillGray(0)
+        two_level = section.repeat is not None and len(section.repeat.fields) > 1
+        cx = x
+        c.setLineWidth(0.4)
+        for col in columns:
+            if col.repeat == 0 or not two_level:
+                text = col.spec.label if col.repeat == 0 else \
+                    section.repeat.header.format(n=col.repeat) if section.repeat else ""
+                text_in_box(c, text, cx, top, col.width, header_h, size=6.3, bold=True,
+                            min_size=4.0, align="center", valign="middle")
+            else:
+                text_in_box(c, col.spec.label, cx, top - header_h / 2, col.width,
+                            header_h / 2, size=5.2, min_size=3.8, align="center",
+                            valign="middle")
+            c.line(cx, top, cx, top - header_h)
+            cx += col.width
+        if two_level and section.repeat:
+            group_w = sum(col.width for col in columns if col.repeat == 1)
+            gx = x + sum(col.width for col in columns if col.repeat == 0)
+            for n in range(1, section.repeat.count + 1):
+                text_in_box(c, section.repeat.header.format(n=n), gx, top, group_w,
+                            header_h / 2, size=6.0, bold=True, min_size=4.0, align="center",
+                            valign="middle")
+                c.line(gx, top - header_h / 2, gx + group_w, top - header_h / 2)
+                gx += group_w
+        c.line(x, top - header_h, x + width, top - header_h)
+
+    def _draw_row(self, c: Canvas, x: float, top: float, columns: list[Column],
+                  ctx: RowContext | None, sub_rows: int, row_h: float) -> float:
+        section = self.section
+        height = sub_rows * row_h
+        times: list[str] = []
+        if ctx and ctx.prescription and section.sub_rows_from:
+            times = list(ctx.prescription.dose_times)
+        cx = x
+        size = section.font_size
+        for col in columns:
+            spec = col.spec
+            per_sub = col.repeat > 0 or spec.prefill == section.sub_rows_from
+            if per_sub and sub_rows > 1:
+                c.setLineWidth(0.25)
+                for i in range(1, sub_rows):
+                    c.line(cx, top - i * row_h, cx + col.width, top - i * row_h)
+            if spec.prefill == section.sub_rows_from and section.sub_rows_from:
+                for i, t in enumerate(times):
+                    text_in_box(c, t, cx, top - i * row_h, col.width, row_h, size=size,
+                                bold=True, align="center", valign="middle")
+            elif spec.prefill and ctx is not None:
+                value = resolve(spec.prefill, ctx)
+                bold = spec.prefill in ("patient.name", "allergies.summary", "stay.bed",
+                                        "prescription.drug")
+                text_in_box(c, value, cx, top, col.width, height, size=size, bold=bold,
+                            min_size=4.5)
+            elif spec.type == "choice" and col.repeat == 0:
+                tick_options(c, [ch.code for ch in spec.choices], cx, top, col.width, height,
+                             size=min(6.0, size))
+            elif spec.type == "lines" and height > 9 * MM:
+                c.setStrokeGray(0.8)
+                c.setLineWidth(0.25)
+                step = 4.5 * MM
+                ly = top - step
+                while ly > top - height + 1.5:
+                    c.line(cx + 1.5, ly, cx + col.width - 1.5, ly)
+                    ly -= step
+                c.setStrokeGray(0)
+            if cx > x:
+                c.setLineWidth(0.4)
+                c.line(cx, top, cx, top - height)
+            cx += col.width
+        c.setLineWidth(0.6)
+        c.line(x, top - height, cx, top - height)
+        return top - height
+
+
+def table_flow(section: TableSection, ctx: BuildContext) -> TableFlow:
+    rows = table_rows(section, ctx)
+    note = ""
+    if not rows and not ctx.blank and section.source != "none":
+        subject = {"prescriptions": "medicines of this kind",
+                   "ward_patients": "patients on this ward",
+                   "appointments": "appointments in this clinic on this day",
+                   "theatre_cases": "cases on this list"}.get(section.source, "records")
+        note = f"No {subject} in the cache (as of the 'Data as of' time above)."
+    return TableFlow(section, ctx, rows, section.blank_rows, fill_page=ctx.blank,
+                     empty_note=note)

@@ -1,0 +1,22 @@
+"""What the app needs from its caller: the CLI's AppContext satisfies this.
+
+A Protocol rather than an import of paperfallback.cli, because the UI and the CLI are
+sibling layers that must not depend on each other (see [tool.importlinter]).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from paperfallback.cache.store import CacheStore
+
+
+class AppContextLike(Protocol):
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def key(self) -> tuple[str, str]: ...
+
+    def open_cache(self) -> CacheStore: ...

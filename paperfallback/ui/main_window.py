@@ -1,0 +1,639 @@
+"""The one window a nurse sees: downtime marker, cache status, big actions, ward list.
+
+States: the ward list (normal), first run (no cache yet: offer the demo or an import) and
+a problem page (wrong key, damaged file, bad settings) that says what to do instead of
+crashing. Every rule it shows comes from the core (paperfallback.cache.ward_summary).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from paperfallback.cache.store import CacheStatus, CacheStore
+from paperfallback.cache.ward_summary import (
+    ALL_WARDS,
+    CacheBanner,
+    CacheLevel,
+    PatientSummary,
+    cache_banner,
+    home_ward,
+    search_ids,
+    ward_summaries,
+)
+from paperfallback.domain.errors import ImportRefused, PaperFallbackError, WrongKey
+from paperfallback.settings import Settings
+from paperfallback.ui.background import BackgroundTask, TaskControl
+from paperfallback.ui.banners import CacheStatusBanner, DowntimeBanner
+from paperfallback.ui.context import AppContextLike
+from paperfallback.ui.patient_model import PATIENT_ID_ROLE, Column, PatientTableModel
+from paperfallback.ui.prompts import Prompts
+
+WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
+STATUS_REFRESH_MS = 30_000
+DEMO_SEED = 2018
+
+
+class MainWindow(QMainWindow):
+    """Built from an app context (data folder, settings, key) and a ``Prompts`` seam."""
+
+    def __init__(self, ctx: AppContextLike, *, prompts: Prompts | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.prompts = prompts or Prompts()
+        self.store: CacheStore | None = None
+        self.settings = Settings()
+        self.settings_problem = ""
+        self.status: CacheStatus | None = None
+        self.tasks: list[BackgroundTask] = []
+        self._summaries: list[PatientSummary] = []
+        self._imported_at: object = None
+        self._child_windows: list[QWidget] = []
+        self.setWindowTitle(WINDOW_TITLE)
+        self.setMinimumSize(1000, 640)
+        self._build()
+        self._build_menus()
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_REFRESH_MS)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self._status_timer.start()
+        self.reload()
+
+    # ---- layout -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 8)
+        outer.setSpacing(0)
+        self.downtime_banner = DowntimeBanner(central)
+        self.cache_banner = CacheStatusBanner(central)
+        outer.addWidget(self.downtime_banner)
+        outer.addWidget(self.cache_banner)
+
+        body = QHBoxLayout()
+        body.setContentsMargins(10, 10, 10, 0)
+        body.setSpacing(12)
+        outer.addLayout(body, 1)
+        body.addLayout(self._build_actions())
+        self.pages = QStackedWidget(central)
+        self.ward_page = self._build_ward_page()
+        self.first_run_page = self._build_first_run_page()
+        self.problem_page = self._build_problem_page()
+        for page in (self.ward_page, self.first_run_page, self.problem_page):
+            self.pages.addWidget(page)
+        body.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+    def _action_button(self, text: str, shortcut: str, tip: str,
+                       slot: Callable[[], Any]) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setProperty("primary", True)
+        button.setToolTip(f"{tip}  ({QKeySequence(shortcut).toString()})")
+        button.setAccessibleDescription(tip)
+        button.setMinimumWidth(260)
+        button.clicked.connect(slot)
+        QShortcut(QKeySequence(shortcut), self, activated=button.click)
+        return button
+
+    def _build_actions(self) -> QVBoxLayout:
+        column = QVBoxLayout()
+        column.setSpacing(10)
+        self.print_ward_button = self._action_button(
+            "Print ward pack", "Ctrl+P",
+            "Print the paper forms for every patient on this ward (or the ones you selected), "
+            "filled in from the downtime copy.", self.open_print_ward_pack)
+        self.print_blank_button = self._action_button(
+            "Print blank forms", "Ctrl+B",
+            "Print empty forms to fill in by hand, for example for new admissions.",
+            self.open_print_blank)
+        self.clinic_button = self._action_button(
+            "Clinic lists", "Ctrl+L",
+            "Print an outpatient clinic list for a chosen clinic and day, with phone numbers.",
+            self.open_clinic_lists)
+        self.theatre_button = self._action_button(
+            "Theatre lists", "Ctrl+T",
+            "Print a theatre list for a chosen theatre and day.", self.open_theatre_lists)
+        self.reenter_button = self._action_button(
+            "Re-enter forms", "Ctrl+E",
+            "After the outage: type the handwritten paper forms back in.", self.open_reentry)
+        self.export_button = self._action_button(
+            "Export for re-import", "Ctrl+Shift+E",
+            "After the outage: write the re-entered forms to a file the EPR can import.",
+            self.open_export)
+        for button in (self.print_ward_button, self.print_blank_button, self.clinic_button,
+                       self.theatre_button):
+            column.addWidget(button)
+        separator = QFrame(self)
+        separator.setFrameShape(QFrame.Shape.HLine)
+        column.addWidget(separator)
+        column.addWidget(QLabel("<b>When the EPR is back</b>", self))
+        column.addWidget(self.reenter_button)
+        column.addWidget(self.export_button)
+        column.addStretch(1)
+        return column
+
+    def _build_ward_page(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        controls = QHBoxLayout()
+        ward_label = QLabel("&Ward:", page)
+        self.ward_combo = QComboBox(page)
+        self.ward_combo.setMinimumWidth(220)
+        self.ward_combo.setToolTip("Choose which ward's patients to list, or all patients.")
+        ward_label.setBuddy(self.ward_combo)
+        search_label = QLabel("&Search:", page)
+        self.search_edit = QLineEdit(page)
+        self.search_edit.setPlaceholderText("Name, NHS number or hospital number  (Ctrl+F)")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setToolTip(
+            "Type the start of a surname or first name, an NHS number or a hospital number. "
+            "Press Escape to clear.")
+        search_label.setBuddy(self.search_edit)
+        self.count_label = QLabel(page)
+        controls.addWidget(ward_label)
+        controls.addWidget(self.ward_combo)
+        controls.addSpacing(16)
+        controls.addWidget(search_label)
+        controls.addWidget(self.search_edit, 1)
+        controls.addWidget(self.count_label)
+        layout.addLayout(controls)
+
+        self.model = PatientTableModel()
+        self.table = QTableView(page)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTabKeyNavigation(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        for column, width in ((Column.WARD, 110), (Column.BED, 70), (Column.NAME, 300),
+                              (Column.NHS, 125), (Column.AGE, 48), (Column.ALLERGIES, 190),
+                              (Column.ALERTS, 180), (Column.NEWS2, 130)):
+            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(Column.ALERTS, QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip(
+            "Patients in the downtime copy. Select patients (Shift/Ctrl + arrows) and press "
+            "Ctrl+P to print their forms, or press Enter on one patient.")
+        self.table.activated.connect(
+            lambda _index: self.open_print_ward_pack(prefer_selected=True))
+        layout.addWidget(self.table, 1)
+
+        self.ward_combo.currentIndexChanged.connect(self._ward_changed)
+        self.search_edit.textChanged.connect(self._apply_search)
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.focus_search)
+        QShortcut(QKeySequence("Escape"), self.search_edit, activated=self.search_edit.clear)
+        self.search_edit.returnPressed.connect(self._search_enter)
+        return page
+
+    def _build_first_run_page(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        title = QLabel("This PC has no patient data yet", page)
+        title.setObjectName("pageTitle")
+        text = QLabel(
+            "PaperFallback keeps a copy of the ward's patients from the EPR so that you can "
+            "print filled-in paper forms when the EPR is down. IT normally sets this up and "
+            "the copy is refreshed automatically.<br><br>"
+            "<b>Now:</b> you can still print <b>blank forms</b> (left).<br>"
+            "<b>To try the app:</b> load the demo hospital (made-up patients only).<br>"
+            "<b>To load real data:</b> import an extract file or folder from the EPR.",
+            page)
+        text.setObjectName("problemText")
+        text.setWordWrap(True)
+        buttons = QHBoxLayout()
+        self.load_demo_button = QPushButton("Load &demo hospital", page)
+        self.load_demo_button.setToolTip(
+            "Fill this PC with a made-up demo hospital to practise. Replaces any data here.")
+        self.load_demo_button.clicked.connect(self.load_demo)
+        self.import_button = QPushButton("&Import extract…", page)
+        self.import_button.setToolTip("Choose the EPR extract files (FHIR JSON, NDJSON, CSV "
+                                      "or xlsx) to copy onto this PC.")
+        self.import_button.clicked.connect(lambda: self.import_extract(folder=False))
+        for button in (self.load_demo_button, self.import_button):
+            button.setMinimumHeight(44)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.first_run_progress = QLabel(page)
+        layout.addWidget(title)
+        layout.addWidget(text)
+        layout.addLayout(buttons)
+        layout.addWidget(self.first_run_progress)
+        layout.addStretch(1)
+        return page
+
+    def _build_problem_page(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        box = QFrame(page)
+        box.setObjectName("problemBox")
+        inner = QVBoxLayout(box)
+        self.problem_title = QLabel(box)
+        self.problem_title.setObjectName("pageTitle")
+        self.problem_text = QLabel(box)
+        self.problem_text.setObjectName("problemText")
+        self.problem_text.setWordWrap(True)
+        self.problem_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        inner.addWidget(self.problem_title)
+        inner.addWidget(self.problem_text)
+        layout.addWidget(box)
+        layout.addStretch(1)
+        return page
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, slot in (
+            ("Import extract &files…", lambda: self.import_extract(folder=False)),
+            ("Import extract f&older…", lambda: self.import_extract(folder=True)),
+            ("Load &demo hospital", self.load_demo),
+        ):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        tools = self.menuBar().addMenu("&Tools")
+        self.settings_action = QAction("Settings for &IT staff…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+Alt+S"))
+        self.settings_action.setToolTip("For IT staff: ward, printer, forms and data folder.")
+        self.settings_action.triggered.connect(self.open_settings)
+        tools.addAction(self.settings_action)
+        self.addAction(self.settings_action)
+
+    # ---- state --------------------------------------------------------------------------
+
+    def _open_store(self) -> CacheStore:
+        if self.store is None:
+            self.store = self.ctx.open_cache()
+        return self.store
+
+    def reload(self, *, home: bool = False) -> None:
+        """Re-read settings and the cache, and show the page that fits; ``home`` goes back to
+        this PC's own ward (else the ward shown stays)."""
+        if home:
+            self.ward_combo.clear()
+        try:
+            self.settings = Settings.load(self.ctx.data_dir)
+            self.settings_problem = ""
+        except PaperFallbackError as exc:
+            self.settings = Settings()
+            self.settings_problem = str(exc)
+        try:
+            store = self._open_store()
+            self.status = store.status(stale_minutes=self.settings.stale_minutes)
+        except WrongKey as exc:
+            self._show_problem(
+                "Patient data cannot be opened",
+                "The patient data on this PC cannot be unlocked: the key is wrong or the "
+                "file is damaged. Nothing has been changed or deleted.<br><br>"
+                "<b>What to do:</b> call the IT service desk and tell them the message "
+                "below. You can still print <b>blank forms</b>.<br><br>"
+                f"<small>{_escape(str(exc))}</small>")
+            return
+        except PaperFallbackError as exc:
+            self._show_problem(
+                "Patient data cannot be opened",
+                "The patient data on this PC cannot be read. Nothing has been changed.<br><br>"
+                "<b>What to do:</b> call the IT service desk and tell them the message below. "
+                f"You can still print <b>blank forms</b>.<br><br><small>{_escape(str(exc))}"
+                "</small>")
+            return
+        self.cache_banner.show_banner(self._banner())
+        self._imported_at = self.status.imported_at
+        if not self.status.has_snapshot:
+            self.pages.setCurrentWidget(self.first_run_page)
+            self._set_cache_actions(enabled=False)
+            self.setWindowTitle(WINDOW_TITLE)
+            return
+        self.pages.setCurrentWidget(self.ward_page)
+        self._set_cache_actions(enabled=True)
+        self._fill_wards(store)
+
+    def _banner(self) -> CacheBanner:
+        assert self.status is not None
+        banner = cache_banner(self.status)
+        if self.settings_problem:
+            banner = CacheBanner(
+                banner.level, banner.headline,
+                f"{banner.detail} Settings could not be read ({self.settings_problem}); "
+                "using the defaults: call IT.")
+        return banner
+
+    def _show_problem(self, title: str, html: str) -> None:
+        self.store = None
+        self.status = None
+        self.cache_banner.show_banner(CacheBanner(
+            CacheLevel.NONE, "PATIENT DATA CANNOT BE OPENED",
+            "Only blank forms can be printed until IT fixes this."))
+        self.problem_title.setText(title)
+        self.problem_text.setText(html)
+        self.pages.setCurrentWidget(self.problem_page)
+        self._set_cache_actions(enabled=False)
+
+    def _set_cache_actions(self, *, enabled: bool) -> None:
+        for button in (self.print_ward_button, self.clinic_button, self.theatre_button):
+            button.setEnabled(enabled)
+
+    def refresh_status(self) -> None:
+        """Timer tick: update the age and staleness; reload if a new extract arrived."""
+        if self.store is None or self.status is None:
+            return
+        try:
+            self.status = self.store.status(stale_minutes=self.settings.stale_minutes)
+        except PaperFallbackError:
+            self.reload()
+            return
+        if self.status.imported_at != self._imported_at:
+            self.reload()
+            return
+        self.cache_banner.show_banner(self._banner())
+
+    def _fill_wards(self, store: CacheStore) -> None:
+        wards = store.wards()
+        current = self.current_ward_code() if self.ward_combo.count() else None
+        self.model.ward_names = {w.code: w.name for w in wards}
+        self.ward_combo.blockSignals(True)
+        self.ward_combo.clear()
+        for ward in wards:
+            self.ward_combo.addItem(f"{ward.name} ({ward.code})", ward.code)
+        self.ward_combo.addItem("All patients", ALL_WARDS)
+        if current is None:
+            home = home_ward(self.settings.ward, wards)
+            current = home.code if home else ALL_WARDS
+        index = self.ward_combo.findData(current)
+        self.ward_combo.setCurrentIndex(max(index, 0))
+        self.ward_combo.blockSignals(False)
+        self._ward_changed()
+
+    def current_ward_code(self) -> str:
+        data = self.ward_combo.currentData()
+        return str(data) if data is not None else ALL_WARDS
+
+    def current_ward_name(self) -> str:
+        code = self.current_ward_code()
+        return self.model.ward_names.get(code, "All patients") if code else "All patients"
+
+    def _ward_changed(self) -> None:
+        if self.store is None:
+            return
+        code = self.current_ward_code()
+        self._summaries = ward_summaries(self.store, code)
+        self.table.setColumnHidden(Column.WARD, bool(code))
+        self.setWindowTitle(f"{self.current_ward_name()} — {WINDOW_TITLE}")
+        self._apply_search()
+
+    def _apply_search(self) -> None:
+        if self.store is None:
+            return
+        text = self.search_edit.text()
+        ids = search_ids(self.store, self.current_ward_code(), text)
+        rows = self._summaries if ids is None else [
+            r for r in self._summaries if r.patient_id in ids]
+        self.model.set_rows(rows)
+        noun = "patient" if len(rows) == 1 else "patients"
+        if ids is None:
+            self.count_label.setText(f"{len(rows)} {noun}")
+        elif rows:
+            self.count_label.setText(f"{len(rows)} {noun} match")
+        else:
+            self.count_label.setText("No match here — try the ward “All patients”")
+
+    def _search_enter(self) -> None:
+        if self.model.rowCount():
+            self.table.setFocus()
+            self.table.selectRow(0)
+
+    def focus_search(self) -> None:
+        if self.pages.currentWidget() is self.ward_page:
+            self.search_edit.setFocus()
+            self.search_edit.selectAll()
+
+    def selected_patient_ids(self) -> list[str]:
+        """Selected patients, in list (bed) order."""
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.index(r, 0).data(PATIENT_ID_ROLE) for r in rows]
+
+    def visible_patient_ids(self) -> list[str]:
+        return [self.model.row_summary(r).patient_id for r in range(self.model.rowCount())]
+
+    def select_patients(self, patient_ids: list[str]) -> None:
+        wanted = set(patient_ids)
+        selection = self.table.selectionModel()
+        selection.clearSelection()
+        for row in range(self.model.rowCount()):
+            if self.model.row_summary(row).patient_id in wanted:
+                selection.select(
+                    self.model.index(row, 0),
+                    QItemSelectionModel.SelectionFlag.Select
+                    | QItemSelectionModel.SelectionFlag.Rows)
+
+    # ---- background jobs ----------------------------------------------------------------
+
+    def run_task(self, job: Callable[[TaskControl], Any], *,
+                 on_success: Callable[[Any], None],
+                 on_failure: Callable[[BaseException], None]) -> BackgroundTask:
+        task = BackgroundTask(job, self)
+        task.succeeded.connect(on_success)
+        task.failed.connect(on_failure)
+        task.done.connect(lambda: self._forget(task))
+        self.tasks.append(task)
+        task.start()
+        return task
+
+    def _forget(self, task: BackgroundTask) -> None:
+        if task in self.tasks:
+            self.tasks.remove(task)
+        task.deleteLater()
+
+    def load_demo(self) -> None:
+        if self.status is not None and self.status.has_snapshot and not self.prompts.confirm(
+            self, "Load demo hospital",
+            "This replaces the patient data on this PC with made-up demo patients. Continue?"):
+            return
+        data_dir, key = self.ctx.data_dir, self.ctx.key
+
+        def job(control: TaskControl) -> None:
+            from paperfallback.cache.demo import write_demo_extract
+            from paperfallback.cache.importers import read_extract
+
+            control.progress(0, 3, "Writing the demo hospital…")
+            with tempfile.TemporaryDirectory(prefix="pf-demo-") as tmp:
+                folder = write_demo_extract(Path(tmp), seed=DEMO_SEED)
+                control.progress(1, 3, "Importing it…")
+                snapshot = read_extract([folder])
+                control.progress(2, 3, "Saving…")
+                with CacheStore.open(data_dir, key[0], key_source=key[1]) as store:
+                    store.replace_snapshot(snapshot, force=True)
+                    store.record_refresh(ok=True, source=f"demo seed {DEMO_SEED}")
+
+        self._start_cache_job(job, "Loading the demo hospital…")
+
+    def import_extract(self, *, folder: bool) -> None:
+        paths = self.prompts.open_paths(
+            self, "Import an EPR extract", folder=folder,
+            file_filter="EPR extracts (*.json *.ndjson *.csv *.xlsx);;All files (*)")
+        if paths:
+            self._import_paths(paths, force=False)
+
+    def _import_paths(self, paths: list[str], *, force: bool) -> None:
+        data_dir, key, settings = self.ctx.data_dir, self.ctx.key, self.settings
+        source = ", ".join(paths)
+
+        def job(control: TaskControl) -> None:
+            from paperfallback.cache.importers import read_extract
+
+            control.progress(0, 2, "Reading the extract…")
+            with CacheStore.open(data_dir, key[0], key_source=key[1]) as store:
+                try:
+                    snapshot = read_extract(
+                        [Path(p) for p in paths],
+                        hospital_number_systems=settings.hospital_number_systems)
+                    control.progress(1, 2, "Saving…")
+                    store.replace_snapshot(snapshot, force=force,
+                                           max_drop_share=settings.max_patient_drop_share)
+                except Exception as exc:
+                    store.record_refresh(ok=False, source=source, message=str(exc)[:500])
+                    raise
+                store.record_refresh(ok=True, source=source)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ImportRefused) and self.prompts.confirm(
+                    self, "Import looks partial", f"{exc}\n\nImport it anyway?"):
+                self._import_paths(paths, force=True)
+                return
+            self._job_failed("The extract was not imported", exc)
+
+        self._start_cache_job(job, "Importing the extract…", on_failure=failed)
+
+    def _start_cache_job(self, job: Callable[[TaskControl], Any], text: str, *,
+                         on_failure: Callable[[BaseException], None] | None = None) -> None:
+        for button in (self.load_demo_button, self.import_button):
+            button.setEnabled(False)
+        self.first_run_progress.setText(text)
+        self.statusBar().showMessage(text)
+
+        def finished(_result: object) -> None:
+            self._cache_job_done()
+            self.statusBar().showMessage("Patient data loaded.", 10_000)
+
+        def failed(exc: BaseException) -> None:
+            self._cache_job_done()
+            (on_failure or (lambda e: self._job_failed("The data was not loaded", e)))(exc)
+
+        task = self.run_task(job, on_success=finished, on_failure=failed)
+        task.progress.connect(lambda _d, _t, msg: self.first_run_progress.setText(msg))
+
+    def _cache_job_done(self) -> None:
+        for button in (self.load_demo_button, self.import_button):
+            button.setEnabled(True)
+        self.first_run_progress.setText("")
+        self.statusBar().clearMessage()
+        self.reload()
+
+    def _job_failed(self, title: str, exc: BaseException) -> None:
+        message = str(exc) if isinstance(exc, PaperFallbackError | OSError) else (
+            f"Unexpected error: {exc!r}")
+        self.prompts.error(self, title, message)
+
+    # ---- actions ------------------------------------------------------------------------
+
+    def open_print_ward_pack(self, *, prefer_selected: bool = False) -> None:
+        if self.store is None or self.status is None or not self.status.has_snapshot:
+            return
+        from paperfallback.ui.print_dialog import PrintDialog
+
+        self._show_dialog(PrintDialog(
+            self, kind="ward", ward_code=self.current_ward_code(),
+            ward_name=self.current_ward_name(), ward_count=len(self._summaries),
+            selected_ids=self.selected_patient_ids(), prefer_selected=prefer_selected))
+
+    def open_print_blank(self) -> None:
+        from paperfallback.ui.print_dialog import PrintDialog
+
+        code = self.current_ward_code() if self.store is not None else ALL_WARDS
+        self._show_dialog(PrintDialog(self, kind="blank", ward_code=code))
+
+    def open_clinic_lists(self) -> None:
+        if self.store is None:
+            return
+        from paperfallback.ui.list_picker import ListPickerDialog
+
+        self._show_dialog(ListPickerDialog(self, kind="clinic"))
+
+    def open_theatre_lists(self) -> None:
+        if self.store is None:
+            return
+        from paperfallback.ui.list_picker import ListPickerDialog
+
+        self._show_dialog(ListPickerDialog(self, kind="theatre"))
+
+    def open_reentry(self) -> None:
+        from paperfallback.ui.after_outage import open_reentry
+
+        window = open_reentry(self)
+        if window is not None:
+            self._child_windows.append(window)
+
+    def open_export(self) -> None:
+        from paperfallback.ui.after_outage import open_export
+
+        open_export(self)
+
+    def open_settings(self) -> None:
+        if not self.prompts.confirm(
+                self, "Settings for IT staff",
+                "These settings are for IT staff. Changing them can make this PC print the "
+                "wrong ward or the wrong forms.\n\nOpen the settings?"):
+            return
+        from paperfallback.ui.settings_dialog import SettingsDialog
+
+        self._show_dialog(SettingsDialog(self))
+
+    def _show_dialog(self, dialog: QWidget) -> None:
+        """Non-blocking: tests drive the dialog; users get a window-modal dialog."""
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self.open_dialog = dialog
+        dialog.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+            task.wait()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        super().closeEvent(event)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

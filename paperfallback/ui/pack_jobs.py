@@ -1,0 +1,180 @@
+"""What the print dialogs ask the render engine for, and what comes back.
+
+The only UI module that calls ``paperfallback.render``: a ``PackChoice`` (plain data,
+built by the dialogs) becomes a job for a ``BackgroundTask`` that returns a
+``RenderedPack`` (the PDF in memory, its page count and the issued form instances). The
+PDF never goes to a temporary file: it holds patient data.
+
+IDs come from the register's allocator for packs that may be printed, and from a
+throwaway in-memory allocator for the live page count, so counting never uses up IDs.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from paperfallback.cache.store import CacheStore
+from paperfallback.domain.errors import InputError
+from paperfallback.formspec import FormCatalogue, load_catalogue
+from paperfallback.register import IdAllocator, IssuedForm, MemoryAllocator, Register
+from paperfallback.render import PackRequest, render_pack
+from paperfallback.settings import Settings
+from paperfallback.ui.background import TaskControl
+
+PackKind = Literal["ward", "patients", "blank", "clinic", "theatre"]
+
+
+@dataclass(frozen=True, slots=True)
+class PackChoice:
+    """What the user chose in a print dialog."""
+
+    kind: PackKind
+    title: str
+    ward_code: str = ""
+    patient_ids: tuple[str, ...] = ()  # cache ids (kind "patients")
+    form_ids: tuple[str, ...] = ()
+    copies: int = 1
+    blank_count: int = 1  # kind "blank": how many of each form
+    clinic: str = ""
+    theatre: str = ""
+    day: date | None = None
+
+    @property
+    def file_stem(self) -> str:
+        """A file name a nurse recognises: 'Ward 3 pack', 'Clinic list ...'."""
+        keep = "".join(c if c.isalnum() or c in " -_" else "-" for c in self.title)
+        return " ".join(keep.split())[:80] or "PaperFallback pack"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPack:
+    choice: PackChoice
+    pdf: bytes
+    page_count: int
+    issued: tuple[IssuedForm, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderPlace:
+    """Where a job finds the stores (the worker opens its own connections)."""
+
+    data_dir: Path
+    key: str
+    key_source: str
+    settings: Settings
+
+
+@cache
+def catalogue() -> FormCatalogue:
+    """The bundled forms, loaded once per process."""
+    return load_catalogue()
+
+
+def render_job(choice: PackChoice, place: RenderPlace, *,
+               count_only: bool = False) -> Callable[[TaskControl], RenderedPack]:
+    """A job rendering ``choice``; ``count_only`` uses throwaway IDs (for page counts)."""
+
+    def job(control: TaskControl) -> RenderedPack:
+        if count_only:
+            return render_choice(choice, place, MemoryAllocator(pc_code="T1"), control)
+        with Register.open(place.data_dir, place.key, place.settings,
+                           key_source=place.key_source) as register:
+            return render_choice(choice, place, register, control)
+
+    return job
+
+
+def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator,
+                  control: TaskControl) -> RenderedPack:
+    """Render on the calling (worker) thread, with its own cache connection."""
+    requests = pack_requests(choice, place)
+    store = None
+    if choice.kind != "blank":
+        store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source)
+    try:
+        pdfs: list[bytes] = []
+        issued: list[IssuedForm] = []
+        pages = 0
+        for index, request in enumerate(requests):
+            control.check()
+            out = io.BytesIO()
+
+            def progress(done: int, total: int, index: int = index) -> None:
+                control.progress(done, total, f"Preparing page {done} of {total}" + (
+                    f" (form {index + 1} of {len(requests)})" if len(requests) > 1 else ""))
+
+            result = render_pack(request, store, catalogue(), place.settings, out=out,
+                                 allocate_ids=allocator, progress=progress,
+                                 cancelled=control.is_cancelled)
+            pdfs.append(out.getvalue())
+            issued.extend(result.issued)
+            pages += result.page_count
+    finally:
+        if store is not None:
+            store.close()
+    pdf = pdfs[0] if len(pdfs) == 1 else _concatenate(pdfs)
+    return RenderedPack(choice=choice, pdf=pdf, page_count=pages, issued=tuple(issued))
+
+
+def pack_requests(choice: PackChoice, place: RenderPlace) -> list[PackRequest]:
+    """The engine's requests for a choice: one, or one per blank form."""
+    forms = tuple(choice.form_ids)
+    if choice.kind == "ward":
+        return [PackRequest(ward=choice.ward_code, forms=forms, copies=choice.copies)]
+    if choice.kind == "patients":
+        patient_forms = tuple(f for f in forms if catalogue().get(f).scope == "patient")
+        if not patient_forms:
+            raise InputError("tick a form that is printed per patient (the handover list is "
+                             "printed for the whole ward only)")
+        return [PackRequest(patient_ids=_identifiers(choice.patient_ids, place),
+                            forms=patient_forms, copies=choice.copies)]
+    if choice.kind == "blank":
+        return [PackRequest(blank_form=f, count=choice.blank_count) for f in forms]
+    if choice.kind == "clinic":
+        return [PackRequest(clinic=choice.clinic, day=choice.day, forms=forms)]
+    return [PackRequest(theatre=choice.theatre, day=choice.day, forms=forms)]
+
+
+def _identifiers(patient_ids: tuple[str, ...], place: RenderPlace) -> tuple[str, ...]:
+    """The engine finds patients by hospital or NHS number (as a nurse would type them)."""
+    with CacheStore.open(place.data_dir, place.key, key_source=place.key_source) as store:
+        wanted = set(patient_ids)
+        found = {r.patient.id: r.patient for r in store.patients() if r.patient.id in wanted}
+    identifiers = []
+    for patient_id in patient_ids:
+        patient = found.get(patient_id)
+        if patient is None:
+            raise InputError(f"patient {patient_id!r} is no longer in the downtime copy")
+        number = patient.hospital_number or patient.nhs_number
+        if not number:
+            raise InputError(f"{patient.display_name} has no hospital or NHS number in the "
+                             "copy: print a blank form and write the details by hand")
+        identifiers.append(number)
+    return tuple(identifiers)
+
+
+def _concatenate(pdfs: list[bytes]) -> bytes:
+    """Blank forms of several kinds in one file (no cover sheet counts these pages)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for pdf in pdfs:
+        writer.append(io.BytesIO(pdf))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def record_issued(place: RenderPlace, pack: RenderedPack) -> int:
+    """Record a printed or saved pack's form instances in the register (once each)."""
+    if not pack.issued:
+        return 0
+    with Register.open(place.data_dir, place.key, place.settings,
+                       key_source=place.key_source) as register:
+        return register.record(pack.issued)

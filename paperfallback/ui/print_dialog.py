@@ -1,0 +1,437 @@
+"""The print dialog: which patients, which forms, how many; a live page count; then
+Preview, Print or Save PDF. Rendering runs on a worker thread with progress and Cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.ui.background import BackgroundTask
+from paperfallback.ui.banners import DowntimeBanner
+from paperfallback.ui.pack_jobs import (
+    PackChoice,
+    RenderedPack,
+    RenderPlace,
+    catalogue,
+    render_job,
+)
+from paperfallback.ui.pack_output import PackOutput
+
+if TYPE_CHECKING:
+    from paperfallback.ui.main_window import MainWindow
+
+COUNT_DELAY_MS = 250
+MAX_COPIES = 10
+MAX_BLANK = 100
+
+
+def render_place(window: MainWindow) -> RenderPlace:
+    key, source = window.ctx.key
+    return RenderPlace(data_dir=window.ctx.data_dir, key=key, key_source=source,
+                       settings=window.settings)
+
+
+def form_choices(kind: str) -> list[tuple[str, str, str]]:
+    """(form id, title, scope) of the forms a kind of pack can hold, from forms/*.yaml."""
+    scopes = {"ward": ("patient", "ward"), "blank": ("patient", "ward", "blank", "clinic-day",
+                                                     "theatre-day")}[kind]
+    return [(f.id, f.display_title, f.scope) for f in catalogue() if f.scope in scopes]
+
+
+class RenderRunner:
+    """Owns at most one render at a time for a dialog: progress bar, Cancel, outcome."""
+
+    def __init__(self, dialog: QDialog, progress: QProgressBar, cancel: QPushButton,
+                 status: QLabel) -> None:
+        self.dialog = dialog
+        self.progress_bar = progress
+        self.cancel_button = cancel
+        self.status = status
+        self.task: BackgroundTask | None = None
+        cancel.clicked.connect(self.cancel)
+        self._idle()
+
+    def busy(self) -> bool:
+        return self.task is not None
+
+    def start(self, job: Callable[[Any], RenderedPack], text: str, *,
+              on_success: Callable[[RenderedPack], None],
+              on_failure: Callable[[BaseException], None]) -> BackgroundTask:
+        self.cancel()
+        task = BackgroundTask(job, self.dialog)
+        self.task = task
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(text)
+        task.progress.connect(self._progress)
+        task.succeeded.connect(lambda pack: self._done(task, lambda: on_success(pack)))
+        task.failed.connect(lambda exc: self._done(task, lambda: on_failure(exc)))
+        task.cancelled.connect(lambda: self._done(task, lambda: self.status.setText(
+            "Cancelled: nothing was printed.")))
+        task.start()
+        return task
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling…")
+
+    def _progress(self, done: int, total: int, text: str) -> None:
+        if total > 0:
+            self.progress_bar.setRange(0, total)
+            self.progress_bar.setValue(done)
+        if text:
+            self.status.setText(text)
+
+    def _done(self, task: BackgroundTask, then: Callable[[], None]) -> None:
+        if self.task is task:
+            self.task = None
+            self._idle()
+        task.deleteLater()
+        then()
+
+    def _idle(self) -> None:
+        self.progress_bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+
+    def shutdown(self) -> None:
+        task = self.task
+        if task is not None:
+            task.cancel()
+            task.wait()
+
+
+class PrintDialog(QDialog):
+    """Ward pack (``kind="ward"``) or blank forms (``kind="blank"``)."""
+
+    def __init__(self, window: MainWindow, *, kind: str, ward_code: str = "",
+                 ward_name: str = "", ward_count: int = 0,
+                 selected_ids: list[str] | None = None,
+                 prefer_selected: bool = False) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.kind = kind
+        self.ward_code = ward_code
+        self.ward_name = ward_name
+        self.selected_ids = list(selected_ids or [])
+        self.place = render_place(window)
+        self.output: PackOutput | None = None
+        self.page_count: int | None = None
+        self._count_task: BackgroundTask | None = None
+        title = (f"Print ward pack — {ward_name}" if kind == "ward" else "Print blank forms")
+        self.setWindowTitle(f"{title} — PaperFallback")
+        self.setMinimumWidth(620)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 10)
+        layout.addWidget(DowntimeBanner(self))
+        body = QVBoxLayout()
+        body.setContentsMargins(12, 8, 12, 0)
+        layout.addLayout(body)
+        heading = QLabel(title, self)
+        heading.setObjectName("pageTitle")
+        body.addWidget(heading)
+
+        self.all_radio = QRadioButton(self)
+        self.selected_radio = QRadioButton(self)
+        if kind == "ward":
+            group_box = QGroupBox("Patients", self)
+            box = QVBoxLayout(group_box)
+            if ward_code:
+                self.all_radio.setText(f"&All {ward_count} patients on {ward_name}, with a "
+                                       "cover sheet")
+            else:
+                self.all_radio.setText("&All patients: choose one ward first")
+            self.all_radio.setEnabled(bool(ward_code))
+            count = len(self.selected_ids)
+            self.selected_radio.setText(
+                f"Only the {count} &selected patient{'s' if count != 1 else ''}" if count
+                else "Only &selected patients (none selected in the list)")
+            self.selected_radio.setEnabled(bool(count))
+            self.all_radio.setToolTip("Every patient on the ward, in bed order, after a cover "
+                                      "sheet listing the pack's contents.")
+            self.selected_radio.setToolTip("Only the patients you highlighted in the list.")
+            group = QButtonGroup(self)
+            group.addButton(self.all_radio)
+            group.addButton(self.selected_radio)
+            use_selected = bool(count) and (prefer_selected or not ward_code)
+            (self.selected_radio if use_selected else self.all_radio).setChecked(True)
+            box.addWidget(self.all_radio)
+            box.addWidget(self.selected_radio)
+            body.addWidget(group_box)
+            self.all_radio.toggled.connect(self.schedule_count)
+
+        forms_box = QGroupBox("&Forms" if kind == "ward" else "&Blank forms to print", self)
+        forms_layout = QVBoxLayout(forms_box)
+        self.forms_list = QListWidget(forms_box)
+        self.forms_list.setToolTip("Tick the forms to print. Space ticks or unticks the "
+                                   "highlighted form. The ward's usual forms are ticked.")
+        defaults = set(window.settings.forms_for_ward(ward_code or None))
+        if kind == "blank":
+            defaults = {"downtime-registration"}
+        self.form_scopes: dict[str, str] = {}
+        try:
+            choices = form_choices(kind)
+        except PaperFallbackError as exc:
+            choices = []
+            window.prompts.error(window, "Forms could not be loaded", str(exc))
+        for form_id, form_title, scope in choices:
+            self.form_scopes[form_id] = scope
+            item = QListWidgetItem(form_title)
+            item.setData(Qt.ItemDataRole.UserRole, form_id)
+            item.setToolTip(f"Form id: {form_id}" + (
+                ". Printed once for the whole ward." if scope == "ward" else ""))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if form_id in defaults
+                               else Qt.CheckState.Unchecked)
+            self.forms_list.addItem(item)
+        self.forms_list.setCurrentRow(0)
+        self.forms_list.itemChanged.connect(self.schedule_count)
+        forms_layout.addWidget(self.forms_list)
+        forms_box.setFocusProxy(self.forms_list)
+        body.addWidget(forms_box, 1)
+
+        numbers = QFormLayout()
+        self.copies_spin = QSpinBox(self)
+        self.copies_spin.setRange(1, MAX_COPIES)
+        self.copies_spin.setToolTip("How many copies of each form. Each copy gets its own "
+                                    "form ID.")
+        self.blank_spin = QSpinBox(self)
+        self.blank_spin.setRange(1, MAX_BLANK)
+        self.blank_spin.setValue(5)
+        self.blank_spin.setToolTip("How many blank copies of each ticked form. Each gets its "
+                                   "own form ID (and downtime number).")
+        if kind == "ward":
+            numbers.addRow("&Copies of each form:", self.copies_spin)
+            self.blank_spin.setVisible(False)
+            hint = QLabel("Blank forms for new patients: use Print blank forms (Ctrl+B).", self)
+            hint.setObjectName("hint")
+            numbers.addRow(hint)
+        else:
+            self.copies_spin.setVisible(False)
+            numbers.addRow("&Number of each form:", self.blank_spin)
+        self.copies_spin.valueChanged.connect(self.schedule_count)
+        self.blank_spin.valueChanged.connect(self.schedule_count)
+        body.addLayout(numbers)
+
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("pageCount")
+        self.count_label.setStyleSheet("font-weight: bold;")
+        body.addWidget(self.count_label)
+        progress_row = QHBoxLayout()
+        self.progress_bar = QProgressBar(self)
+        self.cancel_button = QPushButton("Cancel &rendering", self)
+        self.cancel_button.setToolTip("Stop preparing the pages (Escape). Nothing is printed.")
+        self.status_label = QLabel(self)
+        self.status_label.setWordWrap(True)
+        progress_row.addWidget(self.progress_bar, 1)
+        progress_row.addWidget(self.cancel_button)
+        body.addLayout(progress_row)
+        body.addWidget(self.status_label)
+        self.runner = RenderRunner(self, self.progress_bar, self.cancel_button,
+                                   self.status_label)
+
+        buttons = QHBoxLayout()
+        self.preview_button = QPushButton("Pre&view", self)
+        self.print_button = QPushButton("&Print…", self)
+        self.save_button = QPushButton("&Save PDF…", self)
+        self.close_button = QPushButton("Close", self)
+        self.preview_button.setToolTip("Prepare the pages and look at them before printing "
+                                       "(Enter)")
+        self.print_button.setToolTip("Prepare the pages and choose a printer (Ctrl+P)")
+        self.save_button.setToolTip("Prepare the pages and save them as a PDF file (Ctrl+S)")
+        self.close_button.setToolTip("Close without printing (Escape)")
+        self.preview_button.setDefault(True)
+        self.preview_button.clicked.connect(lambda: self.render_then(self._show_preview))
+        self.print_button.clicked.connect(lambda: self.render_then(self._print))
+        self.save_button.clicked.connect(lambda: self.render_then(self._save))
+        self.close_button.clicked.connect(self.reject)
+        QShortcut(QKeySequence.StandardKey.Print, self, activated=self.print_button.click)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save_button.click)
+        buttons.addStretch(1)
+        for button in (self.preview_button, self.print_button, self.save_button,
+                       self.close_button):
+            buttons.addWidget(button)
+        body.addLayout(buttons)
+
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self._count_pages)
+        self.schedule_count()
+        self.forms_list.setFocus()
+
+    # ---- the choice -------------------------------------------------------------------
+
+    def checked_forms(self) -> list[str]:
+        return [self.forms_list.item(i).data(Qt.ItemDataRole.UserRole)
+                for i in range(self.forms_list.count())
+                if self.forms_list.item(i).checkState() == Qt.CheckState.Checked]
+
+    def set_forms(self, form_ids: list[str]) -> None:
+        for i in range(self.forms_list.count()):
+            item = self.forms_list.item(i)
+            item.setCheckState(Qt.CheckState.Checked
+                               if item.data(Qt.ItemDataRole.UserRole) in form_ids
+                               else Qt.CheckState.Unchecked)
+
+    def choice(self) -> PackChoice:
+        forms = tuple(self.checked_forms())
+        if self.kind == "blank":
+            return PackChoice(kind="blank", title="Blank forms", ward_code=self.ward_code,
+                              form_ids=forms, blank_count=self.blank_spin.value())
+        if self.all_radio.isChecked():
+            return PackChoice(kind="ward", title=f"{self.ward_name} pack",
+                              ward_code=self.ward_code, form_ids=forms,
+                              copies=self.copies_spin.value())
+        return PackChoice(kind="patients", title=f"{self.ward_name} selected patients",
+                          ward_code=self.ward_code, patient_ids=tuple(self.selected_ids),
+                          form_ids=forms, copies=self.copies_spin.value())
+
+    def _problem(self, choice: PackChoice) -> str:
+        if not choice.form_ids:
+            return "Tick at least one form."
+        if choice.kind == "patients":
+            if not choice.patient_ids:
+                return "Select patients in the list first, or choose a ward."
+            if all(self.form_scopes.get(f) == "ward" for f in choice.form_ids):
+                return "The handover list prints only with the whole ward."
+        return ""
+
+    # ---- live page count ----------------------------------------------------------------
+
+    def schedule_count(self) -> None:
+        self.page_count = None
+        choice = self.choice()
+        problem = self._problem(choice)
+        for button in (self.preview_button, self.print_button, self.save_button):
+            button.setEnabled(not problem and not self.runner.busy())
+        if problem:
+            self.count_label.setText(problem)
+            return
+        self.count_label.setText("Counting pages…")
+        self._count_timer.start()
+
+    def _count_pages(self) -> None:
+        if self._count_task is not None:
+            self._count_task.cancel()
+        choice = self.choice()
+        if self._problem(choice):
+            return
+        task = BackgroundTask(render_job(choice, self.place, count_only=True), self)
+        self._count_task = task
+
+        def counted(pack: Any) -> None:
+            if self._count_task is task and pack.choice == self.choice():
+                self.page_count = pack.page_count
+                self.count_label.setText(_pages_text(pack.page_count))
+
+        def failed(exc: BaseException) -> None:
+            if self._count_task is task:
+                self.count_label.setText(f"Cannot prepare these forms: {exc}")
+
+        def done() -> None:
+            if self._count_task is task:
+                self._count_task = None
+            task.deleteLater()
+
+        task.succeeded.connect(counted)
+        task.failed.connect(failed)
+        task.done.connect(done)
+        task.start()
+
+    # ---- render, then preview / print / save ------------------------------------------
+
+    def render_then(self, action: Callable[[PackOutput], None]) -> None:
+        choice = self.choice()
+        problem = self._problem(choice)
+        if problem:
+            self.status_label.setText(problem)
+            return
+        if self._count_task is not None:
+            self._count_task.cancel()
+        self._count_timer.stop()
+        self._set_busy(True)
+
+        def rendered(pack: RenderedPack) -> None:
+            self._set_busy(False)
+            self.page_count = pack.page_count
+            self.count_label.setText(_pages_text(pack.page_count))
+            self.status_label.setText(f"Ready: {pack.page_count} pages.")
+            self.output = PackOutput(self.window_, self.place, pack,
+                                     on_finished=self._finished)
+            action(self.output)
+
+        def failed(exc: BaseException) -> None:
+            self._set_busy(False)
+            message = str(exc) if isinstance(exc, PaperFallbackError) else repr(exc)
+            self.status_label.setText(f"The pages could not be prepared: {message}")
+            self.window_.prompts.error(self, "The pages could not be prepared", message)
+
+        task = self.runner.start(render_job(choice, self.place), "Preparing the pages…",
+                                 on_success=rendered, on_failure=failed)
+        task.cancelled.connect(lambda: self._set_busy(False))
+
+    def _set_busy(self, busy: bool) -> None:
+        for widget in (self.preview_button, self.print_button, self.save_button,
+                       self.forms_list, self.copies_spin, self.blank_spin):
+            widget.setEnabled(not busy)
+        self.all_radio.setEnabled(not busy and bool(self.ward_code))
+        self.selected_radio.setEnabled(not busy and bool(self.selected_ids))
+        if busy:
+            self.cancel_button.setFocus()
+
+    def _show_preview(self, output: PackOutput) -> None:
+        output.preview(self)
+
+    def _print(self, output: PackOutput) -> None:
+        output.print(self)
+
+    def _save(self, output: PackOutput) -> None:
+        output.save(self)
+
+    def _finished(self, message: str) -> None:
+        self.status_label.setText(message)
+
+    # ---- keyboard -----------------------------------------------------------------------
+
+    def reject(self) -> None:
+        """Escape cancels a render first; a second Escape closes."""
+        if self.runner.busy():
+            self.runner.cancel()
+            return
+        super().reject()
+
+    def done(self, result: int) -> None:
+        self._count_timer.stop()
+        if self._count_task is not None:
+            self._count_task.cancel()
+            self._count_task.wait()
+        self.runner.shutdown()
+        super().done(result)
+
+
+def _pages_text(pages: int) -> str:
+    return f"{pages} page{'s' if pages != 1 else ''} to print"

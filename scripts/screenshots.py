@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Grab offscreen screenshots of each window into docs/screenshots/ (for the user guide).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Uses a private demo hospital in a temporary folder (never the user's data) and scripted
+answers instead of blocking dialogs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PAPERFALLBACK_KEY", "screenshots-key")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ScriptedPrompts:
+    """Answers every dialog without blocking (the screenshots never print)."""
+
+    def open_paths(self, *_a: Any, **_k: Any) -> list[str]:
+        return []
+
+    def save_path(self, *_a: Any, **_k: Any) -> str | None:
+        return None
+
+    def choose_printer(self, *_a: Any, **_k: Any) -> bool:
+        return False
+
+    def info(self, *_a: Any, **_k: Any) -> None:
+        return None
+
+    def error(self, *_a: Any, **_k: Any) -> None:
+        return None
+
+    def confirm(self, *_a: Any, **_k: Any) -> bool:
+        return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from paperfallback.cache.store import CacheStore
+    from paperfallback.cli.context import AppContext
+    from paperfallback.settings import Settings
+    from paperfallback.ui.app import create_app
+    from paperfallback.ui.main_window import MainWindow
+
+    app = create_app()
+    prompts = ScriptedPrompts()
+    key = os.environ["PAPERFALLBACK_KEY"]
+
+    def settle(until: Callable[[], bool] = lambda: True, limit_s: float = 60) -> None:
+        import time
+
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            app.processEvents()
+            if until():
+                break
+            time.sleep(0.01)
+        for _ in range(5):
+            app.processEvents()
+
+    def save(widget: QWidget, name: str) -> None:
+        settle()
+        path = args.out / f"{name}.png"
+        widget.grab().save(str(path))
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+    def window_on(folder: Path, width: int = 1280, height: int = 800) -> tuple[MainWindow, Any]:
+        ctx = AppContext(data_dir_option=str(folder))
+        window = MainWindow(ctx, prompts=prompts)  # type: ignore[arg-type]
+        window.resize(width, height)
+        window.show()
+        settle()
+        return window, ctx
+
+    with tempfile.TemporaryDirectory(prefix="pf-shots-") as tmp:
+        demo = Path(tmp) / "demo"
+        demo.mkdir()
+        env = dict(os.environ, PAPERFALLBACK_KEY=key)
+        subprocess.run([sys.executable, "-m", "paperfallback", "--data-dir", str(demo), "demo"],
+                       check=True, env=env, capture_output=True)
+
+        window, ctx = window_on(demo)
+        save(window, "main-window")
+        window.search_edit.setText("mu")
+        save(window, "main-window-search")
+        window.search_edit.clear()
+
+        window.open_print_ward_pack()
+        dialog = window.open_dialog
+        settle(lambda: dialog.page_count is not None)
+        save(dialog, "print-dialog")
+        dialog.preview_button.click()
+        settle(lambda: dialog.output is not None and dialog.output.preview_dialog is not None)
+        preview = dialog.output.preview_dialog if dialog.output else None
+        if preview is not None:
+            settle(preview.thumbnails_done)
+            save(preview, "preview")
+            preview.close()
+        dialog.close()
+
+        window.open_print_blank()
+        blank = window.open_dialog
+        settle(lambda: blank.page_count is not None)
+        save(blank, "print-blank-forms")
+        blank.close()
+
+        window.open_clinic_lists()
+        save(window.open_dialog, "clinic-lists")
+        window.open_dialog.close()
+        window.open_theatre_lists()
+        save(window.open_dialog, "theatre-lists")
+        window.open_dialog.close()
+
+        window.open_settings()
+        save(window.open_dialog, "settings-it")
+        window.open_dialog.close()
+        window.close()
+        ctx.close()
+
+        stale = Path(tmp) / "stale"
+        stale.mkdir()
+        _copy_cache(demo, stale)
+        with CacheStore.open(stale, key) as store:
+            status = store.status()
+            assert status.data_as_of is not None
+        Settings(stale_minutes=60).save(stale)
+        _age_cache(stale, key, hours=3)
+        window, ctx = window_on(stale)
+        save(window, "main-window-stale")
+        window.close()
+        ctx.close()
+
+        empty = Path(tmp) / "empty"
+        empty.mkdir()
+        window, ctx = window_on(empty)
+        save(window, "first-run")
+        window.close()
+        ctx.close()
+
+        wrong = Path(tmp) / "wrong"
+        wrong.mkdir()
+        _copy_cache(demo, wrong)
+        os.environ["PAPERFALLBACK_KEY"] = "not-the-right-key"
+        window, ctx = window_on(wrong)
+        save(window, "wrong-key")
+        window.close()
+        ctx.close()
+        os.environ["PAPERFALLBACK_KEY"] = key
+    QApplication.processEvents()
+    return 0
+
+
+def _copy_cache(source: Path, target: Path) -> None:
+    import shutil
+
+    for item in source.iterdir():
+        if item.name.startswith("cache.db"):
+            shutil.copy2(item, target / item.name)
+
+
+def _age_cache(folder: Path, key: str, *, hours: int) -> None:
+    """Re-import the same snapshot with its 'data as of' moved back, as after a long outage."""
+    from dataclasses import replace
+
+    from paperfallback.cache.importers import read_extract
+    from paperfallback.cache.demo import write_demo_extract
+    from paperfallback.cache.staleness import utc_now
+    from paperfallback.cache.store import CacheStore
+
+    with tempfile.TemporaryDirectory(prefix="pf-age-") as tmp:
+        snapshot = read_extract([write_demo_extract(Path(tmp), seed=2018)])
+    old = replace(snapshot, data_as_of=utc_now() - timedelta(hours=hours))
+    with CacheStore.open(folder, key) as store:
+        store.replace_snapshot(old, force=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

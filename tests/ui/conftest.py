@@ -1,0 +1,54 @@
+"""UI test fixtures: scripted dialogs, the tiny ward, and a window factory that closes
+what it opened (no leaked top-level widgets, no running threads)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pf_ui_helpers import FakePrompts, tiny_snapshot, write_cache
+
+from paperfallback.cli.context import AppContext
+from paperfallback.settings import Settings
+
+
+@pytest.fixture
+def prompts() -> FakePrompts:
+    return FakePrompts()
+
+
+@pytest.fixture
+def tiny_cache(data_dir: Path) -> Path:
+    """The tiny ward, data as of 10 minutes ago."""
+    from paperfallback.cache.staleness import utc_now
+
+    write_cache(data_dir, "test-key-not-secret", tiny_snapshot(utc_now() - timedelta(minutes=10)))
+    return data_dir
+
+
+@pytest.fixture
+def make_window(qtbot: Any, prompts: FakePrompts) -> Iterator[Callable[..., Any]]:
+    """Build a MainWindow on the test's data folder; closes it and its dialogs afterwards."""
+    from paperfallback.ui.main_window import MainWindow
+
+    made: list[tuple[MainWindow, AppContext]] = []
+
+    def make(data_dir: Path, *, settings: Settings | None = None) -> MainWindow:
+        if settings is not None:
+            settings.save(data_dir)
+        ctx = AppContext(data_dir_option=str(data_dir))
+        window = MainWindow(ctx, prompts=prompts)  # type: ignore[arg-type]
+        qtbot.addWidget(window)
+        window.show()
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)
+        made.append((window, ctx))
+        return window
+
+    yield make
+    for window, ctx in made:
+        window.close()
+        ctx.close()

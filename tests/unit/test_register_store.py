@@ -1,0 +1,52 @@
+"""The register in the encrypted work store: reserved IDs never repeat; records round-trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+import os
+from pathlib import Path
+
+from paperfallback.register import IssuedForm, Register
+from paperfallback.settings import Settings
+
+TEST_KEY = os.environ.get("PAPERFALLBACK_KEY", "test-key-not-secret")
+
+
+def _issued(instance_id: str) -> IssuedForm:
+    return IssuedForm(
+        instance_id=instance_id, form_id="news2", form_version="1.0", scope="patient",
+        page_count=2, printed_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC), pc_id="PC-1",
+        data_as_of=datetime(2026, 1, 5, 8, 30, tzinfo=UTC), patient_id="p1",
+        nhs_number="9990000026", patient_name="LLŶR-PRITCHARD, Gwenllïan",
+        session_date=date(2026, 1, 5), prefilled_columns=3, blank_columns=13,
+        prefilled_times=("2026-01-05T08:00:00+00:00",), rows=("regular:rx-1",),
+    )
+
+
+def test_ids_survive_reopening_and_are_never_reused(data_dir: Path) -> None:
+    settings = Settings(pc_code="K7", pc_id="PC-1")
+    with Register.open(data_dir, TEST_KEY, settings) as register:
+        first = [register.instance_id() for _ in range(3)]
+        downtime = register.downtime_number()
+    with Register.open(data_dir, TEST_KEY, settings) as register:
+        later = register.instance_id()
+        assert register.downtime_number() != downtime
+    assert len({*first, later}) == 4
+    assert all(i.startswith("K7-") for i in first)
+
+
+def test_record_get_list_round_trip(data_dir: Path) -> None:
+    with Register.open(data_dir, TEST_KEY, Settings(pc_code="K7")) as register:
+        instance_id = register.instance_id()
+        issued = _issued(instance_id)
+        assert register.record([issued]) == 1
+        assert register.record(issued) == 0  # recording again changes nothing
+        assert register.get(instance_id.lower().replace("-", "")) == issued
+        assert register.list() == [issued]
+        assert register.list(form_id="mar") == []
+
+
+def test_derived_pc_code_when_it_left_it_empty(data_dir: Path) -> None:
+    with Register.open(data_dir, TEST_KEY, Settings(pc_code="", pc_id="WARD-PC-3")) as register:
+        assert len(register.pc_code) == 3
+        assert register.instance_id().startswith(register.pc_code + "-")
