@@ -50,13 +50,13 @@ def main() -> int:
                            appointments=args.appointments, observation_hours=72)
         generated = time.perf_counter() - started
         size_mb = sum(f.stat().st_size for f in extract.iterdir()) / 1e6
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         snapshot = read_extract([extract])
-        read_s = time.perf_counter() - started
+        read_s, read_cpu = time.perf_counter() - started, time.process_time() - cpu
         store = CacheStore.open(data, "bench-key-not-secret")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         store.replace_snapshot(snapshot, force=True)
-        store_s = time.perf_counter() - started
+        store_s, store_cpu = time.perf_counter() - started, time.process_time() - cpu
         counts = snapshot.counts()
         patients = list(snapshot.patients)
         del snapshot
@@ -82,6 +82,8 @@ def main() -> int:
           f"({size_mb:.0f} MB NDJSON, generated in {generated:.1f} s)")
     print(f"import: {read_s + store_s:.1f} s (read_extract {read_s:.1f} s + "
           f"replace_snapshot {store_s:.1f} s)   target <= 20 s")
+    print(f"import CPU time: {read_cpu + store_cpu:.1f} s (read_extract {read_cpu:.1f} s + "
+          f"replace_snapshot {store_cpu:.1f} s; wall minus CPU = waiting for the other core)")
     for label, (p95, median) in results.items():
         print(f"search by {label:<15}: p95 {p95:6.1f} ms (median {median:.1f} ms)   "
               "target <= 20 ms")

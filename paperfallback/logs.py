@@ -64,6 +64,20 @@ class _UtcFormatter(logging.Formatter):
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
+class _SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Closes the file after each record. The desktop app and the scheduled refresh write
+    the same log; on Windows a file held open by one process cannot be renamed by the
+    other at rollover. A ward PC logs a few lines a minute, so reopening costs nothing."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            super().emit(record)
+        finally:
+            if self.stream is not None:
+                self.stream.close()
+                self.stream = None
+
+
 def log_path(folder: Path) -> Path:
     return folder / LOG_FOLDER / LOG_FILE
 
@@ -85,8 +99,9 @@ def setup_logging(folder: Path, *, level: int = logging.INFO) -> Path | None:
             handler.close()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+        path.touch()
+        handler = _SharedRotatingFileHandler(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
         )
     except OSError:
         return None

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One-command set-up for a fresh machine with only Python 3.11+.
 
-    python3 scripts/dev.py app    # create .venv, install, build the demo hospital if needed, run the app
+    python3 scripts/dev.py app    # create .venv, install, build the demo if needed, run the app
     python3 scripts/dev.py test   # create .venv, install with test extras, run every check and test
 
 The virtual environment is rebuilt when pyproject.toml changes (a hash stamp in .venv).
@@ -23,7 +23,7 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
 def ensure_venv(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script must explain, not crash
         sys.exit("PaperFallback needs Python 3.11 or newer")
     stamp = VENV / f".installed-{extras or 'app'}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()

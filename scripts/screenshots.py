@@ -54,7 +54,6 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication, QWidget
 
-    from paperfallback.cache.store import CacheStore
     from paperfallback.cli.context import AppContext
     from paperfallback.settings import Settings
     from paperfallback.ui.app import create_app
@@ -138,9 +137,6 @@ def main() -> int:
         stale = Path(tmp) / "stale"
         stale.mkdir()
         _copy_cache(demo, stale)
-        with CacheStore.open(stale, key) as store:
-            status = store.status()
-            assert status.data_as_of is not None
         Settings(stale_minutes=60).save(stale)
         _age_cache(stale, key, hours=3)
         window, ctx = window_on(stale)
@@ -177,19 +173,17 @@ def _copy_cache(source: Path, target: Path) -> None:
 
 
 def _age_cache(folder: Path, key: str, *, hours: int) -> None:
-    """Re-import the same snapshot with its 'data as of' moved back, as after a long outage."""
-    from dataclasses import replace
-
-    from paperfallback.cache.importers import read_extract
+    """The demo hospital as extracted some hours ago, as after a long outage."""
     from paperfallback.cache.demo import write_demo_extract
+    from paperfallback.cache.importers import read_extract
     from paperfallback.cache.staleness import utc_now
     from paperfallback.cache.store import CacheStore
 
+    then = utc_now() - timedelta(hours=hours)
     with tempfile.TemporaryDirectory(prefix="pf-age-") as tmp:
-        snapshot = read_extract([write_demo_extract(Path(tmp), seed=2018)])
-    old = replace(snapshot, data_as_of=utc_now() - timedelta(hours=hours))
+        snapshot = read_extract([write_demo_extract(Path(tmp), seed=2018, now=then)])
     with CacheStore.open(folder, key) as store:
-        store.replace_snapshot(old, force=True)
+        store.replace_snapshot(snapshot, force=True)
 
 
 if __name__ == "__main__":

@@ -193,8 +193,21 @@ def sample_snapshot():  # type: ignore[no-untyped-def]
     from datetime import date, timedelta
 
     from paperfallback.domain.records import (
-        Alert, Allergy, Appointment, NextOfKin, Observation, ObservationKind, Patient, Phone,
-        Prescription, PrescriptionKind, Sex, Snapshot, Stay, TheatreCase, Ward,
+        Alert,
+        Allergy,
+        Appointment,
+        NextOfKin,
+        Observation,
+        ObservationKind,
+        Patient,
+        Phone,
+        Prescription,
+        PrescriptionKind,
+        Sex,
+        Snapshot,
+        Stay,
+        TheatreCase,
+        Ward,
     )
 
     t0 = sample_as_of_time()
@@ -279,3 +292,9 @@ def sample_data_dir(data_dir: Path) -> Path:
 @pytest.fixture
 def sample_as_of():  # type: ignore[no-untyped-def]
     return sample_as_of_time()
+
+
+@pytest.fixture
+def make_sample_snapshot():  # type: ignore[no-untyped-def]
+    """The builder of the hand-made Cedar Ward snapshot, to vary it in a test."""
+    return sample_snapshot

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +26,7 @@ from paperfallback.cache.importers.fhir_values import (
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.domain.nhs_number import check_digit
+from paperfallback.resources import resource
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM
 
 Json = dict[str, Any]
@@ -37,107 +37,22 @@ UCUM = "http://unitsofmeasure.org"
 _LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 WARD_CODE_SYSTEM = "https://fhir.paperfallback.example/Id/ward-code"
 
-GIVEN_FEMALE = (
-    "Siân", "Gwenllïan", "Ffion", "Catrin", "Eluned", "Mererid", "Heulwen", "Bethan", "Nia",
-    "Margaret", "Joan", "Dorothy", "Patricia", "Eileen", "Susan", "Emily", "Olivia", "Chloé",
-    "Zoë", "Hélène", "Anaïs", "Siobhán", "Aoife", "Niamh", "Mòrag", "Małgorzata", "Żaneta",
-    "Agnieszka", "Priya", "Aisha", "Fatima", "Harpreet", "Ngozi", "Mei", "Renée", "Begoña",
-)
-GIVEN_MALE = (
-    "Dafydd", "Llŷr", "Rhodri", "Gethin", "Aled", "Iolo", "Carwyn", "Tomos", "Siôn", "Emrys",
-    "John", "David", "Peter", "Michael", "George", "Harold", "Arthur", "Oliver", "Noël",
-    "Seán", "Pádraig", "Eòghann", "Łukasz", "Michał", "Jürgen", "Gökhan", "José", "Iñaki",
-    "Arjun", "Mohammed", "Imran", "Chukwuemeka", "Kwame", "Wei", "Loïc", "Zbigniew",
-)
-FAMILY = (
-    "Jones", "Williams", "Davies", "Evans", "Thomas", "Roberts", "Hughes", "Lewis", "Prys",
-    "ap Iorwerth", "Llywelyn", "Gŵyn", "Pritchard", "Vaughan-Williams", "Smith", "Taylor",
-    "Brown", "Wilson", "Clarke", "Wright", "Walker", "Robinson", "Thompson", "Hall", "Green",
-    "MacLeòid", "Ó Briain", "O'Sullivan", "Murphy", "Kowalczyk", "Wiśniewski", "Łapińska",
-    "Öztürk", "Müller", "Lefèvre", "Muñoz", "Núñez", "Patel", "Begum", "Chaudhry", "Singh",
-    "Kaur", "Rahman", "Okonkwo", "Adeyemi", "Nguyen", "Chen", "Featherstonehaugh-Cholmondeley",
-    "Montgomery-Massingberd", "Fotheringham-Llewellyn", "Ashworth-Pryce-Hutchinson",
-)
-WARD_NAMES = (
-    "Dewi Sant", "Florence Nightingale", "Aneurin Bevan", "Mary Seacole", "Betsi Cadwaladr",
-    "Elsie Inglis", "Gwenllian", "Edith Cavell", "Santes Dwynwen", "Hywel Dda", "Tudor",
-    "Owain Glyndŵr", "Nye Bevan", "Rosalind Franklin", "Ysbyty Gwyrdd", "Derwen",
-)
-SPECIALTIES = (
-    "Respiratory medicine", "Care of the elderly", "General surgery", "Cardiology",
-    "Trauma and orthopaedics", "Gastroenterology", "Acute medicine", "Stroke medicine",
-)
-STREETS = ("Heol y Frenhines", "Ffordd Pen-y-Bryn", "Church Street", "Station Road",
-           "Stryd Fawr", "Maes-y-Coed", "Victoria Road", "Lôn Las", "Park Avenue")
-TOWNS = (("Caerdydd", "CF14"), ("Abertawe", "SA1"), ("Wrecsam", "LL11"), ("Bangor", "LL57"),
-         ("Leeds", "LS17"), ("Chester", "CH2"), ("Bristol", "BS8"), ("Aberystwyth", "SY23"))
-CLINICIANS = (
-    ("Dr", "Angharad", "Rees-Mogg"), ("Mr", "Owain", "Pryce"), ("Dr", "Fatima", "Chaudhry"),
-    ("Ms", "Bronwen", "Llywelyn"), ("Dr", "Kwame", "Mensah"), ("Mr", "Dafydd", "ap Gwilym"),
-    ("Dr", "Sinéad", "O'Connor"), ("Prof", "Hamish", "MacLeòid"), ("Dr", "Ewa", "Nowak"),
-    ("Mr", "Rajesh", "Patel"), ("Dr", "Catrin", "Hughes"), ("Dr", "Tomás", "Ruiz"),
-)
-CLINICS = (
-    "Fracture Clinic", "Diabetes Clinic", "Respiratory Clinic", "Cardiology Clinic",
-    "Gynaecology Clinic", "Ophthalmology Clinic", "Pre-operative Assessment", "Memory Clinic",
-)
-THEATRES = ("Theatre 1", "Theatre 2", "Day Surgery Theatre")
-PROCEDURES = (
-    "Laparoscopic cholecystectomy", "Total hip replacement (left)",
-    "Inguinal hernia repair (right)", "Cystoscopy", "Knee arthroscopy (right)",
-    "Hemiarthroplasty (right) for fractured neck of femur", "Laparoscopic appendicectomy",
-    "Carpal tunnel release (left)", "Cataract extraction with lens implant (right)",
-)
-ALLERGIES = (
-    ("Penicillin", "Anaphylaxis", "severe", "high", "medication"),
-    ("Codeine", "Nausea and vomiting", "mild", "low", "medication"),
-    ("Latex", "Contact dermatitis", "moderate", "low", "environment"),
-    ("Peanut", "Angioedema", "severe", "high", "food"),
-    ("Trimethoprim", "Urticarial rash", "mild", "low", "medication"),
-    ("Ibuprofen", "Bronchospasm", "moderate", "high", "medication"),
-)
-ALERTS = (
-    ("Not for cardiopulmonary resuscitation (DNACPR)", "304253006", "Resuscitation status"),
-    ("At risk for falls", "129839007", "Safety"),
-    ("MRSA carrier: isolate, contact precautions", "", "Infection risk"),
-    ("Clostridioides difficile: side room", "", "Infection risk"),
-    ("Same or similar name on this ward: check identity", "", "Safety"),
-    ("Learning disability: see hospital passport", "", "Communication"),
-)
-# (drug, dm+d code, dose, route, times) for regular medicines
-REGULAR = (
-    ("Paracetamol 500mg tablets", "42109611000001109", "1 g", "Oral",
-     ("06:00", "12:00", "18:00", "22:00")),
-    ("Ramipril 5mg capsules", "", "5 mg", "Oral", ("08:00",)),
-    ("Enoxaparin sodium 40mg/0.4ml injection", "", "40 mg", "Subcutaneous", ("18:00",)),
-    ("Amoxicillin 500mg capsules", "", "500 mg", "Oral", ("08:00", "14:00", "22:00")),
-    ("Omeprazole 20mg gastro-resistant capsules", "", "20 mg", "Oral", ("08:00",)),
-    ("Atorvastatin 20mg tablets", "", "20 mg", "Oral", ("22:00",)),
-    ("Metformin 500mg tablets", "", "500 mg", "Oral", ("08:00", "18:00")),
-    ("Bisoprolol 2.5mg tablets", "", "2.5 mg", "Oral", ("08:00",)),
-    ("Furosemide 40mg tablets", "", "40 mg", "Oral", ("08:00",)),
-    ("Senna 7.5mg tablets", "", "15 mg", "Oral", ("22:00",)),
-    ("Levothyroxine 50microgram tablets", "", "50 microgram", "Oral", ("06:00",)),
-)
-PRN = (
-    ("Paracetamol 500mg tablets", "1 g", "Oral", "Pain or fever", (4, "g")),
-    ("Morphine sulfate 10mg/5ml oral solution", "2.5 mg", "Oral", "Breakthrough pain",
-     (30, "mg")),
-    ("Ondansetron 4mg tablets", "4 mg", "Oral", "Nausea or vomiting", (8, "mg")),
-    ("Salbutamol 2.5mg/2.5ml nebuliser liquid", "2.5 mg", "Inhalation", "Breathlessness",
-     (10, "mg")),
-    ("Lorazepam 500microgram tablets", "500 microgram", "Oral", "Agitation", (2, "mg")),
-)
-ONCE = (
-    ("Furosemide 20mg/2ml injection", "40 mg", "Intravenous"),
-    ("Co-amoxiclav 1.2g injection", "1.2 g", "Intravenous"),
-    ("Vitamin K1 (phytomenadione) 10mg/1ml injection", "10 mg", "Intravenous"),
-)
-INFUSIONS = (
-    ("Sodium chloride 0.9% infusion 1000ml", "1000 mL", 83),
-    ("Glucose 5% infusion 500ml", "500 mL", 42),
-    ("Compound sodium lactate (Hartmann's) infusion 1000ml", "1000 mL", 125),
-)
+
+def _load_tables() -> dict[str, tuple[Any, ...]]:
+    """Names, places and clinical content, kept as data in resources/demo/hospital.json."""
+    raw = json.loads(resource("demo", "hospital.json").read_text(encoding="utf-8"))
+    return {key: tuple(value) for key, value in raw.items()}
+
+
+_T = _load_tables()
+GIVEN_FEMALE, GIVEN_MALE, FAMILY = _T["given_female"], _T["given_male"], _T["family"]
+WARD_NAMES, SPECIALTIES = _T["ward_names"], _T["specialties"]
+STREETS, TOWNS, CLINICIANS = _T["streets"], _T["towns"], _T["clinicians"]
+CLINICS, THEATRES, PROCEDURES = _T["clinics"], _T["theatres"], _T["procedures"]
+ALLERGIES, ALERTS = _T["allergies"], _T["alerts"]  # (substance, reaction, severity, ...)
+REGULAR, PRN = _T["regular"], _T["prn"]  # (drug, dm+d, dose, route, times) / (..., max 24 h)
+ONCE, INFUSIONS = _T["once"], _T["infusions"]  # (drug, dose, route) / (drug, volume, mL/h)
+
 
 
 @dataclass
@@ -701,7 +616,7 @@ def write_demo_extract(
     rng = hospital.rng
     people = hospital.practitioners()
     hospital.site()
-    ward_count = max(wards, math.ceil(inpatients / 27)) if inpatients else wards
+    ward_count = max(wards, math.ceil(inpatients / 24)) if inpatients else wards
     left = inpatients
     inpatient_ids: list[str] = []
     for w in range(ward_count):
@@ -727,13 +642,3 @@ def write_demo_extract(
     writer.close(moment)
     return folder
 
-
-def demo_patients(folder: Path) -> Iterator[Json]:
-    """The Patient resources of a written demo extract (for tests and tools)."""
-    with (folder / "Patient.ndjson").open(encoding="utf-8") as lines:
-        for line in lines:
-            yield json.loads(line)
-
-
-def demo_date(now: datetime) -> date:
-    return now.astimezone(UK).date()

@@ -24,6 +24,7 @@ temporary folder inside the data folder, import it, delete it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 
 DROP_MARKERS = ("manifest.json", "READY")
 TEMP_FOLDER = "refresh-tmp"
+AS_OF_DROP_MARKER = "drop marker time"
 TOKEN_ENV = "PAPERFALLBACK_REFRESH_TOKEN"
 _DOWNLOAD_CHUNK_BYTES = 64 * 1024
 _DEFAULT_RETRY_AFTER_S = 10.0
@@ -258,7 +261,19 @@ def _refresh_from_folder(
 ) -> RefreshReport:
     drop = newest_drop(source)
     snapshot = reader([drop])
+    if snapshot.as_of_source == "import time":
+        # An extract with no time of its own (a CSV drop, say) is as old as its drop, not
+        # as new as this import: otherwise a feed stuck on one drop would look fresh forever.
+        snapshot = dataclasses.replace(
+            snapshot, data_as_of=drop_completed_at(drop), as_of_source=AS_OF_DROP_MARKER
+        )
     return _import(store, snapshot, f"drop {drop.name}", label, settings, options)
+
+
+def drop_completed_at(drop: Path) -> datetime:
+    """When the engine finished the drop: its newest completion marker's modification time."""
+    times = [(drop / m).stat().st_mtime for m in DROP_MARKERS if (drop / m).is_file()]
+    return datetime.fromtimestamp(max(times), UTC)
 
 
 # ---- FHIR Bulk Data ------------------------------------------------------------------------
@@ -302,6 +317,25 @@ def private_temp_folder(
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+class _NoTokenToOtherHosts(urllib.request.HTTPRedirectHandler):
+    """urllib copies every header to a redirect's target, even on another host; the bearer
+    token must only go where it was meant to."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and (
+            urllib.parse.urlsplit(new.full_url).netloc != urllib.parse.urlsplit(req.full_url).netloc
+        ):
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER = urllib.request.build_opener(_NoTokenToOtherHosts)
 
 
 class BulkDataClient:
@@ -446,7 +480,7 @@ class BulkDataClient:
         timeout = max(0.1, min(self.options.request_timeout_s,
                                self._deadline - self.options.clock()))
         try:
-            return urllib.request.urlopen(request, timeout=timeout)  # http(s) only: see _build
+            return _OPENER.open(request, timeout=timeout)  # http(s) only: see _build
         except urllib.error.HTTPError:
             raise
         except (TimeoutError, urllib.error.URLError) as exc:

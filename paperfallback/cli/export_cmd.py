@@ -40,7 +40,7 @@ def _export(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.domain.errors import CacheError
     from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
     from paperfallback.export.from_entries import read_forms
-    from paperfallback.export.pipeline import export_forms
+    from paperfallback.export.pipeline import export_forms, gc_paused
     from paperfallback.export.state import ExportState
     from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.store import EntriesStore
@@ -61,12 +61,13 @@ def _export(ctx: AppContext, args: argparse.Namespace) -> int:
         store = EntriesStore(conn)
         state = ExportState(conn)
         systems_base = str(settings.extra.get(DEFAULT_BASE_URL_SETTING) or DEFAULT_BASE_URL)
-        read = read_forms(
-            store, register, load_catalogue(), cache, site_code=settings.site_code,
-            hospital_number_system=(settings.hospital_number_systems or [""])[0] or
-            "https://fhir.nhs.uk/Id/local-patient-identifier",
-            double_entry_forms=double_entry_forms(ctx),
-        )
+        with gc_paused():  # thousands of small objects, no cycles: see gc_paused
+            read = read_forms(
+                store, register, load_catalogue(), cache, site_code=settings.site_code,
+                hospital_number_system=(settings.hospital_number_systems or [""])[0] or
+                "https://fhir.nhs.uk/Id/local-patient-identifier",
+                double_entry_forms=double_entry_forms(ctx),
+            )
         summary = export_forms(
             read.forms, fmt=args.format, out=Path(args.out), state=state,
             systems=SiteSystems.for_site(settings.site_code, systems_base),

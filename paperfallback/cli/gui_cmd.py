@@ -16,4 +16,4 @@ def add_parser(sub: Any) -> None:
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.ui.app import run_app  # Qt is imported only here
 
-    return run_app(ctx)
+    return int(run_app(ctx))

@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "paperfallback.cli.demo_cmd",
     "paperfallback.cli.cache_cmd",
     "paperfallback.cli.patients_cmd",
+    "paperfallback.cli.print_cmd",
+    "paperfallback.cli.register_cmd",
     "paperfallback.cli.selftest_cmd",
     "paperfallback.cli.entries_cmd",
     "paperfallback.cli.export_cmd",
@@ -71,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s: %s: %s", command, type(exc).__name__, exc)
         print(f"paperfallback: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("paperfallback: interrupted", file=sys.stderr)
         return 1

@@ -170,8 +170,15 @@ class SelfTest:
         return render_pack_check(store, self.ctx, self.catalogue)
 
 
+_CHECK_NAMES = {
+    "settings": "settings", "cache_opens": "cache opens", "snapshot": "cache holds a snapshot",
+    "cache_age": "cache age", "forms": "forms load", "pack": "render a pack of every form",
+}
+
+
 def _check_name(check: Callable[[], str]) -> str:
-    return getattr(check, "__name__", "check").replace("_", " ")
+    name = getattr(check, "__name__", "check")
+    return _CHECK_NAMES.get(name, name.replace("_", " "))
 
 
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ resource type for bulk loaders, and ``manifest.json`` (docs/export.md).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from paperfallback.export.fhir_common import (
     BuiltEntry,
@@ -27,7 +28,7 @@ from paperfallback.export.fhir_common import (
     token,
 )
 from paperfallback.export.fhir_resources import BuiltUnit, build_form
-from paperfallback.export.model import ExportedForm
+from paperfallback.export.model import ExportedForm, form_fingerprint, row_fingerprints
 from paperfallback.export.state import ExportedUnit
 
 FORMAT = "fhir"
@@ -47,11 +48,13 @@ class FhirExport:
     source: str  # who made it: site and PC (Bundle.meta.source)
     entries: list[BuiltEntry] = field(default_factory=list)
     marks: list[ExportedUnit] = field(default_factory=list)
+    forms_done: dict[str, str] = field(default_factory=dict)  # instance -> form fingerprint
     problems: list[str] = field(default_factory=list)
     new_units: int = 0
     changed_units: int = 0
     repeated_units: int = 0  # unchanged, included because of --all
     unchanged_units: int = 0
+    unchanged_forms: int = 0  # skipped whole: nothing in them changed since their export
     withdrawn: int = 0
 
     @property
@@ -83,19 +86,30 @@ def plan_fhir_export(
     pc_id: str,
     exported_at: datetime,
     export_id: str | None = None,
+    previous_forms: dict[str, str] | None = None,
 ) -> FhirExport:
     export = FhirExport(export_id or str(uuid.uuid4()), exported_at,
                         export_source(systems, pc_id))
     produced: set[str] = set()
     instances: set[str] = set()
+    done_before = previous_forms or {}
     for form in forms:
+        rows = row_fingerprints(form)
+        fingerprint = form_fingerprint(form, rows)
+        if not all_entries and done_before.get(form.instance_id) == fingerprint:
+            export.unchanged_forms += 1  # fully exported before and unchanged since
+            continue
         instances.add(form.instance_id)
-        for unit in build_form(form, systems):
+        clean = True
+        for unit in build_form(form, systems, pc_id, rows):
             produced.add(unit.key)
             if unit.problems:
                 export.problems.extend(unit.problems)
+                clean = False
                 continue
             _select(export, unit, previous.get(unit.key), systems, all_entries)
+        if clean:
+            export.forms_done[form.instance_id] = fingerprint
     for key, before in previous.items():  # a whole unit cleared since it was exported
         if key not in produced and before.instance_id in instances and before.resources:
             empty = BuiltUnit(key, before.instance_id, "")
@@ -206,15 +220,17 @@ def transaction_bundle(
     return bundle
 
 
-def dump_bundle(bundle: dict[str, Any]) -> str:
+def dump_bundle(bundle: dict[str, Any]) -> bytes:
     """JSON with one entry per line: compact enough for 10,000 forms, still diffable."""
     head = {k: v for k, v in bundle.items() if k != "entry"}
-    text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-    if "entry" not in bundle:
-        return text + "\n"
-    lines = ",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":"))
-                       for e in bundle["entry"])
-    return text[:-1] + ',"entry":[\n' + lines + "\n]}\n"
+    return _bundle_bytes(head, [orjson.dumps(e) for e in bundle.get("entry", [])])
+
+
+def _bundle_bytes(head: dict[str, Any], entry_lines: list[bytes]) -> bytes:
+    text = orjson.dumps(head)
+    if not entry_lines:
+        return text + b"\n"
+    return text[:-1] + b',"entry":[\n' + b",\n".join(entry_lines) + b"\n]}\n"
 
 
 def write_fhir(export: FhirExport, out: Path) -> list[Path]:
@@ -227,56 +243,84 @@ def write_entries(
     entries: Sequence[BuiltEntry], out: Path, *, export_id: str, timestamp: datetime,
     source: str, extra_manifest: dict[str, Any] | None = None,
 ) -> list[Path]:
-    bundle = transaction_bundle(entries, export_id=export_id, timestamp=timestamp,
-                                source=source)
-    if out.suffix.lower() == ".json":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _write_text(out, dump_bundle(bundle))
-        return [out]
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "bundle.json"]
-    _write_text(written[0], dump_bundle(bundle))
-    by_type: dict[str, list[str]] = {}
-    patches: list[str] = []
-    for entry in entries:
-        if entry.method == "PATCH":
-            patches.append(json.dumps(
-                {"method": "PATCH", "url": entry.url, "resource": entry.resource},
-                ensure_ascii=False, separators=(",", ":")))
-            continue
-        resource = entry.resource
-        if "id" not in resource:  # bulk loaders upsert by id: the same id every time
-            resource = {"resourceType": resource["resourceType"],
-                        "id": deterministic_id(entry.full_url), **resource}
-        by_type.setdefault(entry.resource_type, []).append(
-            json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
+    """Stream the Bundle (and, into a folder, the NDJSON files) to disk.
+
+    Each resource is serialised once and shared by the Bundle and its NDJSON file. Files
+    are written as ``*.part`` and renamed when complete: a half-written export is never
+    left under a name a loader would pick up.
+    """
+    head = orjson.dumps(transaction_bundle([], export_id=export_id, timestamp=timestamp,
+                                           source=source))
+    folder = out.suffix.lower() != ".json"
+    bundle_path = out / "bundle.json" if folder else out
+    bundle_path.parent.mkdir(parents=True, exist_ok=True)
+    parts: dict[str, Any] = {}  # NDJSON file name -> open handle
+    counts: dict[str, int] = {}
+
+    def ndjson(name: str, line: bytes) -> None:
+        handle = parts.get(name)
+        if handle is None:
+            handle = parts[name] = (out / (name + ".part")).open("wb")
+        handle.write(line + b"\n")
+        counts[name] = counts.get(name, 0) + 1
+
+    try:
+        with (bundle_path.parent / (bundle_path.name + ".part")).open("wb") as bundle:
+            bundle.write(head[:-1] + (b',"entry":[\n' if entries else b"}\n"))
+            for n, entry in enumerate(entries):
+                body = orjson.dumps(entry.resource)
+                request: dict[str, Any] = {"method": entry.method, "url": entry.url}
+                if entry.if_none_exist:
+                    request["ifNoneExist"] = entry.if_none_exist
+                bundle.write((b",\n" if n else b"") + b'{"fullUrl":'
+                             + orjson.dumps(entry.full_url) + b',"resource":' + body
+                             + b',"request":' + orjson.dumps(request) + b"}")
+                if not folder:
+                    continue
+                if entry.method == "PATCH":
+                    ndjson("patches.ndjson", b'{"method":"PATCH","url":'
+                           + orjson.dumps(entry.url) + b',"resource":' + body + b"}")
+                    continue
+                if "id" not in entry.resource:  # bulk loaders upsert by id: always the same
+                    prefix = b'{"resourceType":' + orjson.dumps(entry.resource_type) + b","
+                    body = (prefix + b'"id":' + orjson.dumps(deterministic_id(entry.full_url))
+                            + b"," + body[len(prefix):])
+                ndjson(f"{entry.resource_type}.ndjson", body)
+            if entries:
+                bundle.write(b"\n]}\n")
+    finally:
+        for handle in parts.values():
+            handle.close()
+    (bundle_path.parent / (bundle_path.name + ".part")).replace(bundle_path)
+    if not folder:
+        return [bundle_path]
+    written = [bundle_path]
     outputs = []
-    for kind, lines in sorted(by_type.items()):
-        path = out / f"{kind}.ndjson"
-        _write_text(path, "\n".join(lines) + "\n")
+    for name in sorted(parts):
+        path = out / name
+        (out / (name + ".part")).replace(path)
         written.append(path)
-        outputs.append({"type": kind, "url": path.name, "count": len(lines)})
-    if patches:
-        path = out / "patches.ndjson"
-        _write_text(path, "\n".join(patches) + "\n")
-        written.append(path)
+        if name != "patches.ndjson":
+            outputs.append({"type": name.removesuffix(".ndjson"), "url": name,
+                            "count": counts[name]})
     manifest = {
         "transactionTime": timestamp.isoformat(timespec="seconds"),
         "exportId": export_id,
         "source": source,
         "bundle": "bundle.json",
         "output": outputs,
-        "patches": {"url": "patches.ndjson", "count": len(patches)} if patches else None,
+        "patches": ({"url": "patches.ndjson", "count": counts["patches.ndjson"]}
+                    if "patches.ndjson" in counts else None),
         **(extra_manifest or {}),
     }
     path = out / "manifest.json"
-    _write_text(path, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+    _write_bytes(path, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
     written.append(path)
     return written
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write_bytes(path: Path, data: bytes) -> None:
     """Write whole or not at all: a half-written export must never be loaded."""
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     tmp.replace(path)

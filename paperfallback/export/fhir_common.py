@@ -13,9 +13,11 @@ gives byte-identical files (docs/export.md).
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -83,13 +85,31 @@ def entry_id(instance_id: str, field_id: str, index: int) -> str:
     return f"{instance_id}/{field_id}/{index + 1}"
 
 
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
 def full_url_for(system: str, value: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system}|{value}')}"
+    """``urn:uuid:`` + the RFC 4122 version-5 UUID of ``system|value`` (as uuid.uuid5,
+    written out because an export makes hundreds of thousands of them)."""
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + f"{system}|{value}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@lru_cache(maxsize=64)
+def _quoted_system(system: str) -> str:
+    return quote(system, safe=":/")
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-~/:]*")
 
 
 def token(system: str, value: str) -> str:
     """A search token for ``ifNoneExist`` and conditional urls, percent-encoded."""
-    return "identifier=" + quote(f"{system}|{value}", safe=":/|")
+    quoted = value if _PLAIN.fullmatch(value) else quote(value, safe=":/")
+    return f"identifier={_quoted_system(system)}|{quoted}"
 
 
 def deterministic_id(*parts: str) -> str:
@@ -105,10 +125,9 @@ def identified(
     a correction of something already exported, a conditional update)."""
     identifier = {"system": systems.entry, "value": value}
     kind = str(resource["resourceType"])
-    ordered = {"resourceType": kind,
-               "identifier": [identifier, *resource.get("identifier", [])]}
-    ordered.update((k, v) for k, v in resource.items() if k not in ordered)
-    resource = ordered
+    others = resource.get("identifier", [])
+    resource = {"resourceType": kind, "identifier": None, **resource}
+    resource["identifier"] = [identifier, *others]
     search = token(systems.entry, value)
     full_url = full_url_for(systems.entry, value)
     if update:
@@ -169,7 +188,9 @@ def field_concept(value: KeyedValue, systems: SiteSystems, form_id: str) -> dict
     return concept(codes, value.label)
 
 
+@lru_cache(maxsize=16)
 def category(code: str, display: str) -> list[dict[str, Any]]:
+    """An Observation category (shared between resources: never mutate the result)."""
     return [{"coding": [{"system": OBSERVATION_CATEGORY, "code": code, "display": display}]}]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from paperfallback.domain.news2 import News2Observation, score
@@ -146,7 +147,7 @@ def news2_column(
     def vital(field_id: str, value: KeyedValue) -> dict[str, Any]:
         body: dict[str, Any] = {
             "category": category("vital-signs", "Vital Signs"),
-            "code": concept(merged_codes(VITAL_CODES[field_id], value.codes)),
+            "code": _vital_concept(field_id, value.codes),
         }
         number = value.number()
         if value.state is ValueState.ILLEGIBLE or number is None:
@@ -161,8 +162,6 @@ def news2_column(
         if value is None or not _exportable(value):
             continue
         body = vital(field_id, value)
-        if field_id == "pulse":  # as the example: pulse rate is the reading taken
-            body["code"]["coding"][1]["userSelected"] = True
         if field_id == "spo2":
             scale = _spo2_scale(row)
             body["note"] = [{"text": f"SpO2 scale {scale} (RCP NEWS2 2017)"}]
@@ -175,9 +174,7 @@ def news2_column(
     for field_id, value in (("sbp", sbp), ("dbp", dbp)):
         if value is None or not _exportable(value):
             continue
-        component: dict[str, Any] = {
-            "code": concept(merged_codes(VITAL_CODES[field_id], value.codes))
-        }
+        component: dict[str, Any] = {"code": _vital_concept(field_id, value.codes)}
         number = value.number()
         if number is None:
             component["dataAbsentReason"] = data_absent()
@@ -188,7 +185,7 @@ def news2_column(
     if components:
         built = observation("bp", {
             "category": category("vital-signs", "Vital Signs"),
-            "code": concept(VITAL_CODES["bp"]),
+            "code": _vital_concept("bp", ()),
             "component": components,
         })
         parameter_urls.append(built.full_url)
@@ -295,6 +292,15 @@ def _total(row: KeyedRow, parameter_urls: list[str]) -> dict[str, Any] | None:
         notes.append("; ".join(extra) + " (as written on the paper chart).")
     body["note"] = [{"text": text} for text in notes]
     return body
+
+
+@lru_cache(maxsize=256)
+def _vital_concept(field_id: str, extra: tuple[Code, ...]) -> dict[str, Any]:
+    """The UK Core codes of a parameter plus any the form adds (shared: never mutate)."""
+    out = concept(merged_codes(VITAL_CODES[field_id], extra))
+    if field_id == "pulse":  # as the example: pulse rate is the reading taken
+        out["coding"][1]["userSelected"] = True
+    return out
 
 
 def _keyed(row: KeyedRow, parameter: str) -> bool:

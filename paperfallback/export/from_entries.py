@@ -71,8 +71,15 @@ def read_forms(
     reader = _Reader(store, cache, hospital_number_system)
     ids = list(instance_ids) if instance_ids is not None else exportable_instance_ids(
         store, double_entry_forms)
+    printed = {i.instance_id: i for i in register.list()}  # one query, not one per form
     for instance_id in ids:
-        issued = register.get(instance_id)
+        issued = printed.get(instance_id)
+        if issued is None:
+            try:
+                issued = register.get(instance_id)
+            except PaperFallbackError as exc:
+                result.problems.append(f"form {instance_id}: {exc}")
+                continue
         if issued is None:
             result.problems.append(
                 f"form {instance_id}: not in this PC's register, so its patient and print "
@@ -99,6 +106,15 @@ class _Reader:
         self._downtime: dict[str, DowntimePatient] | None = None
         self._patients: dict[str, Patient | None] = {}
         self._prescriptions: dict[str, dict[str, Prescription]] = {}
+        self._metas: dict[tuple[str, str, str, str], _FieldMeta] = {}
+
+    def _meta(self, spec: FormSpec, layout: FormLayout, section_id: str,
+              field_id: str) -> _FieldMeta:
+        key = (spec.id, spec.version, section_id, field_id)
+        meta = self._metas.get(key)
+        if meta is None:
+            meta = self._metas[key] = _field_meta(layout, section_id, field_id)
+        return meta
 
     # ---- patients ------------------------------------------------------------------------
 
@@ -178,7 +194,8 @@ class _Reader:
         for (section_id, index), entries in sorted(grouped.items()):
             if section_id == PATIENT_SECTION:
                 continue
-            values = {fid: _value(layout, section_id, e) for fid, e in entries.items()}
+            values = {fid: _value(self._meta(spec, layout, section_id, fid), e)
+                      for fid, e in entries.items()}
             row = KeyedRow(section=section_id, index=index, values=values)
             rows.append(self._with_context(spec, issued, row, patient, seen_refs))
         return ExportedForm(
@@ -274,24 +291,45 @@ class _Reader:
         return None, {}
 
 
-def _value(layout: FormLayout, section_id: str, entry: Entry) -> KeyedValue:
-    spec: FieldSpec | None = None
+@dataclass(frozen=True, slots=True)
+class _FieldMeta:
+    """What the form definition says about a field, converted once per form and field."""
+
+    label: str
+    field_type: str
+    unit: str
+    codes: tuple[Code, ...]
+    choices: dict[str, tuple[str, tuple[Code, ...]]]  # keyed code (folded) -> label, codes
+
+
+def _field_meta(layout: FormLayout, section_id: str, field_id: str) -> _FieldMeta:
     try:
-        spec = layout.section(section_id).field(entry.address.field_id)
+        spec: FieldSpec | None = layout.section(section_id).field(field_id)
     except KeyError:
         spec = None
-    choice = spec.choice(entry.value) if spec is not None and entry.value else None
+    if spec is None:
+        return _FieldMeta(field_id, "text", "", (), {})
+    return _FieldMeta(
+        spec.label, spec.type, spec.unit,
+        tuple(Code(c.system, c.code, c.display) for c in spec.code),
+        {c.code.casefold(): (c.label, tuple(Code(k.system, k.code, k.display)
+                                            for k in c.coding))
+         for c in spec.choices},
+    )
+
+
+def _value(meta: _FieldMeta, entry: Entry) -> KeyedValue:
+    choice = meta.choices.get(entry.value.strip().casefold()) if entry.value else None
     return KeyedValue(
         field_id=entry.address.field_id,
         text=entry.value,
         state=ValueState(entry.state.value),
-        label=spec.label if spec else entry.address.field_id,
-        field_type=spec.type if spec else "text",
-        unit=spec.unit if spec else "",
-        codes=tuple(Code(c.system, c.code, c.display) for c in spec.code) if spec else (),
-        choice_label=choice.label if choice else "",
-        choice_codes=tuple(Code(c.system, c.code, c.display) for c in choice.coding)
-        if choice else (),
+        label=meta.label,
+        field_type=meta.field_type,
+        unit=meta.unit,
+        codes=meta.codes,
+        choice_label=choice[0] if choice else "",
+        choice_codes=choice[1] if choice else (),
         keyed_by=entry.keyed_by,
         keyed_at=entry.keyed_at,
     )

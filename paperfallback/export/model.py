@@ -10,12 +10,13 @@ the export codes its form definition gives it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.errors import InputError
@@ -194,8 +195,7 @@ def row_fingerprint(form: ExportedForm, row: KeyedRow) -> str:
             (v.field_id, v.state.value, v.text or "") for v in row.values.values()
         ),
     }
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 def parse_when(text: str, *, default_day: date | None = None, where: str = "") -> datetime:
@@ -226,3 +226,17 @@ def parse_when(text: str, *, default_day: date | None = None, where: str = "") -
 def fhir_datetime(moment: datetime) -> str:
     """FHIR dateTime with seconds and offset, in UK local time as the paper was written."""
     return moment.astimezone(UK).isoformat(timespec="seconds")
+
+
+def row_fingerprints(form: ExportedForm) -> dict[str, str]:
+    """Every row's fingerprint, by row key (computed once per export and shared)."""
+    return {row.key: row_fingerprint(form, row) for row in form.rows}
+
+
+def form_fingerprint(form: ExportedForm, rows: Mapping[str, str] | None = None) -> str:
+    """A hash of everything a form says, so an unchanged form is skipped without being
+    rebuilt (the next export of a large backlog holds only what changed)."""
+    prints = rows if rows is not None else row_fingerprints(form)
+    parts = [form.form_version, form.patient.key if form.patient else ""]
+    parts += [f"{key}={value}" for key, value in prints.items()]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:32]

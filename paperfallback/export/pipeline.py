@@ -7,8 +7,10 @@ same values going into the next FHIR export.
 
 from __future__ import annotations
 
+import gc
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,7 @@ class ExportSummary:
     withdrawn: int = 0
     problems: list[str] = field(default_factory=list)
     instance_ids: list[str] = field(default_factory=list)
+    unchanged_forms: int = 0
 
     @property
     def is_empty(self) -> bool:
@@ -61,7 +64,10 @@ class ExportSummary:
                 f"New {self.new_units}, corrected {self.changed_units}"
                 + (f", repeated {self.repeated_units}" if self.repeated_units else "")
                 + (f", withdrawn {self.withdrawn}" if self.withdrawn else "")
-                + f"; already exported and unchanged {self.unchanged_units - self.repeated_units}.",
+                + "; left out as already exported and unchanged: "
+                + f"{self.unchanged_units - self.repeated_units} parts"
+                + (f" and {self.unchanged_forms} whole forms" if self.unchanged_forms else "")
+                + ".",
             ]
         if self.problems:
             out.append(f"{len(self.problems)} could not be exported (fix and export again):")
@@ -69,7 +75,41 @@ class ExportSummary:
         return out
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while an export builds its (acyclic) dicts.
+
+    An export makes hundreds of thousands of small dicts and no reference cycles; the
+    collector, triggered by allocation counts, otherwise spends more time scanning them
+    than the export spends building them (measured: 1.6 s vs 0.7 s CPU for 2,000 forms).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def export_forms(
+    forms: Sequence[ExportedForm],
+    *,
+    fmt: Format,
+    out: Path,
+    state: ExportState,
+    systems: SiteSystems,
+    pc_id: str,
+    all_entries: bool = False,
+    now: datetime | None = None,
+) -> ExportSummary:
+    """Export ``forms`` as ``fmt`` to ``out`` and mark what was written."""
+    with gc_paused():
+        return _export_forms(forms, fmt=fmt, out=out, state=state, systems=systems,
+                             pc_id=pc_id, all_entries=all_entries, now=now)
+
+
+def _export_forms(
     forms: Sequence[ExportedForm],
     *,
     fmt: Format,
@@ -84,13 +124,15 @@ def export_forms(
     previous = state.previous(fmt)
     if fmt == "fhir":
         plan = plan_fhir_export(forms, systems, previous, all_entries=all_entries,
-                                pc_id=pc_id, exported_at=moment)
+                                pc_id=pc_id, exported_at=moment,
+                                previous_forms=state.previous_forms(fmt))
         written = write_fhir(plan, out)
         summary = ExportSummary("fhir", written, plan.counts(), plan.new_units,
                                 plan.changed_units, plan.repeated_units, plan.unchanged_units,
-                                plan.withdrawn, list(plan.problems), plan.instance_ids())
+                                plan.withdrawn, list(plan.problems), plan.instance_ids(),
+                                plan.unchanged_forms)
         state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
-                     out=str(out), resources=len(plan.entries))
+                     out=str(out), resources=len(plan.entries), forms=plan.forms_done)
         return summary
     tabular = plan_tabular_export(forms, previous, all_entries=all_entries)
     if fmt == "csv":

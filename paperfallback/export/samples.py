@@ -113,3 +113,97 @@ def random_news2_form(n: int, rng: random.Random, *, columns: int = 4,
         ))
     return news2_form(f"N{n:06d}X", synthetic_patient(n), rows, printed_at=printed,
                       pc_id=pc_id)
+
+
+def keyed_row(section: str, index: int, values: dict[str, str], *,
+              keyed_at: datetime | None = None, patient: PatientRef | None = None,
+              source_ref: str = "", context: dict[str, str] | None = None,
+              types: dict[str, str] | None = None, units: dict[str, str] | None = None,
+              codes: dict[str, tuple[Code, ...]] | None = None,
+              states: dict[str, ValueState] | None = None) -> KeyedRow:
+    """A row of any form from plain texts (for tests of the other builders)."""
+    moment = keyed_at or datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    out = {
+        field_id: _value(field_id, text, moment, unit=(units or {}).get(field_id, ""),
+                         field_type=(types or {}).get(field_id, "text"),
+                         codes=(codes or {}).get(field_id, ()),
+                         state=(states or {}).get(field_id, ValueState.VALUE))
+        for field_id, text in values.items()
+    }
+    return KeyedRow(section=section, index=index, values=out, patient=patient,
+                    source_ref=source_ref, context=context or {})
+
+
+def keyed_form(form_id: str, instance_id: str, rows: list[KeyedRow], *,
+               patient: PatientRef | None = None, title: str = "",
+               form_date: date | None = None, pc_id: str = "WARD-PC-1") -> ExportedForm:
+    return ExportedForm(
+        instance_id=instance_id, form_id=form_id, form_version="1.0",
+        form_title=title or form_id, patient=patient,
+        printed_at=datetime(2026, 11, 20, 8, 0, tzinfo=UTC), pc_id=pc_id,
+        site_code="DEMO", rows=tuple(rows), form_date=form_date,
+    )
+
+
+def random_mar_form(n: int, rng: random.Random, *, pc_id: str = "WARD-PC-1") -> ExportedForm:
+    """A MAR with four regular medicines keyed for two days and one PRN dose."""
+    printed = datetime(2026, 11, 20, 8, 0, tzinfo=UTC) + timedelta(minutes=n)
+    keyed_at = printed + timedelta(days=3)
+    day_1 = printed.date()
+    context = {f"day_{d}": (day_1 + timedelta(days=d - 1)).isoformat() for d in range(1, 8)}
+    rows = []
+    for r, (drug, time_text) in enumerate((("Amoxicillin 500mg capsules", "08:00"),
+                                           ("Ramipril 5mg tablets", "09:00"),
+                                           ("Enoxaparin 40mg/0.4ml injection", "18:00"),
+                                           ("Paracetamol 1g tablets", "12:00"))):
+        given = {"reg_time": time_text,
+                 "reg_given_1": rng.choice(("AB", "CD", "2")), "reg_given_2": "EF"}
+        rows.append(keyed_row("regular", r, given, keyed_at=keyed_at,
+                              source_ref=f"rx-{n}-{r}",
+                              context={**context, "drug": drug, "dose": "1", "route": "Oral"}))
+    rows.append(keyed_row(
+        "prn", 0, {"prn_time_1": (printed + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M"),
+                   "prn_given_dose_1": "1 g", "prn_initials_1": "GH"},
+        keyed_at=keyed_at, source_ref=f"rx-{n}-p", types={"prn_time_1": "datetime"},
+        context={"drug": "Paracetamol 1g tablets", "route": "Oral"}))
+    return keyed_form("mar", f"M{n:06d}X", rows, patient=synthetic_patient(n), pc_id=pc_id)
+
+
+def random_fluid_form(n: int, rng: random.Random, *, pc_id: str = "WARD-PC-1") -> ExportedForm:
+    """A fluid balance chart with eight hours keyed."""
+    hours = ["07:00", "08:00", "09:00", "10:00", "11:00", "12:00", "13:00", "14:00"]
+    rows = [keyed_row("day", 0, {"fb_date": "2026-11-20"}, types={"fb_date": "date"})]
+    for i, hour in enumerate(hours):
+        rows.append(keyed_row(
+            "hours", i, {"in_oral": str(rng.randint(0, 300)), "out_urine": str(rng.randint(0, 200)),
+                         "fb_initials": "JK"},
+            context={"time_point": hour}, units={"in_oral": "ml", "out_urine": "ml"},
+            types={"in_oral": "number", "out_urine": "number"},
+            codes={"out_urine": (Code("http://loinc.org", "9187-6", "Urine output"),)},
+        ))
+    return keyed_form("fluid-balance", f"F{n:06d}X", rows, patient=synthetic_patient(n),
+                      pc_id=pc_id)
+
+
+def random_notes_form(n: int, rng: random.Random, *, pc_id: str = "WARD-PC-1") -> ExportedForm:
+    """A continuation sheet with one keyed note (exported as a QuestionnaireResponse)."""
+    rows = [keyed_row("notes", 0, {"note_time": "2026-11-20T11:00",
+                                   "note_text": rng.choice(("Reviewed on ward round.",
+                                                            "Family updated by phone.")),
+                                   "note_signed": "Dr Öztürk"},
+                      types={"note_time": "datetime"})]
+    return keyed_form("continuation", f"C{n:06d}X", rows, patient=synthetic_patient(n),
+                      pc_id=pc_id)
+
+
+def random_form(n: int, rng: random.Random, *, pc_id: str = "WARD-PC-1") -> ExportedForm:
+    """A mix like a ward's return after an outage: half NEWS2 charts (3 columns keyed),
+    a quarter MARs, fluid balance charts and continuation notes."""
+    pick = n % 20
+    if pick < 10:
+        return random_news2_form(n, rng, columns=3, pc_id=pc_id)
+    if pick < 15:
+        return random_mar_form(n, rng, pc_id=pc_id)
+    if pick < 18:
+        return random_fluid_form(n, rng, pc_id=pc_id)
+    return random_notes_form(n, rng, pc_id=pc_id)

@@ -9,12 +9,13 @@ send a correction as a conditional update and withdraw a value that was keyed in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from paperfallback.cache.encrypted_db import Connection, DatabaseError
 from paperfallback.cache.work_db import open_work_db
@@ -26,6 +27,10 @@ CREATE TABLE IF NOT EXISTS export_units (
     fingerprint TEXT NOT NULL, revised INTEGER NOT NULL DEFAULT 0,
     resources TEXT NOT NULL DEFAULT '{}', export_id TEXT NOT NULL, exported_at TEXT NOT NULL,
     PRIMARY KEY (format, unit_key)
+);
+CREATE TABLE IF NOT EXISTS export_forms (
+    format TEXT NOT NULL, instance_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    PRIMARY KEY (format, instance_id)
 );
 CREATE TABLE IF NOT EXISTS export_runs (
     export_id TEXT PRIMARY KEY, format TEXT NOT NULL, exported_at TEXT NOT NULL,
@@ -89,13 +94,20 @@ class ExportState:
         ).fetchall()
         out = {}
         for r in rows:
-            saved = json.loads(r[4])
+            saved = orjson.loads(r[4])
             out[r[0]] = ExportedUnit(
                 r[0], r[1], r[2], bool(r[3]),
                 tuple((k, t, e) for k, t, e in saved.get("resources", [])),
                 saved.get("subject"),
             )
         return out
+
+    def previous_forms(self, fmt: str) -> dict[str, str]:
+        """Form instance -> fingerprint of everything it held when last fully exported."""
+        rows = self._conn.execute(
+            "SELECT instance_id, fingerprint FROM export_forms WHERE format = ?", (fmt,)
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def record(
         self,
@@ -107,8 +119,10 @@ class ExportState:
         all_entries: bool,
         out: str,
         resources: int,
+        forms: dict[str, str] | None = None,
     ) -> None:
-        """Mark units as exported, in one transaction with the run itself."""
+        """Mark units (and whole forms with nothing left to export) as exported, in one
+        transaction with the run itself."""
         stamp = exported_at.isoformat()
         db = self._conn
         db.execute("BEGIN IMMEDIATE")
@@ -119,11 +133,15 @@ class ExportState:
                 db.execute(
                     "INSERT OR REPLACE INTO export_units VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (fmt, unit.unit_key, unit.instance_id, unit.fingerprint, int(unit.revised),
-                     json.dumps({"resources": [list(r) for r in unit.resources],
-                                 "subject": unit.subject},
-                                ensure_ascii=False, separators=(",", ":")),
+                     orjson.dumps({"resources": [list(r) for r in unit.resources],
+                                   "subject": unit.subject}).decode(),
                      export_id, stamp),
                 )
+            db.executemany(
+                "INSERT OR REPLACE INTO export_forms VALUES (?, ?, ?)",
+                ((fmt, instance_id, fingerprint)
+                 for instance_id, fingerprint in (forms or {}).items()),
+            )
             db.execute(
                 "INSERT INTO export_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (export_id, fmt, stamp, int(all_entries), out, count, resources),

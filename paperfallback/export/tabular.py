@@ -30,6 +30,9 @@ from paperfallback.export.model import (
 from paperfallback.export.neutralise import neutralise
 from paperfallback.export.state import ExportedUnit
 
+COLUMN_WIDTHS = {"form_instance_id": 14, "patient_name": 26, "effective": 26, "field_label": 24,
+                 "value": 18, "note": 40, "keyed_at": 26, "printed_at": 26, "keyed_by": 18}
+XLSX_MAX_ROWS = 1_048_575  # rows per sheet after the header (Excel's limit is 1,048,576)
 COLUMNS: tuple[str, ...] = (
     "form_instance_id", "form_id", "form_version", "section", "row",
     "nhs_number", "hospital_number", "downtime_number", "patient_name", "birth_date",
@@ -37,7 +40,6 @@ COLUMNS: tuple[str, ...] = (
     "loinc_code", "snomed_code", "other_codes", "choice_label", "note",
     "keyed_by", "keyed_at", "printed_at", "pc_id", "change",
 )
-TEXT_COLUMNS = frozenset({"nhs_number", "hospital_number", "downtime_number", "form_instance_id"})
 
 
 @dataclass
@@ -216,7 +218,7 @@ def write_csv(export: TabularExport, folder: Path) -> list[Path]:
 def write_xlsx(export: TabularExport, path: Path) -> Path:
     """One workbook, one sheet per form type; a README sheet when there is nothing new."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
     sheets: Sequence[tuple[str, list[dict[str, str]]]] = sorted(export.sheets.items())
@@ -224,18 +226,19 @@ def write_xlsx(export: TabularExport, path: Path) -> Path:
         sheet = workbook.create_sheet("README")
         sheet.append(["Nothing new to export: every keyed entry was exported before."])
     for form_id, rows in sheets:
-        sheet = workbook.create_sheet(_sheet_name(form_id))
-        sheet.freeze_panes = "A2"
-        sheet.append(list(COLUMNS))
-        for row in rows:
-            cells = []
-            for column, text in zip(COLUMNS, _cells(row), strict=True):
-                cell = WriteOnlyCell(sheet, value=text)
-                cell.data_type = "s"  # never a formula, whatever the text
-                if column in TEXT_COLUMNS:
-                    cell.number_format = "@"
-                cells.append(cell)
-            sheet.append(cells)
+        # Excel stops at 1,048,576 rows: a longer form type continues on "<form>-2" ...
+        for part, start in enumerate(range(0, max(len(rows), 1), XLSX_MAX_ROWS), start=1):
+            name = _sheet_name(form_id if part == 1 else f"{form_id}-{part}")
+            sheet = workbook.create_sheet(name)
+            sheet.freeze_panes = "A2"
+            for index, column in enumerate(COLUMNS, start=1):
+                sheet.column_dimensions[get_column_letter(index)].width = COLUMN_WIDTHS.get(
+                    column, 14)
+            sheet.append(list(COLUMNS))
+            for row in rows[start:start + XLSX_MAX_ROWS]:
+                # Every cell is a string cell (the NHS number stays text); after
+                # neutralising none starts with "=", so none is written as a formula.
+                sheet.append(_cells(row))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     workbook.save(tmp)

@@ -112,7 +112,7 @@ def load_catalogue(*folders: Path) -> FormCatalogue:
         from paperfallback.resources import forms_dir
 
         folders = (forms_dir(),)
-    forms = []
+    forms: list[FormSpec] = []
     for folder in folders:
         if not folder.is_dir():
             raise InputError("the forms folder does not exist", where=str(folder))

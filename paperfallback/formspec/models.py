@@ -120,14 +120,14 @@ class FieldSpec(_Model):
     unit: str = ""  # UCUM-style unit as printed: "/min", "%", "mmHg", "°C", "ml"
     min: float | None = None  # allowed range (numbers): keying refuses values outside
     max: float | None = None
-    decimals: int = Field(0, ge=0, le=3)
+    decimals: int = Field(default=0, ge=0, le=3)
     choices: list[Choice] = []
     code: list[Coding] = []  # export mapping (LOINC + SNOMED, as UK Core uses them)
     prefill: str | None = None  # a PREFILL_SOURCES name: which cache fact fills it
     required: bool = False  # keying warns when left blank
     keyed: bool = True  # False: printed for reference only (e.g. a name column)
-    width: float = Field(1.0, gt=0)  # relative width in a table or a fields box
-    lines: int = Field(1, ge=1, le=40)  # ruled lines for type "lines"
+    width: float = Field(default=1.0, gt=0)  # relative width in a table or a fields box
+    lines: int = Field(default=1, ge=1, le=40)  # ruled lines for type "lines"
     help: str = ""  # shown on the keying screen and as a workbook comment
 
     @model_validator(mode="after")
@@ -183,7 +183,7 @@ class ChartRow(_Model):
     group: str = ""  # heading printed beside a run of rows: "A+B", "C", "D", "E"
     score_table: str | None = None  # a SCORE_TABLES name: shade rows by their score
     graph: list[GraphRow] = []  # empty: one plain writing row
-    spo2_scale: int | None = Field(None, ge=1, le=2)  # this block is for SpO2 scale 1 or 2
+    spo2_scale: int | None = Field(default=None, ge=1, le=2)  # block for SpO2 scale 1 or 2
 
     def score_of(self, row: GraphRow) -> int | None:
         """The NEWS2 score a graph row stands for, from the domain's bands."""
@@ -229,9 +229,9 @@ class FieldsSection(SectionBase):
 
     kind: Literal["fields"] = "fields"
     fields: list[FieldSpec]
-    columns: int = Field(2, ge=1, le=6)
+    columns: int = Field(default=2, ge=1, le=6)
     style: Literal["plain", "alert"] = "plain"  # "alert": a heavy red border (allergies)
-    row_height_mm: float = Field(9.0, gt=3)
+    row_height_mm: float = Field(default=9.0, gt=3)
 
 
 class ChartSection(SectionBase):
@@ -245,11 +245,11 @@ class ChartSection(SectionBase):
     fields: list[FieldSpec]
     rows: list[ChartRow] = []  # print layout for axis "columns"; default: one per field
     prefill: Literal["observations"] | None = None  # which cached series fills time points
-    prefill_columns: int = Field(0, ge=0)  # at most this many cached time points are shown
-    blank_columns: int = Field(8, ge=1)  # blank time points per page (axis "columns": >= 8)
+    prefill_columns: int = Field(default=0, ge=0)  # at most this many cached time points
+    blank_columns: int = Field(default=8, ge=1)  # blank time points per page (>= 8 across)
     time_points: list[str] = []  # axis "rows": printed row labels, e.g. "07:00" .. "06:00"
-    pages: int = Field(1, ge=1, le=10)  # pages per instance; pages after the first are blank
-    row_height_mm: float = Field(4.2, gt=2)
+    pages: int = Field(default=1, ge=1, le=10)  # per instance; pages after the first are blank
+    row_height_mm: float = Field(default=4.2, gt=2)
 
     @model_validator(mode="after")
     def _check(self) -> ChartSection:
@@ -296,7 +296,7 @@ class RepeatGroup(_Model):
     count: int = Field(ge=1, le=31)
     header: str = "{n}"  # column header; "{n}" is the 1-based repeat number
     fields: list[FieldSpec]  # keyed per repeat (keyed ids get the suffix _<n>)
-    width: float = Field(0.6, gt=0)  # relative width of each field cell
+    width: float = Field(default=0.6, gt=0)  # relative width of each field cell
 
 
 class TableSection(SectionBase):
@@ -308,11 +308,12 @@ class TableSection(SectionBase):
     fields: list[FieldSpec]
     repeat: RepeatGroup | None = None
     sub_rows_from: Literal["prescription.dose_times"] | None = None  # a row per dose time
-    sub_rows_blank: int = Field(1, ge=1, le=12)  # sub-rows of a blank or timeless row
-    blank_rows: int = Field(0, ge=0)
-    min_rows: int = Field(0, ge=0)  # pad with blank rows up to this many
-    row_height_mm: float = Field(8.0, gt=3)
-    font_size: float = Field(7.5, ge=5, le=12)
+    sub_rows_blank: int = Field(default=1, ge=1, le=12)  # sub-rows of a blank or timeless row
+    sub_rows_min: int = Field(default=1, ge=1, le=12)  # at least this many sub-rows per row
+    blank_rows: int = Field(default=0, ge=0)
+    min_rows: int = Field(default=0, ge=0)  # pad with blank rows up to this many
+    row_height_mm: float = Field(default=8.0, gt=3)
+    font_size: float = Field(default=7.5, ge=5, le=12)
 
     def all_fields(self) -> list[FieldSpec]:
         return list(self.fields) + (list(self.repeat.fields) if self.repeat else [])
@@ -323,8 +324,8 @@ class LinesSection(SectionBase):
 
     kind: Literal["lines"] = "lines"
     fields: list[FieldSpec]  # one "lines" field takes the remaining width
-    line_height_mm: float = Field(8.0, gt=4)
-    pages: int = Field(1, ge=1, le=10)  # pages of lines to print per instance
+    line_height_mm: float = Field(default=8.0, gt=4)
+    pages: int = Field(default=1, ge=1, le=10)  # pages of lines to print per instance
 
 
 Section = Annotated[
@@ -335,7 +336,7 @@ Section = Annotated[
 class PageSpec(_Model):
     size: Literal["A4", "A3"] = "A4"
     orientation: Literal["portrait", "landscape"] = "portrait"
-    margin_mm: float = Field(10.0, ge=5, le=25)
+    margin_mm: float = Field(default=10.0, ge=5, le=25)
 
 
 class FormSpec(_Model):

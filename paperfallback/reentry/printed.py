@@ -5,7 +5,6 @@ blank copy whose patient is identified by hand, and how to find it by a typed ID
 
 from __future__ import annotations
 
-from paperfallback.cache.encrypted_db import Connection
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormSpec, TableSection
 from paperfallback.reentry.layout import FormLayout, form_layout
@@ -52,7 +51,3 @@ def find_issued(register: Register, typed_id: str) -> IssuedForm:
             f"form {normal} is not in this PC's register: was it printed on another PC?"
         )
     return issued
-
-
-def open_register(conn: Connection, pc_code: str) -> Register:
-    return Register(conn, pc_code=pc_code)

@@ -13,7 +13,12 @@ from datetime import datetime
 from paperfallback.domain.errors import InputError
 from paperfallback.reentry.layout import FormLayout, KeyedSection
 from paperfallback.reentry.model import Entry, EntryPass, EntryState, FieldAddress
-from paperfallback.reentry.news2_check import ColumnScore, check_column, is_news2_chart
+from paperfallback.reentry.news2_check import (
+    ColumnScore,
+    check_column,
+    column_score,
+    is_news2_chart,
+)
 from paperfallback.reentry.store import EntriesStore, FieldWrite
 from paperfallback.reentry.validation import (
     KeyingContext,
@@ -81,6 +86,23 @@ class KeyingSession:
             if address not in keyed:
                 return address
         return next((a for a in order if a not in keyed), None)
+
+    def missing_required(self) -> list[FieldAddress]:
+        """Required fields left empty: in plain sections, and in every chart column or
+        table row that has anything keyed. Keying warns before a form is finished (the
+        clerk types '-' where the paper really has nothing)."""
+        keyed = self.values()
+        used = {(a.section, a.index) for a in keyed}
+        missing: list[FieldAddress] = []
+        for section in self.layout.sections:
+            for index in range(section.count):
+                if section.repeats and (section.id, index) not in used:
+                    continue
+                missing.extend(
+                    address for spec in section.fields if spec.required
+                    if (address := self.address(section.id, index, spec.id)) not in keyed
+                )
+        return missing
 
     def addresses(self) -> list[FieldAddress]:
         """Every keyable field in paper order (chart columns one after another)."""
@@ -160,12 +182,9 @@ class KeyingSession:
         section = self.layout.section(section_id)
         if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
             return None
-        values = {
-            a.field_id: e for a, e in self.values().items()
-            if a.section == section_id and a.index == index
-        }
-        from paperfallback.reentry.news2_check import column_score
-
+        values = self.store.column_entries(
+            self.printed.instance_id, self.entry_pass, section_id, index
+        )
         return column_score(values, default_scale=self.default_spo2_scale)
 
     def _after_save(self, section_id: str, index: int) -> str:
@@ -174,10 +193,9 @@ class KeyingSession:
             return ""  # blind second keying: differences are found by the comparison
         if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
             return ""
-        values = {
-            a.field_id: e for a, e in self.values().items()
-            if a.section == section_id and a.index == index
-        }
+        values = self.store.column_entries(
+            self.printed.instance_id, self.entry_pass, section_id, index
+        )
         result = check_column(
             self.store, self.printed.instance_id, section_id, index, values,
             default_scale=self.default_spo2_scale, clerk=self.clerk,

@@ -276,8 +276,8 @@ class EntriesStore:
         source: str = "screen",
     ) -> bool:
         """Save one field in its own transaction; True when something changed."""
-        with self.transaction():
-            return self._save(address, entry_pass, value, state, clerk, form_id, source)
+        return self.save_many([FieldWrite(address, value, state)], entry_pass, clerk=clerk,
+                              form_id=form_id, source=source) > 0
 
     def save_many(
         self,
@@ -288,78 +288,88 @@ class EntriesStore:
         form_id: str,
         source: str = "workbook",
     ) -> int:
-        """Save a batch in one transaction (a workbook row); returns how many changed."""
-        with self.transaction():
-            return sum(
-                self._save(w.address, entry_pass, w.value, w.state, clerk, form_id, source)
-                for w in writes
-            )
+        """Save a batch in one transaction (a workbook row); returns how many changed.
 
-    def _save(
-        self,
-        address: FieldAddress,
-        entry_pass: EntryPass,
-        value: str | None,
-        state: EntryState,
-        clerk: str,
-        form_id: str,
-        source: str,
-    ) -> bool:
+        Unchanged values write nothing; each changed one writes its audit record.
+        """
         if not clerk.strip():
             raise InputError("name the clerk before keying (who keyed it is recorded)")
-        if state is not EntryState.VALUE:
-            value = None
-        elif value is None or value == "":
-            raise InputError(f"{address.label()}: an empty value must be marked not recorded")
-        db = self._conn
-        key = (address.instance_id, entry_pass.value, address.section, address.index,
-               address.field_id)
-        old = db.execute(
-            "SELECT value, state FROM entries WHERE instance_id = ? AND pass = ? AND "
-            "section = ? AND idx = ? AND field_id = ?",
-            key,
-        ).fetchone()
-        if old is not None and old[0] == value and old[1] == state.value:
-            return False
-        now = _now()
+        if not writes:
+            return 0
+        with self.transaction() as db:
+            now = _now()
+            old = self._current(writes, entry_pass)
+            changed = []
+            for w in writes:
+                value = w.value if w.state is EntryState.VALUE else None
+                if w.state is EntryState.VALUE and not value:
+                    raise InputError(
+                        f"{w.address.label()}: an empty value must be marked not recorded"
+                    )
+                before = old.get(w.address)
+                if before is not None and before == (value, w.state.value):
+                    continue
+                changed.append((w.address, value, w.state, before))
+            if not changed:
+                return 0
+            for instance_id in {a.instance_id for a, *_ in changed}:
+                self._touch_instance(db, instance_id, form_id, entry_pass, clerk, now)
+            db.executemany(
+                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.instance_id, entry_pass.value, a.section, a.index, a.field_id, value,
+                  state.value, clerk, now, source) for a, value, state, _ in changed],
+            )
+            db.executemany(
+                "INSERT INTO entry_audit (instance_id, pass, section, idx, field_id, "
+                "old_value, old_state, new_value, new_state, changed_by, changed_at, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.instance_id, entry_pass.value, a.section, a.index, a.field_id,
+                  before[0] if before else None, before[1] if before else None, value,
+                  state.value, clerk, now, source) for a, value, state, before in changed],
+            )
+            return len(changed)
+
+    def _current(
+        self, writes: Sequence[FieldWrite], entry_pass: EntryPass
+    ) -> dict[FieldAddress, tuple[str | None, str]]:
+        """The stored (value, state) of the written fields, one query per column."""
+        out: dict[FieldAddress, tuple[str | None, str]] = {}
+        for instance_id, section, index in {
+            (w.address.instance_id, w.address.section, w.address.index) for w in writes
+        }:
+            for r in self._conn.execute(
+                "SELECT field_id, value, state FROM entries WHERE instance_id = ? AND "
+                "pass = ? AND section = ? AND idx = ?",
+                (instance_id, entry_pass.value, section, index),
+            ):
+                out[FieldAddress(instance_id, section, index, r[0])] = (r[1], r[2])
+        return out
+
+    def _touch_instance(self, db: Connection, instance_id: str, form_id: str,
+                        entry_pass: EntryPass, clerk: str, now: str) -> None:
+        """Create the instance (draft) on its first value; record who keyed this pass."""
         instance = db.execute(
-            "SELECT form_id, status FROM entry_instances WHERE instance_id = ?",
-            (address.instance_id,),
+            "SELECT form_id, status FROM entry_instances WHERE instance_id = ?", (instance_id,)
         ).fetchone()
         if instance is None:
             db.execute(
                 "INSERT INTO entry_instances (instance_id, form_id, status, updated_at) "
                 "VALUES (?, ?, ?, ?)",
-                (address.instance_id, form_id, InstanceStatus.DRAFT.value, now),
+                (instance_id, form_id, InstanceStatus.DRAFT.value, now),
             )
         elif instance[0] != form_id:
-            raise InputError(
-                f"form {address.instance_id} is a {instance[0]!r} form, not {form_id!r}"
-            )
+            raise InputError(f"form {instance_id} is a {instance[0]!r} form, not {form_id!r}")
         elif instance[1] == InstanceStatus.PRINTED.value:
             db.execute(
                 "UPDATE entry_instances SET status = ?, updated_at = ? WHERE instance_id = ?",
-                (InstanceStatus.DRAFT.value, now, address.instance_id),
+                (InstanceStatus.DRAFT.value, now, instance_id),
             )
+        column = _CLERK_COLUMN[entry_pass]
         db.execute(
-            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*key, value, state.value, clerk, now, source),
+            f"UPDATE entry_instances SET {column} = CASE WHEN {column} = '' THEN ? "
+            f"ELSE {column} END, updated_at = ? WHERE instance_id = ?",
+            (clerk, now, instance_id),
         )
-        db.execute(
-            "INSERT INTO entry_audit (instance_id, pass, section, idx, field_id, old_value, "
-            "old_state, new_value, new_state, changed_by, changed_at, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*key, old[0] if old else None, old[1] if old else None, value, state.value,
-             clerk, now, source),
-        )
-        column = {EntryPass.FIRST: "first_clerk", EntryPass.SECOND: "second_clerk",
-                  EntryPass.RESOLVED: "resolved_by"}[entry_pass]
-        db.execute(
-            f"UPDATE entry_instances SET {column} = ?, updated_at = ? "
-            f"WHERE instance_id = ? AND {column} = ''",
-            (clerk, now, address.instance_id),
-        )
-        return True
 
     def clear(self, address: FieldAddress, entry_pass: EntryPass, *, clerk: str) -> bool:
         """Remove a keyed value (keyed in error); the audit keeps what it was."""
@@ -394,6 +404,17 @@ class EntriesStore:
             params.append(entry_pass.value)
         sql += " ORDER BY section, idx, field_id"
         return [_entry(r) for r in self._conn.execute(sql, params).fetchall()]
+
+    def column_entries(
+        self, instance_id: str, entry_pass: EntryPass, section: str, index: int
+    ) -> dict[str, Entry]:
+        """One chart column or table row of one pass, by field id."""
+        rows = self._conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE instance_id = ? AND pass = ? AND "
+            "section = ? AND idx = ?",
+            (instance_id, entry_pass.value, section, index),
+        ).fetchall()
+        return {r[3]: _entry(r) for r in rows}
 
     def entry(self, address: FieldAddress, entry_pass: EntryPass) -> Entry | None:
         row = self._conn.execute(
@@ -538,6 +559,8 @@ class EntriesStore:
         ]
 
 
+_CLERK_COLUMN = {EntryPass.FIRST: "first_clerk", EntryPass.SECOND: "second_clerk",
+                 EntryPass.RESOLVED: "resolved_by"}
 _ENTRY_COLUMNS = (
     "instance_id, section, idx, field_id, pass, value, state, keyed_by, keyed_at, source"
 )

@@ -210,7 +210,7 @@ class _Importer:
         try:
             instance_id = validate_instance_id(_cell_text(typed_id))
         except InputError as exc:
-            if _is_empty(typed_id) and not self._has_input(values, columns, form, section_id):
+            if _is_empty(typed_id) and not _has_input(values, columns):
                 return
             self._problem(sheet, number, "form_instance_id", typed_id, str(exc))
             return
@@ -265,14 +265,6 @@ class _Importer:
         self.result.rows_imported += 1
         self.result.instances.add(instance_id)
 
-    def _has_input(self, values: tuple[Any, ...], columns: dict[str, int], form: FormSpec,
-                   section_id: str) -> bool:
-        skip = {*IDENTITY, CHART_INDEX, TABLE_INDEX}
-        return any(
-            not _is_empty(values[i]) for name, i in columns.items()
-            if name not in skip and i < len(values)
-        )
-
     def _session(self, instance_id: str, form: FormSpec, sheet: str,
                  number: int) -> KeyingSession | None:
         if instance_id in self.sessions:
@@ -303,6 +295,12 @@ class _Importer:
 def _finish(store: EntriesStore, result: ImportResult, bad_instances: set[str], clerk: str,
             entry_pass: EntryPass, double_entry_forms: set[str]) -> None:
     """A form whose rows all imported is keyed in this pass; one with problems stays draft."""
+    with store.transaction():
+        _finish_each(store, result, bad_instances, clerk, entry_pass, double_entry_forms)
+
+
+def _finish_each(store: EntriesStore, result: ImportResult, bad_instances: set[str],
+                 clerk: str, entry_pass: EntryPass, double_entry_forms: set[str]) -> None:
     for instance_id in sorted(result.instances):
         record = store.instance(instance_id)
         if record is None or record.status.rank >= InstanceStatus.VERIFIED.rank:
@@ -314,6 +312,14 @@ def _finish(store: EntriesStore, result: ImportResult, bad_instances: set[str], 
         finish_pass(store, instance_id, entry_pass, by=clerk,
                     double_entry=double_entry_required(record, record.form_id,
                                                        double_entry_forms))
+
+
+def _has_input(values: tuple[Any, ...], columns: dict[str, int]) -> bool:
+    skip = {*IDENTITY, CHART_INDEX, TABLE_INDEX}
+    return any(
+        not _is_empty(values[i]) for name, i in columns.items()
+        if name not in skip and i < len(values)
+    )
 
 
 def _is_empty(value: object) -> bool:

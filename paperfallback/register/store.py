@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from paperfallback.cache.encrypted_db import Connection
 from paperfallback.cache.work_db import open_work_db
@@ -89,6 +89,13 @@ class IdAllocator(Protocol):
     def downtime_number(self) -> str: ...
 
 
+@runtime_checkable
+class BatchIdAllocator(IdAllocator, Protocol):
+    """An allocator that can reserve a pack's IDs at once (the Register does)."""
+
+    def reserve(self, forms: int, downtime: int = 0) -> None: ...
+
+
 def pc_code_for(settings: Settings) -> str:
     """The PC code from settings, or one derived from ``pc_id`` when IT left it empty."""
     if settings.pc_code.strip():
@@ -103,6 +110,7 @@ class Register:
         self._conn = conn
         self.pc_code = normalise_pc_code(pc_code)
         self.pc_id = pc_id
+        self._pools: dict[str, list[int]] = {}
         conn.executescript(_SCHEMA)
 
     @classmethod
@@ -122,31 +130,48 @@ class Register:
 
     # ---- allocation (IdAllocator) -----------------------------------------------------
 
-    def _next(self, series: str) -> int:
+    def _take(self, series: str, count: int) -> range:
+        """Reserve ``count`` numbers of a series in one committed transaction."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             row = self._conn.execute(
                 "SELECT next FROM id_counters WHERE series = ?", (series,)
             ).fetchone()
             number = int(row[0]) if row else 1
-            if number > COUNTER_MAX:
+            if number + count - 1 > COUNTER_MAX:
                 raise InputError(f"this PC has used every {series} number; ask IT for a new "
                                  "PC code")
             self._conn.execute(
-                "INSERT OR REPLACE INTO id_counters VALUES (?, ?)", (series, number + 1)
+                "INSERT OR REPLACE INTO id_counters VALUES (?, ?)", (series, number + count)
             )
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
-        return number
+        return range(number, number + count)
+
+    def _next(self, series: str) -> int:
+        pool = self._pools.setdefault(series, [])
+        if not pool:
+            pool.extend(self._take(series, 1))
+        return pool.pop(0)
+
+    def reserve(self, forms: int, downtime: int = 0) -> None:
+        """Reserve IDs for a pack ahead in one transaction (a commit per ID is slow).
+
+        Reserved IDs not used before this Register is closed are simply never issued.
+        """
+        for series, count in ((f"form:{self.pc_code}", forms),
+                              (f"downtime:{self.pc_code}", downtime)):
+            if count > 0:
+                self._pools.setdefault(series, []).extend(self._take(series, count))
 
     def instance_id(self) -> str:
-        """Reserve the next form-instance ID of this PC (committed at once)."""
+        """The next form-instance ID of this PC (reserved and committed before use)."""
         return format_instance_id(self.pc_code, self._next(f"form:{self.pc_code}"))
 
     def downtime_number(self) -> str:
-        """Reserve the next downtime registration number of this PC."""
+        """The next downtime registration number of this PC."""
         return format_downtime_number(self.pc_code, self._next(f"downtime:{self.pc_code}"))
 
     # ---- the register -----------------------------------------------------------------

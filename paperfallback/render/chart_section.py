@@ -11,9 +11,8 @@ Axis "rows" (fluid balance): fixed time points run down, fields across.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from paperfallback.cache.staleness import uk_time
 from paperfallback.domain.records import Observation, ObservationKind, PatientRecord
@@ -23,6 +22,7 @@ from paperfallback.render.draw import (
     MM,
     SCORE_RGB,
     Canvas,
+    draw_text,
     fit_size,
     form_name,
     text_in_box,
@@ -53,17 +53,35 @@ def _fmt(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
+SET_WINDOW = timedelta(minutes=10)
+
+
+def observation_sets(observations: tuple[Observation, ...]) -> list[list[Observation]]:
+    """Group observations into sets taken together: one set runs from its first reading
+    for up to SET_WINDOW and never holds a parameter twice (a repeat starts a new set).
+    EPRs often stamp the parameters of one set seconds or minutes apart."""
+    sets: list[list[Observation]] = []
+    kinds: set[ObservationKind] = set()
+    for obs in sorted(observations, key=lambda o: o.effective):
+        if (not sets or obs.kind in kinds
+                or obs.effective - sets[-1][0].effective > SET_WINDOW):
+            sets.append([])
+            kinds = set()
+        sets[-1].append(obs)
+        kinds.add(obs.kind)
+    return sets
+
+
 def time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
-    """Cached observations grouped by their time, oldest first."""
-    by_time: dict[datetime, list[Observation]] = defaultdict(list)
-    for obs in record.observations:
-        by_time[obs.effective].append(obs)
+    """Cached observation sets as time points, oldest first (a set's time is that of its
+    first reading)."""
     fields = {f.prefill: f for f in chart.fields if f.prefill}
     points = []
-    for moment in sorted(by_time):
+    for group in observation_sets(record.observations):
+        moment = group[0].effective
         values: dict[str, str] = {}
         numbers: dict[str, float] = {}
-        for obs in by_time[moment]:
+        for obs in group:
             spec = fields.get(f"observation.{obs.kind.value}")
             if obs.kind is ObservationKind.OXYGEN:
                 code = obs.text.strip().upper()
@@ -172,7 +190,7 @@ class ColumnsChartFlow:
         cap = 3.6 * MM
         if shown:
             c.setFont(BOLD, 6.3)
-            c.drawString(x, top - cap + 1.2 * MM,
+            draw_text(c, "left", x, top - cap + 1.2 * MM,
                          f"Columns 1–{len(shown)} (marked ◆): last observations recorded in "
                          f"the EPR, copied from the cache. Columns {len(shown) + 1}–{columns}:"
                          " new observations.")
@@ -196,8 +214,8 @@ class ColumnsChartFlow:
         c.rect(x, top - HEADER_ROWS * row_h, width, HEADER_ROWS * row_h, stroke=0, fill=1)
         c.setFillGray(0)
         c.setFont(BOLD, 6.5)
-        c.drawString(x + 1.5, top - row_h + 2.2, "Date")
-        c.drawString(x + 1.5, top - 2 * row_h + 2.2, "Time")
+        draw_text(c, "left", x + 1.5, top - row_h + 2.2, "Date")
+        draw_text(c, "left", x + 1.5, top - 2 * row_h + 2.2, "Time")
         y = top - HEADER_ROWS * row_h
         c.setLineWidth(0.35)
         c.line(x, top, right, top)
@@ -218,10 +236,11 @@ class ColumnsChartFlow:
                         c.setFillGray(0)
                     size = fit_size(graph_row.label, REGULAR, BAND_W - 3.2 * MM, 6.3, 4.2)
                     c.setFont(REGULAR, size)
-                    c.drawRightString(grid_x - 1.2, y - row_h + 2.3, graph_row.label)
+                    draw_text(c, "right", grid_x - 1.2, y - row_h + 2.3, graph_row.label)
                     if score is not None:
                         c.setFont(BOLD, 5)
-                        c.drawString(x + GROUP_W + NAME_W + 0.8, y - row_h + 2.4, str(score))
+                        draw_text(c, "left", x + GROUP_W + NAME_W + 0.8, y - row_h + 2.4,
+                                  str(score))
                     y -= row_h
                     c.setLineWidth(0.2)
                     c.line(x + GROUP_W + NAME_W, y, right, y)
@@ -254,7 +273,7 @@ class ColumnsChartFlow:
             c.translate(x + GROUP_W / 2 + 2.2, (start + end) / 2)
             c.rotate(90)
             c.setFont(BOLD, 8)
-            c.drawCentredString(0, 0, name)
+            draw_text(c, "center", 0, 0, name)
             c.restoreState()
         bottom = y
         c.setLineWidth(0.7)
@@ -277,9 +296,9 @@ class ColumnsChartFlow:
             moment = uk_time(point.moment)
             day = "◆" + moment.strftime("%d-%b")
             c.setFont(BOLD, fit_size(day, BOLD, col_w - 1.5, 5.8, 4))
-            c.drawCentredString(cx + col_w / 2, top - row_h + 2.2, day)
+            draw_text(c, "center", cx + col_w / 2, top - row_h + 2.2, day)
             c.setFont(BOLD, 5.8)
-            c.drawCentredString(cx + col_w / 2, top - 2 * row_h + 2.2, moment.strftime("%H:%M"))
+            draw_text(c, "center", cx + col_w / 2, top - 2 * row_h + 2.2, moment.strftime("%H:%M"))
             y = top - HEADER_ROWS * row_h
             for row in chart.layout_rows():
                 spec = chart.field(row.field)
@@ -295,7 +314,7 @@ class ColumnsChartFlow:
                     if text:
                         size = fit_size(text, BOLD, col_w - 1.5, 6.3, 3.8)
                         c.setFont(BOLD, size)
-                        c.drawCentredString(cx + col_w / 2, y - row_h + 2.3, text)
+                        draw_text(c, "center", cx + col_w / 2, y - row_h + 2.3, text)
                 y -= n * row_h
 
     @staticmethod
@@ -304,7 +323,7 @@ class ColumnsChartFlow:
         c.setLineWidth(0.9)
         c.rect(x + 0.6, top - h + 0.5, w - 1.2, h - 1.0, stroke=1, fill=0)
         c.setFont(BOLD, fit_size(text, BOLD, w - 2, 6.3, 4))
-        c.drawCentredString(x + w / 2, top - h + 2.3, text)
+        draw_text(c, "center", x + w / 2, top - h + 2.3, text)
 
 
 # ---- axis "rows" -------------------------------------------------------------------
@@ -345,6 +364,12 @@ class RowsChartFlow:
         bottom = top - header_h - len(chart.time_points) * row_h
         c.setFillColorRGB(*LIGHT_GREY)
         c.rect(x, top - header_h, width, header_h, stroke=0, fill=1)
+        cx = x
+        c.setFillGray(0.93)  # running totals: a light tint, under the grid lines
+        for spec, w in zip(fields, widths, strict=True):
+            if _is_running_total(spec):
+                c.rect(cx, bottom, w, top - header_h - bottom, stroke=0, fill=1)
+            cx += w
         c.setFillGray(0)
         cx = x
         for spec, w in zip(fields, widths, strict=True):
@@ -356,7 +381,7 @@ class RowsChartFlow:
         c.setLineWidth(0.3)
         for i, label in enumerate(chart.time_points):
             c.setFont(BOLD, 7.5)
-            c.drawCentredString(x + widths[0] / 2, y - row_h + 0.36 * row_h, label)
+            draw_text(c, "center", x + widths[0] / 2, y - row_h + 0.36 * row_h, label)
             y -= row_h
             c.setLineWidth(0.7 if (i + 1) % 6 == 0 else 0.3)
             c.line(x, y, x + width, y)
@@ -364,19 +389,18 @@ class RowsChartFlow:
         c.setLineWidth(0.4)
         for i, (spec, w) in enumerate(zip(fields, widths, strict=True)):
             if i:
-                heavy = "running" in spec.id or "balance" in spec.id
-                c.setLineWidth(0.9 if heavy else 0.4)
+                c.setLineWidth(0.9 if _is_running_total(spec) else 0.4)
                 c.line(cx, top, cx, bottom)
-            if "running" in spec.id or "balance" in spec.id:
-                c.setFillGray(0.94)
-                c.rect(cx, bottom, w, top - header_h - bottom, stroke=0, fill=1)
-                c.setFillGray(0)
             cx += w
         c.setLineWidth(0.8)
         c.rect(x, bottom, width, top - bottom, stroke=1, fill=0)
         c.line(x, top - header_h, x + width, top - header_h)
         c.endForm()
         c.doForm(name)
+
+
+def _is_running_total(spec: FieldSpec) -> bool:
+    return "running" in spec.id or "balance" in spec.id
 
 
 def chart_flow(chart: ChartSection, ctx: BuildContext) -> list[Flow]:

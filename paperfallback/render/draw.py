@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 
 from paperfallback.render.fonts import BOLD, REGULAR, string_width
 
@@ -24,6 +26,33 @@ LIGHT_GREY = (0.9, 0.9, 0.9)
 MID_GREY = (0.55, 0.55, 0.55)
 LABEL_SIZE = 5.6
 MM = float(mm)
+
+
+def draw_text(c: Canvas, align: str, x: float, y: float, text: str) -> None:
+    """``drawString`` for our TrueType fonts without ReportLab's per-call text object:
+    the PDF operators for each (font, text) are built once per document and reused, which
+    is most of the drawing time on a dense chart. Uses the canvas's current font and fill.
+    """
+    if not text:
+        return
+    font_name, size = c._fontname, c._fontsize
+    if align != "left":
+        width = string_width(text, font_name, size)
+        x -= width if align == "right" else width / 2
+    memo: dict[tuple[str, str], str] | None = getattr(c, "_pf_text_memo", None)
+    if memo is None:
+        memo = {}
+        c._pf_text_memo = memo
+    key = (font_name, text)
+    body = memo.get(key)
+    if body is None:
+        font = pdfmetrics.getFont(font_name)
+        body = " ".join(
+            f"{font.getSubsetInternalName(subset, c._doc)} {{size}} Tf ({c._escape(part)}) Tj"
+            for subset, part in font.splitString(text, c._doc)
+        )
+        memo[key] = body
+    c._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {body.replace('{size}', fp_str(size))} ET")
 
 
 def form_name(key: str) -> str:
@@ -91,18 +120,16 @@ def text_in_box(
             last = last[:-1]
         lines[-1] = last + "…"
     block = len(lines) * leading
-    if valign == "middle":
-        y = top - (height - block) / 2 - size * 0.9
-    else:
-        y = top - pad - size * 0.9
+    first = (height - block) / 2 if valign == "middle" else pad
+    y = top - first - size * 0.9
     c.setFont(font, size)
     for line in lines:
         if align == "center":
-            c.drawCentredString(x + width / 2, y, line)
+            draw_text(c, "center", x + width / 2, y, line)
         elif align == "right":
-            c.drawRightString(x + width - pad, y, line)
+            draw_text(c, "right", x + width - pad, y, line)
         else:
-            c.drawString(x + pad, y, line)
+            draw_text(c, "left", x + pad, y, line)
         y -= leading
 
 
@@ -112,7 +139,7 @@ def label(c: Canvas, text: str, x: float, top: float, width: float,
     font_size = fit_size(text, REGULAR, width - 2, size, 4.0)
     c.setFillGray(0.3)
     c.setFont(REGULAR, font_size)
-    c.drawString(x + 1.2, top - font_size - 0.6, text)
+    draw_text(c, "left", x + 1.2, top - font_size - 0.6, text)
     c.setFillGray(0)
 
 
@@ -130,5 +157,5 @@ def tick_options(c: Canvas, codes: list[str], x: float, top: float, width: float
             cursor_x = x + 1.5
             y -= size + 2.5
         c.rect(cursor_x, y, box, box, stroke=1, fill=0)
-        c.drawString(cursor_x + box + 1.2, y + 0.8, code)
+        draw_text(c, "left", cursor_x + box + 1.2, y + 0.8, code)
         cursor_x += needed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from paperfallback.cache.staleness import format_uk, uk_time
 from paperfallback.domain.nhs_number import format_nhs_number
@@ -19,6 +20,7 @@ from paperfallback.render.draw import (
     ALERT_RED,
     MM,
     Canvas,
+    draw_text,
     fit_size,
     label,
     text_in_box,
@@ -71,8 +73,13 @@ def header_height(stale: bool) -> float:
     return TITLE_H + BANNER_H + DATA_H + (STALE_H if stale else 0.0)
 
 
+@lru_cache(maxsize=256)
+def legend_lines(legend: tuple[str, ...], width: float) -> tuple[str, ...]:
+    return tuple(line for text in legend for line in wrap(text, REGULAR, LEGEND_SIZE, width))
+
+
 def footer_height(legend: tuple[str, ...], width: float) -> float:
-    lines = sum(len(wrap(text, REGULAR, LEGEND_SIZE, width)) for text in legend)
+    lines = len(legend_lines(legend, width))
     return FOOTER_H + lines * LEGEND_LEADING + (1.5 * MM if legend else 0)
 
 
@@ -85,20 +92,21 @@ def draw_furniture(c: Canvas, info: PageInfo, page_w: float, page_h: float,
     # title row
     size = fit_size(info.title, BOLD, left_w - 40 * MM, 11.5, 7)
     c.setFont(BOLD, size)
-    c.drawString(x, top - 4.6 * MM, info.title)
+    draw_text(c, "left", x, top - 4.6 * MM, info.title)
     c.setFont(REGULAR, 6.5)
-    c.drawString(x + string_width(info.title, BOLD, size) + 2 * MM, top - 4.6 * MM,
+    draw_text(c, "left", x + string_width(info.title, BOLD, size) + 2 * MM, top - 4.6 * MM,
                  f"version {info.version}")
     c.setFont(BOLD, 9.5)
-    c.drawRightString(x + left_w - 2 * MM, top - 4.6 * MM, f"Page {info.page} of {info.pages}")
+    draw_text(c, "right", x + left_w - 2 * MM, top - 4.6 * MM, f"Page {info.page} of {info.pages}")
     # QR block: the code, then the ID as text under it (quiet zone kept clear)
     qr_x = x + width - QR_SIZE - 1 * MM
     qr_y = top - QR_SIZE - 0.5 * MM
     draw_qr(c, qr_payload(info.instance_id, info.page), qr_x, qr_y, QR_SIZE)
     c.setFont(BOLD, fit_size(info.instance_id, BOLD, QR_BLOCK_W - 2 * MM, 9, 6))
-    c.drawCentredString(qr_x + QR_SIZE / 2, qr_y - 4.2 * MM, info.instance_id)
+    # the ID's cap height stays below the 4-module quiet zone (about 3.8 mm)
+    draw_text(c, "center", qr_x + QR_SIZE / 2, qr_y - 6.4 * MM, info.instance_id)
     c.setFont(REGULAR, 5.2)
-    c.drawCentredString(qr_x + QR_SIZE / 2, qr_y - 6.6 * MM, "Form ID: key or scan")
+    draw_text(c, "center", qr_x + QR_SIZE / 2, qr_y - 8.8 * MM, "Form ID: key or scan")
     # banner
     banner_top = top - TITLE_H
     c.setLineWidth(1.1)
@@ -110,10 +118,10 @@ def draw_furniture(c: Canvas, info: PageInfo, page_w: float, page_h: float,
     if info.data_as_of is not None:
         as_of = f"Data as of {format_uk(info.data_as_of)}"
     else:
-        as_of = "Data as of: not applicable (blank form, nothing printed from the cache)"
-    c.drawString(x, y - 4 * MM, as_of)
+        as_of = "Data as of: blank form (nothing printed from the cache)"
+    draw_text(c, "left", x, y - 4 * MM, as_of)
     c.setFont(REGULAR, 6.5)
-    c.drawRightString(x + left_w - 2 * MM, y - 4 * MM,
+    draw_text(c, "right", x + left_w - 2 * MM, y - 4 * MM,
                       f"Printed {format_uk(info.printed_at)} on {info.printed_on}")
     if info.stale_text:
         sy = y - DATA_H - STALE_H + 0.8 * MM
@@ -121,25 +129,24 @@ def draw_furniture(c: Canvas, info: PageInfo, page_w: float, page_h: float,
         c.rect(x, sy, width, STALE_H - 0.8 * MM, stroke=0, fill=1)
         c.setFillGray(1)
         c.setFont(BOLD, fit_size(info.stale_text, BOLD, width - 4 * MM, 9, 6))
-        c.drawString(x + 2 * MM, sy + 1.8 * MM, info.stale_text)
+        draw_text(c, "left", x + 2 * MM, sy + 1.8 * MM, info.stale_text)
         c.setFillGray(0)
     # footer: legend, then the identity line
     bottom = margin
     c.setFont(REGULAR, 6.3)
-    c.drawString(x, bottom + 1 * MM, f"Form ID {info.instance_id}   ·   {info.title} "
+    draw_text(c, "left", x, bottom + 1 * MM, f"Form ID {info.instance_id}   ·   {info.title} "
                                      f"v{info.version}")
     ident = _footer_identity(info.banner)
     if ident:
         c.setFont(BOLD, fit_size(ident, BOLD, width * 0.55, 7, 5))
-        c.drawRightString(x + width, bottom + 1 * MM, ident)
+        draw_text(c, "right", x + width, bottom + 1 * MM, ident)
     if info.legend:
         c.setFont(REGULAR, LEGEND_SIZE)
-        lines = [line for text in info.legend for line in wrap(text, REGULAR, LEGEND_SIZE,
-                                                               width)]
+        lines = legend_lines(info.legend, width)
         ly = bottom + FOOTER_H + (len(lines) - 1) * LEGEND_LEADING + 0.5 * MM
         c.setFillGray(0.2)
         for line in lines:
-            c.drawString(x, ly, line)
+            draw_text(c, "left", x, ly, line)
             ly -= LEGEND_LEADING
         c.setFillGray(0)
 
@@ -165,7 +172,7 @@ def _draw_banner(c: Canvas, info: PageInfo, x: float, top: float, width: float) 
         _blank_patient_banner(c, x, top, width)
     else:
         c.setFont(BOLD, fit_size(banner.heading, BOLD, width - 4 * MM, 15, 8))
-        c.drawString(x + 2 * MM, top - 8 * MM, banner.heading)
+        draw_text(c, "left", x + 2 * MM, top - 8 * MM, banner.heading)
         text_in_box(c, banner.detail, x + 1 * MM, top - 10.5 * MM, width - 2 * MM, 10 * MM,
                     size=8.5, min_size=6)
 
@@ -184,12 +191,12 @@ def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top
                     12 * MM, size=10, min_size=7, bold=True, pad=1.2)
     else:
         c.setFont(BOLD, size)
-        c.drawString(x + pad, top - 7 * MM, name)
+        draw_text(c, "left", x + pad, top - 7 * MM, name)
     c.setFont(REGULAR, 8.5)
     dob = dob_with_age(p, today)
     sex = p.sex.value.title() if p.sex.value != "unknown" else "not recorded"
-    c.drawString(x + pad, top - 15 * MM, f"DOB {dob}")
-    c.drawString(x + pad, top - 19 * MM, f"Sex {sex}")
+    draw_text(c, "left", x + pad, top - 15 * MM, f"DOB {dob}")
+    draw_text(c, "left", x + pad, top - 19 * MM, f"Sex {sex}")
     # identifiers: fixed column on the right of the banner
     ix = x + name_w + 1 * MM
     iw = width - name_w - 2 * MM
@@ -200,28 +207,30 @@ def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top
     if nhs:
         label(c, "NHS number", ix, top, iw)
         c.setFont(BOLD, 13)
-        c.drawString(ix + 1.2, top - 7.4 * MM, nhs)
+        draw_text(c, "left", ix + 1.2, top - 7.4 * MM, nhs)
         c.setFont(REGULAR, 8.5)
-        c.drawString(ix + 1.2, top - 12 * MM, f"Hosp no {hosp}")
+        draw_text(c, "left", ix + 1.2, top - 12 * MM, f"Hosp no {hosp}")
     else:
         c.setFillColorRGB(*ALERT_RED)
         c.setFont(BOLD, 7.5)
-        c.drawString(ix + 1.2, top - 3.2 * MM, NHS_NOT_RECORDED + ": use the hospital number")
+        draw_text(c, "left", ix + 1.2, top - 3.2 * MM,
+                  NHS_NOT_RECORDED + ": use the hospital number")
         c.setFillGray(0)
         c.setFont(BOLD, fit_size(f"Hosp no {hosp}", BOLD, iw - 2, 13, 7))
-        c.drawString(ix + 1.2, top - 8.4 * MM, f"Hosp no {hosp}")
+        draw_text(c, "left", ix + 1.2, top - 8.4 * MM, f"Hosp no {hosp}")
     stay = record.stay
     ward = record.ward.name if record.ward else (stay.ward_code if stay else "")
-    where = f"Ward {ward}" if ward else "Ward not recorded"
+    where = ward if ward.casefold().startswith("ward") else f"Ward {ward}"
+    where = where if ward else "Ward not recorded"
     if stay and stay.bed:
         bed = stay.bed if not stay.bed[:1].isdigit() else f"Bed {stay.bed}"
         where += f"  ·  {bed}"
     c.setFont(BOLD, fit_size(where, BOLD, iw - 2, 8.5, 5.5))
-    c.drawString(ix + 1.2, top - 16.2 * MM, where)
+    draw_text(c, "left", ix + 1.2, top - 16.2 * MM, where)
     consultant = stay.consultant if stay and stay.consultant else ""
     if consultant:
         c.setFont(REGULAR, fit_size(consultant, REGULAR, iw - 2, 7, 5))
-        c.drawString(ix + 1.2, top - 19.6 * MM, consultant)
+        draw_text(c, "left", ix + 1.2, top - 19.6 * MM, consultant)
 
 
 def _blank_patient_banner(c: Canvas, x: float, top: float, width: float) -> None:
@@ -246,7 +255,7 @@ def _blank_patient_banner(c: Canvas, x: float, top: float, width: float) -> None
     c.setDash()
     c.setFont(REGULAR, 7)
     c.setFillGray(0.45)
-    c.drawCentredString(lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
+    draw_text(c, "center", lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
     c.setFillGray(0)
 
 
@@ -255,16 +264,17 @@ def _downtime_banner(c: Canvas, banner: Banner, x: float, top: float, width: flo
     label(c, "Temporary DOWNTIME NUMBER (use on every note, request and sample)", x, top,
           width - label_w, size=6.5)
     c.setFont(BOLD, 20)
-    c.drawString(x + 2 * MM, top - 11 * MM, banner.downtime_number)
+    draw_text(c, "left", x + 2 * MM, top - 11 * MM, banner.downtime_number)
     c.setFont(REGULAR, 7)
-    c.drawString(x + 2 * MM, top - 17 * MM, "Write it on the wristband until EPR registration.")
+    draw_text(c, "left", x + 2 * MM, top - 17 * MM,
+              "Write it on the wristband until EPR registration.")
     lx = x + width - label_w
     c.setDash(2, 2)
     c.rect(lx + 1.5 * MM, top - BANNER_H + 1.5 * MM, label_w - 3 * MM, BANNER_H - 3 * MM)
     c.setDash()
     c.setFont(REGULAR, 7)
     c.setFillGray(0.45)
-    c.drawCentredString(lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
+    draw_text(c, "center", lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
     c.setFillGray(0)
 
 

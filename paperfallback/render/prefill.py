@@ -78,9 +78,14 @@ def dob_with_age(patient: Patient, on: date) -> str:
     return f"{format_date(patient.birth_date)} ({age_in_years(patient.birth_date, on)} y)"
 
 
+def unbroken(text: str) -> str:
+    """Spaces made non-breaking, so a number never wraps across two lines of a cell."""
+    return text.replace(" ", "\u00a0")
+
+
 def identifiers(patient: Patient) -> str:
     """'999 000 0026' and the hospital number on a second line."""
-    nhs = format_nhs_number(patient.nhs_number) or NHS_NOT_RECORDED
+    nhs = unbroken(format_nhs_number(patient.nhs_number)) or NHS_NOT_RECORDED
     return f"{nhs}\nHosp {patient.hospital_number}" if patient.hospital_number else nhs
 
 
@@ -137,13 +142,14 @@ _RESOLVERS: dict[str, Callable[[RowContext], str]] = {
     "patient.sex": _patient(lambda p, _c: p.sex.value.title()),
     "patient.address": _patient(lambda p, _c: p.address),
     "patient.phones": _patient(
-        lambda p, _c: "\n".join(f"{ph.value} ({ph.use})" if ph.use else ph.value
-                                for ph in p.phones) or "no phone recorded"
+        lambda p, _c: "\n".join(f"{unbroken(ph.value)} ({ph.use})" if ph.use
+                                else unbroken(ph.value) for ph in p.phones)
+        or "no phone recorded"
     ),
     "patient.next_of_kin": _patient(
         lambda p, _c: "\n".join(
             " ".join(x for x in (k.name, f"({k.relationship})" if k.relationship else "",
-                                 k.phone) if x)
+                                 unbroken(k.phone)) if x)
             for k in p.next_of_kin
         ) or "none recorded"
     ),

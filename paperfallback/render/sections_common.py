@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paperfallback.formspec.models import SectionBase
-from paperfallback.render.draw import ALERT_RED, MM, Canvas, text_in_box
+from paperfallback.render.draw import ALERT_RED, MM, Canvas, draw_text, text_in_box
 from paperfallback.render.fonts import BOLD
 
 TITLE_H = 4.6 * MM
@@ -22,7 +22,7 @@ def draw_title(c: Canvas, section: SectionBase, x: float, top: float, width: flo
         if alert:
             c.setFillColorRGB(*ALERT_RED)
         c.setFont(BOLD, 8.5)
-        c.drawString(x, top - 3.3 * MM, section.title)
+        draw_text(c, "left", x, top - 3.3 * MM, section.title)
         c.setFillGray(0)
         used += TITLE_H
     note = " ".join(n for n in (section.note, extra_note) if n)

@@ -60,7 +60,8 @@ def table_rows(section: TableSection, ctx: BuildContext) -> list[TableRow]:
         for rx in record.prescriptions:
             if not _matches(section, rx.kind):
                 continue
-            subs = max(1, len(rx.dose_times)) if section.sub_rows_from else 1
+            subs = max(section.sub_rows_min,
+                       len(rx.dose_times) if section.sub_rows_from else 1)
             row_ctx = RowContext(now=ctx.now, patient=record.patient, stay=record.stay,
                                  ward=record.ward, record=record, prescription=rx)
             rows.append(TableRow(row_ctx, subs, f"{section.id}:{rx.id}"))
@@ -132,6 +133,9 @@ class TableFlow:
         if rest_rows:
             rest = TableFlow(section, self.ctx, rest_rows, self.blank_rows, False, True,
                              self.empty_note)
+        elif blanks < self.blank_rows and not self.fill_page and (placed or blanks):
+            # the blank rows for new entries did not all fit: they continue overleaf
+            rest = TableFlow(section, self.ctx, [], self.blank_rows - blanks, False, True)
         return Block(height, draw), rest
 
     def _draw(self, c: Canvas, x: float, top: float, width: float, rows: list[TableRow],
@@ -179,7 +183,10 @@ class TableFlow:
                 text_in_box(c, col.spec.label, cx, top - header_h / 2, col.width,
                             header_h / 2, size=5.2, min_size=3.8, align="center",
                             valign="middle")
-            c.line(cx, top, cx, top - header_h)
+            first_of_group = two_level and section.repeat is not None and col.repeat > 0 and \
+                col.spec.id == section.repeat.fields[0].id
+            inner = two_level and col.repeat > 0 and not first_of_group
+            c.line(cx, top - (header_h / 2 if inner else 0), cx, top - header_h)
             cx += col.width
         if two_level and section.repeat:
             group_w = sum(col.width for col in columns if col.repeat == 1)
@@ -214,8 +221,8 @@ class TableFlow:
                                 bold=True, align="center", valign="middle")
             elif spec.prefill and ctx is not None:
                 value = resolve(spec.prefill, ctx)
-                bold = spec.prefill in ("patient.name", "allergies.summary", "stay.bed",
-                                        "prescription.drug")
+                bold = spec.prefill in ("patient.name", "allergies.summary", "alerts.summary",
+                                        "stay.bed", "prescription.drug")
                 text_in_box(c, value, cx, top, col.width, height, size=size, bold=bold,
                             min_size=4.5)
             elif spec.type == "choice" and col.repeat == 0:

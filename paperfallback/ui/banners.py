@@ -47,7 +47,8 @@ class CacheStatusBanner(QFrame):
         layout.addWidget(self.detail)
         self.level = CacheLevel.NONE
 
-    def show_banner(self, banner: CacheBanner) -> None:
+    def show_banner(self, banner: CacheBanner, *, problem: bool = False) -> None:
+        """Show ``banner``; ``problem`` (the cache cannot be opened) shows it in red."""
         self.level = banner.level
         self.headline.setText(banner.headline)
         self.detail.setText(banner.detail)
@@ -56,7 +57,7 @@ class CacheStatusBanner(QFrame):
             "when it is too old the strip turns red."
         )
         self.setAccessibleName(f"{banner.headline}. {banner.detail}")
-        self.setProperty("level", banner.level.value)
+        self.setProperty("level", "problem" if problem else banner.level.value)
         self.style().unpolish(self)
         self.style().polish(self)
         for label in (self.headline, self.detail):

@@ -74,6 +74,7 @@ class KeyingWindow(QWidget):
         self.session: KeyingSession | None = None
         self.form_widget: FormKeyingWidget | None = None
         self.issued: IssuedForm | None = None
+        self._warned_missing: str | None = None  # instance already warned about blanks
 
         tabs = QTabWidget(self)
         self.tabs = tabs
@@ -198,6 +199,7 @@ class KeyingWindow(QWidget):
                     edit.setToolTip(f"The two keyings differ ({d.detail.get('first')!r} / "
                                     f"{d.detail.get('second')!r}): type what the paper says")
         widget.changed.connect(self._update_status)
+        widget.field_entered.connect(lambda edit: self.scroll.ensureWidgetVisible(edit, 60, 40))
         old = self.scroll.takeWidget()
         if isinstance(old, FormKeyingWidget):
             old.closed = True
@@ -205,6 +207,7 @@ class KeyingWindow(QWidget):
             old.deleteLater()
         self.scroll.setWidget(widget)
         self.session, self.form_widget, self.issued = session, widget, issued
+        self._warned_missing = None
         who = issued.patient_name or ("blank form: identify the patient"
                                       if is_blank_copy(form, issued) else issued.ward_code)
         self.form_title.setText(f"{form.title} — {issued.instance_id} — {who}")
@@ -245,12 +248,26 @@ class KeyingWindow(QWidget):
         widget = self.form_widget
         focused = widget.focusWidget()
         if isinstance(focused, FieldEdit):
-            widget._commit(focused)
+            widget.commit(focused)
         bad = widget.invalid_fields()
         if bad:
             self.status_label.setText(f"{len(bad)} field(s) still have a problem: fix them or "
                                       "mark them illegible (?) first.")
             bad[0].setFocus()
+            return
+        missing = self.session.missing_required()
+        if missing and self._warned_missing != self.issued.instance_id:
+            self._warned_missing = self.issued.instance_id
+            names = ", ".join(
+                f"{a.field_id} ({self.session.layout.section(a.section).index_label(a.index)})"
+                if a.index or self.session.layout.section(a.section).repeats else a.field_id
+                for a in missing[:6])
+            self.status_label.setText(
+                f"{len(missing)} required field(s) are empty: {names}. Type - where the "
+                "paper has nothing, or press Ctrl+Enter again to finish anyway.")
+            edit = widget.edits.get(missing[0])
+            if edit is not None and edit.focusPolicy() != Qt.FocusPolicy.NoFocus:
+                edit.setFocus()
             return
         try:
             self._identify_patient()
@@ -317,7 +334,7 @@ class KeyingWindow(QWidget):
         if self.form_widget is not None:
             focused = self.form_widget.focusWidget()
             if isinstance(focused, FieldEdit):
-                self.form_widget._commit(focused)
+                self.form_widget.commit(focused)
             self.form_widget.closed = True
         self._conn.close()
         super().closeEvent(event)

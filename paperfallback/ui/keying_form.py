@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +28,7 @@ from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FieldSpec
 from paperfallback.reentry.layout import KeyedSection
 from paperfallback.reentry.model import Entry, EntryState, FieldAddress
+from paperfallback.reentry.news2_check import is_news2_chart
 from paperfallback.reentry.session import KeyingSession
 
 ILLEGIBLE_KEY = Qt.Key.Key_F7
@@ -42,6 +44,7 @@ class FieldEdit(QLineEdit):
 
     committed = Signal(object)  # the FieldEdit
     advance = Signal(object)
+    entered = Signal(object)  # got the focus: scroll it into view
 
     def __init__(self, section: KeyedSection, index: int, spec: FieldSpec,
                  parent: QWidget | None = None) -> None:
@@ -59,7 +62,7 @@ class FieldEdit(QLineEdit):
         if spec.help:
             tip += f"\n{spec.help}"
         self.setToolTip(tip + "\n? or F7: illegible   - or F8: not recorded")
-        self.setMinimumWidth(62)
+        self.setMinimumWidth(128 if spec.type == "datetime" else 62)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -80,6 +83,10 @@ class FieldEdit(QLineEdit):
             return
         super().keyPressEvent(event)
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.entered.emit(self)
+
     def focusOutEvent(self, event: QFocusEvent) -> None:
         self.committed.emit(self)
         super().focusOutEvent(event)
@@ -89,6 +96,7 @@ class FormKeyingWidget(QWidget):
     """The generated screen for one printed form."""
 
     changed = Signal()
+    field_entered = Signal(object)  # a FieldEdit got the focus
 
     def __init__(self, session: KeyingSession, *, editable: Callable[[FieldAddress], bool]
                  | None = None, parent: QWidget | None = None) -> None:
@@ -100,6 +108,10 @@ class FormKeyingWidget(QWidget):
         self.commit_hook: Callable[[FieldEdit, str], str] | None = None
         self.closed = False  # the store is closed: nothing more to save
         self._editable = editable
+        self.scores: dict[tuple[str, int], QLabel] = {}
+        self.setStyleSheet(
+            "QLineEdit:focus { border: 2px solid #005EB8; background: #FFF9C4; }"
+        )
         layout = QVBoxLayout(self)
         for section in session.layout.sections:
             layout.addWidget(self._section_box(section))
@@ -112,14 +124,14 @@ class FormKeyingWidget(QWidget):
         box = QGroupBox(section.title or section.id.replace("_", " ").capitalize(), self)
         box.setObjectName(f"section.{section.id}")
         outer = QVBoxLayout(box)
-        grid = QGridLayout()
-        outer.addLayout(grid)
         message = QLabel("", box)
         message.setObjectName(f"message.{section.id}")
         message.setWordWrap(True)
         message.setStyleSheet("color: #B3000C; font-weight: bold;")
         outer.addWidget(message)
         self.messages[section.id] = message
+        grid = QGridLayout()
+        outer.addLayout(grid)
         fields = section.fields
         if section.kind == "chart" and section.axis == "columns":
             # Fields down, time points across, keyed a column at a time (as written).
@@ -129,6 +141,13 @@ class FormKeyingWidget(QWidget):
                 grid.addWidget(QLabel(section.index_label(index).capitalize(), box), 0, index + 1)
                 for row, spec in enumerate(fields, start=1):
                     grid.addWidget(self._edit(section, index, spec, box), row, index + 1)
+            if is_news2_chart({f.id for f in fields}):
+                grid.addWidget(QLabel("NEWS2 from keyed values", box), len(fields) + 1, 0)
+                for index in range(section.count):
+                    score = QLabel("", box)
+                    score.setObjectName(f"score.{section.id}.{index}")
+                    grid.addWidget(score, len(fields) + 1, index + 1)
+                    self.scores[(section.id, index)] = score
         elif section.kind in ("chart", "table"):
             for col, spec in enumerate(fields, start=1):
                 header = QLabel(_label(spec), box)
@@ -150,8 +169,9 @@ class FormKeyingWidget(QWidget):
         address = self.session.address(section.id, index, spec.id)
         self.edits[address] = edit
         self.order.append(edit)
-        edit.committed.connect(self._commit)
+        edit.committed.connect(self.commit)
         edit.advance.connect(self._advance)
+        edit.entered.connect(self.field_entered.emit)
         edit.textEdited.connect(lambda _text, e=edit: self._check_as_typed(e))
         if self._editable is not None and not self._editable(address):
             edit.setReadOnly(True)
@@ -166,6 +186,24 @@ class FormKeyingWidget(QWidget):
             edit = self.edits.get(address)
             if edit is not None:
                 self._show_saved(edit, entry)
+        for section_id, index in self.scores:
+            self._update_score(section_id, index)
+
+    def _update_score(self, section_id: str, index: int) -> None:
+        label = self.scores.get((section_id, index))
+        if label is None:
+            return
+        result = self.session.column_score(section_id, index)
+        if result is None or result.computed is None:
+            label.setText("")
+            return
+        text = f"{result.computed.total} ({result.computed.risk.value})"
+        if result.differs:
+            label.setText(f"{text} ≠ {result.handwritten}")
+            label.setStyleSheet("color: #B3000C; font-weight: bold;")
+        else:
+            label.setText(text)
+            label.setStyleSheet("color: #006747;")
 
     def show_values(self, entries: dict[FieldAddress, Entry]) -> None:
         """Show other values (e.g. the agreed double-entry values) without saving them."""
@@ -188,7 +226,7 @@ class FormKeyingWidget(QWidget):
         """Put the cursor where keying stopped (the first field after the last keyed)."""
         point = self.session.resume_point()
         edit = self.edits.get(point) if point else None
-        if edit is None:
+        if edit is None or edit.focusPolicy() == Qt.FocusPolicy.NoFocus:
             edit = next((e for e in self.order if e.focusPolicy() != Qt.FocusPolicy.NoFocus),
                         None)
         if edit is not None:
@@ -219,7 +257,8 @@ class FormKeyingWidget(QWidget):
         message.setStyleSheet("color: #005EB8;")
         message.setText(f"{edit.spec.label}: {parsed.shown}")
 
-    def _commit(self, edit: FieldEdit) -> None:
+    def commit(self, edit: FieldEdit) -> None:
+        """Validate and save one field (Enter, leaving it, Finish or closing)."""
         if edit.isReadOnly() or self.closed:
             return
         text = edit.text().strip()
@@ -240,6 +279,8 @@ class FormKeyingWidget(QWidget):
             edit.setStyleSheet(_BAD)
             message.setStyleSheet("color: #B3000C; font-weight: bold;")
             message.setText(str(exc))
+            if edit.isVisible():
+                QToolTip.showText(edit.mapToGlobal(edit.rect().bottomLeft()), str(exc), edit)
             return
         edit.setProperty("invalid", False)
         entry = self.session.store.entry(
@@ -255,6 +296,7 @@ class FormKeyingWidget(QWidget):
         message.setStyleSheet("color: #B3000C; font-weight: bold;" if alarm else
                               "color: #006747;")
         message.setText(notice)
+        self._update_score(edit.section.id, edit.index)
         self.changed.emit()
 
     def invalid_fields(self) -> list[FieldEdit]:
@@ -276,7 +318,7 @@ def _display(spec: FieldSpec, entry: Entry) -> str:
     value = entry.value or ""
     if spec.type == "datetime":
         try:
-            return datetime.fromisoformat(value).astimezone(UK).strftime("%d/%m/%Y %H:%M")
+            return datetime.fromisoformat(value).astimezone(UK).strftime("%d/%m/%y %H:%M")
         except ValueError:
             return value
     if spec.type == "date":

@@ -126,11 +126,11 @@ class ListPickerDialog(QDialog):
 
     def chosen_day(self) -> date | None:
         value = self.day_combo.currentData()
-        return value if isinstance(value, date) else None
+        return date.fromisoformat(value) if isinstance(value, str) and value else None
 
     def select(self, name: str, day: date) -> None:
         self.place_combo.setCurrentIndex(self.place_combo.findText(name))
-        self.day_combo.setCurrentIndex(self.day_combo.findData(day))
+        self.day_combo.setCurrentIndex(self.day_combo.findData(day.isoformat()))
 
     def _place_changed(self) -> None:
         name = self.chosen_place()
@@ -139,10 +139,10 @@ class ListPickerDialog(QDialog):
         self.day_combo.blockSignals(True)
         self.day_combo.clear()
         for day in days:
-            self.day_combo.addItem(day.strftime("%a %d-%b-%Y"), day)
+            self.day_combo.addItem(day.strftime("%a %d-%b-%Y"), day.isoformat())
         first = default_day(days, uk_time(utc_now()).date())
         if first is not None:
-            self.day_combo.setCurrentIndex(self.day_combo.findData(first))
+            self.day_combo.setCurrentIndex(self.day_combo.findData(first.isoformat()))
         self.day_combo.blockSignals(False)
         self._day_changed()
 
@@ -206,6 +206,9 @@ class ListPickerDialog(QDialog):
             return
         super().reject()
 
-    def done(self, result: int) -> None:
+    def shutdown(self) -> None:
         self.runner.shutdown()
+
+    def done(self, result: int) -> None:
+        self.shutdown()
         super().done(result)

@@ -7,16 +7,18 @@ crashing. Every rule it shows comes from the core (paperfallback.cache.ward_summ
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -52,6 +54,16 @@ from paperfallback.ui.prompts import Prompts
 WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
 STATUS_REFRESH_MS = 30_000
 DEMO_SEED = 2018
+
+
+class ActionButton(QPushButton):
+    """A big action button that Enter presses too (outside dialogs Qt only uses Space)."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+            self.click()
+            return
+        super().keyPressEvent(event)
 
 
 class MainWindow(QMainWindow):
@@ -104,14 +116,20 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page)
         body.addWidget(self.pages, 1)
         self.setCentralWidget(central)
+        order = [self.print_ward_button, self.print_blank_button, self.clinic_button,
+                 self.theatre_button, self.reenter_button, self.export_button,
+                 self.ward_combo, self.search_edit, self.table]
+        for first, second in itertools.pairwise(order):
+            self.setTabOrder(first, second)
+        self.print_ward_button.setFocus()
 
     def _action_button(self, text: str, shortcut: str, tip: str,
                        slot: Callable[[], Any]) -> QPushButton:
-        button = QPushButton(text, self)
+        button = ActionButton(text, self)
         button.setProperty("primary", True)
         button.setToolTip(f"{tip}  ({QKeySequence(shortcut).toString()})")
         button.setAccessibleDescription(tip)
-        button.setMinimumWidth(260)
+        button.setMinimumWidth(240)
         button.clicked.connect(slot)
         QShortcut(QKeySequence(shortcut), self, activated=button.click)
         return button
@@ -193,9 +211,9 @@ class MainWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
-        for column, width in ((Column.WARD, 110), (Column.BED, 70), (Column.NAME, 300),
-                              (Column.NHS, 125), (Column.AGE, 48), (Column.ALLERGIES, 190),
-                              (Column.ALERTS, 180), (Column.NEWS2, 130)):
+        for column, width in ((Column.WARD, 110), (Column.BED, 66), (Column.NAME, 280),
+                              (Column.NHS, 122), (Column.AGE, 46), (Column.ALLERGIES, 180),
+                              (Column.ALERTS, 180), (Column.NEWS2, 126)):
             self.table.setColumnWidth(column, width)
         header.setSectionResizeMode(Column.ALERTS, QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip(
@@ -337,6 +355,8 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(self.ward_page)
         self._set_cache_actions(enabled=True)
         self._fill_wards(store)
+        if self.focusWidget() is None:
+            self.print_ward_button.setFocus()
 
     def _banner(self) -> CacheBanner:
         assert self.status is not None
@@ -353,7 +373,7 @@ class MainWindow(QMainWindow):
         self.status = None
         self.cache_banner.show_banner(CacheBanner(
             CacheLevel.NONE, "PATIENT DATA CANNOT BE OPENED",
-            "Only blank forms can be printed until IT fixes this."))
+            "Only blank forms can be printed until IT fixes this."), problem=True)
         self.problem_title.setText(title)
         self.problem_text.setText(html)
         self.pages.setCurrentWidget(self.problem_page)
@@ -626,6 +646,12 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop every render, print and import before the window goes (no thread is left
+        running against a closed store)."""
+        for child in self.findChildren(QDialog):
+            shutdown = getattr(child, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
         for task in list(self.tasks):
             task.cancel()
             task.wait()

@@ -38,7 +38,7 @@ HEADERS = {
     Column.AGE: "Age",
     Column.ALLERGIES: "Allergies",
     Column.ALERTS: "Alerts",
-    Column.NEWS2: "Latest NEWS2",
+    Column.NEWS2: "NEWS2 (time)",
 }
 
 HEADER_TIPS = {

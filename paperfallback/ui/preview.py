@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QSize, Qt, QTimer
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QSize, QTimer
 from PySide6.QtGui import QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
@@ -60,17 +60,14 @@ class PreviewDialog(QDialog):
         self.view.setToolTip("The pages exactly as they will print. Scroll or use Page Up/Down.")
 
         self.thumbs = QListWidget(self)
-        self.thumbs.setViewMode(QListView.ViewMode.IconMode)
-        self.thumbs.setFlow(QListView.Flow.TopToBottom)
-        self.thumbs.setWrapping(False)
+        self.thumbs.setViewMode(QListView.ViewMode.ListMode)
         self.thumbs.setMovement(QListView.Movement.Static)
         self.thumbs.setIconSize(QSize(THUMB_WIDTH_PX, int(THUMB_WIDTH_PX * 1.42)))
-        self.thumbs.setFixedWidth(THUMB_WIDTH_PX + 44)
-        self.thumbs.setSpacing(4)
+        self.thumbs.setSpacing(3)
+        self.thumbs.setFixedWidth(THUMB_WIDTH_PX + 70)
         self.thumbs.setToolTip("Page thumbnails: choose one to jump to that page.")
         for page in range(self.document.pageCount()):
             item = QListWidgetItem(f"{page + 1}")
-            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             self.thumbs.addItem(item)
         self.thumbs.currentRowChanged.connect(self.go_to_page)
 

@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from paperfallback.cache.ward_summary import cache_banner
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.ui import theme
 from paperfallback.ui.background import BackgroundTask
 from paperfallback.ui.banners import DowntimeBanner
 from paperfallback.ui.pack_jobs import (
@@ -153,6 +155,18 @@ class PrintDialog(QDialog):
         heading = QLabel(title, self)
         heading.setObjectName("pageTitle")
         body.addWidget(heading)
+        self.stale_label = QLabel(self)
+        self.stale_label.setObjectName("staleWarning")
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setStyleSheet(
+            f"background: {theme.STALE_RED}; color: white; font-weight: bold; padding: 6px;")
+        status = window.status
+        if status is not None and status.has_snapshot and status.is_stale:
+            self.stale_label.setText(f"{cache_banner(status).headline}. Every page will be "
+                                     "marked STALE DATA.")
+            body.addWidget(self.stale_label)
+        else:
+            self.stale_label.setVisible(False)
 
         self.all_radio = QRadioButton(self)
         self.selected_radio = QRadioButton(self)
@@ -182,6 +196,9 @@ class PrintDialog(QDialog):
             box.addWidget(self.selected_radio)
             body.addWidget(group_box)
             self.all_radio.toggled.connect(self.schedule_count)
+        else:
+            self.all_radio.setVisible(False)
+            self.selected_radio.setVisible(False)
 
         forms_box = QGroupBox("&Forms" if kind == "ward" else "&Blank forms to print", self)
         forms_layout = QVBoxLayout(forms_box)
@@ -207,7 +224,9 @@ class PrintDialog(QDialog):
             item.setCheckState(Qt.CheckState.Checked if form_id in defaults
                                else Qt.CheckState.Unchecked)
             self.forms_list.addItem(item)
-        self.forms_list.setCurrentRow(0)
+        checked = [i for i in range(self.forms_list.count())
+                   if self.forms_list.item(i).checkState() == Qt.CheckState.Checked]
+        self.forms_list.setCurrentRow(checked[0] if checked else 0)
         self.forms_list.itemChanged.connect(self.schedule_count)
         forms_layout.addWidget(self.forms_list)
         forms_box.setFocusProxy(self.forms_list)
@@ -223,6 +242,8 @@ class PrintDialog(QDialog):
         self.blank_spin.setValue(5)
         self.blank_spin.setToolTip("How many blank copies of each ticked form. Each gets its "
                                    "own form ID (and downtime number).")
+        for spin in (self.copies_spin, self.blank_spin):
+            spin.setMaximumWidth(120)
         if kind == "ward":
             numbers.addRow("&Copies of each form:", self.copies_spin)
             self.blank_spin.setVisible(False)
@@ -424,12 +445,16 @@ class PrintDialog(QDialog):
             return
         super().reject()
 
-    def done(self, result: int) -> None:
+    def shutdown(self) -> None:
+        """Cancel and wait for the page count and any render (window closing)."""
         self._count_timer.stop()
         if self._count_task is not None:
             self._count_task.cancel()
             self._count_task.wait()
         self.runner.shutdown()
+
+    def done(self, result: int) -> None:
+        self.shutdown()
         super().done(result)
 
 

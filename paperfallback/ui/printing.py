@@ -7,8 +7,8 @@ Three paths, best first:
    so the spool holds the same ~20 KB per page that was rendered. Painting each page as a
    full-resolution image instead makes about 4 MB per page, which a ward printer takes
    minutes to swallow.
-3. Elsewhere (Windows GDI printers): rasterise page by page at the printer's resolution,
-   on the worker thread, never holding more than one page image.
+3. Elsewhere (Windows GDI printers): rasterise page by page at the printer's resolution
+   (at most RASTER_MAX_DPI), on the worker thread, never holding more than one page image.
 
 Runs on a worker thread (``BackgroundTask``); the printer's settings are copied out of the
 QPrinter on the UI thread first (``PrinterChoice``). Any failure raises ``PrintFailed`` with
@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSize
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
@@ -31,6 +31,9 @@ from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.ui.background import TaskControl
 
 LP_TIMEOUT_S = 120
+# Rasterised pages: the printer's own resolution, but never above this. 300 dpi keeps small
+# print and the QR code sharp; 600 dpi would quadruple the spool for no gain on a form.
+RASTER_MAX_DPI = 300
 
 
 class PrintFailed(PaperFallbackError):
@@ -153,6 +156,7 @@ def _rasterise(pdf: bytes, pages: int, choice: PrinterChoice,
     if info.isNull():
         raise PrintFailed(f"the printer {choice.name!r} is not available on this PC")
     printer = QPrinter(info, QPrinter.PrinterMode.HighResolution)
+    printer.setResolution(min(choice.resolution_dpi or RASTER_MAX_DPI, RASTER_MAX_DPI))
     printer.setCopyCount(choice.copies)
     printer.setDocName("PaperFallback pack")
     data = QByteArray(pdf)
@@ -174,8 +178,10 @@ def _rasterise(pdf: bytes, pages: int, choice: PrinterChoice,
                 printer.newPage()
             size_pt = document.pagePointSize(page)
             pixels = QSize(round(size_pt.width() * dpi / 72), round(size_pt.height() * dpi / 72))
-            image = document.render(page, pixels)
+            image = document.render(page, pixels).convertToFormat(
+                QImage.Format.Format_RGB888)  # no alpha channel to spool
             painter.drawImage(_fit(printer, pixels), image)
+            del image  # one page image at a time
     except BaseException:
         printer.abort()
         raise

@@ -39,6 +39,7 @@ QLabel#downtimeBanner {{
 QFrame#cacheBanner[level="fresh"] {{ background: {FRESH_BLUE}; }}
 QFrame#cacheBanner[level="stale"] {{ background: {STALE_RED}; border: 4px solid #000000; }}
 QFrame#cacheBanner[level="none"] {{ background: {NO_DATA_GREY}; }}
+QFrame#cacheBanner[level="problem"] {{ background: {STALE_RED}; }}
 QFrame#cacheBanner QLabel {{ color: white; }}
 QLabel#cacheHeadline {{ font-size: {BASE_POINT_SIZE + 3}pt; font-weight: bold; }}
 QFrame#cacheBanner[level="stale"] QLabel#cacheHeadline {{ font-size: {BASE_POINT_SIZE + 7}pt; }}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -85,8 +88,11 @@ def test_stale_cache_shows_an_unmissable_warning(data_dir: Path, make_window: An
     assert banner.property("level") == "stale"
     assert banner.headline.text() == "STALE DATA — last updated 3 hours ago"
     assert banner.isVisible()
-    # Printing is still allowed (the stale warning is printed on every page too).
+    # Printing is still allowed, and the print dialog says every page will be marked.
     assert window.print_ward_button.isEnabled()
+    window.print_ward_button.click()
+    warning = window.open_dialog.stale_label
+    assert warning.isVisible() and "STALE DATA — last updated 3 hours ago" in warning.text()
 
 
 def test_status_turns_stale_while_the_window_is_open(
@@ -162,3 +168,58 @@ def test_demo_cache_opens_on_the_first_ward(demo_data_dir: Path, make_window: An
     assert window.pages.currentWidget() is window.ward_page
     assert window.current_ward_code() == window.ward_combo.itemData(0)
     assert 24 <= window.model.rowCount() <= 30
+
+
+def test_keyboard_only_from_the_first_key(tiny_cache: Path, make_window: Any, qtbot: Any) -> None:
+    window = make_window(tiny_cache)
+    assert window.print_ward_button.hasFocus()  # Enter prints the ward pack at once
+    seen = []
+    for _ in range(8):
+        qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Tab)
+        seen.append(window.focusWidget())
+    assert seen[:5] == [window.print_blank_button, window.clinic_button,
+                        window.theatre_button, window.reenter_button, window.export_button]
+    assert seen[5:8] == [window.ward_combo, window.search_edit, window.table]
+    window.print_ward_button.setFocus()
+    qtbot.keyClick(window.print_ward_button, Qt.Key.Key_Return)
+    dialog = window.open_dialog
+    assert dialog.windowTitle().startswith("Print ward pack — Aneurin Ward")
+    qtbot.waitUntil(dialog.isActiveWindow)
+    assert dialog.preview_button.isDefault()  # Enter previews
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)  # Escape closes
+    assert not dialog.isVisible()
+    for button in (window.print_ward_button, window.clinic_button, window.export_button):
+        assert button.toolTip()
+
+
+def test_run_app_shows_the_window_and_returns(tiny_cache: Path) -> None:
+    """The real entry point (``paperfallback gui``), in its own process: app.exec() must
+    not run inside the test process's shared QApplication."""
+    script = textwrap.dedent(f"""
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        from paperfallback.cli.context import AppContext
+        from paperfallback.ui.app import create_app, run_app
+        from paperfallback.ui.main_window import MainWindow
+        from paperfallback.ui.theme import BASE_POINT_SIZE
+
+        def close_it():
+            shown = [w for w in QApplication.topLevelWidgets()
+                     if isinstance(w, MainWindow) and w.isVisible()]
+            app = QApplication.instance()
+            print(len(shown), shown[0].current_ward_code(),
+                  app.font().pointSize() == BASE_POINT_SIZE, flush=True)
+            for window in shown:
+                window.close()
+
+        create_app()  # the same QApplication run_app will use, so the timer can run
+        QTimer.singleShot(300, close_it)
+        ctx = AppContext(data_dir_option={str(tiny_cache)!r})
+        code = run_app(ctx)
+        ctx.close()
+        print("exit", code)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "AN", "True", "exit", "0"]

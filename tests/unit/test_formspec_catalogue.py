@@ -135,3 +135,10 @@ def test_json_schema_export_is_json() -> None:
     schema = json_schema()
     assert "sections" in json.dumps(schema)
     assert schema["title"] == "FormSpec"
+
+
+def test_published_json_schema_is_current() -> None:
+    """docs/forms/form.schema.json is what the models say (docs/forms/make_previews.py
+    regenerates it with the previews)."""
+    published = Path(__file__).resolve().parents[2] / "docs" / "forms" / "form.schema.json"
+    assert json.loads(published.read_text(encoding="utf-8")) == json_schema()

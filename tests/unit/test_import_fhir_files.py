@@ -184,7 +184,7 @@ def test_manifest_matching_files_gives_transaction_time(tmp_path: Path) -> None:
 def test_manifest_lists_a_missing_file(tmp_path: Path) -> None:
     ndjson(tmp_path / "Patient.ndjson", patient())
     _bulk(tmp_path, ["Patient.ndjson", "Observation.ndjson"])
-    with pytest.raises(InputError, match="Observation.ndjson") as err:
+    with pytest.raises(InputError, match=r"Observation\.ndjson") as err:
         read_extract([tmp_path], now=NOW)
     assert err.value.where == str(tmp_path / "manifest.json")
 
@@ -209,3 +209,17 @@ def test_explicit_unknown_file_type_fails(tmp_path: Path) -> None:
     f.write_text("hello")
     with pytest.raises(InputError, match="not an extract file"):
         read_extract([f], now=NOW)
+
+
+def test_trust_hospital_number_system_and_searchset_outcome(tmp_path: Path) -> None:
+    p = patient("p1")
+    p["identifier"].append({"system": "https://trust.example/mrn", "value": "RM 123456"})
+    b = bundle("searchset", p)
+    b["entry"].append({"search": {"mode": "outcome"},
+                       "resource": {"resourceType": "OperationOutcome", "id": "oo"}})
+    f = write(tmp_path / "s.json", b)
+    snap = read_extract([f], hospital_number_systems=["https://trust.example/mrn"], now=NOW)
+    assert snap.patients[0].hospital_number == "RM 123456"
+    assert not snap.skipped  # the outcome entry is not data
+    default = read_extract([f], now=NOW)
+    assert default.patients[0].hospital_number == "Hp1"

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from paperfallback.cache.importers import read_extract
+from paperfallback.domain.errors import InputError
 from paperfallback.domain.records import AllergyStatus, ObservationKind, PatientRecord
 from paperfallback.domain.records import PrescriptionKind as Kind
 
@@ -197,3 +200,17 @@ def test_theatre_case_and_outpatient_appointment(tmp_path: Path) -> None:
     (appt,) = snap.appointments
     assert (appt.clinic, appt.clinician) == ("Fracture Clinic", "Dr Kwame Mensah")
     assert snap.skipped["Appointment cancelled"] == 1
+
+
+def test_bed_whose_ward_is_missing_fails(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, _pt("a"),
+        {"resourceType": "Location", "id": "b1", "name": "Bed 1", "partOf": _ref("Location/w9"),
+         "physicalType": {"coding": [{"system": PHYS, "code": "bd"}]}},
+        {"resourceType": "Encounter", "id": "e", "status": "in-progress",
+         "class": {"code": "IMP"}, "subject": _ref("Patient/a"),
+         "location": [{"location": _ref("Location/b1")}]},
+    )
+    with pytest.raises(InputError, match="ward is unknown") as err:
+        read_extract([path], now=NOW)
+    assert err.value.where == f"{path}:3"

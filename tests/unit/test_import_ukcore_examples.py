@@ -73,7 +73,7 @@ def test_default_policy_drops_only_what_is_not_current() -> None:
     assert len(snap.appointments) == 1
     assert not snap.stays and not snap.prescriptions and not snap.observations
     assert snap.skipped["Encounter finished (not current)"] == 1
-    assert snap.skipped["MedicationRequest completed option"] == 1
+    assert snap.skipped["MedicationRequest completed (intent option)"] == 1
     assert snap.as_of_source == "import time"
 
 

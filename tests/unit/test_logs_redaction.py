@@ -69,10 +69,18 @@ def test_commands_leave_no_patient_data_in_the_log(
     hospital = {r.patient.hospital_number for r in rows if r.patient.hospital_number}
     first = rows[0].patient
 
+    from paperfallback.cache.demo import write_demo_extract
+
     assert main(["demo", "--seed", "7"]) == 0
+    extract = write_demo_extract(tmp_path / "extract", seed=7)
+    assert main(["cache", "import", str(extract), "--force"]) == 0
     assert main(["patients", "--search", first.family]) == 0
     assert main(["patients", "--json"]) == 0
     assert main(["cache", "status"]) == 0
+    ward = rows[0].stay.ward_code if rows[0].stay else ""
+    assert main(["print", "--ward", ward, "--out", str(tmp_path / "ward.pdf")]) == 0
+    assert main(["print", "--patient", str(first.nhs_number),
+                 "--out", str(tmp_path / "patient.pdf")]) == 0
     # Errors quoting what a user typed: a name, an NHS number, a missing file.
     assert main(["patients", "--ward", first.family]) == 1
     assert main(["cache", "import", str(tmp_path / f"{first.nhs_number}.json")]) == 1
@@ -80,7 +88,9 @@ def test_commands_leave_no_patient_data_in_the_log(
 
     text = log_path(demo_data_dir).read_text(encoding="utf-8")
     assert "demo: exit 0" in text
+    assert "import from" in text and " ok: " in text
     assert "patients: exit 0" in text
+    assert "print: exit 0" in text
     assert "ERROR" in text
     leaked = sorted(
         value for value in names | numbers | hospital

@@ -49,7 +49,9 @@ def test_check_digit_eleven_becomes_zero() -> None:
     assert is_valid(nine + "0")
 
 
-@pytest.mark.parametrize("raw", ["999000001", "99900000188", "", "   ", "99900O0018", "９９９０００００１８"])
+@pytest.mark.parametrize(
+    "raw", ["999000001", "99900000188", "", "   ", "99900O0018", "９９９０００００１８"]
+)
 def test_wrong_length_or_non_digits_are_rejected(raw: str) -> None:
     assert not is_valid(raw)
     with pytest.raises(InvalidNhsNumber):

@@ -116,9 +116,9 @@ def test_chart_time_rules(data_dir: Path) -> None:
     with pytest.raises(InputError, match="more than 24 h before the form was printed"):
         session.enter("observations", 0, "obs_time", "22/11/2026 13:00")
     session.enter("observations", 1, "obs_time", "24/11/2026 08:00")
-    with pytest.raises(InputError, match="column 1.*not before the next column"):
+    with pytest.raises(InputError, match=r"column 1.*not before the next column"):
         session.enter("observations", 0, "obs_time", "24/11/2026 09:00")
-    with pytest.raises(InputError, match="column 3.*not after the previous column"):
+    with pytest.raises(InputError, match=r"column 3.*not after the previous column"):
         session.enter("observations", 2, "obs_time", "24/11/2026 07:00")
     outcome = session.enter("observations", 2, "obs_time", "1000")
     assert outcome.shown == "Tue 24-Nov-2026 10:00"
@@ -137,3 +137,13 @@ def test_resume_point_follows_the_paper(data_dir: Path) -> None:
     session.enter("observations", 0, "obs_time", "0700")
     session.enter("observations", 0, "resp_rate", "?")
     assert session.resume_point() == session.address("observations", 0, "spo2")
+
+
+def test_missing_required_fields_in_used_columns_only(data_dir: Path) -> None:
+    session = _session(data_dir)
+    assert session.missing_required() == []
+    session.enter("observations", 1, "obs_time", "0800")
+    session.enter("observations", 1, "spo2", "-")
+    missing = {a.field_id for a in session.missing_required()}
+    assert missing == {"resp_rate", "oxygen", "sbp", "pulse", "acvpu", "temp", "initials"}
+    assert {a.index for a in session.missing_required()} == {1}

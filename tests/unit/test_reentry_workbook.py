@@ -98,7 +98,8 @@ def test_round_trip_bad_cells_and_idempotency(
     result = _import(data_dir, out)
     assert not result.ok and result.rows_imported == 2 and result.rows_skipped == 1
     (problem,) = result.problems
-    assert (problem.sheet, problem.row, problem.column, problem.value) == ("news2", 4, "spo2", "l00")
+    where = (problem.sheet, problem.row, problem.column, problem.value)
+    assert where == ("news2", 4, "spo2", "l00")
     assert "not a number" in problem.reason
     with EntriesStore.open(data_dir, KEY) as store:
         first = {e.address.field_id: e for e in store.entries(issued[0].instance_id)}
@@ -158,7 +159,7 @@ def test_unknown_instance_and_bad_column(
 def test_corrupt_and_foreign_files_give_one_line_errors(tmp_path: Path, data_dir: Path) -> None:
     text = tmp_path / "notes.xlsx"
     text.write_text("not a spreadsheet")
-    with pytest.raises(InputError, match="not a readable .xlsx"):
+    with pytest.raises(InputError, match=r"not a readable \.xlsx"):
         _import(data_dir, text)
     other = tmp_path / "other.xlsx"
     wb = Workbook()
@@ -176,7 +177,8 @@ CELL = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cells=st.lists(st.tuples(st.integers(3, 6), st.integers(1, 21), CELL), max_size=12))
 def test_importer_never_crashes_on_any_cell(
     cells: list[tuple[int, int, object]], tmp_path: Path, data_dir: Path,

@@ -29,6 +29,7 @@ from paperfallback.cache.refresh import (
 )
 from paperfallback.cache.store import CacheStore
 from paperfallback.cli.main import main
+from paperfallback.domain.errors import CacheError
 from paperfallback.settings import Settings
 
 KEY = "test-key-not-secret"
@@ -48,6 +49,7 @@ class Scenario:
     missing_type: str | None = None
     wrong_count_type: str | None = None
     manifest_errors: int = 0
+    redirect_files_to: str | None = None  # another host name for the same server
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
 
@@ -62,7 +64,7 @@ class FakeBulkServer:
         handler = self._handler_class()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     @property
@@ -140,7 +142,11 @@ class FakeBulkServer:
                         self._send(202, headers={"Retry-After": "0", "X-Progress": "50%"})
                         return
                     self._send(200, json.dumps(server.manifest()).encode())
-                elif self.path.startswith("/fhir/files/"):
+                elif self.path.startswith("/fhir/files/") and s.redirect_files_to:
+                    port = server.httpd.server_address[1]
+                    target = f"http://{s.redirect_files_to}:{port}/fhir/moved/"
+                    self._send(302, headers={"Location": target + self.path.rsplit("/", 1)[1]})
+                elif self.path.startswith(("/fhir/files/", "/fhir/moved/")):
                     rtype = self.path.rsplit("/", 1)[1].removesuffix(".ndjson")
                     files = server.files()
                     if rtype not in files or rtype == s.missing_type:
@@ -353,3 +359,32 @@ def test_cli_refresh_exit_codes_feed_status_json(
     assert bad["needs_attention"] is True
     assert "the last refresh attempt failed" in bad["problems"]
     assert main(["cache", "status", "--check"]) == 1
+
+
+def test_options_come_from_settings_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(extra={"refresh_token_env": "EPR_TOKEN", "refresh_timeout_minutes": 4})
+    monkeypatch.setenv("EPR_TOKEN", "abc")
+    options = RefreshOptions.from_settings(settings)
+    assert options.bearer_token == "abc"
+    assert options.deadline_s == 240
+    monkeypatch.delenv("EPR_TOKEN")
+    assert RefreshOptions.from_settings(settings).bearer_token is None
+    with pytest.raises(CacheError, match="refresh_timeout_minutes"):
+        RefreshOptions.from_settings(Settings(extra={"refresh_timeout_minutes": "ten"}))
+
+
+def test_the_token_does_not_follow_a_redirect_to_another_host(
+    store: CacheStore, bulk_server: FakeBulkServer, data_dir: Path
+) -> None:
+    bulk_server.scenario.redirect_files_to = "localhost"
+
+    _refresh(store, bulk_server, data_dir)
+
+    moved = [r for r in bulk_server.scenario.requests if r[1].startswith("/fhir/moved/")]
+    assert len(moved) == 3
+    assert all("Authorization" not in headers for _, _, headers in moved)
+    files = [r for r in bulk_server.scenario.requests if r[1].startswith("/fhir/files/")]
+    assert all(headers["Authorization"] == "Bearer secret-token" for _, _, headers in files)
+    assert len(store.patients()) == 4

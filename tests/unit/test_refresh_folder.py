@@ -205,3 +205,26 @@ def test_status_json_says_when_the_last_success_was_and_whether_the_last_attempt
     overdue = json.loads(capsys.readouterr().out)
     assert any("no successful refresh for more than 0 minutes" in p
                for p in overdue["problems"])
+
+
+def test_a_drop_without_its_own_time_is_as_old_as_its_marker(
+    store: CacheStore, drops: Path, data_dir: Path, write_tiny_drop: WriteDrop
+) -> None:
+    drop = write_tiny_drop(drops / "a", marker=False)
+    patients = (drop / "Patient.ndjson").read_text(encoding="utf-8").splitlines()
+    (drop / "Patient.ndjson").write_text(
+        "".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "meta"}) + "\n"
+                for line in patients),
+        encoding="utf-8",
+    )
+    (drop / "READY").touch()
+    three_hours_ago = datetime.now(UTC) - timedelta(hours=3)
+    _touch(drop / "READY", three_hours_ago.timestamp())
+
+    _refresh(store, drops, data_dir)
+
+    status = store.status()
+    assert status.as_of_source == "drop marker time"
+    assert status.data_as_of is not None
+    assert abs((status.data_as_of - three_hours_ago).total_seconds()) < 1
+    assert status.is_stale  # a feed stuck on one old drop never looks fresh

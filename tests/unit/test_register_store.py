@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from paperfallback.register import IssuedForm, Register

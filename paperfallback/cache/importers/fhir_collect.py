@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from paperfallback.cache.importers.as_of import AsOfEvidence, window_start
@@ -104,6 +105,10 @@ class FhirCollector:
         self.observations = ObservationReader()
         self._observations: dict[str, Observation] = {}
         self._updated: dict[str, datetime | None] = {}
+        self._handlers: dict[str, Callable[[Json, Where, str], None]] = {
+            rtype: getattr(self, f"_add_{rtype.lower()}")
+            for rtype in USED_TYPES if hasattr(self, f"_add_{rtype.lower()}")
+        }
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -123,7 +128,7 @@ class FhirCollector:
             self.evidence.saw_last_updated(updated)
         if rtype != "Observation" and not self._newer(key, updated):
             return
-        handler = getattr(self, f"_add_{rtype.lower()}", None)
+        handler = self._handlers.get(rtype)
         if handler is not None:
             handler(res, where, key)
         else:
@@ -282,10 +287,11 @@ class FhirCollector:
             if pending.status == "entered-in-error" or (current and (
                 pending.status != "active" or pending.intent not in ACTIVE_ORDER_INTENTS
             )):
-                parts.skipped[
-                    f"MedicationRequest {pending.status or 'without status'}"
-                    f"{'' if pending.intent in ACTIVE_ORDER_INTENTS else ' ' + pending.intent}"
-                ] += 1
+                intent = (
+                    "" if pending.intent in ACTIVE_ORDER_INTENTS else f" (intent {pending.intent})"
+                )
+                status = pending.status or "without status"
+                parts.skipped[f"MedicationRequest {status}{intent}"] += 1
                 continue
             if pid is None:
                 parts.skipped["MedicationRequest about a patient not in the extract"] += 1
@@ -341,11 +347,14 @@ class FhirCollector:
             if pending.start is None:
                 parts.skipped["Appointment without a start time"] += 1
                 continue
-            pid = self._patient_id(pending.patient_ref)
+            ref = pending.patient_ref or next(
+                (p.key for p in pending.people
+                 if self.aliases.get(p.key, "").startswith("Patient/")), "")
+            pid = self._patient_id(ref)
             if pid is None:
                 raise InputError(
                     f"Appointment {pending.id!r}, field participant (patient): "
-                    f"{pending.patient_ref or 'none'} is not in the extract, so a patient "
+                    f"{ref or 'none'} is not in the extract, so a patient "
                     "would be missing from a clinic or theatre list",
                     where=str(pending.where),
                 )

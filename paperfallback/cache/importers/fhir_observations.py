@@ -97,7 +97,7 @@ class ObservationReader:
         when = self._time(effective, "effectiveDateTime", where)
         issued = res.get("issued")
         source = meta_time(res, where) or (
-            self._time(issued, "issued", where) if issued else None
+            self._time(issued, "issued", where) if issued else when
         )
         if is_panel:
             found = []

@@ -40,11 +40,21 @@ INPATIENT_CLASSES = frozenset({"IMP", "ACUTE", "NONAC", "SS", "inpatient"})
 CONSULTANT_ROLES = ("CON", "ATND", "PPRF")  # v3-ParticipationType, in order of preference
 
 
+_SEEN_TIMES: dict[str, datetime] = {}
+
+
 def meta_time(resource: Json, where: Where) -> datetime | None:
-    updated = (resource.get("meta") or {}).get("lastUpdated")
+    """meta.lastUpdated; a whole export often shares a handful of these, so parse each once."""
+    meta = resource.get("meta")
+    updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
     if not updated:
         return None
-    return parse_datetime(updated, field_name="meta.lastUpdated", where=where)
+    known = _SEEN_TIMES.get(updated) if isinstance(updated, str) else None
+    if known is None:
+        known = parse_datetime(updated, field_name="meta.lastUpdated", where=where)
+        if len(_SEEN_TIMES) < 10_000:
+            _SEEN_TIMES[updated] = known
+    return known
 
 
 def _sex(value: object) -> Sex:
@@ -260,6 +270,13 @@ def resolve_stay(
             where=str(pending.where),
         )
     ward, bed = _ward_and_bed(listed, places)
+    if ward.is_bed:
+        raise InputError(
+            f"Encounter {pending.id!r}, field location: bed {ward.name or ward.key!r} belongs to "
+            f"{ward.part_of or 'no ward'} (partOf), which is not in the extract, so the "
+            "patient's ward is unknown",
+            where=str(pending.where),
+        )
     site = _site(ward, places) or pending.site_display
     consultant = _consultant(pending.participants, names)
     stay = Stay(

@@ -28,7 +28,11 @@ def as_list(value: Any) -> list[Any]:
 
 
 def dicts(value: Any) -> list[Json]:
-    return [v for v in as_list(value) if isinstance(v, dict)]
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    return [value] if isinstance(value, dict) else []
 
 
 def text_of(concept: Any) -> str:
@@ -55,12 +59,14 @@ def texts_of(concepts: Any) -> list[str]:
 
 def codes_of(concept: Any, system: str | None = None) -> set[str]:
     """The codes in a CodeableConcept (optionally of one system)."""
-    if not isinstance(concept, dict):
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
         return set()
     return {
-        str(c.get("code"))
-        for c in dicts(concept.get("coding"))
-        if c.get("code") is not None and (system is None or c.get("system") == system)
+        str(c["code"])
+        for c in codings
+        if isinstance(c, dict) and c.get("code") is not None
+        and (system is None or c.get("system") == system)
     }
 
 
@@ -88,6 +94,8 @@ def reference_key(reference: Any, aliases: dict[str, str] | None = None) -> str:
         return ""
     if aliases and ref in aliases:
         return aliases[ref]
+    if ref.count("/") == 1 and ":" not in ref:  # the usual "Patient/123"
+        return ref
     if ref.startswith(("urn:uuid:", "urn:oid:", "#")):
         return ref
     parts = ref.split("/_history/")[0].rstrip("/").split("/")

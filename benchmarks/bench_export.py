@@ -1,0 +1,150 @@
+"""Export 10,000 keyed forms as a FHIR transaction Bundle (issue 7: at most 10 s).
+
+    .venv/bin/python benchmarks/bench_export.py [--forms 10000] [--tabular] [--store 1000]
+
+The forms are a ward mix (paperfallback.export.samples.random_form): half NEWS2 charts
+with three columns keyed, a quarter MARs (four regular medicines over two days and a PRN
+dose), fluid balance charts with eight hours keyed, and continuation notes. Times, on an
+encrypted work store in a temporary folder:
+
+- build + select (incremental state) + write ``bundle.json`` + mark as exported;
+- the same into a folder (bundle.json + NDJSON per resource type);
+- a second export with nothing new (the empty Bundle), and ``--all``;
+- with ``--tabular``: CSV and xlsx of the same forms;
+- with ``--store N``: reading N keyed NEWS2 charts back from the entries store and
+  register (paperfallback.export.from_entries), the part of ``paperfallback export``
+  before the export proper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from paperfallback.cache.work_db import open_work_db
+from paperfallback.export.fhir_common import SiteSystems
+from paperfallback.export.pipeline import export_forms, gc_paused
+from paperfallback.export.samples import random_form
+from paperfallback.export.state import ExportState
+
+KEY = "0" * 64
+SYSTEMS = SiteSystems.for_site("BENCH")
+
+
+def _timed(label: str, action):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    cpu = time.process_time()
+    result = action()
+    wall = time.perf_counter() - started
+    print(f"  {label:<46} {wall:7.2f} s wall {time.process_time() - cpu:7.2f} s CPU")
+    return result, wall
+
+
+def _size(paths: list[Path]) -> str:
+    return f"{sum(p.stat().st_size for p in paths) / 1e6:.0f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--forms", type=int, default=10_000)
+    parser.add_argument("--tabular", action="store_true", help="also CSV and xlsx")
+    parser.add_argument("--store", type=int, default=0, metavar="N",
+                        help="also read N keyed NEWS2 charts back from the entries store")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    started = time.perf_counter()
+    forms = [random_form(n, rng) for n in range(args.forms)]
+    print(f"{args.forms} keyed forms made in {time.perf_counter() - started:.1f} s "
+          f"({sum(len(f.rows) for f in forms)} rows, "
+          f"{sum(len(r.values) for f in forms for r in f.rows)} values)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        state = ExportState(open_work_db(folder, KEY))
+
+        def run(out: Path, *, all_entries: bool = False, fmt: str = "fhir"):  # type: ignore[no-untyped-def]
+            return export_forms(forms, fmt=fmt, out=out, state=state,  # type: ignore[arg-type]
+                                systems=SYSTEMS, pc_id="BENCH-PC", all_entries=all_entries)
+
+        print("FHIR:")
+        summary, wall = _timed("first export -> bundle.json", lambda: run(folder / "a.json"))
+        total = sum(summary.counts.values())
+        print(f"    {total} resources ({', '.join(f'{k} {v}' for k, v in summary.counts.items())})"
+              f", {_size(summary.written)}, {total / wall:,.0f} resources/s, "
+              f"{args.forms / wall:,.0f} forms/s")
+        target = "MET" if wall <= 10 else "MISSED"
+        print(f"    target: {args.forms} forms in <= 10 s: {target} ({wall:.2f} s)")
+        summary, _ = _timed("second export, nothing new (empty Bundle)",
+                            lambda: run(folder / "b.json"))
+        assert summary.is_empty
+        summary, _ = _timed("--all into a folder (bundle.json + NDJSON)",
+                            lambda: run(folder / "all", all_entries=True))
+        print(f"    {len(summary.written)} files, {_size(summary.written)}")
+        if args.tabular:
+            print("Spreadsheets:")
+            summary, _ = _timed("CSV (one file per form type)",
+                                lambda: run(folder / "csv", fmt="csv"))
+            print(f"    {sum(summary.counts.values())} rows, {_size(summary.written)}")
+            summary, _ = _timed("xlsx (one sheet per form type)",
+                                lambda: run(folder / "x.xlsx", fmt="xlsx"))
+            print(f"    {sum(summary.counts.values())} rows, {_size(summary.written)}")
+        state.close()
+        if args.store:
+            _bench_store(folder, args.store)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory {peak_mb:.0f} MB")
+
+
+def _bench_store(folder: Path, count: int) -> None:
+    """Key ``count`` NEWS2 charts (3 columns) into a real entries store, then read them."""
+    from paperfallback.export.from_entries import read_forms
+    from paperfallback.formspec import load_catalogue
+    from paperfallback.reentry.model import EntryPass, EntryState, FieldAddress
+    from paperfallback.reentry.store import EntriesStore, FieldWrite
+    from paperfallback.reentry.workflow import finish_pass
+    from paperfallback.register import IssuedForm, Register
+
+    conn = open_work_db(folder, KEY)
+    register = Register(conn, pc_code="B1")
+    store = EntriesStore(conn)
+    printed = datetime.now(UTC) - timedelta(hours=20)
+    started = time.perf_counter()
+    issued = [
+        IssuedForm(instance_id=register.instance_id(), form_id="news2", form_version="1.0",
+                   scope="patient", page_count=1, printed_at=printed, pc_id="bench",
+                   patient_id=f"p{i}", nhs_number="9990000018",
+                   patient_name=f"PATIENT, Number {i}", ward_code="AN", blank_columns=8)
+        for i in range(count)
+    ]
+    register.record(issued)
+    values = {"resp_rate": "18", "spo2": "96", "spo2_scale": "1", "oxygen": "A", "sbp": "124",
+              "dbp": "78", "pulse": "80", "acvpu": "A", "temp": "37.0", "initials": "AB"}
+    for form in issued:
+        writes = []
+        for column in range(3):
+            when = (printed + timedelta(hours=1 + 4 * column)).isoformat()
+            for field_id, text in {**values, "obs_time": when}.items():
+                writes.append(FieldWrite(FieldAddress(form.instance_id, "observations", column,
+                                                      field_id), text, EntryState.VALUE))
+        store.save_many(writes, EntryPass.FIRST, clerk="Bench", form_id="news2")
+        finish_pass(store, form.instance_id, EntryPass.FIRST, double_entry=False, by="Bench")
+    print(f"Entries store: {count} NEWS2 charts keyed in {time.perf_counter() - started:.1f} s "
+          "(set-up, not timed below)")
+    catalogue = load_catalogue()
+    def read():  # type: ignore[no-untyped-def]
+        with gc_paused():  # as paperfallback export does
+            return read_forms(store, register, catalogue, None, site_code="BENCH")
+
+    result, wall = _timed(f"read {count} keyed forms back (from_entries)", read)
+    assert len(result.forms) == count, result.problems[:3]
+    print(f"    {count / wall:,.0f} forms/s; 10,000 forms would take about "
+          f"{10_000 * wall / count:.1f} s")
+    conn.close()
+
+
+if __name__ == "__main__":
+    main()

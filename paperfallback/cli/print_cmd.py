@@ -1,0 +1,111 @@
+"""``paperfallback print``: render a pack to PDF and record its forms in the register.
+
+    paperfallback print --ward W [--forms news2,mar,...] --out pack.pdf
+    paperfallback print --patient ID [ID ...] [--forms ...] --out pack.pdf
+    paperfallback print --clinic C --date D --out clinic.pdf
+    paperfallback print --theatre T --date D --out theatre.pdf
+    paperfallback print --blank FORM --count N --out blank.pdf
+
+The CLI saves the PDF itself, so it records the issued instances at once (the desktop
+app records them only after the user prints or saves the preview).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from paperfallback.cli.context import AppContext
+from paperfallback.domain.errors import InputError
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("print", help="print a ward, patient, clinic, theatre or blank pack")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--ward", metavar="W", help="ward name or code: the whole ward, bed order")
+    what.add_argument("--patient", nargs="+", metavar="ID", help="NHS or hospital numbers")
+    what.add_argument("--clinic", metavar="C", help="an outpatient clinic (with --date)")
+    what.add_argument("--theatre", metavar="T", help="a theatre list (with --date)")
+    what.add_argument("--blank", metavar="FORM", help="blank forms of this form id")
+    parser.add_argument("--date", metavar="D", help="list date: 2026-11-24, 24-Nov-2026, today")
+    parser.add_argument("--count", type=int, default=1, help="blank forms: how many (default 1)")
+    parser.add_argument("--forms", metavar="F,F", help="comma-separated form ids "
+                        "(default: the ward's set from settings)")
+    parser.add_argument("--copies", type=int, default=1, help="copies, each with its own form ID")
+    parser.add_argument("--no-cover", action="store_true", help="ward packs: no cover sheet")
+    parser.add_argument("--out", required=True, metavar="PDF", help="where to save the PDF")
+    parser.add_argument("--forms-dir", metavar="DIR", action="append", default=[],
+                        help="an extra folder of form definitions (site forms)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=_run)
+
+
+def parse_day(text: str | None) -> date | None:
+    """A list date as staff type it: ISO, dd-Mmm-yyyy, dd/mm/yyyy or 'today'."""
+    if text is None:
+        return None
+    value = text.strip()
+    if value.casefold() == "today":
+        from paperfallback.cache.staleness import uk_time, utc_now
+
+        return uk_time(utc_now()).date()
+    for pattern in ("%Y-%m-%d", "%d-%b-%Y", "%d/%m/%Y", "%d %b %Y"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise InputError(f"{text!r} is not a date (use 2026-11-24 or 24-Nov-2026)", where="--date")
+
+
+def _run(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.formspec import load_catalogue
+    from paperfallback.register import Register
+    from paperfallback.render import PackRequest, render_pack
+    from paperfallback.resources import forms_dir
+
+    forms = tuple(f for f in re.split(r"[,\s]+", args.forms or "") if f)
+    if (args.clinic or args.theatre) and not args.date:
+        raise InputError("a clinic or theatre list needs its date", where="--date")
+    request = PackRequest(
+        ward=args.ward,
+        patient_ids=tuple(args.patient or ()),
+        clinic=args.clinic,
+        theatre=args.theatre,
+        day=parse_day(args.date),
+        blank_form=args.blank,
+        count=args.count,
+        forms=forms,
+        copies=args.copies,
+        cover_sheet=False if args.no_cover else None,
+    )
+    catalogue = load_catalogue(forms_dir(), *(Path(p) for p in args.forms_dir))
+    store = None if args.blank else ctx.open_cache()
+    key, source = ctx.key
+    out = Path(args.out)
+    if out.parent and not out.parent.exists():
+        raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
+    with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
+        result = render_pack(request, store, catalogue, ctx.settings, out=out,
+                             allocate_ids=register)
+        register.record(result.issued)
+    ids = [i.instance_id for i in result.issued]
+    stale = any(i.stale for i in result.issued)
+    if args.json:
+        print(json.dumps({
+            "out": str(out), "pages": result.page_count, "bytes": result.size_bytes,
+            "stale": stale, "forms": [i.to_json() for i in result.issued],
+        }, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Saved {out}: {result.page_count} pages, {len(ids)} forms "
+          f"({ids[0]} to {ids[-1]})." if ids else f"Saved {out}: nothing to print.")
+    as_of = next((i.data_as_of for i in result.issued if i.data_as_of), None)
+    if as_of is not None:
+        from paperfallback.cache.staleness import format_uk
+
+        print(f"Data as of {format_uk(as_of)}" + (" — STALE DATA: every page is marked."
+                                                   if stale else "."))
+    return 0
