@@ -57,6 +57,12 @@ class Settings:
         default_factory=lambda: [LOCAL_PATIENT_ID_SYSTEM]
     )
     entry_window_hours: int = 24
+    double_entry_forms: list[str] = field(default_factory=list)  # form ids keyed twice, blind
+    ward_printers: dict[str, str] = field(default_factory=dict)  # ward code -> printer name
+    export_base_url: str = "https://paperfallback.example.nhs.uk"  # identifier systems' base
+    refresh_token_env: str = "PAPERFALLBACK_REFRESH_TOKEN"  # env var holding the bearer token
+    refresh_token: str = ""  # discouraged: plaintext in settings.json
+    refresh_timeout_minutes: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

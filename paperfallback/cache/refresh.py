@@ -82,11 +82,10 @@ class RefreshOptions:
         """Options from settings.json keys ``refresh_timeout_minutes``,
         ``refresh_token_env`` (name of the environment variable holding the bearer token,
         default PAPERFALLBACK_REFRESH_TOKEN) and ``refresh_token`` (discouraged: plaintext)."""
-        extra = settings.extra
-        env_name = extra.get("refresh_token_env") or TOKEN_ENV
-        token = os.environ.get(str(env_name)) or extra.get("refresh_token") or None
-        minutes = extra.get("refresh_timeout_minutes", 10)
-        if not isinstance(minutes, int | float) or minutes <= 0:
+        env_name = settings.refresh_token_env or TOKEN_ENV
+        token = os.environ.get(env_name) or settings.refresh_token or None
+        minutes = settings.refresh_timeout_minutes
+        if minutes <= 0:
             raise CacheError("setting 'refresh_timeout_minutes' must be a positive number")
         values: dict[str, Any] = {"bearer_token": token, "deadline_s": float(minutes) * 60}
         values.update(overrides)

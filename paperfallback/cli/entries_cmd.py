@@ -49,10 +49,7 @@ def _stores(ctx: AppContext) -> tuple[Any, Any]:
 
 
 def double_entry_forms(ctx: AppContext) -> list[str]:
-    from paperfallback.reentry.workflow import DOUBLE_ENTRY_SETTING
-
-    value = ctx.settings.extra.get(DOUBLE_ENTRY_SETTING, [])
-    return [str(v) for v in value] if isinstance(value, list) else []
+    return list(ctx.settings.double_entry_forms)
 
 
 def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:

@@ -15,8 +15,6 @@ from typing import Any
 
 from paperfallback.cli.context import AppContext, log
 
-DEFAULT_BASE_URL_SETTING = "export_base_url"  # settings.json: a trust's own identifier base
-
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
@@ -60,7 +58,7 @@ def _export(ctx: AppContext, args: argparse.Namespace) -> int:
         register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
         store = EntriesStore(conn)
         state = ExportState(conn)
-        systems_base = str(settings.extra.get(DEFAULT_BASE_URL_SETTING) or DEFAULT_BASE_URL)
+        systems_base = settings.export_base_url or DEFAULT_BASE_URL
         with gc_paused():  # thousands of small objects, no cycles: see gc_paused
             read = read_forms(
                 store, register, load_catalogue(), cache, site_code=settings.site_code,

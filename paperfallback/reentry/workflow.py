@@ -24,8 +24,6 @@ from paperfallback.reentry.model import (
 )
 from paperfallback.reentry.store import EntriesStore, InstanceRecord
 
-DOUBLE_ENTRY_SETTING = "double_entry_forms"  # settings.json: form ids keyed twice
-
 
 def double_entry_required(
     record: InstanceRecord | None, form_id: str, double_entry_forms: Iterable[str]

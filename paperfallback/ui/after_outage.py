@@ -71,7 +71,6 @@ def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice) -> li
     from paperfallback.export.state import ExportState
     from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.store import EntriesStore
-    from paperfallback.reentry.workflow import DOUBLE_ENTRY_SETTING
     from paperfallback.register import Register, pc_code_for
 
     settings = Settings.load(data_dir)
@@ -84,14 +83,13 @@ def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice) -> li
     try:
         register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
         store = EntriesStore(conn)
-        double = settings.extra.get(DOUBLE_ENTRY_SETTING, [])
         read = read_forms(
             store, register, load_catalogue(), cache, site_code=settings.site_code,
             hospital_number_system=(settings.hospital_number_systems or [""])[0]
             or "https://fhir.nhs.uk/Id/local-patient-identifier",
-            double_entry_forms=[str(v) for v in double] if isinstance(double, list) else [],
+            double_entry_forms=settings.double_entry_forms,
         )
-        base = str(settings.extra.get("export_base_url") or DEFAULT_BASE_URL)
+        base = settings.export_base_url or DEFAULT_BASE_URL
         summary = export_forms(
             read.forms, fmt=choice.fmt,  # type: ignore[arg-type]
             out=choice.out, state=ExportState(conn),

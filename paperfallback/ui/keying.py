@@ -40,7 +40,6 @@ from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.validation import KeyingContext
 from paperfallback.reentry.workflow import (
-    DOUBLE_ENTRY_SETTING,
     double_entry_required,
     finish_pass,
     resolve,
@@ -148,8 +147,7 @@ class KeyingWindow(QWidget):
         return PASSES[self.pass_box.currentIndex()][1]
 
     def double_entry_forms(self) -> list[str]:
-        value = self.settings.extra.get(DOUBLE_ENTRY_SETTING, [])
-        return [str(v) for v in value] if isinstance(value, list) else []
+        return list(self.settings.double_entry_forms)
 
     # ---- opening a form -------------------------------------------------------------------
 

@@ -20,14 +20,10 @@ from paperfallback.ui.printing import PrinterChoice, PrintOutcome, send_pdf
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
 
-WARD_PRINTERS_KEY = "ward_printers"  # settings.json: {ward code: printer name}
 
 
 def remembered_printer(settings: Settings, ward_code: str) -> str:
-    printers = settings.extra.get(WARD_PRINTERS_KEY)
-    if isinstance(printers, dict) and isinstance(printers.get(ward_code), str):
-        return str(printers[ward_code])
-    return settings.default_printer
+    return settings.ward_printers.get(ward_code) or settings.default_printer
 
 
 class PackOutput:
@@ -126,16 +122,13 @@ class PackOutput:
         folder = self.place.data_dir
         try:
             settings = Settings.load(folder)
-            printers = settings.extra.get(WARD_PRINTERS_KEY)
-            printers = dict(printers) if isinstance(printers, dict) else {}
-            if printers.get(ward) == name:
+            if settings.ward_printers.get(ward) == name:
                 return
-            printers[ward] = name
-            settings.extra[WARD_PRINTERS_KEY] = printers
+            settings.ward_printers[ward] = name
             if not settings.default_printer:
                 settings.default_printer = name
             settings.save(folder)
-            self.place.settings.extra[WARD_PRINTERS_KEY] = printers
+            self.place.settings.ward_printers[ward] = name
         except (PaperFallbackError, OSError):
             return  # remembering is a convenience; the print itself succeeded
 

@@ -123,7 +123,7 @@ def test_print_a_pack_through_the_cups_pdf_queue(
 
     with Register.open(tiny_cache, "test-key-not-secret", Settings.load(tiny_cache)) as reg:
         assert {i.instance_id for i in reg.list()} == ids
-    remembered = Settings.load(tiny_cache).extra.get("ward_printers", {})
+    remembered = Settings.load(tiny_cache).ward_printers
     assert remembered.get("AN") == cups_queue  # the ward's printer is offered next time
 
 

@@ -16,7 +16,10 @@ from paperfallback.export.fhir_bundle import plan_fhir_export
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.samples import news2_column, news2_form, synthetic_patient
 
-EXAMPLE = Path("/work/shared/fhir/ukcore-examples/UKCore-Bundle-NEWS2Observations-Example.json")
+EXAMPLE = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures/ukcore-examples/UKCore-Bundle-NEWS2Observations-Example.json"
+)
 KEYED_AT = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 SYSTEMS = SiteSystems.for_site("DEMO")
 

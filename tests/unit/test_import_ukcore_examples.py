@@ -15,9 +15,8 @@ from pathlib import Path
 from paperfallback.cache.importers import EVERYTHING, read_extract
 from paperfallback.domain.records import ObservationKind, PrescriptionKind
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fhir" / "ukcore-examples"
-if not EXAMPLES.exists():  # the team's shared folder, beside the project
-    EXAMPLES = Path("/work/shared/fhir/ukcore-examples")
+# The official UK Core examples, vendored unchanged from shared/fhir (see their README).
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "ukcore-examples"
 RICHARD = "UKCore-Patient-RichardSmith-Example"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

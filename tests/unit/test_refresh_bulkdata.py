@@ -364,7 +364,7 @@ def test_cli_refresh_exit_codes_feed_status_json(
 def test_options_come_from_settings_and_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = Settings(extra={"refresh_token_env": "EPR_TOKEN", "refresh_timeout_minutes": 4})
+    settings = Settings(refresh_token_env="EPR_TOKEN", refresh_timeout_minutes=4)
     monkeypatch.setenv("EPR_TOKEN", "abc")
     options = RefreshOptions.from_settings(settings)
     assert options.bearer_token == "abc"
@@ -372,7 +372,7 @@ def test_options_come_from_settings_and_the_environment(
     monkeypatch.delenv("EPR_TOKEN")
     assert RefreshOptions.from_settings(settings).bearer_token is None
     with pytest.raises(CacheError, match="refresh_timeout_minutes"):
-        RefreshOptions.from_settings(Settings(extra={"refresh_timeout_minutes": "ten"}))
+        RefreshOptions.from_settings(Settings(refresh_timeout_minutes=0))
 
 
 def test_the_token_does_not_follow_a_redirect_to_another_host(
