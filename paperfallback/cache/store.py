@@ -358,12 +358,32 @@ class CacheStore:
         sql = "SELECT data, stay FROM patients"
         if clauses:
             sql += " WHERE " + " AND ".join(f"({c})" for c in clauses)
+        if limit:
+            # Search-as-you-type: cut in SQL before decoding; inpatients first.
+            sql += " ORDER BY ward_code IS NULL, ward_code, family_key, given_key LIMIT ?"
+            params.append(limit)
         rows = self._conn.execute(sql, params).fetchall()
         result = [
             PatientRow(_load(Patient, r[0]), _load(Stay, r[1]) if r[1] else None) for r in rows
         ]
         result.sort(key=_row_order)
-        return result[:limit] if limit else result
+        return result
+
+    def patient_ids(self, *, ward_code: str | None = None, search: str | None = None) -> set[str]:
+        """Ids of the patients a search matches, without decoding them (instant search)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if ward_code is not None:
+            clauses.append("ward_code = ?")
+            params.append(ward_code)
+        if search and search.strip():
+            clause, extra = _search_clause(search)
+            clauses.append(clause)
+            params.extend(extra)
+        sql = "SELECT id FROM patients"
+        if clauses:
+            sql += " WHERE " + " AND ".join(f"({c})" for c in clauses)
+        return {r[0] for r in self._conn.execute(sql, params)}
 
     def find_patient(self, identifier: str) -> Patient:
         """A patient by NHS number or hospital number (as typed)."""

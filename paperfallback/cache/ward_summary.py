@@ -164,7 +164,7 @@ def search_ids(store: CacheStore, ward_code: str, text: str) -> set[str] | None:
     """Ids of the patients a search matches (None: no search, show everyone)."""
     if not text.strip():
         return None
-    return {r.patient.id for r in store.patients(ward_code=ward_code or None, search=text)}
+    return store.patient_ids(ward_code=ward_code or None, search=text)
 
 
 def home_ward(settings_ward: str, wards: Sequence[Ward]) -> Ward | None:

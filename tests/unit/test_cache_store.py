@@ -194,3 +194,16 @@ def test_refresh_log_feeds_monitoring(store: CacheStore) -> None:
     assert status["last_refresh_failed"] is True
     assert status["last_successful_refresh"] is not None
     assert status["last_refresh_message"] == "manifest lists a missing file"
+
+
+def test_search_limit_cuts_in_sql_and_keeps_bed_order(store: CacheStore) -> None:
+    limited = store.patients(ward_code="W7", limit=3)
+    assert len(limited) == 3
+    beds = [r.stay.bed for r in limited if r.stay]
+    assert beds == sorted(beds, key=lambda b: int(b.split()[1]))
+
+
+def test_patient_ids_match_the_full_search(store: CacheStore) -> None:
+    for query in ("llyr", "sm", "rm1002", _nhs(1)[:6]):
+        expected = {r.patient.id for r in store.patients(search=query)}
+        assert store.patient_ids(search=query) == expected
