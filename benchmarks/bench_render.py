@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_render.py [--runs 3]
 
 Figures printed:
-1. the whole command ``paperfallback print --ward <largest demo ward> --forms
+1. the whole command ``paperfallback print --ward <the demo's full 28-bed ward> --forms
    handover,news2,mar,fluid-balance --out pack.pdf`` (a fresh process each run: start-up,
    cache, register, render, save), wall time; target <= 2 s;
 2. dense chart pages: a NEWS2-only pack of the same ward rendered in-process (fonts and
@@ -26,6 +26,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paperfallback.cache.store import CacheStore
+    from paperfallback.domain.records import Ward
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = "handover,news2,mar,fluid-balance"
@@ -36,6 +41,17 @@ def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "paperfallback", "--data-dir", str(data), *args],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )
+
+
+def full_ward(store: CacheStore) -> tuple[Ward, int]:
+    """The demo's first ward: 28 beds, every one occupied (paperfallback.cache.demo)."""
+    from paperfallback.cache.demo import FULL_WARD_BEDS, FULL_WARD_CODE
+
+    ward = store.resolve_ward(FULL_WARD_CODE)
+    beds = len(store.patients(ward_code=ward.code))
+    if beds != FULL_WARD_BEDS:
+        raise SystemExit(f"the demo's first ward has {beds} patients, not {FULL_WARD_BEDS}")
+    return ward, beds
 
 
 def main() -> int:
@@ -56,8 +72,7 @@ def main() -> int:
 
         key = os.environ["PAPERFALLBACK_KEY"]
         with CacheStore.open(data, key) as store:
-            ward = max(store.wards(), key=lambda w: len(store.patients(ward_code=w.code)))
-            beds = len(store.patients(ward_code=ward.code))
+            ward, beds = full_ward(store)
         out = Path(tmp) / "pack.pdf"
         walls = []
         for _ in range(args.runs):

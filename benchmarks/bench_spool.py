@@ -4,9 +4,10 @@
     sudo .ci/setup-system            # once: cupsd + the PaperFallbackPDF queue
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_spool.py [--raster-pages 2]
 
-Builds the demo hospital in a temporary folder, renders the pack of the demo ward closest
-to 28 beds with handover, news2, mar, fluid-balance, sends it the way the app does (the PDF
-itself, ``lp`` on standard input), and waits for CUPS to finish the job. For comparison it
+Builds the demo hospital in a temporary folder, renders the pack of its full 28-bed ward
+(every bed occupied: paperfallback.cache.demo.FULL_WARD_BEDS) with handover, news2, mar,
+fluid-balance, sends it the way the app does (the PDF itself, ``lp`` on standard input),
+and waits for CUPS to finish the job. For comparison it
 also spools a few pages the rasterised way (page images at 300 dpi through QPrinter), which
 is what a naive Qt print loop does.
 """
@@ -55,6 +56,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from paperfallback.cache.demo import FULL_WARD_BEDS, FULL_WARD_CODE
     from paperfallback.cache.store import CacheStore
     from paperfallback.register import MemoryAllocator
     from paperfallback.settings import Settings
@@ -70,8 +72,10 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "paperfallback", "--data-dir", str(data), "demo"],
                        check=True, capture_output=True)
         with CacheStore.open(data, key) as store:
-            wards = [(w, len(store.patients(ward_code=w.code))) for w in store.wards()]
-        ward, beds = min(wards, key=lambda wc: abs(wc[1] - 28))
+            ward = store.resolve_ward(FULL_WARD_CODE)
+            beds = len(store.patients(ward_code=ward.code))
+        if beds != FULL_WARD_BEDS:
+            raise SystemExit(f"the demo's first ward has {beds} patients, not {FULL_WARD_BEDS}")
         place = RenderPlace(data, key, "PAPERFALLBACK_KEY", Settings())
         start = time.perf_counter()
         pack = render_choice(PackChoice(kind="ward", title=f"{ward.name} pack",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,7 @@ from paperfallback.cache.importers.fhir_values import (
     SPO2_SCALE_SYSTEM,
 )
 from paperfallback.cache.staleness import UK
+from paperfallback.cache.store import CacheStore, ImportResult
 from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.domain.nhs_number import check_digit
 from paperfallback.resources import resource
@@ -36,6 +39,9 @@ PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 UCUM = "http://unitsofmeasure.org"
 _LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 WARD_CODE_SYSTEM = "https://fhir.paperfallback.example/Id/ward-code"
+DEMO_SEED = 2018  # the seed the demo command and the app's button use by default
+FULL_WARD_BEDS = 28  # the demo's first ward: full, as NHS wards run (issues 4 and 5)
+FULL_WARD_CODE = "W3"  # that ward's code (wards are numbered 3, 5, 7, ...)
 
 
 def _load_tables() -> dict[str, tuple[Any, ...]]:
@@ -605,7 +611,9 @@ def write_demo_extract(
 
     ``inpatients`` (exact count, spread over as many wards as needed), ``appointments``
     (exact outpatient count) and ``observation_hours`` (fixed history) size the benchmark;
-    by default the wards are 24-30 beds, about 90 % full, with 24-72 h of observations.
+    by default the first ward has exactly :data:`FULL_WARD_BEDS` beds, every one occupied
+    (the ward pack the benchmarks print), and the others 24-30 beds, about 90 % full; all
+    with 24-72 h of observations.
     """
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     if now is not None:
@@ -623,6 +631,9 @@ def write_demo_extract(
         number = 3 + w * 2 if w < 12 else 30 + w
         name = WARD_NAMES[w % len(WARD_NAMES)]
         beds = rng.randint(24, 30)
+        full = w == 0 and left is None  # the benchmarks' "28-bed ward pack"
+        if full:
+            beds = FULL_WARD_BEDS
         wid, bed_ids = hospital.ward(number, name, beds)
         specialty = SPECIALTIES[w % len(SPECIALTIES)]
         consultants = rng.sample(people, 3)
@@ -630,6 +641,8 @@ def write_demo_extract(
             share = min(left, beds, math.ceil(left / (ward_count - w)))
             occupied = list(range(share))
             left -= share
+        elif full:
+            occupied = list(range(beds))  # NHS wards run full
         else:
             occupied = [i for i in range(beds) if i < 3 or rng.random() < 0.9]
         for i in occupied:
@@ -642,3 +655,29 @@ def write_demo_extract(
     writer.close(moment)
     return folder
 
+
+
+def build_demo_cache(
+    store: CacheStore,
+    seed: int = DEMO_SEED,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ImportResult:
+    """Write the demo hospital to a temporary folder, import it through the real importer
+    and replace ``store``'s snapshot with it (the ``demo`` command and the app's "Load
+    demo hospital" button). ``progress(done, total, message)`` reports the three steps."""
+    from paperfallback.cache.importers import read_extract
+
+    def step(done: int, message: str) -> None:
+        if progress is not None:
+            progress(done, 3, message)
+
+    step(0, "Writing the demo hospital…")
+    with tempfile.TemporaryDirectory(prefix="pf-demo-") as tmp:
+        folder = write_demo_extract(Path(tmp), seed=seed)
+        step(1, "Importing it…")
+        snapshot = read_extract([folder])
+    step(2, "Saving…")
+    result = store.replace_snapshot(snapshot, force=True)
+    store.record_refresh(ok=True, source=f"demo seed {seed}")
+    return result

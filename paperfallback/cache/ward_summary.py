@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from paperfallback.cache.staleness import describe_age, format_uk, uk_time, utc_now
 from paperfallback.cache.store import CacheStatus, CacheStore, age_in_years
+from paperfallback.domain.keyed import KeyedSource, is_keyed_from_paper, with_keyed
 from paperfallback.domain.news2 import ClinicalRisk, News2Observation, score
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import (
@@ -43,6 +44,7 @@ class LatestNews2:
     total: int
     at: datetime
     computed: bool  # True when scored here from the parameters, not recorded by the EPR
+    keyed_at: datetime | None = None  # set when it comes from paper keyed back (not the EPR)
 
     @property
     def risk(self) -> ClinicalRisk:
@@ -87,11 +89,18 @@ def latest_news2(observations: Iterable[Observation], spo2_scale: int | None) ->
         group = by_time[moment]
         total = group.get(ObservationKind.NEWS2_TOTAL)
         if total is not None and total.value is not None:
-            return LatestNews2(int(total.value), moment, computed=False)
+            return LatestNews2(int(total.value), moment, computed=False,
+                               keyed_at=_keyed_at([total]))
         computed = _score_group(group, spo2_scale or 1)
         if computed is not None:
-            return LatestNews2(computed, moment, computed=True)
+            return LatestNews2(computed, moment, computed=True,
+                               keyed_at=_keyed_at(group.values()))
     return None
+
+
+def _keyed_at(observations: Iterable[Observation]) -> datetime | None:
+    times = [o.source_time or o.effective for o in observations if is_keyed_from_paper(o)]
+    return max(times) if times else None
 
 
 def _score_group(group: dict[ObservationKind, Observation], spo2_scale: int) -> int | None:
@@ -152,12 +161,18 @@ def summarise(record: PatientRecord, *, today: date) -> PatientSummary:
 
 
 def ward_summaries(
-    store: CacheStore, ward_code: str = ALL_WARDS, *, today: date | None = None
+    store: CacheStore, ward_code: str = ALL_WARDS, *, today: date | None = None,
+    keyed: KeyedSource | None = None,
 ) -> list[PatientSummary]:
-    """Every patient on a ward (or every cached patient) in ward and bed order."""
+    """Every patient on a ward (or every cached patient) in ward and bed order.
+
+    ``keyed`` gives the observations keyed from paper (paperfallback.reentry, a layer
+    above, passed in by the app), so the latest NEWS2 includes them in a long outage.
+    """
     day = today or uk_time(utc_now()).date()
     rows = store.patients(ward_code=ward_code or None)
-    return [summarise(store.patient_record(row.patient.id), today=day) for row in rows]
+    return [summarise(with_keyed(store.patient_record(row.patient.id), keyed), today=day)
+            for row in rows]
 
 
 def search_ids(store: CacheStore, ward_code: str, text: str) -> set[str] | None:

@@ -48,6 +48,17 @@ def _stores(ctx: AppContext) -> tuple[Any, Any]:
     return Register(conn, pc_code=pc_code_for(ctx.settings)), EntriesStore(conn)
 
 
+def _cache_or_none(ctx: AppContext) -> Any:
+    """The cache when there is one (whose rows, blank-copy matching), else None; the
+    context closes it."""
+    from paperfallback.domain.errors import PaperFallbackError
+
+    try:
+        return ctx.open_cache()
+    except PaperFallbackError:
+        return None
+
+
 def double_entry_forms(ctx: AppContext) -> list[str]:
     return list(ctx.settings.double_entry_forms)
 
@@ -72,7 +83,7 @@ def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:
         out = Path(args.out)
         if out.suffix.lower() != ".xlsx":
             raise InputError("the workbook must be an .xlsx file", where="--out")
-        rows = build_workbook(form, issued, out)
+        rows = build_workbook(form, issued, out, cache=_cache_or_none(ctx))
     finally:
         store.close()
     print(f"Wrote {out}: {len(issued)} form(s), {rows} row(s) to key.")
@@ -88,12 +99,13 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
 
     clerk = args.clerk or getpass.getuser()
     register, store = _stores(ctx)
+    cache = _cache_or_none(ctx)
     try:
         result = import_workbook(
             Path(args.path), catalogue=load_catalogue(), lookup=register.get, store=store,
             clerk=clerk, entry_pass=EntryPass(args.entry_pass),
             window_hours=ctx.settings.entry_window_hours,
-            double_entry_forms=double_entry_forms(ctx),
+            double_entry_forms=double_entry_forms(ctx), cache=cache,
         )
         keyed_discrepancies = [
             d for d in store.discrepancies() if d.address.instance_id in result.instances

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from paperfallback.cli.context import AppContext, log
+from paperfallback.cli.context import AppContext
 
 
 def add_parser(sub: Any) -> None:
@@ -33,49 +33,13 @@ def add_parser(sub: Any) -> None:
 
 
 def _export(ctx: AppContext, args: argparse.Namespace) -> int:
-    from paperfallback.cache.work_db import open_work_db
-    from paperfallback.cli.entries_cmd import double_entry_forms
-    from paperfallback.domain.errors import CacheError
-    from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
-    from paperfallback.export.from_entries import read_forms
-    from paperfallback.export.pipeline import export_forms, gc_paused
-    from paperfallback.export.state import ExportState
-    from paperfallback.formspec import load_catalogue
-    from paperfallback.reentry.store import EntriesStore
-    from paperfallback.register import Register, pc_code_for
+    from paperfallback.export.pipeline import run_export
 
-    settings = ctx.settings
     key, source = ctx.key
-    try:
-        cache = ctx.open_cache()
-    except CacheError as exc:  # the export still works; pre-printed facts may be missing
-        log.warning("export without the cache: %s", exc)
-        print(f"Warning: the cache cannot be read ({exc}); printed drug names, "
-              "procedures and list patients will be missing.", file=sys.stderr)
-        cache = None
-    conn = open_work_db(ctx.data_dir, key, key_source=source)
-    try:
-        register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
-        store = EntriesStore(conn)
-        state = ExportState(conn)
-        systems_base = settings.export_base_url or DEFAULT_BASE_URL
-        with gc_paused():  # thousands of small objects, no cycles: see gc_paused
-            read = read_forms(
-                store, register, load_catalogue(), cache, site_code=settings.site_code,
-                hospital_number_system=(settings.hospital_number_systems or [""])[0] or
-                "https://fhir.nhs.uk/Id/local-patient-identifier",
-                double_entry_forms=double_entry_forms(ctx),
-            )
-        summary = export_forms(
-            read.forms, fmt=args.format, out=Path(args.out), state=state,
-            systems=SiteSystems.for_site(settings.site_code, systems_base),
-            pc_id=settings.pc_id, all_entries=args.all,
-        )
-        if summary.instance_ids:
-            store.mark_exported(summary.instance_ids)
-    finally:
-        conn.close()
-    summary.problems[:0] = read.problems
-    for line in summary.lines():
+    summary = run_export(ctx.data_dir, ctx.settings, key, source, args.format, Path(args.out),
+                         all_entries=args.all)
+    for warning in summary.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    for line in summary.lines(warnings=False):
         print(line)
     return 1 if summary.problems else 0

@@ -63,6 +63,7 @@ def parse_day(text: str | None) -> date | None:
 
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.formspec import load_catalogue
+    from paperfallback.reentry.observations import KeyedObservations
     from paperfallback.register import Register
     from paperfallback.render import PackRequest, render_pack
     from paperfallback.resources import forms_dir
@@ -90,7 +91,8 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
     with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
         result = render_pack(request, store, catalogue, ctx.settings, out=out,
-                             allocate_ids=register)
+                             allocate_ids=register,
+                             keyed=KeyedObservations(register.connection))
         register.record(result.issued)
     ids = [i.instance_id for i in result.issued]
     stale = any(i.stale for i in result.issued)

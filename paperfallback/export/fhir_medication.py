@@ -1,4 +1,10 @@
-"""The MAR: a MedicationAdministration per administration or omission."""
+"""The MAR: a MedicationAdministration per administration or omission.
+
+Regular medicines are keyed one row per printed dose time, so a cell is one dose: its
+``effectiveDateTime`` is the date of its day column (printed on the chart, or keyed from
+the handwritten header) at the row's dose time (keyed, else printed). A day column with
+no known date is reported, never guessed.
+"""
 
 from __future__ import annotations
 
@@ -127,22 +133,22 @@ def _mar_regular(ctx: FormContext, row: KeyedRow) -> BuiltUnit:
         try:
             day_date = date.fromisoformat(day_text)
         except ValueError:
-            unit.problems.append(f"{where(ctx, row)}: the date of day {day} is not known")
+            unit.problems.append(
+                f"{where(ctx, row)}: the date of day column {day} is not keyed "
+                f"(day_date_{day}): key the date written over that column"
+            )
             continue
         when = datetime.combine(day_date, time(hours, minutes), tzinfo=UK)
         if value.keyed_at is not None and when > value.keyed_at:
             unit.problems.append(
-                f"{where(ctx, row)}: day {day} at {dose_time} would be "
-                f"{when:%d-%b-%Y}, after it was keyed: the column date on the paper is not "
-                "keyed, so record this administration by hand"
+                f"{where(ctx, row)}: day {day} at {dose_time} is {when:%d-%b-%Y %H:%M}, "
+                "after it was keyed: check the date of the day column and the dose time"
             )
             continue
         text = (value.text or "").strip()
         note = ""
-        if row.context.get("days_inferred"):
-            note = (f"Date taken as day {day} of the chart from the day it was printed "
-                    f"({ctx.form.printed_at.astimezone(UK):%d-%b-%Y}); the column date is "
-                    "handwritten on the paper.")
+        if row.context.get(f"day_{day}_source") == "keyed":
+            note = "Date of the day column as handwritten on the paper MAR and keyed."
         if text in OMISSION_REASONS:
             resource = _administration(
                 ctx, row, subject, status="not-done", when=when,

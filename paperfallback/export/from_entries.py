@@ -8,6 +8,11 @@ and the form definition (labels, units, export codes), and builds an
 :class:`~paperfallback.export.model.ExportedForm`. Facts printed on the paper but not
 keyed (the drug of a MAR row, the procedure of a theatre case) come from the cache by
 the record id the register kept.
+
+MAR regular medicines are keyed one row per printed dose time (the register's
+``regular:<prescription>@<time>``); the date of each day column is the one printed on
+the chart, or the one keyed from it (``regular.days``: ``day_date_<n>``). Nothing is
+guessed: a day column with neither is reported by the MAR builder.
 """
 
 from __future__ import annotations
@@ -15,10 +20,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from paperfallback.cache.staleness import UK
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.domain.records import Patient, Prescription
@@ -32,14 +36,13 @@ from paperfallback.export.model import (
     ValueState,
 )
 from paperfallback.formspec import FieldSpec, FormCatalogue, FormSpec, TableSection
-from paperfallback.reentry.layout import PATIENT_SECTION, FormLayout
-from paperfallback.reentry.model import Entry, InstanceStatus
-from paperfallback.reentry.printed import issued_layout, row_reference
+from paperfallback.reentry.layout import PATIENT_SECTION, FormLayout, day_section_id
+from paperfallback.reentry.model import Entry, EntryState, InstanceStatus
+from paperfallback.reentry.printed import issued_layout, printed_day_dates, row_reference
+from paperfallback.reentry.printed_rows import split_reference
 from paperfallback.reentry.store import DowntimePatient, EntriesStore, InstanceRecord
-from paperfallback.reentry.workflow import final_entries, ready_for_export
+from paperfallback.reentry.workflow import final_entries_of_many, ready_for_export
 from paperfallback.register import IssuedForm, Register
-
-MAR_DAYS = 7  # columns of the regular-medicines grid (forms/mar.yaml repeat.count)
 
 
 @dataclass
@@ -72,6 +75,7 @@ def read_forms(
     ids = list(instance_ids) if instance_ids is not None else exportable_instance_ids(
         store, double_entry_forms)
     printed = {i.instance_id: i for i in register.list()}  # one query, not one per form
+    reader.preload(ids)  # entries and instance records in bulk, not two queries per form
     for instance_id in ids:
         issued = printed.get(instance_id)
         if issued is None:
@@ -107,6 +111,24 @@ class _Reader:
         self._patients: dict[str, Patient | None] = {}
         self._prescriptions: dict[str, dict[str, Prescription]] = {}
         self._metas: dict[tuple[str, str, str, str], _FieldMeta] = {}
+        self._entries: dict[str, list[Entry]] = {}
+        self._records: dict[str, InstanceRecord] | None = None
+
+    def preload(self, instance_ids: list[str]) -> None:
+        """Read the final entries and instance records of every form to export at once."""
+        self._entries = final_entries_of_many(self.store, instance_ids)
+        self._records = {r.instance_id: r for r in self.store.instances()}
+
+    def _final(self, instance_id: str) -> list[Entry]:
+        found = self._entries.get(instance_id)
+        if found is None:
+            found = final_entries_of_many(self.store, [instance_id])[instance_id]
+        return found
+
+    def _record(self, instance_id: str) -> InstanceRecord | None:
+        if self._records is not None and instance_id in self._records:
+            return self._records[instance_id]
+        return self.store.instance(instance_id)
 
     def _meta(self, spec: FormSpec, layout: FormLayout, section_id: str,
               field_id: str) -> _FieldMeta:
@@ -175,10 +197,10 @@ class _Reader:
     # ---- rows ----------------------------------------------------------------------------
 
     def form(self, spec: FormSpec, issued: IssuedForm, site_code: str) -> ExportedForm:
-        record = self.store.instance(issued.instance_id)
+        record = self._record(issued.instance_id)
         layout = issued_layout(spec, issued)
         grouped: dict[tuple[str, int], dict[str, Entry]] = defaultdict(dict)
-        for entry in final_entries(self.store, issued.instance_id):
+        for entry in self._final(issued.instance_id):
             address = entry.address
             grouped[(address.section, address.index)][address.field_id] = entry
         patient = self.form_patient(issued, record)
@@ -191,13 +213,15 @@ class _Reader:
             )
         rows = []
         seen_refs: dict[tuple[str, str], int] = defaultdict(int)
+        days = _day_dates(spec, issued, grouped)
         for (section_id, index), entries in sorted(grouped.items()):
             if section_id == PATIENT_SECTION:
                 continue
             values = {fid: _value(self._meta(spec, layout, section_id, fid), e)
                       for fid, e in entries.items()}
             row = KeyedRow(section=section_id, index=index, values=values)
-            rows.append(self._with_context(spec, issued, row, patient, seen_refs))
+            rows.append(self._with_context(spec, issued, row, patient, seen_refs,
+                                           days.get(section_id, {})))
         return ExportedForm(
             instance_id=issued.instance_id, form_id=spec.id,
             form_version=issued.form_version or spec.version, form_title=spec.title,
@@ -211,7 +235,7 @@ class _Reader:
 
     def _with_context(
         self, spec: FormSpec, issued: IssuedForm, row: KeyedRow, patient: PatientRef | None,
-        seen_refs: dict[tuple[str, str], int],
+        seen_refs: dict[tuple[str, str], int], days: dict[int, tuple[date, str]],
     ) -> KeyedRow:
         section = next((s for s in spec.sections if s.id == row.section), None)
         context: dict[str, str] = {}
@@ -219,7 +243,7 @@ class _Reader:
         ref = ""
         if isinstance(section, TableSection):
             ref = row_reference(issued, section.id, row.index) or ""
-            record_id, _, sub = ref.partition("@")
+            record_id, sub = split_reference(ref)
             if section.source == "prescriptions" and record_id and issued.patient_id:
                 occurrence = seen_refs[(section.id, record_id)]
                 seen_refs[(section.id, record_id)] += 1
@@ -234,11 +258,9 @@ class _Reader:
             elif section.source == "ward_patients" and record_id:
                 cached = self.cached_patient(record_id)
                 row_patient = self.patient_ref(cached) if cached else None
-            if section.source == "prescriptions":
-                printed_day = issued.printed_at.astimezone(UK).date()
-                for n in range(1, MAR_DAYS + 1):
-                    context[f"day_{n}"] = (printed_day + timedelta(days=n - 1)).isoformat()
-                context["days_inferred"] = "1"
+            for n, (day, how) in days.items():
+                context[f"day_{n}"] = day.isoformat()
+                context[f"day_{n}_source"] = how
             ref = record_id
         elif section is not None and getattr(section, "kind", "") == "chart":
             points = list(getattr(section, "time_points", []))
@@ -248,7 +270,7 @@ class _Reader:
                         patient=row_patient, source_ref=ref, context=context)
 
     def _prescription_context(
-        self, patient_id: str, prescription_id: str, sub: str, occurrence: int
+        self, patient_id: str, prescription_id: str, sub: str | None, occurrence: int
     ) -> dict[str, str]:
         if patient_id not in self._prescriptions:
             found: dict[str, Prescription] = {}
@@ -266,7 +288,8 @@ class _Reader:
                    "route": prescription.route, "drug_code": prescription.drug_code}
         if sub:
             context["dose_time"] = sub
-        elif occurrence < len(prescription.dose_times):
+        elif sub is None and occurrence < len(prescription.dose_times):
+            # Forms printed before version 1.1 of the MAR keyed one row per prescription.
             context["dose_time"] = prescription.dose_times[occurrence]
         return {k: v for k, v in context.items() if v}
 
@@ -289,6 +312,32 @@ class _Reader:
                 extra = {"procedure": item.procedure} if kind == "theatre_cases" else {}
                 return self.patient_ref(person), extra
         return None, {}
+
+
+def _day_dates(spec: FormSpec, issued: IssuedForm,
+               grouped: dict[tuple[str, int], dict[str, Entry]],
+               ) -> dict[str, dict[int, tuple[date, str]]]:
+    """Per table with day columns: day number -> (date, 'printed' or 'keyed'); a keyed
+    date (a printed one crossed out and rewritten by hand) wins over the printed one."""
+    out: dict[str, dict[int, tuple[date, str]]] = {}
+    for section in spec.sections:
+        if not isinstance(section, TableSection) or section.repeat is None:
+            continue
+        day_field = section.repeat.day_field
+        if day_field is None:
+            continue
+        printed = printed_day_dates(issued, section.id)
+        keyed = {n: (d, "printed") for n, d in enumerate(printed, start=1)}
+        for field_id, entry in grouped.get((day_section_id(section.id), 0), {}).items():
+            number = field_id.removeprefix(f"{day_field.id}_")
+            if not number.isdigit() or entry.state is not EntryState.VALUE or not entry.value:
+                continue
+            try:
+                keyed[int(number)] = (date.fromisoformat(entry.value), "keyed")
+            except ValueError:
+                continue
+        out[section.id] = keyed
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +367,16 @@ def _field_meta(layout: FormLayout, section_id: str, field_id: str) -> _FieldMet
     )
 
 
+_VALUE_STATES = {s.value: s for s in ValueState}
+
+
 def _value(meta: _FieldMeta, entry: Entry) -> KeyedValue:
-    choice = meta.choices.get(entry.value.strip().casefold()) if entry.value else None
+    choice = meta.choices.get(entry.value.strip().casefold()) if (
+        entry.value and meta.choices) else None
     return KeyedValue(
         field_id=entry.address.field_id,
         text=entry.value,
-        state=ValueState(entry.state.value),
+        state=_VALUE_STATES[entry.state.value],
         label=meta.label,
         field_type=meta.field_type,
         unit=meta.unit,

@@ -8,6 +8,7 @@ same values going into the next FHIR export.
 from __future__ import annotations
 
 import gc
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,16 +17,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from paperfallback.domain.errors import InputError
+from paperfallback.cache.store import CacheStore
+from paperfallback.cache.work_db import open_work_db
+from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.export.fhir_bundle import plan_fhir_export, write_fhir
-from paperfallback.export.fhir_common import SiteSystems
+from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
+from paperfallback.export.from_entries import read_forms
 from paperfallback.export.model import ExportedForm
 from paperfallback.export.state import ExportState
 from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
+from paperfallback.formspec import load_catalogue
+from paperfallback.reentry.store import EntriesStore
+from paperfallback.register import Register, pc_code_for
+from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM, Settings
 
 Format = Literal["fhir", "xlsx", "csv"]
 FORMATS: tuple[Format, ...] = ("fhir", "xlsx", "csv")
 XLSX_NAME = "paperfallback-export.xlsx"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,13 +50,19 @@ class ExportSummary:
     problems: list[str] = field(default_factory=list)
     instance_ids: list[str] = field(default_factory=list)
     unchanged_forms: int = 0
+    warnings: list[str] = field(default_factory=list)  # e.g. exported without the cache
 
     @property
     def is_empty(self) -> bool:
         return not any(self.counts.values())
 
-    def lines(self) -> list[str]:
-        """What the CLI tells the clerk."""
+    def lines(self, *, warnings: bool = True) -> list[str]:
+        """What the CLI and the app tell the clerk (``warnings`` first, unless asked not to:
+        the CLI writes them to standard error)."""
+        head = [f"Warning: {w}" for w in self.warnings] if warnings else []
+        return head + self._report()
+
+    def _report(self) -> list[str]:
         where = ", ".join(str(p) for p in self.written[:3])
         more = f" (+{len(self.written) - 3} more files)" if len(self.written) > 3 else ""
         if self.is_empty:
@@ -75,6 +90,54 @@ class ExportSummary:
         return out
 
 
+def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fmt: Format,
+               out: Path, all_entries: bool = False) -> ExportSummary:
+    """One whole export, as ``paperfallback export`` and the app's Export dialog run it:
+    read the keyed forms from the work store (with the cache for printed facts, if it can
+    be read), write ``fmt`` to ``out``, and mark what went out. Problems with single forms
+    are in ``summary.problems``; a cache that cannot be read is a warning, not a stop."""
+    cache: CacheStore | None
+    warnings = []
+    try:
+        cache = CacheStore.open(data_dir, key, key_source=key_source)
+    except CacheError as exc:  # the export still works; pre-printed facts may be missing
+        log.warning("export without the cache: %s", exc)
+        warnings.append(f"the cache cannot be read ({exc}); printed drug names, procedures "
+                        "and list patients will be missing.")
+        cache = None
+    conn = open_work_db(data_dir, key, key_source=key_source)
+    try:
+        register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+        store = EntriesStore(conn)
+        with gc_paused():  # thousands of small objects, no cycles: see gc_paused
+            read = read_forms(
+                store, register, load_catalogue(), cache, site_code=settings.site_code,
+                hospital_number_system=(settings.hospital_number_systems or [""])[0]
+                or LOCAL_PATIENT_ID_SYSTEM,
+                double_entry_forms=settings.double_entry_forms,
+            )
+        summary = export_forms(
+            read.forms, fmt=fmt, out=out, state=ExportState(conn),
+            systems=SiteSystems.for_site(settings.site_code,
+                                         settings.export_base_url or DEFAULT_BASE_URL),
+            pc_id=settings.pc_id, all_entries=all_entries,
+        )
+        if summary.instance_ids:
+            store.mark_exported(summary.instance_ids)
+        log.info(  # instance IDs and counts only: the log holds no patient data
+            "export %s to %s: %d form instances (%d new, %d changed units), %d problems: %s",
+            fmt, out.name, len(summary.instance_ids), summary.new_units,
+            summary.changed_units, len(read.problems), ", ".join(summary.instance_ids[:50]),
+        )
+    finally:
+        conn.close()
+        if cache is not None:
+            cache.close()
+    summary.problems[:0] = read.problems
+    summary.warnings[:0] = warnings
+    return summary
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while an export builds its (acyclic) dicts.
@@ -92,6 +155,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@gc_paused()  # a fresh pause per call (contextmanager objects are also decorators)
 def export_forms(
     forms: Sequence[ExportedForm],
     *,
@@ -104,22 +168,6 @@ def export_forms(
     now: datetime | None = None,
 ) -> ExportSummary:
     """Export ``forms`` as ``fmt`` to ``out`` and mark what was written."""
-    with gc_paused():
-        return _export_forms(forms, fmt=fmt, out=out, state=state, systems=systems,
-                             pc_id=pc_id, all_entries=all_entries, now=now)
-
-
-def _export_forms(
-    forms: Sequence[ExportedForm],
-    *,
-    fmt: Format,
-    out: Path,
-    state: ExportState,
-    systems: SiteSystems,
-    pc_id: str,
-    all_entries: bool = False,
-    now: datetime | None = None,
-) -> ExportSummary:
     moment = now or datetime.now(UTC)
     previous = state.previous(fmt)
     if fmt == "fhir":

@@ -291,12 +291,29 @@ class ChartSection(SectionBase):
 
 
 class RepeatGroup(_Model):
-    """Cells repeated across a table row: MAR days, a PRN administration log."""
+    """Cells repeated across a table row: MAR days, a PRN administration log.
+
+    ``day_field`` is the date of each repeat column (the MAR's days), keyed once per
+    column rather than per row, so every cell below it has a known date. With
+    ``print_dates`` a pre-filled copy prints the dates (the print day, then one day per
+    column) and they need no keying; a blank copy (or one printed without dates) leaves
+    the header to write by hand and the dates are keyed as ``<day_field>_<n>``.
+    """
 
     count: int = Field(ge=1, le=31)
     header: str = "{n}"  # column header; "{n}" is the 1-based repeat number
     fields: list[FieldSpec]  # keyed per repeat (keyed ids get the suffix _<n>)
     width: float = Field(default=0.6, gt=0)  # relative width of each field cell
+    day_field: FieldSpec | None = None  # the date of each column, keyed once per column
+    print_dates: bool = False  # pre-filled copies print the dates in the header
+
+    @model_validator(mode="after")
+    def _check(self) -> RepeatGroup:
+        if self.day_field is not None and self.day_field.type != "date":
+            raise ValueError(f"day_field {self.day_field.id!r} must be of type date")
+        if self.print_dates and self.day_field is None:
+            raise ValueError("print_dates needs a day_field (the date keyed on blank copies)")
+        return self
 
 
 class TableSection(SectionBase):
@@ -316,7 +333,10 @@ class TableSection(SectionBase):
     font_size: float = Field(default=7.5, ge=5, le=12)
 
     def all_fields(self) -> list[FieldSpec]:
-        return list(self.fields) + (list(self.repeat.fields) if self.repeat else [])
+        if self.repeat is None:
+            return list(self.fields)
+        day = [self.repeat.day_field] if self.repeat.day_field is not None else []
+        return list(self.fields) + list(self.repeat.fields) + day
 
 
 class LinesSection(SectionBase):

@@ -5,6 +5,13 @@ Built from :class:`paperfallback.formspec.FormSpec` so the keying screen and the
 follow the paper. Repeat groups of a table (MAR days) are expanded into their keyed ids
 (``<field>_<n>``), as the form definition names them. Blank copies of patient forms get
 a patient identification section first: the banner boxes the nurse filled in by hand.
+
+A table whose day columns carry a ``day_field`` (the MAR) gets a small section before
+it, ``<table>.days``, holding the date of each day column (``day_date_1`` ...): written
+by hand on blank copies; on copies printed with dates it is keyed only where the nurse
+crossed a printed date out and wrote another (the keyed date wins on export). Table
+rows may carry labels (the dose time of a MAR row) so the screen and the workbook name
+the paper row the clerk is looking at.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from paperfallback.formspec import (
 
 SectionKind = Literal["fields", "chart", "table", "lines"]
 PATIENT_SECTION = "_patient"  # never clashes: form section ids start with a letter
+DAYS_SUFFIX = ".days"  # '<table>.days': the dates of a table's day columns (no clash: '.')
 DEFAULT_TABLE_ROWS = 10
 
 PATIENT_FIELDS: tuple[FieldSpec, ...] = tuple(
@@ -50,6 +58,7 @@ class KeyedSection:
     time_field: str | None = None  # chart sections: the field holding each time point
     axis: Literal["columns", "rows"] = "columns"
     time_points: tuple[str, ...] = ()  # chart axis "rows": printed labels ("07:00")
+    row_labels: tuple[str, ...] = ()  # table rows: what is printed on them ("08:00")
 
     @property
     def repeats(self) -> bool:
@@ -68,7 +77,8 @@ class KeyedSection:
         if self.kind == "chart":
             return f"column {index + 1}"
         if self.kind == "table":
-            return f"row {index + 1}"
+            label = self.row_labels[index] if index < len(self.row_labels) else ""
+            return f"row {index + 1} ({label})" if label else f"row {index + 1}"
         return ""
 
 
@@ -104,18 +114,26 @@ class FormLayout:
         return any(s.id == PATIENT_SECTION for s in self.sections)
 
 
+def day_section_id(table_id: str) -> str:
+    return table_id + DAYS_SUFFIX
+
+
 def form_layout(
     form: FormSpec,
     *,
     blank: bool = False,
     chart_columns: int | None = None,
     table_rows: dict[str, int] | None = None,
+    dates_printed: dict[str, tuple[str, ...]] | None = None,
+    row_labels: dict[str, tuple[str, ...]] | None = None,
 ) -> FormLayout:
     """The keyed layout of ``form``.
 
     ``chart_columns``: blank time columns printed on this instance (default one page's
     worth); ``table_rows``: printed rows per table section (default blank + minimum rows).
     ``blank``: a blank copy of a patient form, so the patient is identified by hand.
+    ``dates_printed``: per table, the dates printed over its day columns ("Tue 24-Nov");
+    ``row_labels``: per table, what each printed row shows (the register's dose times).
     """
     sections: list[KeyedSection] = []
     if blank and form.scope == "patient":
@@ -137,10 +155,12 @@ def form_layout(
         elif isinstance(section, TableSection):
             fields = tuple(f for f in section.fields if f.keyed)
             if section.repeat is not None:
+                heading = ("day {n}" if section.repeat.day_field is not None
+                           else section.repeat.header)
                 fields += tuple(
                     spec.model_copy(update={
                         "id": f"{spec.id}_{n}",
-                        "label": f"{spec.label} ({section.repeat.header.format(n=n)})",
+                        "label": f"{spec.label} ({heading.format(n=n)})",
                     })
                     for n in range(1, section.repeat.count + 1)
                     for spec in section.repeat.fields
@@ -149,8 +169,27 @@ def form_layout(
             rows = (table_rows or {}).get(section.id) or max(
                 section.blank_rows, section.min_rows, 1 if section.source == "none" else 0
             ) or DEFAULT_TABLE_ROWS
+            day = section.repeat.day_field if section.repeat is not None else None
+            if day is not None and day.keyed:
+                assert section.repeat is not None
+                printed = (dates_printed or {}).get(section.id, ())
+                days = tuple(
+                    day.model_copy(update={
+                        "id": f"{day.id}_{n}",
+                        "label": f"{day.label} {n}" + (
+                            f" (printed {printed[n - 1]}: key only if changed by hand)"
+                            if n <= len(printed) else ""),
+                        "help": "the date written over this day column on the paper",
+                    })
+                    for n in range(1, section.repeat.count + 1)
+                )
+                title = f"{section.title or section.id}: dates of the day columns"
+                sections.append(KeyedSection(day_section_id(section.id), title, "fields",
+                                             days, 1))
             if fields:
-                sections.append(KeyedSection(section.id, section.title, "table", fields, rows))
+                labels = (row_labels or {}).get(section.id, ())
+                sections.append(KeyedSection(section.id, section.title, "table", fields, rows,
+                                             row_labels=labels))
         elif isinstance(section, FieldsSection | LinesSection) and keyed:
             kind: SectionKind = "lines" if isinstance(section, LinesSection) else "fields"
             sections.append(KeyedSection(section.id, section.title, kind, keyed, 1))

@@ -2,8 +2,10 @@
 list printed after paper was keyed must show the latest keyed values too, marked as
 keyed from paper with their time (not silently mixed with the EPR extract).
 
-Call :func:`keyed_observations` when building a patient's pack; every observation it
-returns has an id starting with :data:`KEYED_PREFIX` and ``source_time`` = when keyed.
+Call :func:`keyed_observations` for one patient, or pass a :class:`KeyedObservations`
+(every patient's, read once) to ``render_pack`` / ``ward_summaries``; every observation
+has an id starting with :data:`KEYED_PREFIX` and ``source_time`` = when keyed. The merge
+with the extract's observations is paperfallback.domain.keyed (a lower layer).
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from collections import defaultdict
 from datetime import datetime
 
 from paperfallback.cache.encrypted_db import Connection
+from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper
 from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.reentry.model import EntryState
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
 
-KEYED_PREFIX = "keyed-from-paper:"
 TIME_FIELD = "obs_time"  # the NEWS2 chart's time field (issue 4 names it)
 _UNITS = {
     ObservationKind.RESP_RATE: "/min", ObservationKind.SPO2: "%", ObservationKind.O2_FLOW: "L/min",
@@ -27,8 +29,8 @@ _UNITS = {
 _CODED = {ObservationKind.OXYGEN, ObservationKind.ACVPU}
 
 
-def is_keyed_from_paper(obs: Observation) -> bool:
-    return obs.id.startswith(KEYED_PREFIX)
+__all__ = ["KEYED_PREFIX", "KeyedObservations", "is_keyed_from_paper", "keyed_by_patient",
+           "keyed_observations"]
 
 
 def keyed_observations(work_db: Connection, patient_id: str) -> list[Observation]:
@@ -37,12 +39,41 @@ def keyed_observations(work_db: Connection, patient_id: str) -> list[Observation
     Only values (not illegible / not recorded) of chart columns whose time was keyed.
     For double-entry forms the resolved value wins over the first keying.
     """
+    return _keyed_by_patient(work_db, {patient_id}).get(patient_id, [])
+
+
+class KeyedObservations:
+    """Every patient's keyed observations, read from the work store on first use.
+
+    A ward pack asks once per patient; reading the entries once keeps that one pass.
+    Call it with a cache patient id (a :data:`paperfallback.domain.keyed.KeyedSource`).
+    """
+
+    def __init__(self, work_db: Connection) -> None:
+        self._conn = work_db
+        self._by_patient: dict[str, list[Observation]] | None = None
+
+    def __call__(self, patient_id: str) -> list[Observation]:
+        if self._by_patient is None:
+            self._by_patient = keyed_by_patient(self._conn)
+        return self._by_patient.get(patient_id, [])
+
+
+def keyed_by_patient(work_db: Connection) -> dict[str, list[Observation]]:
+    """Every patient's keyed observations (cache patient id -> oldest first), read now."""
+    return _keyed_by_patient(work_db, None)
+
+
+def _keyed_by_patient(work_db: Connection,
+                      patient_ids: set[str] | None) -> dict[str, list[Observation]]:
     store = EntriesStore(work_db)
     kinds = {k.value: k for k in ObservationKind}
-    out: list[Observation] = []
+    by_patient: dict[str, list[Observation]] = defaultdict(list)
     for record in store.instances():
-        if record.patient_id != patient_id:
+        patient_id = record.patient_id
+        if patient_id is None or (patient_ids is not None and patient_id not in patient_ids):
             continue
+        out = by_patient[patient_id]
         columns: dict[tuple[str, int], dict[str, tuple[str, datetime]]] = defaultdict(dict)
         for entry in final_entries(store, record.instance_id):
             if entry.state is EntryState.VALUE and entry.value is not None:
@@ -71,5 +102,6 @@ def keyed_observations(work_db: Connection, patient_id: str) -> list[Observation
                     obs = Observation(ident, patient_id, kind, effective, value=number,
                                       unit=_UNITS.get(kind, ""), source_time=keyed_at)
                 out.append(obs)
-    out.sort(key=lambda o: (o.effective, o.kind.value))
-    return out
+    for observations in by_patient.values():
+        observations.sort(key=lambda o: (o.effective, o.kind.value))
+    return dict(by_patient)

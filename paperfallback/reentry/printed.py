@@ -5,6 +5,8 @@ blank copy whose patient is identified by hand, and how to find it by a typed ID
 
 from __future__ import annotations
 
+from datetime import date
+
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormSpec, TableSection
 from paperfallback.reentry.layout import FormLayout, form_layout
@@ -17,20 +19,52 @@ def is_blank_copy(form: FormSpec, issued: IssuedForm) -> bool:
 
 
 def issued_layout(form: FormSpec, issued: IssuedForm) -> FormLayout:
-    """The keyed layout of one printed copy: its blank chart columns and table rows."""
+    """The keyed layout of one printed copy: its blank chart columns and table rows (one
+    per printed sub-row: a MAR prescription with three dose times is three rows), and
+    the dates of its day columns (printed ones shown, to key only if changed by hand)."""
     table_rows: dict[str, int] = {}
+    labels: dict[str, tuple[str, ...]] = {}
     for section in form.sections:
         if isinstance(section, TableSection):
-            cached = sum(1 for r in issued.rows if r.split(":", 1)[0] == section.id)
+            refs = [r.split(":", 1)[1] for r in issued.rows if r.split(":", 1)[0] == section.id]
+            cached = len(refs)
             per_blank = section.sub_rows_blank if section.sub_rows_from else 1
             blank = max(section.blank_rows * per_blank, section.min_rows - cached, 0)
             table_rows[section.id] = cached + blank
+            if section.sub_rows_from:
+                labels[section.id] = tuple(_dose_time_label(r) for r in refs)
     return form_layout(
         form,
         blank=is_blank_copy(form, issued),
         chart_columns=issued.blank_columns or None,
         table_rows=table_rows,
+        dates_printed={s: tuple(f"{d:%a %d-%b-%Y}" for d in printed_day_dates(issued, s))
+                       for s in _all_table_ids(form)},
+        row_labels=labels,
     )
+
+
+def _all_table_ids(form: FormSpec) -> list[str]:
+    return [s.id for s in form.sections if isinstance(s, TableSection)]
+
+
+def _dose_time_label(ref: str) -> str:
+    _record, at, sub = ref.partition("@")
+    if not at:
+        return ""
+    return f"dose time {sub}" if sub else "spare time row"
+
+
+def printed_day_dates(issued: IssuedForm, section_id: str) -> list[date]:
+    """The dates printed over a table's day columns (the MAR), or [] when none were."""
+    text = issued.extra.get(f"dates:{section_id}", "")
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(date.fromisoformat(part.strip()))
+        except ValueError:
+            return []
+    return out
 
 
 def row_reference(issued: IssuedForm, section_id: str, index: int) -> str | None:

@@ -66,6 +66,14 @@ class KeyingSession:
         self.ctx = ctx or KeyingContext(printed_at=printed.printed_at)
         self.default_spo2_scale = default_spo2_scale
         self.source = source
+        record = store.instance(printed.instance_id)
+        if (entry_pass is EntryPass.SECOND and record is not None
+                and record.first_clerk.casefold() == self.clerk.casefold()):
+            # Blind double entry needs a second person: refuse before a value is keyed.
+            raise InputError(
+                f"{self.clerk} keyed the first pass of {printed.instance_id}: the second "
+                "keying must be done blind by another clerk"
+            )
         store.ensure_instance(printed.instance_id, layout.form_id, patient_id=printed.patient_id)
 
     # ---- reading ----------------------------------------------------------------------------

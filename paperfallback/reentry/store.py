@@ -405,6 +405,28 @@ class EntriesStore:
         sql += " ORDER BY section, idx, field_id"
         return [_entry(r) for r in self._conn.execute(sql, params).fetchall()]
 
+    def entries_of_many(
+        self, instance_ids: Iterable[str], passes: Sequence[EntryPass]
+    ) -> dict[str, list[Entry]]:
+        """Entries of many instances in the given passes, by instance, in one query per
+        500 instances (an export of 10,000 forms is not 20,000 queries)."""
+        wanted = sorted(set(instance_ids))
+        out: dict[str, list[Entry]] = {i: [] for i in wanted}
+        pass_values = [p.value for p in passes]
+        marks = ", ".join("?" for _ in pass_values)
+        moments: dict[str, datetime] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            ids = ", ".join("?" for _ in chunk)
+            rows = self._conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE instance_id IN ({ids}) AND "
+                f"pass IN ({marks}) ORDER BY instance_id, section, idx, field_id",
+                (*chunk, *pass_values),
+            ).fetchall()
+            for r in rows:
+                out[r[0]].append(_entry(r, moments))
+        return out
+
     def column_entries(
         self, instance_id: str, entry_pass: EntryPass, section: str, index: int
     ) -> dict[str, Entry]:
@@ -570,14 +592,25 @@ _INSTANCE_COLUMNS = (
 )
 
 
-def _entry(r: Sequence[Any]) -> Entry:
+_PASSES = {p.value: p for p in EntryPass}
+_STATES = {s.value: s for s in EntryState}
+
+
+def _entry(r: Sequence[Any], moments: dict[str, datetime] | None = None) -> Entry:
+    """One stored entry; ``moments`` caches parsed keyed-at times (a bulk read shares them:
+    every field of a saved row has the same one)."""
+    text = r[8]
+    if moments is None:
+        keyed_at = datetime.fromisoformat(text)
+    else:
+        keyed_at = moments.get(text) or moments.setdefault(text, datetime.fromisoformat(text))
     return Entry(
         address=FieldAddress(r[0], r[1], r[2], r[3]),
-        entry_pass=EntryPass(r[4]),
+        entry_pass=_PASSES[r[4]],
         value=r[5],
-        state=EntryState(r[6]),
+        state=_STATES[r[6]],
         keyed_by=r[7],
-        keyed_at=datetime.fromisoformat(r[8]),
+        keyed_at=keyed_at,
         source=r[9],
     )
 

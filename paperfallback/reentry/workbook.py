@@ -5,6 +5,13 @@ row 2 the labels with units, data from row 3: one row per printed time column (c
 printed table row, or form (plain fields) of every issued instance. Identity columns
 come first, filled in and locked; the input cells are unlocked and carry Excel data
 validation. Illegible is typed ``?`` and not recorded ``-`` (see the Instructions sheet).
+
+Identity columns say whose row it is: the printed patient of a patient form, and for list
+forms (clinic, theatre, handover) the patient of each printed row, from the register's
+row ids and the cache. Table sheets add a locked ``row_printed`` column (the drug and
+dose time of a MAR row, the time and name of an appointment). Blank copies of patient
+forms get a ``<form>.patient`` sheet where the clerk keys the handwritten identification
+(NHS number with its check digit, or name and date of birth), matched on import.
 """
 
 from __future__ import annotations
@@ -19,15 +26,20 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from paperfallback.cache.staleness import format_uk, utc_now
+from paperfallback.cache.store import CacheStore
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.formspec import FieldSpec, FormSpec
 from paperfallback.reentry.layout import PATIENT_SECTION, KeyedSection
-from paperfallback.reentry.printed import issued_layout
+from paperfallback.reentry.printed import is_blank_copy, issued_layout
+from paperfallback.reentry.printed_rows import BLANK_ROW_TEXT, PrintedRow, printed_rows
 from paperfallback.register import IssuedForm
 
 IDENTITY = ("form_instance_id", "nhs_number", "hospital_number", "patient_name")
 CHART_INDEX = "chart_column"
 TABLE_INDEX = "table_row"
+ROW_PRINTED = "row_printed"  # locked: what the paper row was printed with
+DOWNTIME_NUMBER = "downtime_number"  # locked, on the patient sheet of blank copies
+PATIENT_SHEET = "patient"
 META_SHEET = "_meta"
 INSTRUCTIONS_SHEET = "Instructions"
 FIRST_DATA_ROW = 3
@@ -46,7 +58,10 @@ class SheetPlan:
 
     @property
     def identity(self) -> tuple[str, ...]:
-        return IDENTITY + ((self.index_column,) if self.index_column else ())
+        if self.section.id == PATIENT_SECTION:
+            return ("form_instance_id", DOWNTIME_NUMBER)
+        extra = (ROW_PRINTED,) if self.index_column == TABLE_INDEX else ()
+        return IDENTITY + ((self.index_column,) if self.index_column else ()) + extra
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -55,13 +70,18 @@ class SheetPlan:
 
 def sheet_name(form: FormSpec, section: KeyedSection, sections: int) -> str:
     """The form id for a one-section form, else form id + section id (Excel: 31 chars)."""
+    if section.id == PATIENT_SECTION:
+        return f"{form.id}.{PATIENT_SHEET}"[:31]
     name = form.id if sections == 1 else f"{form.id}.{section.id}"
     return name[:31]
 
 
 def sheet_plans(form: FormSpec, sections: Iterable[KeyedSection]) -> list[SheetPlan]:
+    """A sheet per keyed section; the patient identification of blank copies first."""
+    sections = list(sections)
     keyed = [s for s in sections if s.id != PATIENT_SECTION]
-    plans = []
+    plans = [SheetPlan(sheet_name(form, s, len(keyed)), s, None)
+             for s in sections if s.id == PATIENT_SECTION]
     for section in keyed:
         index = CHART_INDEX if section.kind == "chart" else (
             TABLE_INDEX if section.kind == "table" else None)
@@ -69,18 +89,27 @@ def sheet_plans(form: FormSpec, sections: Iterable[KeyedSection]) -> list[SheetP
     return plans
 
 
-def build_workbook(form: FormSpec, issued: list[IssuedForm], out: Path) -> int:
-    """Write the workbook for ``issued`` copies of ``form``; returns the data rows."""
+def build_workbook(form: FormSpec, issued: list[IssuedForm], out: Path, *,
+                   cache: CacheStore | None = None) -> int:
+    """Write the workbook for ``issued`` copies of ``form``; returns the data rows.
+
+    ``cache`` fills whose row it is on list forms and what each table row was printed
+    with; without it those columns hold what the register alone knows.
+    """
     from paperfallback.reentry.layout import form_layout
 
     wb = Workbook()
     instructions = wb.active
     instructions.title = INSTRUCTIONS_SHEET
-    plans = sheet_plans(form, form_layout(form).sections)
+    blank = any(is_blank_copy(form, item) for item in issued) and form.scope == "patient"
+    present = {s.id for item in issued for s in issued_layout(form, item).sections}
+    plans = sheet_plans(form, [s for s in form_layout(form, blank=blank).sections
+                               if s.id in present or not issued])
+    rows_printed = {item.instance_id: printed_rows(form, item, cache) for item in issued}
     total = 0
     for plan in plans:
         ws = wb.create_sheet(plan.name)
-        total += _fill_sheet(ws, form, plan, issued)
+        total += _fill_sheet(ws, form, plan, issued, rows_printed)
     _write_instructions(instructions, form, plans, len(issued))
     meta = wb.create_sheet(META_SHEET)
     meta.append(["form_id", form.id])
@@ -95,7 +124,8 @@ def build_workbook(form: FormSpec, issued: list[IssuedForm], out: Path) -> int:
     return total
 
 
-def _fill_sheet(ws: object, form: FormSpec, plan: SheetPlan, issued: list[IssuedForm]) -> int:
+def _fill_sheet(ws: object, form: FormSpec, plan: SheetPlan, issued: list[IssuedForm],
+                rows_printed: dict[str, dict[tuple[str, int], PrintedRow]]) -> int:
     from openpyxl.worksheet.worksheet import Worksheet
 
     assert isinstance(ws, Worksheet)
@@ -109,17 +139,13 @@ def _fill_sheet(ws: object, form: FormSpec, plan: SheetPlan, issued: list[Issued
     rows = 0
     first_input = len(plan.identity) + 1
     for item in issued:
-        section = issued_layout(form, item).section(plan.section.id)
+        try:
+            section = issued_layout(form, item).section(plan.section.id)
+        except KeyError:  # the patient sheet: only blank copies have one
+            continue
+        printed = rows_printed.get(item.instance_id, {})
         for index in range(section.count):
-            identity: list[object] = [
-                item.instance_id,
-                format_nhs_number(item.nhs_number) if item.nhs_number else "",
-                item.hospital_number or "",
-                item.patient_name,
-            ]
-            if plan.index_column:
-                identity.append(index + 1)
-            ws.append(identity)
+            ws.append(_identity(plan, item, index, printed.get((section.id, index))))
             rows += 1
     last_row = FIRST_DATA_ROW + rows - 1
     for row in ws.iter_rows(min_row=FIRST_DATA_ROW, max_row=max(last_row, FIRST_DATA_ROW),
@@ -152,6 +178,27 @@ def _fill_sheet(ws: object, form: FormSpec, plan: SheetPlan, issued: list[Issued
     return rows
 
 
+def _identity(plan: SheetPlan, item: IssuedForm, index: int,
+              row: PrintedRow | None) -> list[object]:
+    """The locked cells of one row: the form, whose row it is, where it is on the paper."""
+    if plan.section.id == PATIENT_SECTION:
+        return [item.instance_id, item.downtime_number or ""]
+    patient = row.patient if row is not None else None
+    if patient is not None:
+        who: list[object] = [format_nhs_number(patient.nhs_number) if patient.nhs_number
+                             else "", patient.hospital_number or "", patient.display_name]
+    else:
+        who = [format_nhs_number(item.nhs_number) if item.nhs_number else "",
+               item.hospital_number or "", item.patient_name]
+    identity: list[object] = [item.instance_id, *who]
+    if plan.index_column:
+        identity.append(index + 1)
+    if plan.index_column == TABLE_INDEX:
+        identity.append(row.text if row is not None and row.text else
+                        "" if row is not None else BLANK_ROW_TEXT)
+    return identity
+
+
 def _identity_label(column: str) -> str:
     return {
         "form_instance_id": "Form ID (printed on the form)",
@@ -160,6 +207,8 @@ def _identity_label(column: str) -> str:
         "patient_name": "Patient",
         CHART_INDEX: "Time column on the paper",
         TABLE_INDEX: "Row on the paper",
+        ROW_PRINTED: "Printed on the row",
+        DOWNTIME_NUMBER: "Downtime number (printed on the form)",
     }[column]
 
 
@@ -237,7 +286,13 @@ def _write_instructions(ws: object, form: FormSpec, plans: list[SheetPlan], copi
         "5. Choices: type the printed code (e.g. A, C, V, P, U for consciousness).",
         "6. Type the NEWS2 total as the nurse wrote it, even if it looks wrong: the app "
         "recomputes it and flags a difference for the ward.",
-        "7. Do not change rows 1 and 2 or the grey columns; they tie each row to the paper.",
+        "7. Do not change rows 1 and 2 or the grey columns; they tie each row to the paper. "
+        "Type values, never formulas (a formula is refused), and only in the columns of "
+        "row 1's field ids: anything elsewhere is reported, not imported.",
+        "   Blank copies (no patient printed): key the NHS number, or the name and date "
+        f"of birth, as written on the paper on the sheet {form.id}.{PATIENT_SHEET}.",
+        "   Required fields: a row with any writing needs them; type - where the paper "
+        "has nothing.",
         "8. Give the file to the ward PC: paperfallback entries import FILE --clerk "
         "'Your Name'. Problems are listed by sheet, row and column; fix them and import "
         "again (importing twice never duplicates anything).",

@@ -5,6 +5,12 @@ is not imported at all (a time column is one set of observations: half of one wo
 score a wrong NEWS2), the others are. Importing the same workbook twice changes nothing;
 a changed cell is an audited edit. The importer never raises on a cell value: anything
 unexpected in a cell becomes a problem.
+
+Nothing written in a workbook is dropped without a problem: formula and error cells,
+values in a column with no field id in row 1, a paper row keyed twice, data on a sheet
+that is not part of the workbook, and empty required fields on a row with other writing
+are all reported. A blind second keying by the clerk of the first is refused before
+anything is saved.
 """
 
 from __future__ import annotations
@@ -16,26 +22,48 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from openpyxl.utils import get_column_letter
+
+from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormCatalogue, FormSpec
-from paperfallback.reentry.layout import FormLayout
+from paperfallback.reentry.layout import PATIENT_FIELDS, PATIENT_SECTION, FormLayout, form_layout
 from paperfallback.reentry.model import EntryPass, EntryState, InstanceStatus
-from paperfallback.reentry.printed import issued_layout
+from paperfallback.reentry.patients import identify_blank_form
+from paperfallback.reentry.printed import is_blank_copy, issued_layout
 from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore, FieldWrite
 from paperfallback.reentry.validation import KeyingContext, entry_state_of
 from paperfallback.reentry.workbook import (
     CHART_INDEX,
+    DOWNTIME_NUMBER,
     FIRST_DATA_ROW,
     IDENTITY,
     INSTRUCTIONS_SHEET,
     META_SHEET,
+    ROW_PRINTED,
     TABLE_INDEX,
 )
 from paperfallback.reentry.workflow import double_entry_required, finish_pass
 from paperfallback.register import IssuedForm, validate_instance_id
 
 ROWS_PER_COMMIT = 500
+FORMULA_REASON = "formulas are not accepted; type the value from the paper"
+ERROR_REASON = "the cell holds a spreadsheet error, not a value; type the value from the paper"
+STRAY_REASON = ("this column has no field id of the form in row 1, so the value would be lost; "
+                "type it in the column of its field (do not change row 1)")
+REQUIRED_REASON = ("required: this row has other writing but this field is empty; type the "
+                   "value, ? if it cannot be read or - if nothing was written")
+_IDENTITY_COLUMNS = frozenset({*IDENTITY, CHART_INDEX, TABLE_INDEX, ROW_PRINTED,
+                               DOWNTIME_NUMBER})
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """A cell whose content cannot be taken as typed (a formula or an error value)."""
+
+    text: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +106,26 @@ def import_workbook(
     window_hours: int = 24,
     double_entry_forms: Iterable[str] = (),
     now: datetime | None = None,
+    cache: CacheStore | None = None,
 ) -> ImportResult:
-    """Import ``path``; ``lookup`` finds an issued form by its normalised ID (register)."""
+    """Import ``path``; ``lookup`` finds an issued form by its normalised ID (register).
+
+    ``cache`` identifies the patients of blank copies keyed in the workbook (else they
+    are recorded as downtime patients under the form's downtime number).
+    """
     if not clerk.strip():
         raise InputError("name the clerk who keyed the workbook (--clerk NAME)")
     wb = _open(path)
     try:
-        sheets = _data_sheets(wb, catalogue)
         result = ImportResult()
+        sheets = _data_sheets(wb, catalogue, result)
+        if entry_pass is EntryPass.SECOND:
+            _refuse_own_second_pass(store, sheets, clerk.strip())
         importer = _Importer(store, lookup, clerk.strip(), entry_pass, window_hours, now, result)
         for ws, form, section_id in sheets:
             importer.sheet(ws, form, section_id)
+        if entry_pass is EntryPass.FIRST:
+            _identify_blank_copies(importer, cache)
         _finish(store, result, importer.bad_instances, clerk.strip(), entry_pass,
                 set(double_entry_forms))
         return result
@@ -103,7 +140,8 @@ def _open(path: Path) -> Any:
     if not path.exists():
         raise InputError("no such file", where=str(path))
     try:
-        return load_workbook(path, read_only=True, data_only=True)
+        # Formulas as written (not their cached results), so they can be refused.
+        return load_workbook(path, read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError,
             TypeError) as exc:
         raise InputError(
@@ -112,8 +150,13 @@ def _open(path: Path) -> Any:
         ) from None
 
 
-def _data_sheets(wb: Any, catalogue: FormCatalogue) -> list[tuple[Any, FormSpec, str]]:
-    """The data sheets and the form section each keys (from the hidden _meta sheet)."""
+def _data_sheets(wb: Any, catalogue: FormCatalogue,
+                 result: ImportResult) -> list[tuple[Any, FormSpec, str]]:
+    """The data sheets and the form section each keys (from the hidden _meta sheet).
+
+    A sheet that is not part of the keying workbook but holds data is a problem: its
+    values would otherwise be lost without a word.
+    """
     meta: dict[str, str] = {}
     sections: dict[str, str] = {}
     if META_SHEET in wb.sheetnames:
@@ -142,12 +185,55 @@ def _data_sheets(wb: Any, catalogue: FormCatalogue) -> list[tuple[Any, FormSpec,
         if section_id is None:
             head, _, tail = name.partition(".")
             if head != form.id:
+                _report_foreign_sheet(wb[name], result)
                 continue
             section_id = tail or _only_section(form)
         out.append((wb[name], form, section_id))
     if not out:
         raise InputError(f"the workbook has no data sheet for form {form.id!r}")
     return out
+
+
+def _report_foreign_sheet(ws: Any, result: ImportResult) -> None:
+    for number, cells in enumerate(ws.iter_rows(), start=1):
+        for cell in cells:
+            if not _is_empty(cell.value):
+                result.problems.append(Problem(
+                    ws.title, number, _column_name(cell, ""), _cell_text(cell.value)[:80],
+                    "this sheet is not part of the keying workbook, so nothing on it is "
+                    "imported; type the values on the form's sheet"))
+                return
+
+
+def _refuse_own_second_pass(store: EntriesStore, sheets: list[tuple[Any, FormSpec, str]],
+                            clerk: str) -> None:
+    """Blind double entry needs a second person: refuse before anything is saved."""
+    own: set[str] = set()
+    first_clerk = clerk
+    for ws, _form, _section in sheets:
+        rows = ws.iter_rows(values_only=True)
+        header = [_cell_text(v) for v in next(rows, ())]
+        if "form_instance_id" not in header:
+            continue
+        column = header.index("form_instance_id")
+        next(rows, None)
+        for values in rows:
+            if column >= len(values) or _is_empty(values[column]):
+                continue
+            try:
+                instance_id = validate_instance_id(_cell_text(values[column]))
+            except InputError:
+                continue
+            record = store.instance(instance_id)
+            if record is not None and record.first_clerk.casefold() == clerk.casefold():
+                own.add(instance_id)
+                first_clerk = record.first_clerk
+    if own:
+        listed = ", ".join(sorted(own)[:5]) + (" ..." if len(own) > 5 else "")
+        raise InputError(
+            f"{first_clerk} keyed the first pass of {listed}: the second keying must be done "
+            "blind by another clerk; nothing was imported"
+        )
 
 
 def _only_section(form: FormSpec) -> str:
@@ -168,24 +254,38 @@ class _Importer:
         self.result = result
         self.sessions: dict[str, KeyingSession | None] = {}
         self.bad_instances: set[str] = set()
+        self.seen: dict[tuple[str, str, int], tuple[str, int]] = {}  # paper row -> sheet row
+        self.identity_rows: dict[str, tuple[str, int]] = {}  # blank copy -> where identified
 
     def sheet(self, ws: Any, form: FormSpec, section_id: str) -> None:
         name = ws.title
-        rows = ws.iter_rows(values_only=True)
-        header = [_cell_text(v) for v in next(rows, ())]
+        rows = ws.iter_rows()
+        header_cells = list(next(rows, ()))
+        header = [_cell_text(c.value) for c in header_cells]
         next(rows, None)  # the labels row
-        missing = [c for c in IDENTITY if c not in header]
+        required = ("form_instance_id",) if section_id == PATIENT_SECTION else IDENTITY
+        missing = [c for c in required if c not in header]
         if missing:
             raise InputError(
                 f"row 1 lacks the column(s) {', '.join(missing)}: this is not a keying "
                 "workbook sheet (or row 1 was changed)", where=f"{name}/row 1"
             )
-        columns = {h: i for i, h in enumerate(header) if h}
+        field_ids = _section_field_ids(form, section_id)
+        columns: dict[str, int] = {}
+        for i, h in enumerate(header):
+            if h and (h in field_ids or h not in columns):  # a field beats an identity column
+                columns[h] = i
+        stray = {i for i, h in enumerate(header)
+                 if h not in _IDENTITY_COLUMNS | field_ids or columns.get(h) != i}
+        inputs = {i for i in range(len(header)) if i not in stray and header[i] in field_ids}
+        inputs |= stray
         batch = 0
         self.store.connection.execute("BEGIN IMMEDIATE")
         try:
-            for number, values in enumerate(rows, start=FIRST_DATA_ROW):
-                self._row(name, number, values, columns, form, section_id)
+            for number, cells in enumerate(rows, start=FIRST_DATA_ROW):
+                values = tuple(_cell_value(c) for c in cells)
+                self._row(name, number, values, columns, form, section_id, stray, header,
+                          inputs)
                 batch += 1
                 if batch >= ROWS_PER_COMMIT:
                     self.store.connection.execute("COMMIT")
@@ -197,20 +297,38 @@ class _Importer:
         self.store.connection.execute("COMMIT")
 
     def _problem(self, sheet: str, row: int, column: str, value: object, reason: str) -> None:
-        self.result.problems.append(Problem(sheet, row, column, _cell_text(value)[:80], reason))
+        text = value.text if isinstance(value, _Refused) else _cell_text(value)
+        self.result.problems.append(Problem(sheet, row, column, text[:80], reason))
+
+    def _cell_problems(self, sheet: str, number: int, values: tuple[Any, ...],
+                       stray: set[int], header: list[str]) -> None:
+        """Formula and error cells anywhere in the row, and values in stray columns."""
+        for i, value in enumerate(values):
+            name = header[i] if i < len(header) and header[i] else ""
+            column = name or f"column {get_column_letter(i + 1)}"
+            if isinstance(value, _Refused):
+                self._problem(sheet, number, column, value, value.reason)
+            elif i in stray and not _is_empty(value):
+                label = f"column {get_column_letter(i + 1)}" + (f" ({name!r})" if name else "")
+                self._problem(sheet, number, label, value, STRAY_REASON)
 
     def _row(self, sheet: str, number: int, values: tuple[Any, ...], columns: dict[str, int],
-             form: FormSpec, section_id: str) -> None:
+             form: FormSpec, section_id: str, stray: set[int], header: list[str],
+             inputs: set[int]) -> None:
         def cell(name: str) -> Any:
             i = columns.get(name)
             return values[i] if i is not None and i < len(values) else None
 
         problems_before = len(self.result.problems)
+        self._cell_problems(sheet, number, values, stray, header)
+        refused_row = len(self.result.problems) > problems_before
         typed_id = cell("form_instance_id")
         try:
+            if isinstance(typed_id, _Refused):
+                return
             instance_id = validate_instance_id(_cell_text(typed_id))
         except InputError as exc:
-            if _is_empty(typed_id) and not _has_input(values, columns):
+            if _is_empty(typed_id) and not _has_input(values, inputs) and not refused_row:
                 return
             self._problem(sheet, number, "form_instance_id", typed_id, str(exc))
             return
@@ -220,8 +338,12 @@ class _Importer:
         try:
             section = session.layout.section(section_id)
         except KeyError:
-            self._problem(sheet, number, "(sheet)", sheet,
-                          f"form {form.id} has no section {section_id!r}")
+            reason = (f"form {instance_id} is not a blank copy: its patient is printed on it"
+                      if section_id == PATIENT_SECTION
+                      else f"form {form.id} has no section {section_id!r}")
+            if _has_input(values, inputs) or refused_row:
+                self._problem(sheet, number, "(sheet)", sheet, reason)
+                self.bad_instances.add(instance_id)
             return
         index = 0
         index_column = CHART_INDEX if section.kind == "chart" else (
@@ -232,14 +354,28 @@ class _Importer:
             if position is None or not 1 <= position <= section.count:
                 self._problem(sheet, number, index_column, raw_index,
                               f"must be a whole number from 1 to {section.count}")
+                self.bad_instances.add(instance_id)
                 return
             index = position - 1
+        paper_row = (instance_id, section_id, index)
+        if paper_row in self.seen and _has_input(values, inputs):
+            other_sheet, other = self.seen[paper_row]
+            self._problem(sheet, number, index_column or "form_instance_id",
+                          cell(index_column) if index_column else instance_id,
+                          f"this paper {section.index_label(index) or 'form'} is also on "
+                          f"{other_sheet} row {other}: key it once")
+            self.result.rows_skipped += 1
+            self.bad_instances.add(instance_id)
+            return
+        self.seen.setdefault(paper_row, (sheet, number))
+        if section_id == PATIENT_SECTION or instance_id not in self.identity_rows:
+            self.identity_rows[instance_id] = (sheet, number)
         writes: list[FieldWrite] = []
         # The time field first, so the other fields are checked against the right day.
         ordered = sorted(section.fields, key=lambda f: f.id != section.time_field)
         for spec in ordered:
             raw = cell(spec.id)
-            if _is_empty(raw):
+            if _is_empty(raw) or isinstance(raw, _Refused):
                 continue
             address = session.address(section_id, index, spec.id)
             state = entry_state_of(raw) if isinstance(raw, str) else None
@@ -255,6 +391,13 @@ class _Importer:
                 self._problem(sheet, number, spec.id, raw, f"cannot read this value ({exc})")
                 continue
             writes.append(FieldWrite(address, parsed.canonical, EntryState.VALUE))
+        identified_by_number = section_id == PATIENT_SECTION and any(
+            not _is_empty(cell(k)) for k in ("nhs_number", "hospital_number"))
+        if (writes or refused_row) and not identified_by_number:
+            for spec in section.fields:
+                if spec.required and _is_empty(cell(spec.id)) and self.store.entry(
+                        session.address(section_id, index, spec.id), self.entry_pass) is None:
+                    self._problem(sheet, number, spec.id, "", REQUIRED_REASON)
         if len(self.result.problems) > problems_before:
             self.result.rows_skipped += 1
             self.bad_instances.add(instance_id)
@@ -292,6 +435,48 @@ class _Importer:
         return session
 
 
+def _identify_blank_copies(importer: _Importer, cache: CacheStore | None) -> None:
+    """Blank copies: match the keyed identity to the cache, or record a downtime patient,
+    so nothing keyed from a blank form reaches the export as 'no patient'."""
+    for instance_id in sorted(importer.result.instances - importer.bad_instances):
+        session = importer.sessions.get(instance_id)
+        if session is None:
+            continue
+        form = session.layout.form
+        if not is_blank_copy(form, session.printed):
+            continue
+        values = {a.field_id: e.value for a, e in session.values().items()
+                  if e.state is EntryState.VALUE and e.value
+                  and (a.section == PATIENT_SECTION or form.scope == "blank")}
+
+        def pick(suffix: str, values: dict[str, str] = values) -> str | None:
+            return next((v for k, v in values.items() if k.endswith(suffix) and v), None)
+
+        sheet, number = importer.identity_rows.get(instance_id, ("?", 0))
+        if not any(pick(k) for k in ("nhs_number", "hospital_number", "family", "given")):
+            importer.result.problems.append(Problem(
+                sheet, number, "form_instance_id", instance_id,
+                "a blank copy: key the patient's NHS number, or name and date of birth, "
+                f"as written on the paper (sheet {form.id}.patient), so the values can be "
+                "attached to a patient"))
+            importer.bad_instances.add(instance_id)
+            continue
+        birth = pick("birth_date")
+        try:
+            identify_blank_form(
+                session.store, cache, instance_id=instance_id,
+                downtime_number=session.printed.downtime_number, clerk=session.clerk,
+                nhs_number=pick("nhs_number"), hospital_number=pick("hospital_number"),
+                family=pick("family") or "", given=pick("given") or "",
+                birth_date=date.fromisoformat(birth) if birth else None,
+                sex=pick("sex") or "unknown",
+            )
+        except InputError as exc:
+            importer.result.problems.append(Problem(
+                sheet, number, "form_instance_id", instance_id, str(exc)))
+            importer.bad_instances.add(instance_id)
+
+
 def _finish(store: EntriesStore, result: ImportResult, bad_instances: set[str], clerk: str,
             entry_pass: EntryPass, double_entry_forms: set[str]) -> None:
     """A form whose rows all imported is keyed in this pass; one with problems stays draft."""
@@ -314,15 +499,43 @@ def _finish_each(store: EntriesStore, result: ImportResult, bad_instances: set[s
                                                        double_entry_forms))
 
 
-def _has_input(values: tuple[Any, ...], columns: dict[str, int]) -> bool:
-    skip = {*IDENTITY, CHART_INDEX, TABLE_INDEX}
-    return any(
-        not _is_empty(values[i]) for name, i in columns.items()
-        if name not in skip and i < len(values)
-    )
+def _section_field_ids(form: FormSpec, section_id: str) -> set[str]:
+    """The field ids a sheet of this section may hold in row 1."""
+    if section_id == PATIENT_SECTION:
+        return {f.id for f in PATIENT_FIELDS}
+    layout = form_layout(form)
+    try:
+        return {f.id for f in layout.section(section_id).fields}
+    except KeyError:
+        return set()
+
+
+def _cell_value(cell: Any) -> Any:
+    """The value of a cell as typed; formulas and error values are refused, not dropped."""
+    value = cell.value
+    kind = getattr(cell, "data_type", None)
+    if kind == "f" or (value is not None and not isinstance(
+            value, str | int | float | bool | datetime | date | time)):
+        return _Refused(str(value), FORMULA_REASON)  # formulas, array formulas
+    if kind == "e":
+        return _Refused(str(value), ERROR_REASON)
+    return value
+
+
+def _column_name(cell: Any, header: str) -> str:
+    column = getattr(cell, "column", None)
+    letter = get_column_letter(column) if isinstance(column, int) else "?"
+    return header or f"column {letter}"
+
+
+def _has_input(values: tuple[Any, ...], inputs: set[int]) -> bool:
+    """True when any input (or stray) column of the row holds something."""
+    return any(not _is_empty(values[i]) for i in inputs if i < len(values))
 
 
 def _is_empty(value: object) -> bool:
+    if isinstance(value, _Refused):
+        return False
     return value is None or (isinstance(value, str) and not value.strip())
 
 

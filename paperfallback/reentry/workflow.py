@@ -156,6 +156,23 @@ def final_entries(store: EntriesStore, instance_id: str) -> list[Entry]:
     return [merged[a] for a in sorted(merged)]
 
 
+def final_entries_of_many(store: EntriesStore,
+                          instance_ids: Iterable[str]) -> dict[str, list[Entry]]:
+    """:func:`final_entries` of many instances at once (the export reads thousands)."""
+    out: dict[str, list[Entry]] = {}
+    for instance_id, entries in store.entries_of_many(
+            instance_ids, (EntryPass.FIRST, EntryPass.RESOLVED)).items():
+        if all(e.entry_pass is EntryPass.FIRST for e in entries):
+            out[instance_id] = entries  # already in address order (the query sorts them)
+            continue
+        merged = {e.address: e for e in entries if e.entry_pass is EntryPass.FIRST}
+        for entry in entries:
+            if entry.entry_pass is EntryPass.RESOLVED:
+                merged[entry.address] = entry
+        out[instance_id] = [merged[a] for a in sorted(merged)]
+    return out
+
+
 def ready_for_export(store: EntriesStore, double_entry_forms: Iterable[str]) -> list[str]:
     """Instances whose values are final: keyed (single entry) or verified (double entry)."""
     forms = set(double_entry_forms)

@@ -9,6 +9,7 @@ caller confirms it was printed or saved (:meth:`Register.record`).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,6 +29,8 @@ from paperfallback.register.ids import (
     validate_instance_id,
 )
 from paperfallback.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS id_counters (series TEXT PRIMARY KEY, next INTEGER NOT NULL);
@@ -119,6 +122,11 @@ class Register:
         conn = open_work_db(folder, key, key_source=key_source)
         return cls(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
 
+    @property
+    def connection(self) -> Connection:
+        """The work store it lives in (keyed entries share it: see reentry.observations)."""
+        return self._conn
+
     def close(self) -> None:
         self._conn.close()
 
@@ -198,6 +206,7 @@ class Register:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+        log.info("%s", recorded_line(items, added))
         return added
 
     def get(self, instance_id: str) -> IssuedForm | None:
@@ -235,6 +244,17 @@ class Register:
             from_json(IssuedForm, json.loads(r[0]))
             for r in self._conn.execute(sql, params).fetchall()
         ]
+
+
+def recorded_line(items: list[IssuedForm], added: int) -> str:
+    """The log line for recorded forms: IT traces a sheet of paper by its instance ID.
+    Form ids and instance IDs only, never a patient's name or number (paperfallback.logs)."""
+    by_form: dict[str, list[str]] = {}
+    for item in items:
+        by_form.setdefault(item.form_id, []).append(item.instance_id)
+    listed = "; ".join(f"{form} ({len(ids)}) {' '.join(ids)}" for form, ids in by_form.items())
+    return (f"register: recorded {added} new of {len(items)} printed form instances"
+            + (f": {listed}" if listed else ""))
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from paperfallback.cache.staleness import uk_time
+from paperfallback.domain.keyed import is_keyed_from_paper
 from paperfallback.domain.records import Observation, ObservationKind, PatientRecord
 from paperfallback.formspec.models import ChartRow, ChartSection, FieldSpec, GraphRow
 from paperfallback.render.draw import (
@@ -29,6 +30,7 @@ from paperfallback.render.draw import (
 )
 from paperfallback.render.fonts import BOLD, REGULAR
 from paperfallback.render.layout import Block, BuildContext, Flow
+from paperfallback.render.prefill import KEYED_MARK
 from paperfallback.render.sections_common import draw_title, title_height
 
 GROUP_W = 5.5 * MM
@@ -47,6 +49,7 @@ class TimePoint:
     moment: datetime
     values: dict[str, str]  # field id -> printed text
     numbers: dict[str, float]  # field id -> numeric value (for placing in graph rows)
+    keyed_at: datetime | None = None  # keyed from paper (not in the EPR snapshot): when
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -73,8 +76,8 @@ def observation_sets(observations: tuple[Observation, ...]) -> list[list[Observa
 
 
 def time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
-    """Cached observation sets as time points, oldest first (a set's time is that of its
-    first reading)."""
+    """Observation sets as time points, oldest first (a set's time is that of its first
+    reading). Sets keyed from paper (long outages) carry when they were keyed."""
     fields = {f.prefill: f for f in chart.fields if f.prefill}
     points = []
     for group in observation_sets(record.observations):
@@ -108,7 +111,8 @@ def time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
             elif obs.text:
                 values[spec.id] = obs.text.strip().upper()
         if values:
-            points.append(TimePoint(moment, values, numbers))
+            keyed = [o.source_time or o.effective for o in group if is_keyed_from_paper(o)]
+            points.append(TimePoint(moment, values, numbers, max(keyed) if keyed else None))
     scale_field = fields.get("observation.spo2_scale")
     if scale_field and record.spo2_scale:
         for point in points:
@@ -189,11 +193,15 @@ class ColumnsChartFlow:
         # Caption over the columns: which came from the cache.
         cap = 3.6 * MM
         if shown:
-            c.setFont(BOLD, 6.3)
-            draw_text(c, "left", x, top - cap + 1.2 * MM,
-                         f"Columns 1–{len(shown)} (marked ◆): last observations recorded in "
-                         f"the EPR, copied from the cache. Columns {len(shown) + 1}–{columns}:"
-                         " new observations.")
+            if any(p.keyed_at for p in shown):
+                source = (f"(◆ recorded in the EPR, copied from the cache; {KEYED_MARK} keyed "
+                          "from paper, see the note at the foot)")
+            else:
+                source = "(marked ◆): last observations recorded in the EPR, copied from the cache"
+            text = (f"Columns 1–{len(shown)} {source}. Columns {len(shown) + 1}–{columns}:"
+                    " new observations.")
+            c.setFont(BOLD, fit_size(text, BOLD, width, 6.3, 4.5))
+            draw_text(c, "left", x, top - cap + 1.2 * MM, text)
         top -= cap
         key = f"{self.ctx.form_key}:{chart.id}:grid:{x:.0f}:{top:.0f}:{width:.0f}:{columns}"
         name = form_name(f"{key}:{row_h:.2f}")
@@ -294,7 +302,7 @@ class ColumnsChartFlow:
         for j, point in enumerate(shown):
             cx = grid_x + j * col_w
             moment = uk_time(point.moment)
-            day = "◆" + moment.strftime("%d-%b")
+            day = (f"{KEYED_MARK} " if point.keyed_at else "◆") + moment.strftime("%d-%b")
             c.setFont(BOLD, fit_size(day, BOLD, col_w - 1.5, 5.8, 4))
             draw_text(c, "center", cx + col_w / 2, top - row_h + 2.2, day)
             c.setFont(BOLD, 5.8)
@@ -401,6 +409,15 @@ class RowsChartFlow:
 
 def _is_running_total(spec: FieldSpec) -> bool:
     return "running" in spec.id or "balance" in spec.id
+
+
+def keyed_times_shown(record: PatientRecord, chart: ChartSection) -> list[datetime]:
+    """When the keyed-from-paper time points the chart pre-fills were keyed (for the
+    page's footnote, which must be known before layout as it sets the footer's height)."""
+    if chart.axis != "columns" or not chart.prefill or not chart.prefill_columns:
+        return []
+    points = time_points(record, chart)[-chart.prefill_columns:]
+    return [p.keyed_at for p in points if p.keyed_at is not None]
 
 
 def chart_flow(chart: ChartSection, ctx: BuildContext) -> list[Flow]:

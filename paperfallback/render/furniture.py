@@ -248,15 +248,7 @@ def _blank_patient_banner(c: Canvas, x: float, top: float, width: float) -> None
         c.rect(cx, y - row_h, w, row_h)
         label(c, text, cx, y, w, size=6)
         cx += w
-    # the patient-label area
-    lx = x + boxes_w
-    c.setDash(2, 2)
-    c.rect(lx + 1.5 * MM, top - BANNER_H + 1.5 * MM, label_w - 3 * MM, BANNER_H - 3 * MM)
-    c.setDash()
-    c.setFont(REGULAR, 7)
-    c.setFillGray(0.45)
-    draw_text(c, "center", lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
-    c.setFillGray(0)
+    _label_area(c, x + boxes_w, top, label_w)
 
 
 def _downtime_banner(c: Canvas, banner: Banner, x: float, top: float, width: float) -> None:
@@ -268,13 +260,17 @@ def _downtime_banner(c: Canvas, banner: Banner, x: float, top: float, width: flo
     c.setFont(REGULAR, 7)
     draw_text(c, "left", x + 2 * MM, top - 17 * MM,
               "Write it on the wristband until EPR registration.")
-    lx = x + width - label_w
+    _label_area(c, x + width - label_w, top, label_w)
+
+
+def _label_area(c: Canvas, x: float, top: float, width: float) -> None:
+    """The dashed box for a printed patient label (blank and downtime forms)."""
     c.setDash(2, 2)
-    c.rect(lx + 1.5 * MM, top - BANNER_H + 1.5 * MM, label_w - 3 * MM, BANNER_H - 3 * MM)
+    c.rect(x + 1.5 * MM, top - BANNER_H + 1.5 * MM, width - 3 * MM, BANNER_H - 3 * MM)
     c.setDash()
     c.setFont(REGULAR, 7)
     c.setFillGray(0.45)
-    draw_text(c, "center", lx + label_w / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
+    draw_text(c, "center", x + width / 2, top - BANNER_H / 2 - 1, "Affix patient label here")
     c.setFillGray(0)
 
 

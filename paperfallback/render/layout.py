@@ -40,6 +40,7 @@ class Stats:
     blank: int = 0
     prefilled_times: list[str] = field(default_factory=list)
     rows: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. "dates:regular" -> ISO dates
 
 
 @dataclass

@@ -24,11 +24,13 @@ from reportlab.pdfgen.canvas import Canvas
 from paperfallback.cache.staleness import format_uk, utc_now
 from paperfallback.cache.store import CacheStatus, CacheStore
 from paperfallback.domain.errors import InputError, PaperFallbackError
+from paperfallback.domain.keyed import KeyedSource, with_keyed
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import PatientRecord, Ward
 from paperfallback.formspec.catalogue import FormCatalogue
-from paperfallback.formspec.models import FormSpec, PageSpec
+from paperfallback.formspec.models import ChartSection, FormSpec, PageSpec, TableSection
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
+from paperfallback.render.chart_section import keyed_times_shown
 from paperfallback.render.draw import LIGHT_GREY, MM, draw_text, text_in_box
 from paperfallback.render.fonts import BOLD, REGULAR
 from paperfallback.render.furniture import (
@@ -40,7 +42,7 @@ from paperfallback.render.furniture import (
 )
 from paperfallback.render.instance import Geometry, LaidOut, geometry, layout_form
 from paperfallback.render.layout import Block, Stats
-from paperfallback.render.prefill import RowContext
+from paperfallback.render.prefill import RowContext, keyed_note, latest_news2_score
 from paperfallback.settings import Settings
 
 COVER_FORM_ID = "pack-cover"
@@ -56,7 +58,8 @@ class PackRequest:
     blank_form. ``forms`` empty: the ward's default set (settings.forms_for_ward)."""
 
     ward: str | None = None  # code or name, any case
-    patient_ids: tuple[str, ...] = ()  # NHS or hospital numbers
+    patient_ids: tuple[str, ...] = ()  # NHS or hospital numbers (as typed at the CLI)
+    cache_patient_ids: tuple[str, ...] = ()  # cache ids (the app's selected patients)
     clinic: str | None = None
     theatre: str | None = None
     day: date | None = None
@@ -68,7 +71,8 @@ class PackRequest:
 
     def kind(self) -> str:
         chosen = [name for name, value in (
-            ("ward", self.ward), ("patients", self.patient_ids), ("clinic", self.clinic),
+            ("ward", self.ward), ("patients", self.patient_ids + self.cache_patient_ids),
+            ("clinic", self.clinic),
             ("theatre", self.theatre), ("blank", self.blank_form)) if value]
         if len(chosen) != 1:
             raise InputError("choose one of a ward, patients, a clinic, a theatre or a blank "
@@ -119,6 +123,7 @@ def render_pack(
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     now: datetime | None = None,
+    keyed: KeyedSource | None = None,
 ) -> PackResult:
     """Render a pack to ``out`` (a path, written atomically, or a binary stream).
 
@@ -129,11 +134,17 @@ def render_pack(
     page count and the :class:`IssuedForm` list, in print order, for the caller to
     ``Register.record`` once the pack is printed or saved. Raises InputError for an unknown
     ward, patient, clinic, theatre or form, and NoCache when a pre-filled pack has no cache.
+
+    ``keyed`` gives each patient's observations keyed from paper since the extract
+    (paperfallback.reentry.observations.KeyedObservations): in a long outage the NEWS2
+    chart and the handover list show them beside the cache's, marked ``P`` with a footnote
+    saying when they were keyed. Every caller that prints for a ward should pass it.
     """
     now = now or utc_now()
     status = store.status(stale_minutes=settings.stale_minutes, now=now) if store else None
     kind = request.kind()
-    jobs, cover_ward = _jobs(request, kind, store, forms, settings, now)
+    jobs, cover_ward = _jobs(request, kind, store, forms, settings, now, keyed)
+    jobs = [_with_keyed_note(job) for job in jobs]
     stale = bool(status and status.has_snapshot and status.is_stale)
     warning = ""
     if stale and status and status.freshness:
@@ -189,8 +200,28 @@ def _ward_rows(records: list[PatientRecord], now: datetime) -> list[RowContext]:
     return [RowContext.for_record(r, now) for r in records]
 
 
+def _with_keyed_note(job: _Job) -> _Job:
+    """Add the ``P`` footnote to the job's legend when its pages show keyed values."""
+    times = []
+    for section in job.spec.sections:
+        if isinstance(section, ChartSection) and job.record is not None:
+            times += keyed_times_shown(job.record, section)
+        elif isinstance(section, TableSection) and any(
+                f.prefill == "news2.latest" for f in section.fields):
+            for row in job.table_rows.get(section.source, []):
+                latest = latest_news2_score(row.record) if row.record else None
+                if latest is not None and latest.keyed_at is not None:
+                    times.append(latest.keyed_at)
+    note = keyed_note(times)
+    if not note:
+        return job
+    spec = job.spec.model_copy(update={"legend": [*job.spec.legend, note]})
+    return dataclasses.replace(job, spec=spec)
+
+
 def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: FormCatalogue,
-          settings: Settings, now: datetime) -> tuple[list[_Job], Ward | None]:
+          settings: Settings, now: datetime,
+          keyed: KeyedSource | None) -> tuple[list[_Job], Ward | None]:
     if kind == "blank":
         assert request.blank_form is not None
         spec = forms.get(request.blank_form)
@@ -206,7 +237,7 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
         ward = store.resolve_ward(request.ward)
         specs = forms.resolve(request.forms or settings.forms_for_ward(ward.code))
         _check_scopes(specs, {"ward", "patient"}, "--ward")
-        records = store.ward_records(ward.code)
+        records = [with_keyed(r, keyed) for r in store.ward_records(ward.code)]
         jobs: list[_Job] = []
         for spec in specs:
             if spec.scope == "ward":
@@ -218,9 +249,9 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
         return jobs, ward
     if kind == "patients":
         jobs = []
-        for identifier in request.patient_ids:
-            patient = store.find_patient(identifier)
-            record = store.patient_record(patient.id)
+        cache_ids = [store.find_patient(i).id for i in request.patient_ids]
+        for patient_id in [*cache_ids, *request.cache_patient_ids]:
+            record = with_keyed(store.patient_record(patient_id), keyed)
             ward_code = record.stay.ward_code if record.stay else None
             if request.forms:
                 specs = forms.resolve(request.forms)
@@ -233,33 +264,42 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
     if request.day is None:
         raise InputError("give the date of the list", where="--date")
     day = request.day
+    return _list_jobs(request, kind, store, forms, now, day), None
+
+
+# Day lists: kind -> (default form, form scope, table source, what a row is).
+_DAY_LISTS = {
+    "clinic": ("clinic-list", "clinic-day", "appointments", "appointments"),
+    "theatre": ("theatre-list", "theatre-day", "theatre_cases", "cases"),
+}
+
+
+def _list_jobs(request: PackRequest, kind: str, store: CacheStore, forms: FormCatalogue,
+               now: datetime, day: date) -> list[_Job]:
+    """A clinic's or a theatre's list for one day."""
+    default_form, scope, source, noun = _DAY_LISTS[kind]
+    asked = request.clinic if kind == "clinic" else request.theatre
+    assert asked is not None
+    known = store.clinics() if kind == "clinic" else store.theatres()
+    name = _known(asked, known, kind, f"--{kind}")
+    specs = forms.resolve(request.forms or (default_form,))
+    _check_scopes(specs, {scope}, f"--{kind}")
+    rows = []
     if kind == "clinic":
-        assert request.clinic is not None
-        clinic = _known(request.clinic, store.clinics(), "clinic", "--clinic")
-        specs = forms.resolve(request.forms or ("clinic-list",))
-        _check_scopes(specs, {"clinic-day"}, "--clinic")
-        rows = []
-        for appointment, patient in store.appointments(clinic, day):
+        for appointment, patient in store.appointments(name, day):
             record = store.patient_record(patient.id)
             rows.append(RowContext(now=now, patient=patient, record=record, stay=record.stay,
                                    appointment=appointment))
-        banner = Banner(kind="list", heading=f"Clinic: {clinic}",
-                        detail=f"{day:%A %d-%b-%Y}   ·   {len(rows)} appointments")
-        return [_Job(s, banner, None, {"appointments": rows}, clinic=clinic, day=day)
-                for s in specs], None
-    assert request.theatre is not None
-    theatre = _known(request.theatre, store.theatres(), "theatre", "--theatre")
-    specs = forms.resolve(request.forms or ("theatre-list",))
-    _check_scopes(specs, {"theatre-day"}, "--theatre")
-    rows = []
-    for case, patient in store.theatre_cases(theatre, day):
-        record = store.patient_record(patient.id)
-        rows.append(RowContext(now=now, patient=patient, record=record, stay=record.stay,
-                               theatre_case=case))
-    banner = Banner(kind="list", heading=f"Theatre: {theatre}",
-                    detail=f"{day:%A %d-%b-%Y}   ·   {len(rows)} cases")
-    return [_Job(s, banner, None, {"theatre_cases": rows}, theatre=theatre, day=day)
-            for s in specs], None
+    else:
+        for case, patient in store.theatre_cases(name, day):
+            record = store.patient_record(patient.id)
+            rows.append(RowContext(now=now, patient=patient, record=record, stay=record.stay,
+                                   theatre_case=case))
+    banner = Banner(kind="list", heading=f"{kind.title()}: {name}",
+                    detail=f"{day:%A %d-%b-%Y}   ·   {len(rows)} {noun}")
+    return [_Job(s, banner, None, {source: rows}, day=day,
+                 clinic=name if kind == "clinic" else "",
+                 theatre=name if kind == "theatre" else "") for s in specs]
 
 
 def _known(text: str, names: list[str], what: str, where: str) -> str:
@@ -478,5 +518,5 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         prefilled_times=tuple(stats.prefilled_times),
         rows=tuple(stats.rows),
         stale=stale and job.from_cache,
-        extra={"printed_on": printed_on},
+        extra={"printed_on": printed_on, **stats.extra},
     )

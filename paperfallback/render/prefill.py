@@ -12,11 +12,12 @@ from datetime import date, datetime
 
 from paperfallback.cache.staleness import format_uk, uk_time
 from paperfallback.cache.store import age_in_years
+from paperfallback.cache.ward_summary import LatestNews2
+from paperfallback.cache.ward_summary import latest_news2 as latest_news2_of
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import (
     AllergyStatus,
     Appointment,
-    ObservationKind,
     Patient,
     PatientRecord,
     Prescription,
@@ -28,6 +29,7 @@ from paperfallback.domain.records import (
 NO_KNOWN_ALLERGIES = "No known allergies"
 ALLERGIES_NOT_RECORDED = "Allergies not recorded — check with patient"
 NHS_NOT_RECORDED = "NHS number not recorded"
+KEYED_MARK = "P"  # beside a value keyed from paper, not copied from the EPR (long outages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +91,34 @@ def identifiers(patient: Patient) -> str:
     return f"{nhs}\nHosp {patient.hospital_number}" if patient.hospital_number else nhs
 
 
+def latest_news2_score(record: PatientRecord) -> LatestNews2 | None:
+    """The latest NEWS2 of the record, keyed-from-paper observations included (the same
+    rule as the ward screen: a recorded total, else one scored from a full set)."""
+    return latest_news2_of(record.observations, record.spo2_scale)
+
+
 def latest_news2(record: PatientRecord) -> str:
-    totals = [o for o in record.observations if o.kind is ObservationKind.NEWS2_TOTAL]
-    if not totals or totals[-1].value is None:
+    latest = latest_news2_score(record)
+    if latest is None:
         return "none recorded"
-    last = totals[-1]
-    moment = uk_time(last.effective)
-    return f"{last.value:.0f} at {moment:%H:%M} {moment:%d-%b}"
+    moment = uk_time(latest.at)
+    mark = f"{KEYED_MARK} " if latest.keyed_at else ""
+    scored = " (scored)" if latest.computed else ""
+    return f"{mark}{latest.total}{scored} at {moment:%H:%M} {moment:%d-%b}"
+
+
+def keyed_note(times: list[datetime]) -> str:
+    """The footnote for the ``P`` marker: when the paper was keyed, and that the EPR
+    snapshot does not hold it (so the nurse knows where the value came from)."""
+    if not times:
+        return ""
+    first, last = format_keyed(min(times)), format_keyed(max(times))
+    when = f"on {last}" if first == last else f"between {first} and {last}"
+    return f"{KEYED_MARK} = keyed from paper {when}; not in the EPR snapshot."
+
+
+def format_keyed(moment: datetime) -> str:
+    return uk_time(moment).strftime("%d-%b %H:%M")
 
 
 def _patient(f: Callable[[Patient, RowContext], str]) -> Callable[[RowContext], str]:

@@ -3,12 +3,19 @@
 A row may hold sub-rows (a MAR prescription has one per dose time) and a repeated group
 of cells (seven days of administrations, a PRN log). Rows never split across pages; the
 header is repeated on every page the table continues onto.
+
+The register learns each printed *sub-row* as its own row (``regular:rx1@08:00``), so a
+prescription given three times a day is keyed as three rows, one per dose time, exactly
+as the paper reads. Day columns printed with their dates record them for the register
+(``Stats.extra["dates:<section>"]``): the dates are then known without keying.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
+from paperfallback.cache.staleness import uk_time
 from paperfallback.domain.records import PrescriptionKind
 from paperfallback.formspec.models import FieldSpec, TableSection
 from paperfallback.render.draw import LIGHT_GREY, MM, Canvas, text_in_box, tick_options
@@ -21,7 +28,7 @@ from paperfallback.render.sections_common import draw_title, title_height
 class TableRow:
     ctx: RowContext | None  # None: a blank row
     sub_rows: int
-    key: str = ""  # the cached record it stands for, for the register
+    keys: tuple[str, ...] = ()  # per keyed row: the cached record (and dose time) it is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +71,30 @@ def table_rows(section: TableSection, ctx: BuildContext) -> list[TableRow]:
                        len(rx.dose_times) if section.sub_rows_from else 1)
             row_ctx = RowContext(now=ctx.now, patient=record.patient, stay=record.stay,
                                  ward=record.ward, record=record, prescription=rx)
-            rows.append(TableRow(row_ctx, subs, f"{section.id}:{rx.id}"))
+            if section.sub_rows_from:
+                # One keyed row per printed sub-row: the dose time, or none for a spare one.
+                times = list(rx.dose_times) + [""] * (subs - len(rx.dose_times))
+                keys = tuple(f"{section.id}:{rx.id}@{t}" for t in times)
+            else:
+                keys = (f"{section.id}:{rx.id}",)
+            rows.append(TableRow(row_ctx, subs, keys))
         return rows
     for row_ctx in ctx.table_rows.get(section.source, []):
         key = (row_ctx.appointment.id if row_ctx.appointment else
                row_ctx.theatre_case.id if row_ctx.theatre_case else
                row_ctx.patient.id if row_ctx.patient else "")
-        rows.append(TableRow(row_ctx, 1, f"{section.id}:{key}"))
+        rows.append(TableRow(row_ctx, 1, (f"{section.id}:{key}",)))
     return rows
+
+
+def printed_dates(section: TableSection, ctx: BuildContext) -> list[date]:
+    """The dates printed over a table's day columns: the print day (UK), then one a day;
+    none on blank copies, where they are written by hand (and keyed)."""
+    repeat = section.repeat
+    if repeat is None or not repeat.print_dates or ctx.blank or ctx.subject is None:
+        return []
+    first = uk_time(ctx.now).date()
+    return [first + timedelta(days=n) for n in range(repeat.count)]
 
 
 @dataclass
@@ -121,7 +144,10 @@ class TableFlow:
             if self.rows:  # a single row taller than the page: print it anyway
                 placed, rest_rows = self.rows[:1], self.rows[1:]
         self.ctx.stats.prefilled += len(placed)
-        self.ctx.stats.rows.extend(r.key for r in placed)
+        self.ctx.stats.rows.extend(k for r in placed for k in r.keys)
+        dates = printed_dates(section, self.ctx)
+        if dates:
+            self.ctx.stats.extra[f"dates:{section.id}"] = ",".join(d.isoformat() for d in dates)
         self.ctx.stats.blank += blanks
         height = head + note_h + sum(r.sub_rows for r in placed) * row_h + blanks * blank_h
         continued = self.continued
@@ -164,6 +190,14 @@ class TableFlow:
         c.setLineWidth(0.8)
         c.rect(x, y, width, top - y)
 
+    def _repeat_header(self, n: int) -> str:
+        """'Tue 24-Nov' over a day column printed with its date, else the form's header."""
+        dates = printed_dates(self.section, self.ctx)
+        if dates and n <= len(dates):
+            return f"{dates[n - 1]:%a %d-%b-%Y}"
+        assert self.section.repeat is not None
+        return self.section.repeat.header.format(n=n)
+
     def _draw_header(self, c: Canvas, x: float, top: float, width: float,
                      columns: list[Column], header_h: float) -> None:
         section = self.section
@@ -176,7 +210,7 @@ class TableFlow:
         for col in columns:
             if col.repeat == 0 or not two_level:
                 text = col.spec.label if col.repeat == 0 else \
-                    section.repeat.header.format(n=col.repeat) if section.repeat else ""
+                    self._repeat_header(col.repeat) if section.repeat else ""
                 text_in_box(c, text, cx, top, col.width, header_h, size=6.3, bold=True,
                             min_size=4.0, align="center", valign="middle")
             else:
@@ -192,7 +226,7 @@ class TableFlow:
             group_w = sum(col.width for col in columns if col.repeat == 1)
             gx = x + sum(col.width for col in columns if col.repeat == 0)
             for n in range(1, section.repeat.count + 1):
-                text_in_box(c, section.repeat.header.format(n=n), gx, top, group_w,
+                text_in_box(c, self._repeat_header(n), gx, top, group_w,
                             header_h / 2, size=6.0, bold=True, min_size=4.0, align="center",
                             valign="middle")
                 c.line(gx, top - header_h / 2, gx + group_w, top - header_h / 2)

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from paperfallback.domain.errors import CacheError, PaperFallbackError
+from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.settings import Settings
 from paperfallback.ui.background import TaskControl
-from paperfallback.ui.banners import DowntimeBanner
+from paperfallback.ui.banners import downtime_dialog_body
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -62,47 +62,12 @@ class ExportChoice:
 
 
 def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice) -> list[str]:
-    """What ``paperfallback export`` does, for the app (same core calls, same messages)."""
-    from paperfallback.cache.store import CacheStore
-    from paperfallback.cache.work_db import open_work_db
-    from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
-    from paperfallback.export.from_entries import read_forms
-    from paperfallback.export.pipeline import export_forms
-    from paperfallback.export.state import ExportState
-    from paperfallback.formspec import load_catalogue
-    from paperfallback.reentry.store import EntriesStore
-    from paperfallback.register import Register, pc_code_for
+    """What ``paperfallback export`` does (the same core call), as lines for the dialog."""
+    from paperfallback.export.pipeline import run_export as export
 
-    settings = Settings.load(data_dir)
-    cache: CacheStore | None
-    try:
-        cache = CacheStore.open(data_dir, key[0], key_source=key[1])
-    except CacheError:
-        cache = None  # exporting still works; printed names may be missing
-    conn = open_work_db(data_dir, key[0], key_source=key[1])
-    try:
-        register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
-        store = EntriesStore(conn)
-        read = read_forms(
-            store, register, load_catalogue(), cache, site_code=settings.site_code,
-            hospital_number_system=(settings.hospital_number_systems or [""])[0]
-            or "https://fhir.nhs.uk/Id/local-patient-identifier",
-            double_entry_forms=settings.double_entry_forms,
-        )
-        base = settings.export_base_url or DEFAULT_BASE_URL
-        summary = export_forms(
-            read.forms, fmt=choice.fmt,  # type: ignore[arg-type]
-            out=choice.out, state=ExportState(conn),
-            systems=SiteSystems.for_site(settings.site_code, base),
-            pc_id=settings.pc_id, all_entries=choice.all_entries,
-        )
-        if summary.instance_ids:
-            store.mark_exported(summary.instance_ids)
-    finally:
-        conn.close()
-        if cache is not None:
-            cache.close()
-    summary.problems[:0] = read.problems
+    summary = export(data_dir, Settings.load(data_dir), key[0], key[1],
+                     choice.fmt,  # type: ignore[arg-type]
+                     choice.out, all_entries=choice.all_entries)
     return summary.lines()
 
 
@@ -122,12 +87,7 @@ class ExportDialog(QDialog):
         self.window_ = window
         self.result_lines: list[str] = []
         self.setWindowTitle("Export for re-import — PaperFallback")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 10)
-        layout.addWidget(DowntimeBanner(self))
-        body = QVBoxLayout()
-        body.setContentsMargins(12, 8, 12, 0)
-        layout.addLayout(body)
+        body = downtime_dialog_body(self)
         heading = QLabel("Export the re-entered forms", self)
         heading.setObjectName("pageTitle")
         body.addWidget(heading)

@@ -28,6 +28,18 @@ class DowntimeBanner(QLabel):
         self.setAccessibleName("Downtime copy warning")
 
 
+def downtime_dialog_body(dialog: QWidget) -> QVBoxLayout:
+    """Lay out a dialog as every PaperFallback dialog is: the downtime marker across the
+    top, then a padded body, which is returned for the dialog's own widgets."""
+    layout = QVBoxLayout(dialog)
+    layout.setContentsMargins(0, 0, 0, 10)
+    layout.addWidget(DowntimeBanner(dialog))
+    body = QVBoxLayout()
+    body.setContentsMargins(12, 8, 12, 0)
+    layout.addLayout(body)
+    return body
+
+
 class CacheStatusBanner(QFrame):
     """'Data as of 14:05 (12 minutes ago)' — or 'STALE DATA — last updated 3 hours ago'."""
 

@@ -15,13 +15,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QVBoxLayout,
 )
 
 from paperfallback.cache.staleness import uk_time, utc_now
 from paperfallback.cache.ward_summary import default_day
 from paperfallback.domain.errors import PaperFallbackError
-from paperfallback.ui.banners import DowntimeBanner
+from paperfallback.ui.banners import downtime_dialog_body
 from paperfallback.ui.pack_jobs import PackChoice, RenderedPack, render_job
 from paperfallback.ui.pack_output import PackOutput
 from paperfallback.ui.print_dialog import RenderRunner, render_place
@@ -93,11 +92,7 @@ class ListPickerDialog(QDialog):
         QShortcut(QKeySequence.StandardKey.Print, self, activated=self.print_button.click)
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save_button.click)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 10)
-        layout.addWidget(DowntimeBanner(self))
-        body = QVBoxLayout()
-        body.setContentsMargins(12, 8, 12, 0)
+        body = downtime_dialog_body(self)
         heading = QLabel(f"Print a {noun.lower()} list", self)
         heading.setObjectName("pageTitle")
         body.addWidget(heading)
@@ -114,7 +109,6 @@ class ListPickerDialog(QDialog):
                        self.close_button):
             buttons.addWidget(button)
         body.addLayout(buttons)
-        layout.addLayout(body)
 
         self.place_combo.currentIndexChanged.connect(self._place_changed)
         self.day_combo.currentIndexChanged.connect(self._day_changed)

@@ -8,7 +8,7 @@ crashing. Every rule it shows comes from the core (paperfallback.cache.ward_summ
 from __future__ import annotations
 
 import itertools
-import tempfile
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,10 @@ from paperfallback.cache.ward_summary import (
     search_ids,
     ward_summaries,
 )
+from paperfallback.cache.work_db import WORK_FILE, open_work_db
 from paperfallback.domain.errors import ImportRefused, PaperFallbackError, WrongKey
+from paperfallback.domain.keyed import KeyedSource
+from paperfallback.reentry.observations import keyed_by_patient
 from paperfallback.settings import Settings
 from paperfallback.ui.background import BackgroundTask, TaskControl
 from paperfallback.ui.banners import CacheStatusBanner, DowntimeBanner
@@ -53,7 +56,7 @@ from paperfallback.ui.prompts import Prompts
 
 WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
 STATUS_REFRESH_MS = 30_000
-DEMO_SEED = 2018
+log = logging.getLogger(__name__)
 
 
 class ActionButton(QPushButton):
@@ -426,10 +429,28 @@ class MainWindow(QMainWindow):
         if self.store is None:
             return
         code = self.current_ward_code()
-        self._summaries = ward_summaries(self.store, code)
+        self._summaries = ward_summaries(self.store, code, keyed=self._keyed_source())
         self.table.setColumnHidden(Column.WARD, bool(code))
         self.setWindowTitle(f"{self.current_ward_name()} — {WINDOW_TITLE}")
         self._apply_search()
+
+    def _keyed_source(self) -> KeyedSource | None:
+        """Observations keyed back from paper (long outages), read now, so the latest NEWS2
+        column includes them. Without a work store nothing was keyed; if it cannot be read
+        the list shows the EPR's values alone (and the log says why)."""
+        if not (self.ctx.data_dir / WORK_FILE).exists():
+            return None
+        key, source = self.ctx.key
+        try:
+            conn = open_work_db(self.ctx.data_dir, key, key_source=source)
+            try:
+                by_patient = keyed_by_patient(conn)
+            finally:
+                conn.close()
+        except PaperFallbackError as exc:
+            log.warning("ward list without keyed observations: %s", exc)
+            return None
+        return lambda patient_id: by_patient.get(patient_id, [])
 
     def _apply_search(self) -> None:
         if self.store is None:
@@ -502,18 +523,10 @@ class MainWindow(QMainWindow):
         data_dir, key = self.ctx.data_dir, self.ctx.key
 
         def job(control: TaskControl) -> None:
-            from paperfallback.cache.demo import write_demo_extract
-            from paperfallback.cache.importers import read_extract
+            from paperfallback.cache.demo import build_demo_cache
 
-            control.progress(0, 3, "Writing the demo hospital…")
-            with tempfile.TemporaryDirectory(prefix="pf-demo-") as tmp:
-                folder = write_demo_extract(Path(tmp), seed=DEMO_SEED)
-                control.progress(1, 3, "Importing it…")
-                snapshot = read_extract([folder])
-                control.progress(2, 3, "Saving…")
-                with CacheStore.open(data_dir, key[0], key_source=key[1]) as store:
-                    store.replace_snapshot(snapshot, force=True)
-                    store.record_refresh(ok=True, source=f"demo seed {DEMO_SEED}")
+            with CacheStore.open(data_dir, key[0], key_source=key[1]) as store:
+                build_demo_cache(store, progress=control.progress)  # the standard demo
 
         self._start_cache_job(job, "Loading the demo hospital…")
 

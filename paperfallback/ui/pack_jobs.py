@@ -21,7 +21,9 @@ from typing import Literal
 
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
+from paperfallback.domain.keyed import KeyedSource
 from paperfallback.formspec import FormCatalogue, load_catalogue
+from paperfallback.reentry.observations import KeyedObservations
 from paperfallback.register import IdAllocator, IssuedForm, MemoryAllocator, Register
 from paperfallback.render import PackRequest, render_pack
 from paperfallback.settings import Settings
@@ -81,19 +83,20 @@ def render_job(choice: PackChoice, place: RenderPlace, *,
     """A job rendering ``choice``; ``count_only`` uses throwaway IDs (for page counts)."""
 
     def job(control: TaskControl) -> RenderedPack:
-        if count_only:
-            return render_choice(choice, place, MemoryAllocator(pc_code="T1"), control)
         with Register.open(place.data_dir, place.key, place.settings,
                            key_source=place.key_source) as register:
-            return render_choice(choice, place, register, control)
+            allocator: IdAllocator = MemoryAllocator(pc_code="T1") if count_only else register
+            return render_choice(choice, place, allocator, control,
+                                 keyed=KeyedObservations(register.connection))
 
     return job
 
 
 def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator,
-                  control: TaskControl) -> RenderedPack:
-    """Render on the calling (worker) thread, with its own cache connection."""
-    requests = pack_requests(choice, place)
+                  control: TaskControl, *, keyed: KeyedSource | None = None) -> RenderedPack:
+    """Render on the calling (worker) thread, with its own cache connection. ``keyed``:
+    observations keyed from paper, shown on the NEWS2 chart and handover list."""
+    requests = pack_requests(choice)
     store = None
     if choice.kind != "blank":
         store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source)
@@ -111,7 +114,7 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
 
             result = render_pack(request, store, catalogue(), place.settings, out=out,
                                  allocate_ids=allocator, progress=progress,
-                                 cancelled=control.is_cancelled)
+                                 cancelled=control.is_cancelled, keyed=keyed)
             pdfs.append(out.getvalue())
             issued.extend(result.issued)
             pages += result.page_count
@@ -122,7 +125,7 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
     return RenderedPack(choice=choice, pdf=pdf, page_count=pages, issued=tuple(issued))
 
 
-def pack_requests(choice: PackChoice, place: RenderPlace) -> list[PackRequest]:
+def pack_requests(choice: PackChoice) -> list[PackRequest]:
     """The engine's requests for a choice: one, or one per blank form."""
     forms = tuple(choice.form_ids)
     if choice.kind == "ward":
@@ -132,31 +135,13 @@ def pack_requests(choice: PackChoice, place: RenderPlace) -> list[PackRequest]:
         if not patient_forms:
             raise InputError("tick a form that is printed per patient (the handover list is "
                              "printed for the whole ward only)")
-        return [PackRequest(patient_ids=_identifiers(choice.patient_ids, place),
-                            forms=patient_forms, copies=choice.copies)]
+        return [PackRequest(cache_patient_ids=choice.patient_ids, forms=patient_forms,
+                            copies=choice.copies)]
     if choice.kind == "blank":
         return [PackRequest(blank_form=f, count=choice.blank_count) for f in forms]
     if choice.kind == "clinic":
         return [PackRequest(clinic=choice.clinic, day=choice.day, forms=forms)]
     return [PackRequest(theatre=choice.theatre, day=choice.day, forms=forms)]
-
-
-def _identifiers(patient_ids: tuple[str, ...], place: RenderPlace) -> tuple[str, ...]:
-    """The engine finds patients by hospital or NHS number (as a nurse would type them)."""
-    with CacheStore.open(place.data_dir, place.key, key_source=place.key_source) as store:
-        wanted = set(patient_ids)
-        found = {r.patient.id: r.patient for r in store.patients() if r.patient.id in wanted}
-    identifiers = []
-    for patient_id in patient_ids:
-        patient = found.get(patient_id)
-        if patient is None:
-            raise InputError(f"patient {patient_id!r} is no longer in the downtime copy")
-        number = patient.hospital_number or patient.nhs_number
-        if not number:
-            raise InputError(f"{patient.display_name} has no hospital or NHS number in the "
-                             "copy: print a blank form and write the details by hand")
-        identifiers.append(number)
-    return tuple(identifiers)
 
 
 def _concatenate(pdfs: list[bytes]) -> bytes:

@@ -126,7 +126,8 @@ class PatientTableModel(QAbstractTableModel):
             return "; ".join(row.alerts)
         if row.news2 is None:
             return "—"
-        return f"{row.news2.total}   {_short_time(row.news2.at)}"
+        mark = "P " if row.news2.keyed_at else ""  # keyed from paper (user guide)
+        return f"{mark}{row.news2.total}   {_short_time(row.news2.at)}"
 
     def _tooltip(self, row: PatientSummary, column: Column) -> str | None:
         if column == Column.NAME:
@@ -136,7 +137,13 @@ class PatientTableModel(QAbstractTableModel):
         if column == Column.NEWS2 and row.news2 is not None:
             how = "scored from the recorded observations" if row.news2.computed else "as recorded"
             when = uk_time(row.news2.at).strftime("%d-%b-%Y %H:%M")
-            return f"NEWS2 {row.news2.total} at {when} ({how}). Risk: {row.news2.risk.value}."
+            keyed = ""
+            if row.news2.keyed_at:
+                keyed = (" P = keyed from paper on "
+                         f"{uk_time(row.news2.keyed_at).strftime('%d-%b %H:%M')}; "
+                         "not in the EPR snapshot.")
+            return (f"NEWS2 {row.news2.total} at {when} ({how}). "
+                    f"Risk: {row.news2.risk.value}.{keyed}")
         if column == Column.ALLERGIES:
             return f"{row.allergy_text}\n\n{HEADER_TIPS[Column.ALLERGIES]}"
         if column == Column.ALERTS and row.alerts:

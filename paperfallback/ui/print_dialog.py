@@ -28,7 +28,7 @@ from paperfallback.cache.ward_summary import cache_banner
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.ui import theme
 from paperfallback.ui.background import BackgroundTask
-from paperfallback.ui.banners import DowntimeBanner
+from paperfallback.ui.banners import downtime_dialog_body
 from paperfallback.ui.pack_jobs import (
     PackChoice,
     RenderedPack,
@@ -146,12 +146,7 @@ class PrintDialog(QDialog):
         self.setWindowTitle(f"{title} — PaperFallback")
         self.setMinimumWidth(620)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 10)
-        layout.addWidget(DowntimeBanner(self))
-        body = QVBoxLayout()
-        body.setContentsMargins(12, 8, 12, 0)
-        layout.addLayout(body)
+        body = downtime_dialog_body(self)
         heading = QLabel(title, self)
         heading.setObjectName("pageTitle")
         body.addWidget(heading)

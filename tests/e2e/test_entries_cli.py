@@ -72,3 +72,29 @@ def test_bad_files_are_one_line_errors(
     assert err.count("\n") == 0 and "not a readable .xlsx" in err
     assert main(["entries", "workbook", "--form", "news2", "--out", str(tmp_path / "o.xlsx")]) == 1
     assert "no printed 'news2' forms" in capsys.readouterr().err
+
+
+def test_second_pass_by_the_same_clerk_is_one_line_and_saves_nothing(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str],
+    record_issued: Callable[..., list[IssuedForm]],
+) -> None:
+    from paperfallback.reentry.model import EntryPass
+    from paperfallback.reentry.store import EntriesStore
+
+    printed = datetime.now(UTC) - timedelta(hours=4)
+    (issued,) = record_issued("news2", patient_id="p1", nhs_number="9990000026",
+                              ward_code="AN", printed_at=printed)
+    out = tmp_path / "batch.xlsx"
+    assert main(["entries", "workbook", "--form", "news2", "--out", str(out)]) == 0
+    when = (datetime.now(UTC) - timedelta(hours=2)).strftime("%d/%m/%Y %H:%M")
+    _fill(out, {3: {"obs_time": when, "resp_rate": 16, "spo2": 97, "oxygen": "A", "sbp": 120,
+                    "pulse": 70, "acvpu": "A", "temp": 36.9, "news2_total": 0,
+                    "initials": "SJ"}})
+    assert main(["entries", "import", str(out), "--clerk", "Siân"]) == 0
+    capsys.readouterr()
+    assert main(["entries", "import", str(out), "--clerk", "Siân", "--pass", "second"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Siân keyed the first pass" in err
+    assert "nothing was imported" in err
+    with EntriesStore.open(data_dir, "test-key-not-secret") as store:
+        assert store.entries(issued.instance_id, EntryPass.SECOND) == []

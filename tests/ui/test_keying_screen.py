@@ -118,13 +118,20 @@ def test_key_mar_with_keyboard_alone(
     qtbot: Any, open_window: Callable[[], KeyingWindow],
     record_issued: Callable[..., list[IssuedForm]], data_dir: Path,
 ) -> None:
-    issued = _printed(record_issued, "mar", rows=("regular:rx-1",))
+    issued = _printed(record_issued, "mar", rows=("regular:rx-1@08:00", "regular:rx-1@20:00"))
     window = open_window()
     _start(qtbot, window, "Bob", issued.instance_id)
     assert QApplication.focusWidget() is window.field("allergy_box", 0, "allergy_checked_by")
     _type(qtbot, "BO")
     _type(qtbot, "72.4")  # weight
+    # Printed without dates: the dates written over the day columns come first.
+    assert QApplication.focusWidget() is window.field("regular.days", 0, "day_date_1")
+    day_1 = (datetime.now(UTC) - timedelta(days=1)).strftime("%d/%m/%Y")
+    _type(qtbot, day_1)
+    for _ in range(6):
+        _type(qtbot, "")  # days 2 to 7 not dated on the paper
     assert QApplication.focusWidget() is window.field("regular", 0, "reg_time")
+    assert "dose time 20:00" in window.field("regular", 1, "reg_time").accessibleName()
     _type(qtbot, "0800")
     _type(qtbot, "BO")  # day 1 given
     _type(qtbot, "2")  # day 2: omission code 2 (nil by mouth)
@@ -137,6 +144,8 @@ def test_key_mar_with_keyboard_alone(
     assert values[("regular", "reg_time")].value == "08:00"
     assert values[("regular", "reg_given_2")].value == "2"
     assert values[("regular", "reg_given_3")].state.value == "illegible"
+    assert values[("regular.days", "day_date_1")].value == (
+        datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 
 
 def test_each_validation_shows_next_to_the_field(

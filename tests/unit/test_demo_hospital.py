@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paperfallback.cache.demo import write_demo_extract
+from paperfallback.cache.demo import FULL_WARD_BEDS, FULL_WARD_CODE, write_demo_extract
 from paperfallback.cache.importers import read_extract
 from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.domain.nhs_number import is_test_number, is_valid
@@ -64,6 +64,18 @@ def test_wards_beds_and_all_three_allergy_states_on_every_ward(demo: Snapshot) -
         patients = set(by_ward[ward.code])
         assert 20 <= len(patients) <= 30
         assert patients & recorded and patients & nka and patients - recorded - nka
+
+
+def test_first_ward_is_the_full_28_bed_ward_of_the_benchmarks(demo: Snapshot) -> None:
+    first = FULL_WARD_CODE
+    assert demo.wards[0].code == first
+    stays = [s for s in demo.stays if s.ward_code == first]
+    assert FULL_WARD_BEDS == 28
+    assert len(stays) == len({s.bed for s in stays}) == 28  # every bed occupied, once
+    assert {s.bed for s in stays} == {f"Bed {n}" for n in range(1, 25)} | {
+        f"Side room {n}" for n in range(1, 5)}
+    others = [w.code for w in demo.wards if w.code != first]
+    assert all(20 <= sum(s.ward_code == w for s in demo.stays) <= 30 for w in others)
 
 
 def test_prescriptions_mix(demo: Snapshot) -> None:

@@ -50,7 +50,8 @@ def test_mar_administrations_and_omissions() -> None:
         source_ref="rx-17",
         context={"drug": "Amoxicillin 500mg capsules", "dose": "500 mg", "route": "Oral",
                  "drug_code": "39732311000001104", "day_1": "2026-11-20",
-                 "day_2": "2026-11-21", "days_inferred": "1"},
+                 "day_2": "2026-11-21", "day_1_source": "printed",
+                 "day_2_source": "printed"},
     )
     bundle, problems = _export(keyed_form("mar", "MA12-0001", [row], patient=patient))
     assert not problems
@@ -249,17 +250,24 @@ def test_mar_day_after_keying_is_refused_not_dated_by_guess() -> None:
                                    "reg_given_7": "AB"},
                     keyed_at=datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
                     context={"drug": "X", "day_1": "2026-11-20", "day_7": "2026-11-26",
-                             "days_inferred": "1"})
+                             "day_1_source": "printed", "day_7_source": "printed"})
     bundle, problems = _export(keyed_form("mar", "MA12-0003", [row],
                                           patient=synthetic_patient(4)))
     assert "entry" not in bundle  # the unit waits until the whole row can be exported
     assert problems and "day 7" in problems[0] and "after it was keyed" in problems[0]
+    # A day column whose date was neither printed nor keyed is reported, never guessed.
+    row = keyed_row("regular", 0, {"reg_time": "08:00", "reg_given_2": "AB"},
+                    context={"drug": "X", "day_1": "2026-11-20"})
+    bundle, problems = _export(keyed_form("mar", "MA12-0006", [row],
+                                          patient=synthetic_patient(4)))
+    assert "entry" not in bundle
+    assert problems and "date of day column 2 is not keyed (day_date_2)" in problems[0]
     row = keyed_row("regular", 0, {"reg_time": "08:00", "reg_given_1": "AB"},
-                    context={"drug": "X", "day_1": "2026-11-20", "days_inferred": "1"})
+                    context={"drug": "X", "day_1": "2026-11-20", "day_1_source": "keyed"})
     bundle, problems = _export(keyed_form("mar", "MA12-0004", [row],
                                           patient=synthetic_patient(4)))
     given = _of_type(bundle, "MedicationAdministration")[0]["resource"]
-    assert "day 1 of the chart" in given["note"][0]["text"]
+    assert "handwritten on the paper MAR and keyed" in given["note"][0]["text"]
 
 
 def test_mar_blank_row_goes_out_as_written_never_with_an_invented_drug() -> None:

@@ -105,3 +105,23 @@ def test_a_form_missing_from_the_register_is_reported(
     assert result.forms == []
     assert len(result.problems) == 2
     assert missing in result.problems[0] and "register" in result.problems[0]
+
+
+def test_bulk_read_takes_resolved_values_over_the_first_keying(
+    stores: tuple[Register, EntriesStore], record_issued: Callable[..., list[IssuedForm]],
+) -> None:
+    from paperfallback.reentry.workflow import final_entries, final_entries_of_many
+
+    _register, store = stores
+    forms = record_issued("news2", 3, patient_id="p1", nhs_number="9990000026")
+    for n, issued in enumerate(forms):
+        _key(store, issued, "observations", 0, {"pulse": str(70 + n), "temp": "37.0"})
+    store.save(FieldAddress(forms[1].instance_id, "observations", 0, "pulse"),
+               EntryPass.RESOLVED, "99", EntryState.VALUE, clerk="Cai", form_id="news2")
+    bulk = final_entries_of_many(store, [f.instance_id for f in forms])
+    for issued in forms:
+        assert bulk[issued.instance_id] == final_entries(store, issued.instance_id)
+    result = _read(stores)
+    pulses = {f.instance_id: f.rows[0].values["pulse"].text for f in result.forms}
+    assert pulses == {forms[0].instance_id: "70", forms[1].instance_id: "99",
+                      forms[2].instance_id: "72"}

@@ -91,6 +91,14 @@ def test_commands_leave_no_patient_data_in_the_log(
     assert "import from" in text and " ok: " in text
     assert "patients: exit 0" in text
     assert "print: exit 0" in text
+    # Printed forms are traceable by instance ID (and nothing else about the patient).
+    from paperfallback.register import Register
+    from paperfallback.settings import Settings
+
+    with Register.open(demo_data_dir, KEY, Settings.load(demo_data_dir)) as register:
+        printed = [i.instance_id for i in register.list()]
+    assert len(printed) > 2 and all(i in text for i in printed)
+    assert "register: recorded 3 new of 3 printed form instances: news2 (1) " in text
     assert "ERROR" in text
     leaked = sorted(
         value for value in names | numbers | hospital

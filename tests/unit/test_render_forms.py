@@ -165,7 +165,10 @@ def test_mar_blank_rows_for_new_prescriptions_always_print(
     assert mar.blank_columns == wanted  # every blank row of every table was printed
     text = " ".join(" ".join(p.get_text().split()) for p in doc)
     assert "REGULAR MEDICINES (continued)" in text
-    assert len([r for r in mar.rows if r.startswith("regular:")]) == 14
+    # One register row per printed dose-time sub-row (at least two per prescription):
+    # rx1 three times, rx2 once plus a spare row, and the twelve twice-daily medicines.
+    assert len([r for r in mar.rows if r.startswith("regular:")]) == 3 + 2 + 12 * 2
+    assert "regular:rx2@" in mar.rows and "regular:rx-extra-0@20:00" in mar.rows
 
 
 def test_empty_tables_say_so(sample_data_dir: Path, sample_as_of: datetime) -> None:

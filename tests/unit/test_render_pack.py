@@ -127,7 +127,9 @@ def test_pack_layout_and_register_facts(ward_pack: Pack) -> None:
     assert news2.prefilled_columns == 3 and news2.blank_columns >= 8 + 16
     assert len(news2.prefilled_times) == 3
     mar = next(i for i in result.issued if i.form_id == "mar" and i.patient_id == "p1")
-    assert mar.rows == ("regular:rx1", "regular:rx2", "prn:rx3", "once_infusions:rx4")
+    # A register row per printed dose-time sub-row (rx2 has one time and a spare row).
+    assert mar.rows == ("regular:rx1@08:00", "regular:rx1@14:00", "regular:rx1@22:00",
+                        "regular:rx2@18:00", "regular:rx2@", "prn:rx3", "once_infusions:rx4")
     assert len({i.instance_id for i in result.issued}) == len(result.issued)
 
 
