@@ -143,13 +143,15 @@ class TableFlow:
                 return None, self
             if self.rows:  # a single row taller than the page: print it anyway
                 placed, rest_rows = self.rows[:1], self.rows[1:]
+        height = head + note_h + sum(r.sub_rows for r in placed) * row_h + blanks * blank_h
+        if height > avail + 0.01 and not fresh:
+            return None, self  # e.g. a heading and its "none in the cache" note: next page
         self.ctx.stats.prefilled += len(placed)
         self.ctx.stats.rows.extend(k for r in placed for k in r.keys)
         dates = printed_dates(section, self.ctx)
         if dates:
             self.ctx.stats.extra[f"dates:{section.id}"] = ",".join(d.isoformat() for d in dates)
         self.ctx.stats.blank += blanks
-        height = head + note_h + sum(r.sub_rows for r in placed) * row_h + blanks * blank_h
         continued = self.continued
 
         def draw(c: Canvas, x: float, top: float, w: float) -> None:

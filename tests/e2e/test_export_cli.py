@@ -107,6 +107,10 @@ def test_print_key_export_read_back_and_merge(
     assert bundle["type"] == "transaction"
     entries = _by_identifier(bundle)
     news2_id = issued["news2"]["instance_id"]
+    log_text = (demo_data_dir / "logs" / "paperfallback.log").read_text(encoding="utf-8")
+    export_lines = [line for line in log_text.splitlines() if "export fhir to first.json" in line]
+    assert export_lines and news2_id in export_lines[-1]  # exports are logged by instance ID
+    assert nhs_number not in log_text  # ... and never by patient
     resp = entries[f"{news2_id}/resp_rate/1"]
     assert resp["request"]["method"] == "POST"
     assert resp["request"]["ifNoneExist"].endswith(f"|{news2_id}/resp_rate/1")
