@@ -346,18 +346,8 @@ class CacheStore:
                  limit: int | None = None) -> list[PatientRow]:
         """Patients ordered by ward and bed; ``search`` matches a name prefix (family or
         given, accents ignored), an NHS number or a hospital number."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if ward_code is not None:
-            clauses.append("ward_code = ?")
-            params.append(ward_code)
-        if search and search.strip():
-            clause, extra = _search_clause(search)
-            clauses.append(clause)
-            params.extend(extra)
-        sql = "SELECT data, stay FROM patients"
-        if clauses:
-            sql += " WHERE " + " AND ".join(f"({c})" for c in clauses)
+        where, params = _patient_filter(ward_code, search)
+        sql = "SELECT data, stay FROM patients" + where
         if limit:
             # Search-as-you-type: cut in SQL before decoding; inpatients first.
             sql += " ORDER BY ward_code IS NULL, ward_code, family_key, given_key LIMIT ?"
@@ -371,19 +361,8 @@ class CacheStore:
 
     def patient_ids(self, *, ward_code: str | None = None, search: str | None = None) -> set[str]:
         """Ids of the patients a search matches, without decoding them (instant search)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if ward_code is not None:
-            clauses.append("ward_code = ?")
-            params.append(ward_code)
-        if search and search.strip():
-            clause, extra = _search_clause(search)
-            clauses.append(clause)
-            params.extend(extra)
-        sql = "SELECT id FROM patients"
-        if clauses:
-            sql += " WHERE " + " AND ".join(f"({c})" for c in clauses)
-        return {r[0] for r in self._conn.execute(sql, params)}
+        where, params = _patient_filter(ward_code, search)
+        return {r[0] for r in self._conn.execute("SELECT id FROM patients" + where, params)}
 
     def find_patient(self, identifier: str) -> Patient:
         """A patient by NHS number or hospital number (as typed)."""
@@ -491,6 +470,21 @@ def _row_order(row: PatientRow) -> tuple[Any, ...]:
         fold(row.patient.family),
         fold(row.patient.given),
     )
+
+
+def _patient_filter(ward_code: str | None, search: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (with its leading space, or empty) for a ward and a search."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if ward_code is not None:
+        clauses.append("ward_code = ?")
+        params.append(ward_code)
+    if search and search.strip():
+        clause, extra = _search_clause(search)
+        clauses.append(clause)
+        params.extend(extra)
+    where = " WHERE " + " AND ".join(f"({c})" for c in clauses) if clauses else ""
+    return where, params
 
 
 def _search_clause(search: str) -> tuple[str, list[Any]]:

@@ -17,9 +17,8 @@ from typing import Any
 
 import orjson
 
-from paperfallback.cache.encrypted_db import Connection, DatabaseError
-from paperfallback.cache.work_db import open_work_db
-from paperfallback.domain.errors import CacheError
+from paperfallback.cache.encrypted_db import Connection
+from paperfallback.cache.work_db import ensure_schema, open_work_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS export_units (
@@ -68,10 +67,7 @@ class ExportState:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        try:
-            conn.executescript(_SCHEMA)
-        except DatabaseError as exc:
-            raise CacheError(f"the work store is damaged: {exc}") from exc
+        ensure_schema(conn, _SCHEMA)
 
     @classmethod
     def open(cls, folder: Path, key: str, *, key_source: str = "the configured key") -> ExportState:

@@ -16,10 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from paperfallback.cache.encrypted_db import Connection, DatabaseError
+from paperfallback.cache.encrypted_db import Connection
 from paperfallback.cache.staleness import utc_now
-from paperfallback.cache.work_db import open_work_db
-from paperfallback.domain.errors import CacheError, InputError
+from paperfallback.cache.work_db import ensure_schema, open_work_db
+from paperfallback.domain.errors import InputError
 from paperfallback.reentry.model import (
     AuditRecord,
     Discrepancy,
@@ -119,10 +119,7 @@ class EntriesStore:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        try:
-            conn.executescript(_SCHEMA)
-        except DatabaseError as exc:
-            raise CacheError(f"the work store is damaged: {exc}") from exc
+        ensure_schema(conn, _SCHEMA)
 
     @classmethod
     def open(

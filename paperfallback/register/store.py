@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.work_db import open_work_db
+from paperfallback.cache.work_db import ensure_schema, open_work_db
 from paperfallback.domain.codec import from_json, to_json
 from paperfallback.domain.errors import InputError
 from paperfallback.register.ids import (
@@ -114,7 +114,7 @@ class Register:
         self.pc_code = normalise_pc_code(pc_code)
         self.pc_id = pc_id
         self._pools: dict[str, list[int]] = {}
-        conn.executescript(_SCHEMA)
+        ensure_schema(conn, _SCHEMA)
 
     @classmethod
     def open(cls, folder: Path, key: str, settings: Settings, *,
