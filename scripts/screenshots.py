@@ -95,6 +95,7 @@ def main() -> int:
         env = dict(os.environ, PAPERFALLBACK_KEY=key)
         subprocess.run([sys.executable, "-m", "paperfallback", "--data-dir", str(demo), "demo"],
                        check=True, env=env, capture_output=True)
+        flagged = _key_news2_flag(demo, key)
 
         window, ctx = window_on(demo)
         save(window, "main-window")
@@ -102,8 +103,17 @@ def main() -> int:
         save(window, "main-window-search")
         window.search_edit.clear()
 
+        window.select_patients([flagged])
+        window.open_news2_review()
+        review = window.open_dialog
+        review.name_edit.setText("Siân Wyn, staff nurse")
+        review.note_edit.setText("Re-scored 5, FY1 informed")
+        save(review, "news2-review")
+        review.close()
+
         window.open_print_ward_pack()
         dialog = window.open_dialog
+        dialog.set_blank_copies({"news2": 2})
         settle(lambda: dialog.page_count is not None)
         save(dialog, "print-dialog")
         dialog.preview_button.click()
@@ -162,6 +172,46 @@ def main() -> int:
         os.environ["PAPERFALLBACK_KEY"] = key
     QApplication.processEvents()
     return 0
+
+
+def _key_news2_flag(folder: Path, key: str) -> str:
+    """Key one NEWS2 column for a patient on the home ward whose handwritten total (2)
+    differs from the score of its values (5), as a clerk would; returns the patient id."""
+    from paperfallback.cache.staleness import utc_now
+    from paperfallback.cache.store import CacheStore
+    from paperfallback.cache.ward_summary import home_ward
+    from paperfallback.formspec import load_catalogue
+    from paperfallback.reentry.layout import form_layout
+    from paperfallback.reentry.session import KeyingSession
+    from paperfallback.reentry.store import EntriesStore
+    from paperfallback.reentry.validation import KeyingContext
+    from paperfallback.register import IssuedForm, Register, pc_code_for
+    from paperfallback.settings import Settings
+
+    settings = Settings.load(folder)
+    with CacheStore.open(folder, key) as cache:
+        ward = home_ward(settings.ward, cache.wards())
+        assert ward is not None
+        row = cache.patients(ward_code=ward.code)[1]
+    printed = utc_now() - timedelta(hours=3)
+    with EntriesStore.open(folder, key) as store:
+        register = Register(store.connection, pc_code=pc_code_for(settings))
+        issued = IssuedForm(instance_id=register.instance_id(), form_id="news2",
+                            form_version="1.0", scope="patient", page_count=1,
+                            printed_at=printed, pc_id=settings.pc_id or "demo-pc",
+                            patient_id=row.patient.id, ward_code=ward.code,
+                            patient_name=row.patient.display_name,
+                            bed=row.stay.bed if row.stay else "")
+        register.record([issued])
+        session = KeyingSession(store, form_layout(load_catalogue().get("news2")), issued,
+                                clerk="Demo Clerk", ctx=KeyingContext(printed))
+        when = (utc_now() - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        values = {"obs_time": when.isoformat(), "resp_rate": "22", "spo2": "95",
+                  "oxygen": "A", "sbp": "120", "pulse": "95", "acvpu": "A", "temp": "38.2",
+                  "news2_total": "2"}  # scores 2+1+0+0+1+0+1 = 5 (RCP NEWS2 2017)
+        for field_id, value in values.items():
+            session.enter("observations", 0, field_id, value)
+    return row.patient.id
 
 
 def _copy_cache(source: Path, target: Path) -> None:

@@ -33,12 +33,19 @@ from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue, load_catalogue
 from paperfallback.reentry.layout import PATIENT_SECTION
-from paperfallback.reentry.model import EntryPass, EntryState, FieldAddress
+from paperfallback.reentry.model import (
+    Discrepancy,
+    DiscrepancyKind,
+    EntryPass,
+    EntryState,
+    FieldAddress,
+)
 from paperfallback.reentry.printed import find_issued, is_blank_copy, issued_layout
 from paperfallback.reentry.reconciliation import reconcile
 from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.validation import KeyingContext
+from paperfallback.reentry.ward_flags import acknowledge_news2, news2_flag
 from paperfallback.reentry.workflow import (
     double_entry_required,
     finish_pass,
@@ -358,14 +365,31 @@ class ReconciliationView(QWidget):
             ["Form ID", "Form", "Ward / list", "Patient", "Printed", "Status"])
         self.discrepancies = QTableWidget(0, 4, self)
         self.discrepancies.setHorizontalHeaderLabels(["Form ID", "Where", "Kind", "What"])
+        self.discrepancies.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.discrepancies.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.discrepancies.setTabKeyNavigation(False)
+        self.discrepancies.itemSelectionChanged.connect(self._enable_review)
+        self.open_items: list[Discrepancy] = []
         refresh = QPushButton("Refresh", self)
         refresh.clicked.connect(self.refresh)
+        self.review_button = QPushButton("&Record NEWS2 review… (Ctrl+R)", self)
+        self.review_button.setToolTip(
+            "For a NEWS2 total flag: record who reviewed it with the ward and what was done. "
+            "Double-entry differences are resolved from the paper on the keying tab.")
+        self.review_button.clicked.connect(self.review_selected)
+        self.review_button.setEnabled(False)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.review_selected)
+        self.review_dialog: QWidget | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.instances, 2)
         layout.addWidget(QLabel("Open discrepancies (for the clerk and the ward):", self))
         layout.addWidget(self.discrepancies, 1)
-        layout.addWidget(refresh)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.review_button)
+        buttons.addStretch(1)
+        buttons.addWidget(refresh)
+        layout.addLayout(buttons)
 
     def refresh(self) -> None:
         w = self.window_
@@ -381,9 +405,44 @@ class ReconciliationView(QWidget):
             for col, text in enumerate((line.instance_id, line.form_id, line.ward, line.patient,
                                         line.printed_at, line.status.value)):
                 self.instances.setItem(row, col, QTableWidgetItem(text))
+        self.open_items = list(report.discrepancies)
         self.discrepancies.setRowCount(len(report.discrepancies))
         for row, d in enumerate(report.discrepancies):
             where = f"{d.address.section} {d.address.index + 1} {d.address.field_id}"
             for col, text in enumerate((d.address.instance_id, where, d.kind.value,
                                         d.describe())):
                 self.discrepancies.setItem(row, col, QTableWidgetItem(text))
+        self._enable_review()
+
+    def selected_discrepancy(self) -> Discrepancy | None:
+        rows = self.discrepancies.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self.open_items):
+            return None
+        return self.open_items[rows[0].row()]
+
+    def _enable_review(self) -> None:
+        chosen = self.selected_discrepancy()
+        self.review_button.setEnabled(
+            chosen is not None and chosen.kind is DiscrepancyKind.NEWS2_TOTAL)
+
+    def review_selected(self) -> None:
+        """Record the review of the selected NEWS2 flag (the ward's ! mark goes)."""
+        chosen = self.selected_discrepancy()
+        if chosen is None or chosen.kind is not DiscrepancyKind.NEWS2_TOTAL:
+            return
+        from paperfallback.ui.news2_review import News2ReviewDialog
+
+        store = self.window_.store
+        flag = news2_flag(store, chosen)
+
+        def acknowledge(discrepancy_id: int, by: str, note: str) -> None:
+            acknowledge_news2(store, discrepancy_id, by=by, note=note)
+
+        dialog = News2ReviewDialog(self, [flag], patient=f"form {flag.instance_id}",
+                                   acknowledge=acknowledge,
+                                   reviewer=self.window_.clerk_edit.text().strip())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.finished.connect(lambda _r: self.refresh())
+        self.review_dialog = dialog
+        dialog.show()

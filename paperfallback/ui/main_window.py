@@ -47,7 +47,10 @@ from paperfallback.cache.work_db import WORK_FILE, open_work_db
 from paperfallback.domain.errors import ImportRefused, PaperFallbackError, WrongKey
 from paperfallback.domain.keyed import KeyedSource
 from paperfallback.reentry.observations import keyed_by_patient
+from paperfallback.reentry.store import EntriesStore
+from paperfallback.reentry.ward_flags import News2Flag, acknowledge_news2, open_news2_flags
 from paperfallback.settings import Settings
+from paperfallback.ui import theme
 from paperfallback.ui.background import BackgroundTask, TaskControl
 from paperfallback.ui.banners import CacheStatusBanner, DowntimeBanner
 from paperfallback.ui.context import AppContextLike
@@ -84,6 +87,7 @@ class MainWindow(QMainWindow):
         self._summaries: list[PatientSummary] = []
         self._imported_at: object = None
         self._child_windows: list[QWidget] = []
+        self.reviewer = ""  # the last NEWS2 reviewer's name, offered again this session
         self.setWindowTitle(WINDOW_TITLE)
         self.setMinimumSize(1000, 640)
         self._build()
@@ -121,7 +125,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         order = [self.print_ward_button, self.print_blank_button, self.clinic_button,
                  self.theatre_button, self.reenter_button, self.export_button,
-                 self.ward_combo, self.search_edit, self.table]
+                 self.ward_combo, self.search_edit, self.table, self.review_button]
         for first, second in itertools.pairwise(order):
             self.setTabOrder(first, second)
         self.print_ward_button.setFocus()
@@ -225,6 +229,24 @@ class MainWindow(QMainWindow):
         self.table.activated.connect(
             lambda _index: self.open_print_ward_pack(prefer_selected=True))
         layout.addWidget(self.table, 1)
+
+        flags_row = QHBoxLayout()
+        self.flags_label = QLabel(page)
+        self.flags_label.setObjectName("news2FlagsLabel")
+        self.flags_label.setWordWrap(True)
+        self.flags_label.setStyleSheet(
+            f"background: {theme.WARN_AMBER}; color: black; font-weight: bold; padding: 4px;")
+        self.review_button = QPushButton("&Review NEWS2 flag…", page)
+        self.review_button.setToolTip(
+            "A paper NEWS2 total differs from the score of the values keyed from it: review "
+            "the patient and the chart, then record your name and a note  (Ctrl+R)")
+        self.review_button.clicked.connect(self.open_news2_review)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.open_news2_review)
+        flags_row.addWidget(self.flags_label, 1)
+        flags_row.addWidget(self.review_button)
+        layout.addLayout(flags_row)
+        for widget in (self.flags_label, self.review_button):
+            widget.setVisible(False)
 
         self.ward_combo.currentIndexChanged.connect(self._ward_changed)
         self.search_edit.textChanged.connect(self._apply_search)
@@ -399,6 +421,26 @@ class MainWindow(QMainWindow):
             self.reload()
             return
         self.cache_banner.show_banner(self._banner())
+        self.refresh_flags()
+
+    def refresh_flags(self) -> None:
+        """Timer tick: a NEWS2 flag raised (or reviewed) since the list was read shows
+        within STATUS_REFRESH_MS, without re-reading the ward."""
+        if not (self.ctx.data_dir / WORK_FILE).exists():
+            return
+        key, source = self.ctx.key
+        try:
+            conn = open_work_db(self.ctx.data_dir, key, key_source=source)
+            try:
+                flags = open_news2_flags(EntriesStore(conn))
+            finally:
+                conn.close()
+        except PaperFallbackError as exc:
+            log.warning("NEWS2 flags not re-read: %s", exc)
+            return
+        if flags != self.model.news2_flags:
+            self.model.set_flags(flags)
+            self._show_flag_count()
 
     def _fill_wards(self, store: CacheStore) -> None:
         wards = store.wards()
@@ -429,28 +471,85 @@ class MainWindow(QMainWindow):
         if self.store is None:
             return
         code = self.current_ward_code()
-        self._summaries = ward_summaries(self.store, code, keyed=self._keyed_source())
+        keyed, flags = self._work_store_reads()
+        self._summaries = ward_summaries(self.store, code, keyed=keyed)
+        self.model.news2_flags = flags
+        self._show_flag_count()
         self.table.setColumnHidden(Column.WARD, bool(code))
         self.setWindowTitle(f"{self.current_ward_name()} — {WINDOW_TITLE}")
         self._apply_search()
 
-    def _keyed_source(self) -> KeyedSource | None:
+    def _work_store_reads(self) -> tuple[KeyedSource | None, dict[str, list[News2Flag]]]:
         """Observations keyed back from paper (long outages), read now, so the latest NEWS2
-        column includes them. Without a work store nothing was keyed; if it cannot be read
-        the list shows the EPR's values alone (and the log says why)."""
+        column includes them, and the open NEWS2 flags (a paper total that differs from
+        its keyed values) for the ! mark. Without a work store nothing was keyed; if it
+        cannot be read the list shows the EPR's values alone (and the log says why)."""
         if not (self.ctx.data_dir / WORK_FILE).exists():
-            return None
+            return None, {}
         key, source = self.ctx.key
         try:
             conn = open_work_db(self.ctx.data_dir, key, key_source=source)
             try:
                 by_patient = keyed_by_patient(conn)
+                flags = open_news2_flags(EntriesStore(conn))
             finally:
                 conn.close()
         except PaperFallbackError as exc:
-            log.warning("ward list without keyed observations: %s", exc)
-            return None
-        return lambda patient_id: by_patient.get(patient_id, [])
+            log.warning("ward list without keyed observations or NEWS2 flags: %s", exc)
+            return None, {}
+        return (lambda patient_id: by_patient.get(patient_id, [])), flags
+
+    def _show_flag_count(self) -> None:
+        """The amber line under the list: how many listed patients have a NEWS2 flag."""
+        on_list = [s for s in self._summaries if self.model.flags_of(s.patient_id)]
+        where = "on this ward" if self.current_ward_code() else "in the hospital"
+        self.flags_label.setText(
+            f"! {len(on_list)} patient{'s' if len(on_list) != 1 else ''} {where}: a paper "
+            "NEWS2 total differs from its keyed values (Ctrl+R)")
+        for widget in (self.flags_label, self.review_button):
+            widget.setVisible(bool(on_list))
+
+    def open_news2_review(self) -> None:
+        """Review the NEWS2 flag of the selected patient (else the first flagged one in
+        the list, which is then selected, so the keyboard alone gets there)."""
+        if self.store is None or self.pages.currentWidget() is not self.ward_page:
+            return
+        ids = [i for i in self.selected_patient_ids() if self.model.flags_of(i)]
+        if not ids:
+            if not any(self.model.flags_of(s.patient_id) for s in self._summaries):
+                self.statusBar().showMessage("No NEWS2 flag to review on this list.", 10_000)
+                return
+            if not any(self.model.flags_of(i) for i in self.visible_patient_ids()):
+                self.search_edit.clear()  # the flagged patient is hidden by a search
+            ids = [i for i in self.visible_patient_ids() if self.model.flags_of(i)][:1]
+            self.select_patients(ids)
+        patient_id = ids[0]
+        summary = next(s for s in self._summaries if s.patient_id == patient_id)
+        from paperfallback.ui.news2_review import News2ReviewDialog
+
+        bed = f", {summary.bed}" if summary.bed else ""
+        dialog = News2ReviewDialog(self, self.model.flags_of(patient_id),
+                                   patient=f"{summary.name}{bed}",
+                                   acknowledge=self._acknowledge_news2,
+                                   reviewer=self.reviewer)
+        dialog.finished.connect(lambda _result: self._reviewed(dialog))
+        self._show_dialog(dialog)
+
+    def _acknowledge_news2(self, discrepancy_id: int, by: str, note: str) -> None:
+        key, source = self.ctx.key
+        with EntriesStore.open(self.ctx.data_dir, key, key_source=source) as store:
+            acknowledge_news2(store, discrepancy_id, by=by, note=note)
+        self.reviewer = by.strip()
+
+    def _reviewed(self, dialog: QDialog) -> None:
+        """Re-read the flags after a review (the ! goes), keeping the patient selected."""
+        if not getattr(dialog, "acknowledged", None):
+            return
+        selected = self.selected_patient_ids()
+        self._ward_changed()
+        self.select_patients(selected)
+        QTimer.singleShot(0, self.table.setFocus)  # once the dialog has gone
+        self.statusBar().showMessage("NEWS2 review recorded.", 10_000)
 
     def _apply_search(self) -> None:
         if self.store is None:

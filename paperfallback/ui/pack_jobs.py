@@ -43,6 +43,9 @@ class PackChoice:
     form_ids: tuple[str, ...] = ()
     copies: int = 1
     blank_count: int = 1  # kind "blank": how many of each form
+    # Ward or patients pack: blank copies added at the end, (form id, how many) each, for
+    # patients not yet on the list (new admissions). Same path as kind "blank".
+    blank_extra: tuple[tuple[str, int], ...] = ()
     clinic: str = ""
     theatre: str = ""
     day: date | None = None
@@ -60,6 +63,7 @@ class RenderedPack:
     pdf: bytes
     page_count: int
     issued: tuple[IssuedForm, ...] = field(default_factory=tuple)
+    blank_pages: int = 0  # of page_count: blank copies added after a ward/patients pack
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +107,7 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
     try:
         pdfs: list[bytes] = []
         issued: list[IssuedForm] = []
-        pages = 0
+        pages = blank_pages = 0
         for index, request in enumerate(requests):
             control.check()
             out = io.BytesIO()
@@ -118,25 +122,30 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
             pdfs.append(out.getvalue())
             issued.extend(result.issued)
             pages += result.page_count
+            if request.blank_form and choice.kind != "blank":
+                blank_pages += result.page_count
     finally:
         if store is not None:
             store.close()
     pdf = pdfs[0] if len(pdfs) == 1 else _concatenate(pdfs)
-    return RenderedPack(choice=choice, pdf=pdf, page_count=pages, issued=tuple(issued))
+    return RenderedPack(choice=choice, pdf=pdf, page_count=pages, issued=tuple(issued),
+                        blank_pages=blank_pages)
 
 
 def pack_requests(choice: PackChoice) -> list[PackRequest]:
-    """The engine's requests for a choice: one, or one per blank form."""
+    """The engine's requests for a choice: one, or one per blank form (a ward or patients
+    pack is followed by one request per form it adds blank copies of)."""
     forms = tuple(choice.form_ids)
     if choice.kind == "ward":
-        return [PackRequest(ward=choice.ward_code, forms=forms, copies=choice.copies)]
+        return [PackRequest(ward=choice.ward_code, forms=forms, copies=choice.copies),
+                *_blank_requests(choice.blank_extra)]
     if choice.kind == "patients":
         patient_forms = tuple(f for f in forms if catalogue().get(f).scope == "patient")
         if not patient_forms:
             raise InputError("tick a form that is printed per patient (the handover list is "
                              "printed for the whole ward only)")
         return [PackRequest(cache_patient_ids=choice.patient_ids, forms=patient_forms,
-                            copies=choice.copies)]
+                            copies=choice.copies), *_blank_requests(choice.blank_extra)]
     if choice.kind == "blank":
         return [PackRequest(blank_form=f, count=choice.blank_count) for f in forms]
     if choice.kind == "clinic":
@@ -144,8 +153,14 @@ def pack_requests(choice: PackChoice) -> list[PackRequest]:
     return [PackRequest(theatre=choice.theatre, day=choice.day, forms=forms)]
 
 
+def _blank_requests(extra: tuple[tuple[str, int], ...]) -> list[PackRequest]:
+    return [PackRequest(blank_form=form_id, count=count) for form_id, count in extra
+            if count > 0]
+
+
 def _concatenate(pdfs: list[bytes]) -> bytes:
-    """Blank forms of several kinds in one file (no cover sheet counts these pages)."""
+    """Several packs in one file: blank forms of several kinds, or a ward pack followed by
+    blank copies (no cover sheet counts the pages joined after it)."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()

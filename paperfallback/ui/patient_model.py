@@ -14,6 +14,7 @@ from paperfallback.cache.staleness import uk_time, utc_now
 from paperfallback.cache.ward_summary import PatientSummary
 from paperfallback.domain.news2 import ClinicalRisk
 from paperfallback.domain.records import AllergyStatus
+from paperfallback.reentry.ward_flags import News2Flag
 from paperfallback.ui import theme
 
 PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -46,8 +47,9 @@ HEADER_TIPS = {
                 "hospital number.",
     Column.ALLERGIES: "Allergies as recorded in the EPR copy. 'Not recorded' is NOT the same as "
                       "'No known allergies': ask the patient.",
-    Column.NEWS2: "The last NEWS2 score in the copy and when it was taken. Newer paper "
-                  "observations are not shown here.",
+    Column.NEWS2: "The last NEWS2 score and when it was taken. P = keyed back from paper. "
+                  "! = a paper chart total differs from the score of its keyed values: "
+                  "review the patient and the chart (Ctrl+R).",
 }
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -58,6 +60,7 @@ class PatientTableModel(QAbstractTableModel):
         super().__init__()
         self._rows: list[PatientSummary] = []
         self.ward_names: dict[str, str] = {}
+        self.news2_flags: dict[str, list[News2Flag]] = {}  # open flags by patient id
 
     def set_rows(self, rows: Sequence[PatientSummary]) -> None:
         self.beginResetModel()
@@ -66,6 +69,16 @@ class PatientTableModel(QAbstractTableModel):
 
     def row_summary(self, row: int) -> PatientSummary:
         return self._rows[row]
+
+    def set_flags(self, flags: dict[str, list[News2Flag]]) -> None:
+        """New open NEWS2 flags: repaint the NEWS2 column only (the selection stays)."""
+        self.news2_flags = flags
+        if self._rows:
+            self.dataChanged.emit(self.index(0, Column.NEWS2),
+                                  self.index(len(self._rows) - 1, Column.NEWS2))
+
+    def flags_of(self, patient_id: str) -> list[News2Flag]:
+        return self.news2_flags.get(patient_id, [])
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -99,9 +112,12 @@ class PatientTableModel(QAbstractTableModel):
             return self._background(row, column)
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._foreground(row, column)
-        if role == Qt.ItemDataRole.FontRole and column in (Column.NAME, Column.ALLERGIES):
+        if role == Qt.ItemDataRole.FontRole and column in (Column.NAME, Column.ALLERGIES,
+                                                            Column.NEWS2):
             font = QFont()
-            font.setBold(column == Column.NAME or row.has_allergies)
+            font.setBold(column == Column.NAME or (column == Column.ALLERGIES
+                                                   and row.has_allergies)
+                         or (column == Column.NEWS2 and bool(self.flags_of(row.patient_id))))
             return font
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self._text(row, column)
@@ -124,16 +140,25 @@ class PatientTableModel(QAbstractTableModel):
             return row.allergy_text
         if column == Column.ALERTS:
             return "; ".join(row.alerts)
+        flag = "! " if self.flags_of(row.patient_id) else ""  # NEWS2 discrepancy (guide)
         if row.news2 is None:
-            return "—"
+            return f"{flag}—"
         mark = "P " if row.news2.keyed_at else ""  # keyed from paper (user guide)
-        return f"{mark}{row.news2.total}   {_short_time(row.news2.at)}"
+        return f"{flag}{mark}{row.news2.total}   {_short_time(row.news2.at)}"
 
     def _tooltip(self, row: PatientSummary, column: Column) -> str | None:
         if column == Column.NAME:
             hosp = row.hospital_number or "none"
             dob = row.birth_date.strftime("%d-%b-%Y") if row.birth_date else "not recorded"
             return f"{row.name}\nHospital number: {hosp}\nDate of birth: {dob}"
+        flags = self.flags_of(row.patient_id)
+        if column == Column.NEWS2 and flags:
+            lines = [f"! {flag.describe()}" for flag in flags]
+            latest = "" if row.news2 is None else (
+                f"\nLatest NEWS2 {row.news2.total} at "
+                f"{uk_time(row.news2.at).strftime('%d-%b-%Y %H:%M')}.")
+            return ("\n".join(lines) + latest + "\nSelect the patient and press Ctrl+R to "
+                    "record your review.")
         if column == Column.NEWS2 and row.news2 is not None:
             how = "scored from the recorded observations" if row.news2.computed else "as recorded"
             when = uk_time(row.news2.at).strftime("%d-%b-%Y %H:%M")
@@ -156,6 +181,9 @@ class PatientTableModel(QAbstractTableModel):
                 return QBrush(QColor(theme.ALLERGY_RED))
             if row.allergy_status is AllergyStatus.NOT_RECORDED:
                 return QBrush(QColor(theme.WARN_AMBER))
+        if column == Column.NEWS2 and self.flags_of(row.patient_id) and (
+                row.news2 is None or row.news2.risk is ClinicalRisk.LOW):
+            return QBrush(QColor(theme.WARN_AMBER))  # a flag is never left plain white
         if column == Column.NEWS2 and row.news2 is not None:
             if row.news2.risk is ClinicalRisk.HIGH:
                 return QBrush(QColor(theme.NEWS2_HIGH))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -125,6 +125,18 @@ class RenderRunner:
             task.wait()
 
 
+class MnemonicGroupBox(QGroupBox):
+    """A group box whose Alt+letter goes to its focus proxy (Qt's own choice is the first
+    child in the focus chain, even a disabled one, which leaves the focus where it was)."""
+
+    def event(self, event: QEvent) -> bool:
+        proxy = self.focusProxy()
+        if event.type() == QEvent.Type.Shortcut and proxy is not None:
+            proxy.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return True
+        return super().event(event)
+
+
 class PrintDialog(QDialog):
     """Ward pack (``kind="ward"``) or blank forms (``kind="blank"``)."""
 
@@ -225,7 +237,16 @@ class PrintDialog(QDialog):
         self.forms_list.itemChanged.connect(self.schedule_count)
         forms_layout.addWidget(self.forms_list)
         forms_box.setFocusProxy(self.forms_list)
-        body.addWidget(forms_box, 1)
+        self.blank_copy_spins: dict[str, QSpinBox] = {}
+        if kind == "ward":
+            forms_row = QHBoxLayout()
+            forms_row.addWidget(forms_box, 3)
+            forms_row.addWidget(self._blank_copies_box(choices), 2)
+            body.addLayout(forms_row, 1)
+            self.forms_list.itemChanged.connect(self._enable_blank_copies)
+            self._enable_blank_copies()
+        else:
+            body.addWidget(forms_box, 1)
 
         numbers = QFormLayout()
         self.copies_spin = QSpinBox(self)
@@ -242,9 +263,6 @@ class PrintDialog(QDialog):
         if kind == "ward":
             numbers.addRow("&Copies of each form:", self.copies_spin)
             self.blank_spin.setVisible(False)
-            hint = QLabel("Blank forms for new patients: use Print blank forms (Ctrl+B).", self)
-            hint.setObjectName("hint")
-            numbers.addRow(hint)
         else:
             self.copies_spin.setVisible(False)
             numbers.addRow("&Number of each form:", self.blank_spin)
@@ -299,6 +317,66 @@ class PrintDialog(QDialog):
         self.schedule_count()
         self.forms_list.setFocus()
 
+    def _blank_copies_box(self, choices: list[tuple[str, str, str]]) -> QGroupBox:
+        """One count per form: blank copies printed after the pack, for new patients."""
+        box = MnemonicGroupBox("B&lank copies to add at the end", self)
+        box.setToolTip("Blank copies of a ticked form, printed after the patients' forms, "
+                       "for new admissions. Each gets its own form ID.")
+        column = QVBoxLayout(box)
+        hint = QLabel("For new patients, after the pack. Tick a form to list it here.", box)
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        column.addWidget(hint)
+        layout = QFormLayout()
+        self.blank_copies_layout = layout
+        for form_id, form_title, _scope in choices:
+            spin = QSpinBox(box)
+            spin.setRange(0, MAX_BLANK)
+            spin.setSpecialValueText("none")
+            spin.setSuffix(" blank")
+            spin.setMaximumWidth(120)
+            spin.setAccessibleName(f"Blank copies of {form_title}")
+            spin.valueChanged.connect(self.schedule_count)
+            self.blank_copy_spins[form_id] = spin
+            layout.addRow(f"{form_title}:", spin)
+        column.addLayout(layout)
+        column.addStretch(1)
+        self.blank_copies_box = box
+        return box
+
+    def _enable_blank_copies(self) -> None:
+        """Only ticked forms take blank copies (an unticked one would print unasked)."""
+        ticked = set(self.checked_forms())
+        for form_id, spin in self.blank_copy_spins.items():
+            spin.setEnabled(form_id in ticked)
+            self.blank_copies_layout.setRowVisible(spin, form_id in ticked)  # unticked: no row
+            spin.setToolTip(
+                f"How many blank {self._title(form_id)} to add at the end (0 = none)."
+                if form_id in ticked else f"Tick {self._title(form_id)} to add blank copies.")
+        # Alt+L goes to the first ticked form's count.
+        first = next((s for f, s in self.blank_copy_spins.items() if f in ticked), None)
+        if first is not None:
+            self.blank_copies_box.setFocusProxy(first)
+
+    def _title(self, form_id: str) -> str:
+        for i in range(self.forms_list.count()):
+            item = self.forms_list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == form_id:
+                return item.text()
+        return form_id
+
+    def set_blank_copies(self, counts: dict[str, int]) -> None:
+        """Blank copies per form id (tests, scripts); the others go back to none."""
+        for form_id, spin in self.blank_copy_spins.items():
+            spin.setValue(counts.get(form_id, 0))
+
+    def blank_extra(self) -> tuple[tuple[str, int], ...]:
+        """(form id, count) of the ticked forms with blank copies, in list order."""
+        return tuple((form_id, self.blank_copy_spins[form_id].value())
+                     for form_id in self.checked_forms()
+                     if form_id in self.blank_copy_spins
+                     and self.blank_copy_spins[form_id].value() > 0)
+
     # ---- the choice -------------------------------------------------------------------
 
     def checked_forms(self) -> list[str]:
@@ -321,10 +399,12 @@ class PrintDialog(QDialog):
         if self.all_radio.isChecked():
             return PackChoice(kind="ward", title=f"{self.ward_name} pack",
                               ward_code=self.ward_code, form_ids=forms,
-                              copies=self.copies_spin.value())
+                              copies=self.copies_spin.value(),
+                              blank_extra=self.blank_extra())
         return PackChoice(kind="patients", title=f"{self.ward_name} selected patients",
                           ward_code=self.ward_code, patient_ids=tuple(self.selected_ids),
-                          form_ids=forms, copies=self.copies_spin.value())
+                          form_ids=forms, copies=self.copies_spin.value(),
+                          blank_extra=self.blank_extra())
 
     def _problem(self, choice: PackChoice) -> str:
         if not choice.form_ids:
@@ -362,7 +442,7 @@ class PrintDialog(QDialog):
         def counted(pack: Any) -> None:
             if self._count_task is task and pack.choice == self.choice():
                 self.page_count = pack.page_count
-                self.count_label.setText(_pages_text(pack.page_count))
+                self.count_label.setText(_pages_text(pack))
 
         def failed(exc: BaseException) -> None:
             if self._count_task is task:
@@ -394,7 +474,7 @@ class PrintDialog(QDialog):
         def rendered(pack: RenderedPack) -> None:
             self._set_busy(False)
             self.page_count = pack.page_count
-            self.count_label.setText(_pages_text(pack.page_count))
+            self.count_label.setText(_pages_text(pack))
             self.status_label.setText(f"Ready: {pack.page_count} pages.")
             self.output = PackOutput(self.window_, self.place, pack,
                                      on_finished=self._finished)
@@ -414,6 +494,11 @@ class PrintDialog(QDialog):
         for widget in (self.preview_button, self.print_button, self.save_button,
                        self.forms_list, self.copies_spin, self.blank_spin):
             widget.setEnabled(not busy)
+        if busy:
+            for spin in self.blank_copy_spins.values():
+                spin.setEnabled(False)
+        else:
+            self._enable_blank_copies()
         self.all_radio.setEnabled(not busy and bool(self.ward_code))
         self.selected_radio.setEnabled(not busy and bool(self.selected_ids))
         if busy:
@@ -453,5 +538,9 @@ class PrintDialog(QDialog):
         super().done(result)
 
 
-def _pages_text(pages: int) -> str:
-    return f"{pages} page{'s' if pages != 1 else ''} to print"
+def _pages_text(pack: RenderedPack) -> str:
+    pages = pack.page_count
+    text = f"{pages} page{'s' if pages != 1 else ''} to print"
+    if pack.blank_pages:
+        text += f" ({pages - pack.blank_pages} filled in + {pack.blank_pages} blank at the end)"
+    return text
