@@ -353,6 +353,8 @@ class MainWindow(QMainWindow):
         try:
             store = self._open_store()
             self.status = store.status(stale_minutes=self.settings.stale_minutes)
+            if self.status.has_snapshot:
+                store.wards()  # a damaged page shows here, not half-way through the list
         except WrongKey as exc:
             self._show_problem(
                 "Patient data cannot be opened",
@@ -379,7 +381,16 @@ class MainWindow(QMainWindow):
             return
         self.pages.setCurrentWidget(self.ward_page)
         self._set_cache_actions(enabled=True)
-        self._fill_wards(store)
+        try:
+            self._fill_wards(store)
+        except PaperFallbackError as exc:  # e.g. a damaged page found while reading patients
+            self._show_problem(
+                "Patient data cannot be read",
+                "Part of the patient data on this PC is damaged. Nothing has been changed."
+                "<br><br><b>What to do:</b> call the IT service desk; a new extract rebuilds "
+                "it. You can still print <b>blank forms</b>.<br><br>"
+                f"<small>{_escape(str(exc))}</small>")
+            return
         if self.focusWidget() is None:
             self.print_ward_button.setFocus()
 

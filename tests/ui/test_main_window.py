@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from pf_ui_helpers import now_utc, tiny_snapshot, write_cache
 from PySide6.QtCore import Qt
 
@@ -129,6 +128,23 @@ def test_wrong_key_shows_a_clear_message_not_a_crash(
     assert window.print_blank_button.isEnabled()
 
 
+def test_damaged_patient_data_shows_a_problem_not_a_crash(
+        tiny_cache: Path, make_window: Any, monkeypatch: Any) -> None:
+    from paperfallback.cache.store import CacheStore
+    from paperfallback.domain.errors import CacheError
+
+    def damaged(self: Any, **kwargs: Any) -> Any:
+        raise CacheError("the cache file cache.db is damaged (database disk image is malformed)")
+
+    monkeypatch.setattr(CacheStore, "patients", damaged)
+    window = make_window(tiny_cache)
+    assert window.pages.currentWidget() is window.problem_page
+    assert "damaged" in window.problem_text.text()
+    assert "CANNOT BE OPENED" in window.cache_banner.headline.text()
+    assert not window.print_ward_button.isEnabled()
+    assert window.print_blank_button.isEnabled()  # blank forms still print
+
+
 def test_bad_settings_file_falls_back_with_a_warning(
         tiny_cache: Path, make_window: Any) -> None:
     (tiny_cache / "settings.json").write_text('{"stale_minutes": "soon"}', encoding="utf-8")
@@ -139,9 +155,6 @@ def test_bad_settings_file_falls_back_with_a_warning(
 
 def test_import_extract_failure_is_reported(
         data_dir: Path, make_window: Any, prompts: Any, qtbot: Any, tmp_path: Path) -> None:
-    importers = pytest.importorskip("paperfallback.cache.importers")
-    if not hasattr(importers, "read_extract"):
-        pytest.skip("the importers have not landed yet")
     bad = tmp_path / "broken.json"
     bad.write_text("{not json", encoding="utf-8")
     prompts.paths = [str(bad)]
