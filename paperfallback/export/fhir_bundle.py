@@ -174,7 +174,10 @@ def _as_update(entry: BuiltEntry, systems: SiteSystems) -> BuiltEntry:
     """A conditional create turned into a conditional update on the same identifier."""
     if entry.method != "POST" or entry.if_none_exist != token(systems.entry, entry.key):
         return entry  # PUT/PATCH already idempotent; a Patient matched on NHS number stays
-    return BuiltEntry(entry.resource, entry.full_url, "PUT",
+    resource = entry.resource
+    if resource.get("resourceType") == "Observation" and resource.get("status") == "final":
+        resource = {**resource, "status": "amended"}  # FHIR R4: changed after being final
+    return BuiltEntry(resource, entry.full_url, "PUT",
                       f"{entry.resource_type}?{entry.if_none_exist}", None, entry.key)
 
 

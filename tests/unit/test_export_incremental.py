@@ -108,6 +108,7 @@ def test_only_the_changed_column_goes_out_as_a_conditional_update(
                                                             "NW34-0001/resp_rate/1")
     assert "ifNoneExist" not in resp["request"]
     assert resp["resource"]["valueQuantity"]["value"] == 25
+    assert resp["resource"]["status"] == "amended"  # corrected after the EPR had it as final
     total = entries["NW34-0001/news2_total/1"]
     assert total["resource"]["valueQuantity"]["value"] == 3  # recomputed with the correction
     assert "corrected 1" in lines[1]
