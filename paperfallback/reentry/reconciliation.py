@@ -16,7 +16,7 @@ from paperfallback.cache.staleness import format_uk
 from paperfallback.reentry.model import Discrepancy, InstanceStatus
 from paperfallback.reentry.store import EntriesStore, InstanceRecord
 from paperfallback.reentry.workflow import discrepancy_rates, double_entry_required
-from paperfallback.register import IssuedForm
+from paperfallback.register import COVER_FORM_ID, IssuedForm
 
 STATUSES = [s.value for s in InstanceStatus]
 
@@ -103,6 +103,8 @@ def reconcile(
     seen = set()
     for item in issued:
         seen.add(item.instance_id)
+        if item.form_id == COVER_FORM_ID:
+            continue  # nothing on a cover sheet is keyed back
         record = records.get(item.instance_id)
         report.instances.append(InstanceLine(
             instance_id=item.instance_id, form_id=item.form_id,

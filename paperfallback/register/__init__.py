@@ -8,6 +8,7 @@ from paperfallback.register.ids import (
     validate_instance_id,
 )
 from paperfallback.register.store import (
+    COVER_FORM_ID,
     IdAllocator,
     IssuedForm,
     MemoryAllocator,
@@ -16,6 +17,7 @@ from paperfallback.register.store import (
 )
 
 __all__ = [
+    "COVER_FORM_ID",
     "IdAllocator",
     "IssuedForm",
     "MemoryAllocator",

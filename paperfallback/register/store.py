@@ -43,6 +43,11 @@ CREATE INDEX IF NOT EXISTS issued_forms_printed ON issued_forms (printed_at);
 """
 
 
+# The ward pack cover sheet carries an ID and a QR like every page, but nothing on it is
+# keyed back: reconciliation does not count it as a form to come back.
+COVER_FORM_ID = "pack-cover"
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedForm:
     """One printed form instance: what keying needs to know about the paper it holds.

@@ -1,8 +1,8 @@
 """The ReportLab engine: page furniture, building blocks, one renderer per section kind,
 and packs (:func:`render_pack`)."""
 
+from paperfallback.register import COVER_FORM_ID
 from paperfallback.render.pack import (
-    COVER_FORM_ID,
     PackCancelled,
     PackRequest,
     PackResult,

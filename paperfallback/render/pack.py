@@ -29,6 +29,7 @@ from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import PatientRecord, Ward
 from paperfallback.formspec.catalogue import FormCatalogue
 from paperfallback.formspec.models import ChartSection, FormSpec, PageSpec, TableSection
+from paperfallback.register import COVER_FORM_ID
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
 from paperfallback.render.chart_section import keyed_times_shown
 from paperfallback.render.draw import LIGHT_GREY, MM, draw_text, text_in_box
@@ -44,8 +45,6 @@ from paperfallback.render.instance import Geometry, LaidOut, geometry, layout_fo
 from paperfallback.render.layout import Block, Stats
 from paperfallback.render.prefill import RowContext, keyed_note, latest_news2_score
 from paperfallback.settings import Settings
-
-COVER_FORM_ID = "pack-cover"
 
 
 class PackCancelled(PaperFallbackError):

@@ -33,6 +33,7 @@ def test_workbook_import_status(
     issued = record_issued("news2", 2, patient_id="p1", patient_name="ÖZTÜRK, Emre",
                            nhs_number="9990000026", ward_code="AN", printed_at=printed)
     record_issued("mar", 1, patient_id="p1", ward_code="AN", printed_at=printed)
+    record_issued("pack-cover", 1, scope="ward", ward_code="AN", printed_at=printed)
     out = tmp_path / "batch.xlsx"
     assert main(["entries", "workbook", "--form", "news2", "--ward", "an",
                  "--out", str(out)]) == 0
@@ -53,7 +54,7 @@ def test_workbook_import_status(
     report = json.loads(capsys.readouterr().out)
     statuses = {i["instance_id"]: i["status"] for i in report["instances"]}
     assert statuses[issued[0].instance_id] == "keyed"
-    assert report["not_returned"] and len(report["not_returned"]) == 1  # the MAR
+    assert report["not_returned"] and len(report["not_returned"]) == 1  # the MAR, not the cover
     kinds = {(d["instance_id"], d["kind"]) for d in report["discrepancies"]}
     assert (issued[0].instance_id, "news2_total") in kinds
     assert report["backlog"]["total"] == 3 and report["backlog"]["done"] == 2
