@@ -74,7 +74,12 @@ def load_export(path: Path) -> LoadedExport:
     except FileNotFoundError as exc:
         raise InputError("no such export (a bundle .json file or an export folder)",
                          where=str(path)) from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            "not a FHIR export: merge takes what 'paperfallback export --format fhir' wrote "
+            "(a bundle .json file or its folder), not xlsx or CSV exports", where=str(file)
+        ) from exc
+    except OSError as exc:
         raise InputError(f"cannot read the export: {exc}", where=str(file)) from exc
     if not isinstance(raw, dict) or raw.get("resourceType") != "Bundle" or \
             raw.get("type") != "transaction":

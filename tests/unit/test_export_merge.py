@@ -108,3 +108,14 @@ def test_merge_refuses_what_is_not_an_export(tmp_path: Path, capsys: Any) -> Non
     bad.write_text('{"resourceType": "Patient"}', encoding="utf-8")
     assert main(["merge", str(bad), "--out", str(tmp_path / "m")]) == 1
     assert "not a FHIR transaction Bundle" in capsys.readouterr().err
+
+
+def test_merge_of_a_spreadsheet_export_says_what_merge_takes(
+    tmp_path: Path, capsys: Any
+) -> None:
+    book = tmp_path / "ward7.xlsx"
+    book.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\xff\xfe not a json file")
+    assert main(["merge", str(book), "--out", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "not a FHIR export" in err and "ward7.xlsx" in err
+    assert "\n" not in err and "codec" not in err
