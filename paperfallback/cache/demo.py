@@ -579,7 +579,12 @@ def _quantity(text: str) -> Json:
     value, unit = text.split(" ", 1)
     number = float(value)
     return {"value": int(number) if number.is_integer() else number, "unit": unit,
-            "system": UCUM, "code": {"microgram": "ug", "mL": "mL"}.get(unit, unit)}
+            "system": UCUM, "code": _UCUM_CODES.get(unit, unit)}
+
+
+# The demo writes the safe word as Quantity.unit (what charts print) and the UCUM code
+# as Quantity.code (what FHIR needs); never the bare code as the unit text.
+_UCUM_CODES = {"microgram": "ug", "mL": "mL", "units": "[iU]", "nanogram": "ng", "litre": "L"}
 
 
 def _last_due(now: datetime, times: tuple[str, ...]) -> datetime | None:

@@ -192,7 +192,7 @@ def _import(
     Nothing newer is success while the cache is fresh (the engine drops less often than
     we look) and failure once it is stale (the feed has stopped: someone must look).
     """
-    current = store.status(stale_minutes=settings.stale_minutes)
+    current = store.status(stale_minutes=settings.stale_minutes, verify=True)
     if (
         not options.force
         and current.data_as_of is not None

@@ -9,6 +9,14 @@ from zoneinfo import ZoneInfo
 UK = ZoneInfo("Europe/London")
 
 
+CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
+"""How far in the future a data-as-of time may be before it is not believed: PCs and
+EPR servers disagree by seconds to a few minutes; more than this is a wrong clock or a
+wrong --as-of, and a future time would make old data look fresh."""
+
+FUTURE_AS_OF_MESSAGE = "data-as-of time is in the future: check the PC clock"
+
+
 @dataclass(frozen=True, slots=True)
 class Freshness:
     data_as_of: datetime
@@ -20,11 +28,20 @@ class Freshness:
         return self.now - self.data_as_of
 
     @property
+    def is_future(self) -> bool:
+        """The data claims to be from later than now (beyond clock skew): its age is unknown."""
+        return self.age < -CLOCK_SKEW_TOLERANCE
+
+    @property
     def is_stale(self) -> bool:
-        return self.age > timedelta(minutes=self.stale_minutes)
+        # A future data-as-of is never fresh: the PC clock or the extract's time is wrong,
+        # so nobody can say how old the data really is.
+        return self.is_future or self.age > timedelta(minutes=self.stale_minutes)
 
     @property
     def age_text(self) -> str:
+        if self.is_future:
+            return f"of unknown age ({FUTURE_AS_OF_MESSAGE})"
         return describe_age(self.age)
 
 

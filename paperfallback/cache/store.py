@@ -6,19 +6,31 @@ so adding a field to a fact needs no migration. Every query returns domain objec
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
-from collections.abc import Iterable, Iterator
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from paperfallback.cache.encrypted_db import Connection, DatabaseError, open_encrypted
 from paperfallback.cache.search_keys import bed_sort_key, fold, identifier_key
 from paperfallback.cache.staleness import Freshness, utc_now
 from paperfallback.domain.codec import from_json, to_json
-from paperfallback.domain.errors import CacheError, ImportRefused, InputError, NoCache
+from paperfallback.domain.errors import (
+    CacheError,
+    ImportRefused,
+    InputError,
+    InvalidNhsNumber,
+    NoCache,
+)
+from paperfallback.domain.nhs_number import is_valid
 from paperfallback.domain.records import (
     Alert,
     Allergy,
@@ -36,6 +48,9 @@ from paperfallback.domain.records import (
 CACHE_FILE = "cache.db"
 SCHEMA_VERSION = 1
 T = TypeVar("T")
+P = ParamSpec("P")
+log = logging.getLogger(__name__)
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,14 +112,21 @@ class CacheStatus:
     last_refresh_attempt_at: datetime | None
     last_refresh_failed: bool
     last_refresh_message: str
+    damage: str = ""  # why the cache file cannot be read ("" when it can)
 
     @property
     def is_stale(self) -> bool:
         return self.freshness is None or self.freshness.is_stale
 
+    @property
+    def is_damaged(self) -> bool:
+        return bool(self.damage)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "has_snapshot": self.has_snapshot,
+            "damaged": self.is_damaged,
+            "damage": self.damage or None,
             "data_as_of": self.data_as_of.isoformat() if self.data_as_of else None,
             "data_as_of_source": self.as_of_source or None,
             "imported_at": self.imported_at.isoformat() if self.imported_at else None,
@@ -150,26 +172,64 @@ def _load(cls: type[T], text: str) -> T:
     return from_json(cls, json.loads(text))
 
 
+def is_damage(exc: BaseException) -> bool:
+    """A DatabaseError that means the file's pages are damaged (not a lock or a bug)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return type(exc) is DatabaseError
+
+
+def damage_message(path: Path, exc: BaseException | str) -> str:
+    return (
+        f"the cache file {path} is damaged ({exc}): run 'paperfallback cache import' or "
+        "'paperfallback cache refresh' to rebuild it; blank forms still print"
+    )
+
+
+def _guarded(
+    method: Callable[Concatenate[CacheStore, P], T],
+) -> Callable[Concatenate[CacheStore, P], T]:
+    """Turn sqlcipher3 errors into CacheError, so callers (CLI, UI) show one clear line
+    instead of a traceback, and a damaged page never reads as 'no patients'."""
+
+    @functools.wraps(method)
+    def wrapper(self: CacheStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except DatabaseError as exc:
+            raise self._error(exc) from exc
+
+    return wrapper
+
+
 class CacheStore:
     """The ward cache in ``<data dir>/cache.db``, encrypted with SQLCipher."""
 
-    def __init__(self, conn: Connection, path: Path) -> None:
+    def __init__(
+        self, conn: Connection, path: Path, *, key: str = "",
+        key_source: str = "the configured key",
+    ) -> None:
         self._conn = conn
         self.path = path
+        self._key = key  # kept to rebuild a damaged file (replace_snapshot)
+        self._key_source = key_source
+
+    def _error(self, exc: BaseException) -> CacheError:
+        if is_damage(exc):
+            log.error("cache file %s is damaged: %s", self.path, exc)
+            return CacheError(damage_message(self.path, exc))
+        return CacheError(f"cannot read or write the cache file {self.path}: {exc}")
 
     @classmethod
     def open(cls, folder: Path, key: str, *, key_source: str = "the configured key") -> CacheStore:
-        path = folder / CACHE_FILE
-        conn = open_encrypted(path, key, key_source=key_source)
-        try:
-            conn.executescript(_SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        except DatabaseError as exc:
-            conn.close()
-            raise CacheError(f"the cache file {path} is damaged: {exc}") from exc
-        return cls(conn, path)
+        return cls.open_path(folder / CACHE_FILE, key, key_source=key_source)
+
+    @classmethod
+    def open_path(
+        cls, path: Path, key: str, *, key_source: str = "the configured key"
+    ) -> CacheStore:
+        return cls(_open_schema(path, key, key_source), path, key=key, key_source=key_source)
 
     def close(self) -> None:
         self._conn.close()
@@ -186,13 +246,18 @@ class CacheStore:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            with contextlib.suppress(DatabaseError):  # keep the first error, not the rollback's
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
     # ---- import -------------------------------------------------------------------------
 
+    @_guarded
     def patient_count(self) -> int | None:
+        return self._patient_count()
+
+    def _patient_count(self) -> int | None:
         row = self._conn.execute("SELECT counts FROM snapshot WHERE id = 1").fetchone()
         if row is None:
             return None
@@ -212,7 +277,18 @@ class CacheStore:
         ``max_drop_share`` against the current snapshot unless ``force``: a silently
         partial extract must never replace a good one during an outage.
         """
-        previous = self.patient_count()
+        damaged: BaseException | None = None
+        try:
+            # A damaged page an in-place write does not touch would stay damaged: check
+            # every page first (about 10 ms for the demo hospital).
+            problem = self._integrity_problem()
+            if problem:
+                raise DatabaseError(problem)
+            previous = self._patient_count()
+        except DatabaseError as exc:
+            if not is_damage(exc):
+                raise self._error(exc) from exc
+            previous, damaged = None, exc  # unreadable: no partial-extract guard possible
         new_count = len(snapshot.patients)
         if previous and not force and new_count < previous * (1 - max_drop_share):
             raise ImportRefused(
@@ -222,6 +298,24 @@ class CacheStore:
             )
         _check_references(snapshot)
         imported_at = imported_at or utc_now()
+        if damaged is None:
+            try:
+                self._write_snapshot(snapshot, imported_at)
+            except DatabaseError as exc:
+                if not is_damage(exc):
+                    raise self._error(exc) from exc
+                damaged = exc
+        if damaged is not None:
+            self._rebuild(snapshot, imported_at, damaged)
+        return ImportResult(
+            data_as_of=snapshot.data_as_of,
+            as_of_source=snapshot.as_of_source,
+            counts=snapshot.counts(),
+            previous_patients=previous,
+            skipped=dict(snapshot.skipped),
+        )
+
+    def _write_snapshot(self, snapshot: Snapshot, imported_at: datetime) -> None:
         stays = {s.patient_id: s for s in snapshot.stays}
         with self._transaction() as db:
             for table in ("wards", "patients", "facts", "appointments", "theatre_cases"):
@@ -269,30 +363,107 @@ class CacheStore:
                 "INSERT OR REPLACE INTO meta VALUES ('spo2_scale', ?)",
                 (json.dumps(snapshot.spo2_scale),),
             )
-        return ImportResult(
-            data_as_of=snapshot.data_as_of,
-            as_of_source=snapshot.as_of_source,
-            counts=snapshot.counts(),
-            previous_patients=previous,
-            skipped=dict(snapshot.skipped),
+
+    def _rebuild(self, snapshot: Snapshot, imported_at: datetime, cause: BaseException) -> None:
+        """Write ``snapshot`` into a fresh file and swap it for the damaged one.
+
+        A damaged page cannot be fixed in place, and an import must be able to recover the
+        PC without IT: the new file is written beside it (cache.db.new) and moved over
+        cache.db with os.replace (atomic); the damaged file is kept as
+        cache.db.damaged-<UTC time> for IT to inspect.
+        """
+        if not self._key:
+            raise self._error(cause) from cause
+        log.warning("rebuilding damaged cache file %s (%s)", self.path, cause)
+        fresh = self.path.with_name(self.path.name + ".new")
+        for leftover in _db_files(fresh):
+            leftover.unlink(missing_ok=True)
+        new = CacheStore.open_path(fresh, self._key, key_source=self._key_source)
+        try:
+            new._write_snapshot(snapshot, imported_at)
+        except DatabaseError as exc:
+            raise new._error(exc) from exc
+        finally:
+            new.close()  # the last close checkpoints the WAL into cache.db.new
+        with contextlib.suppress(DatabaseError):
+            self._conn.close()
+        kept = self.path.with_name(
+            f"{self.path.name}.damaged-{imported_at.strftime('%Y%m%dT%H%M%SZ')}"
         )
+        try:
+            try:
+                os.link(self.path, kept)
+            except OSError:
+                shutil.copy2(self.path, kept)
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists():
+                os.replace(wal, kept.with_name(kept.name + "-wal"))
+            self.path.with_name(self.path.name + "-shm").unlink(missing_ok=True)
+            os.replace(fresh, self.path)
+        except OSError as exc:
+            raise CacheError(
+                f"could not replace the damaged cache file {self.path} ({exc}): close "
+                "PaperFallback on this PC and run 'paperfallback cache import' again"
+            ) from exc
+        finally:
+            self._conn = _open_schema(self.path, self._key, self._key_source)
+        log.warning("damaged cache file kept as %s for IT", kept)
 
     def record_refresh(self, *, ok: bool, source: str, message: str = "") -> None:
-        """Log a refresh attempt for monitoring (no patient data in ``message``)."""
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO refresh_log VALUES (?, ?, ?, ?)",
-                (utc_now().isoformat(), int(ok), source, message),
-            )
-            db.execute(
-                "DELETE FROM refresh_log WHERE rowid NOT IN "
-                "(SELECT rowid FROM refresh_log ORDER BY at DESC LIMIT 500)"
-            )
+        """Log a refresh attempt for monitoring (no patient data in ``message``).
+
+        On a damaged file the entry is only logged: raising here would hide the error that
+        made the attempt fail, and ``status`` reports the damage itself.
+        """
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO refresh_log VALUES (?, ?, ?, ?)",
+                    (utc_now().isoformat(), int(ok), source, message),
+                )
+                db.execute(
+                    "DELETE FROM refresh_log WHERE rowid NOT IN "
+                    "(SELECT rowid FROM refresh_log ORDER BY at DESC LIMIT 500)"
+                )
+        except DatabaseError as exc:
+            log.error("could not record the refresh in %s (%s): ok=%s %s", self.path, exc,
+                      ok, message)
 
     # ---- status -------------------------------------------------------------------------
 
-    def status(self, *, stale_minutes: int = 60, now: datetime | None = None) -> CacheStatus:
+    def status(
+        self, *, stale_minutes: int = 60, now: datetime | None = None, verify: bool = False
+    ) -> CacheStatus:
+        """The snapshot's time, age and counts; a damaged file gives a status with
+        ``damage`` set (never an exception), so monitoring and refresh can act on it.
+        ``verify`` reads every page (PRAGMA quick_check), as ``cache status`` does."""
         now = now or utc_now()
+        try:
+            problem = self._integrity_problem() if verify else ""
+            if not problem:
+                return self._status(stale_minutes, now)
+        except DatabaseError as exc:
+            if not is_damage(exc):
+                raise self._error(exc) from exc
+            problem = str(exc)
+        log.error("cache file %s is damaged: %s", self.path, problem)
+        return CacheStatus(
+            has_snapshot=False, data_as_of=None, as_of_source="", imported_at=None, counts={},
+            freshness=None, last_refresh_ok_at=None, last_refresh_attempt_at=None,
+            last_refresh_failed=False, last_refresh_message="",
+            damage=damage_message(self.path, problem),
+        )
+
+    def _integrity_problem(self) -> str:
+        rows = [r[0] for r in self._conn.execute("PRAGMA quick_check(5)").fetchall()]
+        if rows == ["ok"]:
+            return ""
+        lines = [x.strip() for r in rows for x in r.splitlines() if x.strip()]
+        lines = [x for x in lines if not x.startswith("***")] or ["integrity check failed"]
+        more = f"; and {len(lines) - 1} more" if len(lines) > 1 else ""
+        return f"integrity check: {lines[0][:200]}{more}"
+
+    def _status(self, stale_minutes: int, now: datetime) -> CacheStatus:
         row = self._conn.execute(
             "SELECT data_as_of, as_of_source, imported_at, counts FROM snapshot WHERE id = 1"
         ).fetchone()
@@ -319,6 +490,7 @@ class CacheStore:
             last_refresh_message=last[2] if last else "",
         )
 
+    @_guarded
     def require_snapshot(self) -> None:
         if self._conn.execute("SELECT 1 FROM snapshot WHERE id = 1").fetchone() is None:
             raise NoCache(
@@ -327,10 +499,12 @@ class CacheStore:
 
     # ---- wards and patients ---------------------------------------------------------------
 
+    @_guarded
     def wards(self) -> list[Ward]:
         rows = self._conn.execute("SELECT data FROM wards ORDER BY code").fetchall()
         return [_load(Ward, r[0]) for r in rows]
 
+    @_guarded
     def resolve_ward(self, text: str) -> Ward:
         """A ward by its code or its name, case-insensitively."""
         wanted = text.strip()
@@ -342,6 +516,7 @@ class CacheStore:
         known = ", ".join(f"{w.name} ({w.code})" for w in self.wards()) or "none"
         raise InputError(f"no ward {text!r} in the cache; wards are: {known}", where="--ward")
 
+    @_guarded
     def patients(self, *, ward_code: str | None = None, search: str | None = None,
                  limit: int | None = None) -> list[PatientRow]:
         """Patients ordered by ward and bed; ``search`` matches a name prefix (family or
@@ -359,22 +534,33 @@ class CacheStore:
         result.sort(key=_row_order)
         return result
 
+    @_guarded
     def patient_ids(self, *, ward_code: str | None = None, search: str | None = None) -> set[str]:
         """Ids of the patients a search matches, without decoding them (instant search)."""
         where, params = _patient_filter(ward_code, search)
         return {r[0] for r in self._conn.execute("SELECT id FROM patients" + where, params)}
 
+    @_guarded
     def find_patient(self, identifier: str) -> Patient:
         """A patient by NHS number or hospital number (as typed)."""
         key = identifier_key(identifier)
-        row = self._conn.execute(
-            "SELECT data FROM patients WHERE nhs_number = ? OR hospital_key = ? LIMIT 1",
+        rows = self._conn.execute(
+            "SELECT data FROM patients WHERE nhs_number = ? OR hospital_key = ?",
             (key, key),
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not rows:
+            reject_bad_check_digit(identifier)
             raise InputError(f"no patient with NHS or hospital number {identifier!r} in the cache")
-        return _load(Patient, row[0])
+        if len(rows) > 1:
+            # Never pick one silently: a form printed for the wrong patient is worse than none.
+            raise InputError(
+                f"{len(rows)} patients in the cache match NHS or hospital number "
+                f"{identifier!r}; search by name (patients --search) and print by the other "
+                "number, and ask IT to check the extract for a duplicate registration"
+            )
+        return _load(Patient, rows[0][0])
 
+    @_guarded
     def patient_record(self, patient_id: str) -> PatientRecord:
         row = self._conn.execute(
             "SELECT data, stay, ward_code FROM patients WHERE id = ?", (patient_id,)
@@ -408,12 +594,14 @@ class CacheStore:
         """Every patient on a ward with all their facts, in bed order."""
         return [self.patient_record(r.patient.id) for r in self.patients(ward_code=ward_code)]
 
+    @_guarded
     def _spo2_scales(self) -> dict[str, int]:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'spo2_scale'").fetchone()
         return {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
 
     # ---- clinics and theatres -------------------------------------------------------------
 
+    @_guarded
     def clinics(self) -> list[str]:
         rows = self._conn.execute("SELECT DISTINCT clinic_key FROM appointments").fetchall()
         names = {fold(_load(Appointment, d).clinic): _load(Appointment, d).clinic for d in (
@@ -423,6 +611,7 @@ class CacheStore:
         )}
         return sorted(names.values(), key=str.casefold)
 
+    @_guarded
     def appointments(self, clinic: str, day: date) -> list[tuple[Appointment, Patient]]:
         """A clinic's appointments on a day, by start time, with their patients."""
         rows = self._conn.execute(
@@ -432,6 +621,7 @@ class CacheStore:
         ).fetchall()
         return [(_load(Appointment, a), _load(Patient, p)) for a, p in rows]
 
+    @_guarded
     def appointment_days(self, clinic: str) -> list[date]:
         rows = self._conn.execute(
             "SELECT DISTINCT day FROM appointments WHERE clinic_key = ? ORDER BY day",
@@ -439,12 +629,14 @@ class CacheStore:
         ).fetchall()
         return [date.fromisoformat(r[0]) for r in rows]
 
+    @_guarded
     def theatres(self) -> list[str]:
         rows = self._conn.execute(
             "SELECT data FROM theatre_cases GROUP BY theatre_key"
         ).fetchall()
         return sorted({_load(TheatreCase, r[0]).theatre for r in rows}, key=str.casefold)
 
+    @_guarded
     def theatre_cases(self, theatre: str, day: date) -> list[tuple[TheatreCase, Patient]]:
         rows = self._conn.execute(
             "SELECT t.data, p.data FROM theatre_cases t JOIN patients p ON p.id = t.patient_id "
@@ -453,12 +645,43 @@ class CacheStore:
         ).fetchall()
         return [(_load(TheatreCase, t), _load(Patient, p)) for t, p in rows]
 
+    @_guarded
     def theatre_days(self, theatre: str) -> list[date]:
         rows = self._conn.execute(
             "SELECT DISTINCT day FROM theatre_cases WHERE theatre_key = ? ORDER BY day",
             (fold(theatre),),
         ).fetchall()
         return [date.fromisoformat(r[0]) for r in rows]
+
+
+def reject_bad_check_digit(text: str, where: str | None = None) -> None:
+    """Ten digits that fail Modulus 11 were meant as an NHS number: say the check digit is
+    wrong (a mistyped digit) rather than 'not in the cache' (NHS Data Dictionary, NHS NUMBER)."""
+    digits = identifier_key(text)
+    if len(digits) == 10 and digits.isdigit() and not is_valid(digits):
+        raise InvalidNhsNumber(
+            f"{text!r} is not a valid NHS number: the check digit is wrong (check for a "
+            "mistyped digit)",
+            where=where,
+        )
+
+
+def _open_schema(path: Path, key: str, key_source: str) -> Connection:
+    conn = open_encrypted(path, key, key_source=key_source)
+    try:
+        conn.executescript(_SCHEMA)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+    except DatabaseError as exc:
+        conn.close()
+        raise CacheError(damage_message(path, exc)) from exc
+    return conn
+
+
+def _db_files(path: Path) -> list[Path]:
+    """A database file with its WAL and shared-memory files."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 def _row_order(row: PatientRow) -> tuple[Any, ...]:

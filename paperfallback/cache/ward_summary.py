@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from paperfallback.cache.staleness import describe_age, format_uk, uk_time, utc_now
+from paperfallback.cache.staleness import (
+    FUTURE_AS_OF_MESSAGE,
+    describe_age,
+    format_uk,
+    uk_time,
+    utc_now,
+)
 from paperfallback.cache.store import CacheStatus, CacheStore, age_in_years
 from paperfallback.domain.keyed import KeyedSource, is_keyed_from_paper, with_keyed
 from paperfallback.domain.news2 import ClinicalRisk, News2Observation, score
@@ -207,6 +213,13 @@ class CacheBanner:
 
 def cache_banner(status: CacheStatus, *, now: datetime | None = None) -> CacheBanner:
     """The always-visible line about the data: its time and age, or an unmissable warning."""
+    if status.is_damaged:
+        return CacheBanner(
+            CacheLevel.NONE,
+            "CACHE FILE DAMAGED — patient data cannot be read",
+            "Blank forms still print. Ask IT to run 'paperfallback cache refresh' or "
+            "'paperfallback cache import' to rebuild it.",
+        )
     if not status.has_snapshot or status.data_as_of is None or status.freshness is None:
         return CacheBanner(
             CacheLevel.NONE,
@@ -221,6 +234,14 @@ def cache_banner(status: CacheStatus, *, now: datetime | None = None) -> CacheBa
         refresh = " The last refresh FAILED: " + (status.last_refresh_message or "no reason given")
     imported = " (time of import; the extract carried no time of its own)" if (
         status.as_of_source == "import time") else ""
+    if status.freshness.is_future:
+        return CacheBanner(
+            CacheLevel.STALE,
+            f"DATA AGE UNKNOWN — {FUTURE_AS_OF_MESSAGE}",
+            f"Data as of {format_uk(status.data_as_of)}{imported} is later than this PC's "
+            "clock. Treat the data as stale and check anything important against the "
+            f"patient and the latest paper records.{refresh}",
+        )
     if status.is_stale:
         return CacheBanner(
             CacheLevel.STALE,

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from paperfallback.cache.staleness import format_uk, utc_now
+from paperfallback.cache.staleness import FUTURE_AS_OF_MESSAGE, format_uk, utc_now
 from paperfallback.cache.store import CacheStatus
 from paperfallback.cli.context import AppContext
-from paperfallback.domain.errors import InputError
+from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.logs import redact
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,12 @@ def health_problems(
     """Plain-English reasons monitoring should raise a ticket; empty when all is well."""
     now = now or utc_now()
     problems: list[str] = []
-    if not status.has_snapshot:
+    if status.is_damaged:
+        problems.append(status.damage)
+    elif not status.has_snapshot:
         problems.append("no cache has been imported")
+    elif status.freshness is not None and status.freshness.is_future:
+        problems.append(FUTURE_AS_OF_MESSAGE)
     elif status.is_stale and status.freshness is not None:
         problems.append(
             f"the data is {status.freshness.age_text} old "
@@ -174,11 +178,23 @@ def health_problems(
 
 
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
-    store = ctx.open_cache()
     now = utc_now()
-    status = store.status(stale_minutes=ctx.settings.stale_minutes, now=now)
+    try:
+        store = ctx.open_cache()
+    except CacheError as exc:
+        if not args.json:
+            raise
+        # Monitoring parses stdout: a wrong key or unreadable file is still a JSON object.
+        print(json.dumps({
+            "error": str(exc), "needs_attention": True, "problems": [str(exc)],
+            "has_snapshot": False, "checked_at": now.isoformat(),
+            "site_code": ctx.settings.site_code, "ward": ctx.settings.ward or None,
+            "pc_id": ctx.settings.pc_id,
+        }, indent=2))
+        return 1
+    status = store.status(stale_minutes=ctx.settings.stale_minutes, now=now, verify=True)
     problems = health_problems(status, refresh_alert_minutes=args.refresh_alert_minutes, now=now)
-    exit_code = 1 if args.check and problems else 0
+    exit_code = 1 if (args.check and problems) or status.is_damaged else 0
     if args.json:
         data = status.to_json()
         last_ok = status.last_refresh_ok_at
@@ -195,6 +211,9 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
             "pc_id": ctx.settings.pc_id,
         })
         print(json.dumps(data, indent=2))
+        return exit_code
+    if status.is_damaged:
+        print(f"CACHE FILE DAMAGED: {status.damage}")
         return exit_code
     if not status.has_snapshot or status.data_as_of is None or status.freshness is None:
         print("No cache yet: run 'paperfallback demo' or 'paperfallback cache import PATH'.")

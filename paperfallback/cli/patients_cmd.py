@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from paperfallback.cache.store import reject_bad_check_digit
 from paperfallback.cli.context import AppContext
 from paperfallback.domain.nhs_number import format_nhs_number
 
@@ -23,6 +24,8 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     store.require_snapshot()
     ward_code = store.resolve_ward(args.ward).code if args.ward else None
     rows = store.patients(ward_code=ward_code, search=args.search)
+    if not rows and args.search:
+        reject_bad_check_digit(args.search, where="--search")
     wards = {w.code: w for w in store.wards()}
     if args.json:
         out = []

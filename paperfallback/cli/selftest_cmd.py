@@ -3,7 +3,12 @@
 IT runs it after installing or updating a ward PC, and CI runs it inside the PyInstaller
 bundle: it proves the bundle found its forms, fonts and Qt-free render engine, that the
 cache opens with the key this PC is configured with, and that the data is fresh enough.
-One line per check ("PASS ..." / "FAIL ..."), exit 0 only when every check passes.
+One line per check ("PASS ..." / "FAIL ..." / "WARN ..."), exit 0 when no check fails.
+
+A WARN is a setup fault IT should fix that does not stop this PC printing safely now, e.g.
+no ``pc_code`` (form-instance IDs then use a 3-character code derived from the PC name,
+which another of the site's hundreds of PCs may share). It does not fail the self-test, so
+a ward PC in an outage still reports itself ready to print; monitoring should alert on it.
 
 The rendered pack holds patient data, so it is written into a private temporary folder
 inside the data folder and deleted; its form instances go to a throwaway register, never
@@ -45,13 +50,18 @@ def add_parser(sub: Any) -> None:
 class CheckResult:
     ok: bool
     text: str
+    warn: bool = False  # ok, but IT should act (does not change the exit code)
 
     def line(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'} {self.text}"
+        return f"{'FAIL' if not self.ok else 'WARN' if self.warn else 'PASS'} {self.text}"
 
 
 class Failed(Exception):
     """A check failed; the message completes the check's line."""
+
+
+class Warned(Exception):
+    """A check found something IT should fix that does not stop printing (WARN line)."""
 
 
 def compact_age(age: timedelta) -> str:
@@ -96,12 +106,14 @@ class SelfTest:
         self.results: list[CheckResult] = []
 
     def run(self, emit: Callable[[CheckResult], None]) -> bool:
-        for check in (self.settings, self.cache_opens, self.snapshot, self.cache_age,
+        for check in (self.settings, self.pc_code, self.cache_opens, self.snapshot, self.cache_age,
                       self.forms, self.pack):
             try:
                 result = CheckResult(True, check())
             except Failed as exc:
                 result = CheckResult(False, str(exc))
+            except Warned as exc:
+                result = CheckResult(True, str(exc), warn=True)
             except PaperFallbackError as exc:
                 result = CheckResult(False, f"{_check_name(check)}: {exc}")
             except Exception as exc:  # a self-test reports, it does not crash
@@ -119,6 +131,17 @@ class SelfTest:
         source = str(where) if where.exists() else "defaults (no settings.json)"
         ward = settings.ward or "all wards"
         return f"settings from {source}: site {settings.site_code}, {ward}, PC {settings.pc_id}"
+
+    def pc_code(self) -> str:
+        from paperfallback.register.ids import derived_pc_code, normalise_pc_code
+
+        settings = self.ctx.settings
+        if settings.pc_code.strip():
+            return f"pc_code {normalise_pc_code(settings.pc_code)} set"
+        raise Warned(
+            f"pc_code not set: form-instance IDs use {derived_pc_code(settings.pc_id)}, "
+            f"derived from the PC name {settings.pc_id!r}, which another PC may share; "
+            "ask IT to assign one (docs/install.md)")
 
     def cache_opens(self) -> str:
         _key, source = self.ctx.key
@@ -171,7 +194,8 @@ class SelfTest:
 
 
 _CHECK_NAMES = {
-    "settings": "settings", "cache_opens": "cache opens", "snapshot": "cache holds a snapshot",
+    "settings": "settings", "pc_code": "pc_code", "cache_opens": "cache opens",
+    "snapshot": "cache holds a snapshot",
     "cache_age": "cache age", "forms": "forms load", "pack": "render a pack of every form",
 }
 

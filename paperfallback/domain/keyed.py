@@ -14,9 +14,13 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
+from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.domain.records import Observation, ObservationKind, PatientRecord
 
 KEYED_PREFIX = "keyed-from-paper:"
+_SCALE_SEP = ";scale="  # a keyed column's SpO2 scale, carried on each of its observation ids
+PAPER_TOTAL_PREFIX = "paper: "  # text of a recomputed total whose handwritten one differed
+UNCHECKED_TOTAL = "paper total, not checked"  # text of a total whose column is incomplete
 
 # Keyed observations of one patient (cache patient id), oldest first.
 KeyedSource = Callable[[str], Sequence[Observation]]
@@ -24,6 +28,105 @@ KeyedSource = Callable[[str], Sequence[Observation]]
 
 def is_keyed_from_paper(obs: Observation) -> bool:
     return obs.id.startswith(KEYED_PREFIX)
+
+
+def keyed_id(instance_id: str, section: str, index: int, field_id: str,
+             spo2_scale: int | None) -> str:
+    """The id of a value keyed from paper: its form instance, chart column and field,
+    and the SpO2 scale keyed in that column (if any), so the next chart plots and scores
+    the column on the scale the nurse used."""
+    ident = f"{KEYED_PREFIX}{instance_id}:{section}:{index}:{field_id}"
+    return f"{ident}{_SCALE_SEP}{spo2_scale}" if spo2_scale in (1, 2) else ident
+
+
+def keyed_spo2_scale(obs: Observation) -> int | None:
+    """The SpO2 scale keyed in the column of ``obs`` (None: not keyed, or not from paper)."""
+    if not is_keyed_from_paper(obs) or _SCALE_SEP not in obs.id:
+        return None
+    scale = obs.id.rsplit(_SCALE_SEP, 1)[1]
+    return int(scale) if scale in ("1", "2") else None
+
+
+def paper_total(obs: Observation) -> str | None:
+    """The handwritten NEWS2 total where it differed from the keyed parameters' score
+    (``obs`` then holds the computed total), else None."""
+    if obs.kind is ObservationKind.NEWS2_TOTAL and obs.text.startswith(PAPER_TOTAL_PREFIX):
+        return obs.text[len(PAPER_TOTAL_PREFIX):]
+    return None
+
+
+def is_unchecked_total(obs: Observation) -> bool:
+    """A handwritten NEWS2 total that could not be checked (a parameter of its column was
+    not keyed as a value): shown flagged, never as a checked total."""
+    return obs.kind is ObservationKind.NEWS2_TOTAL and obs.text == UNCHECKED_TOTAL
+
+
+def _column(obs: Observation) -> str:
+    return obs.id.split(_SCALE_SEP, 1)[0].rsplit(":", 1)[0]
+
+
+def rescore_keyed(keyed: Iterable[Observation],
+                  default_scale: int | None) -> list[Observation]:
+    """Keyed observations with each column's NEWS2 total computed from its keyed
+    parameters (RCP NEWS2 2017, chart 1, via :func:`paperfallback.domain.news2.score`) on
+    the column's keyed SpO2 scale, else ``default_scale`` (the EPR's), else Scale 1.
+
+    A handwritten total is never passed on alone: where it differs from the computed one
+    the total keeps the computed value with the paper's in its text (:func:`paper_total`),
+    so every page flags it; in a column whose parameters are incomplete (blank, illegible)
+    it cannot be checked and is marked so (:func:`is_unchecked_total`) rather than hidden,
+    as it may be the only sign of a deterioration. The entries keep it for review.
+    """
+    columns: dict[str, list[Observation]] = {}
+    for obs in keyed:
+        columns.setdefault(_column(obs), []).append(obs)
+    out: list[Observation] = []
+    for column, group in columns.items():
+        params: dict[ObservationKind, Observation] = {
+            o.kind: o for o in group if o.kind is not ObservationKind.NEWS2_TOTAL}
+        out += params.values()
+        handwritten = next((o for o in group if o.kind is ObservationKind.NEWS2_TOTAL), None)
+        first = group[0]
+        scale = keyed_spo2_scale(first)
+        computed = _score(params, scale or default_scale or 1)
+        if computed is None:
+            if handwritten is not None:
+                out.append(dataclasses.replace(handwritten, text=UNCHECKED_TOTAL))
+            continue
+        text = ""
+        if handwritten is not None and handwritten.value is not None \
+                and int(handwritten.value) != computed:
+            text = f"{PAPER_TOTAL_PREFIX}{int(handwritten.value)}"
+        ident = handwritten.id if handwritten is not None else (
+            f"{column}:news2_total" + (f"{_SCALE_SEP}{scale}" if scale else ""))
+        out.append(Observation(ident, first.patient_id, ObservationKind.NEWS2_TOTAL,
+                               first.effective, value=float(computed), text=text,
+                               source_time=max(_keyed_at(o) for o in group)))
+    return out
+
+
+def _score(params: dict[ObservationKind, Observation], scale: int) -> int | None:
+    def number(kind: ObservationKind) -> float | None:
+        obs = params.get(kind)
+        return obs.value if obs is not None else None
+
+    def code(kind: ObservationKind) -> str:
+        obs = params.get(kind)
+        return obs.text.strip().upper() if obs is not None else ""
+
+    numbers = [number(k) for k in (ObservationKind.RESP_RATE, ObservationKind.SPO2,
+                                   ObservationKind.SBP, ObservationKind.PULSE,
+                                   ObservationKind.TEMP)]
+    oxygen, acvpu = code(ObservationKind.OXYGEN), code(ObservationKind.ACVPU)
+    if any(n is None for n in numbers) or not oxygen or not acvpu:
+        return None
+    rr, spo2, sbp, pulse, temp = (float(n or 0) for n in numbers)
+    try:
+        return score(News2Observation(
+            resp_rate=rr, spo2=spo2, oxygen="A" if oxygen in ("A", "AIR") else "O2", sbp=sbp,
+            pulse=pulse, acvpu=acvpu, temp=temp, spo2_scale=scale)).total
+    except ValueError:  # a code the chart does not know: no total rather than a guess
+        return None
 
 
 def _minute(moment: datetime) -> datetime:
@@ -59,12 +162,14 @@ def _keyed_at(obs: Observation) -> datetime:
 
 
 def with_keyed(record: PatientRecord, keyed: KeyedSource | None) -> PatientRecord:
-    """The record with its keyed observations merged in (unchanged without any)."""
+    """The record with its keyed observations merged in (unchanged without any), each
+    keyed column's NEWS2 total recomputed (:func:`rescore_keyed`)."""
     if keyed is None:
         return record
     extra = keyed(record.patient.id)
     if not extra:
         return record
+    extra = rescore_keyed(extra, record.spo2_scale)
     return dataclasses.replace(
         record, observations=merge_observations(record.observations, extra))
 

@@ -122,7 +122,7 @@ class Discrepancy:
                 f"NEWS2 total written as {self.detail.get('handwritten')} but the keyed "
                 f"observations score {self.detail.get('computed')}"
             )
-        return (
-            f"double entry differs: first {self.detail.get('first')!r}, "
-            f"second {self.detail.get('second')!r}"
-        )
+        # Blind (R-ENT-6): neither keying's value is shown, or the clerks would make the
+        # two entries agree with each other instead of with the paper. Only the resolver's
+        # view (`entries differences --resolver`) reads the values from ``detail``.
+        return "the two keyings differ; a third person will resolve them against the paper"

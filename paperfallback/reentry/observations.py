@@ -5,7 +5,9 @@ keyed from paper with their time (not silently mixed with the EPR extract).
 Call :func:`keyed_observations` for one patient, or pass a :class:`KeyedObservations`
 (every patient's, read once) to ``render_pack`` / ``ward_summaries``; every observation
 has an id starting with :data:`KEYED_PREFIX` and ``source_time`` = when keyed. The merge
-with the extract's observations is paperfallback.domain.keyed (a lower layer).
+with the extract's observations is paperfallback.domain.keyed (a lower layer); it also
+recomputes each keyed column's NEWS2 total from its parameters on the column's SpO2
+scale (keyed here, carried on the ids), so the handwritten total never prints alone.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from collections import defaultdict
 from datetime import datetime
 
 from paperfallback.cache.encrypted_db import Connection
-from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper
+from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
 from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.reentry.model import EntryState
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
 
 TIME_FIELD = "obs_time"  # the NEWS2 chart's time field (issue 4 names it)
+SCALE_FIELD = "spo2_scale"  # the column's SpO2 scale: carried on the ids (domain.keyed)
 _UNITS = {
     ObservationKind.RESP_RATE: "/min", ObservationKind.SPO2: "%", ObservationKind.O2_FLOW: "L/min",
     ObservationKind.SBP: "mmHg", ObservationKind.DBP: "mmHg", ObservationKind.PULSE: "/min",
@@ -86,11 +89,13 @@ def _keyed_by_patient(work_db: Connection,
                 effective = datetime.fromisoformat(values[TIME_FIELD][0])
             except ValueError:
                 continue
+            scale_text = values.get(SCALE_FIELD, ("", effective))[0].strip()
+            scale = int(scale_text) if scale_text in ("1", "2") else None
             for field_id, (value, keyed_at) in values.items():
                 kind = kinds.get(field_id)
                 if kind is None:
                     continue
-                ident = f"{KEYED_PREFIX}{record.instance_id}:{section}:{index}:{field_id}"
+                ident = keyed_id(record.instance_id, section, index, field_id, scale)
                 if kind in _CODED:
                     obs = Observation(ident, patient_id, kind, effective, text=value,
                                       source_time=keyed_at)

@@ -46,6 +46,10 @@ FIRST_DATA_ROW = 3
 _HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 _LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
 _UNLOCKED = Protection(locked=False)
+# Not a secret and not a security control (Excel sheet passwords are easily removed): it
+# only guards the grey identity columns against accidental edits. The real control is
+# the importer's cross-check of every row's identity against the register (R-ENT-4).
+SHEET_PASSWORD = "paper-fallback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +149,7 @@ def _fill_sheet(ws: object, form: FormSpec, plan: SheetPlan, issued: list[Issued
             continue
         printed = rows_printed.get(item.instance_id, {})
         for index in range(section.count):
-            ws.append(_identity(plan, item, index, printed.get((section.id, index))))
+            ws.append(identity_row(plan, item, index, printed.get((section.id, index))))
             rows += 1
     last_row = FIRST_DATA_ROW + rows - 1
     for row in ws.iter_rows(min_row=FIRST_DATA_ROW, max_row=max(last_row, FIRST_DATA_ROW),
@@ -153,6 +157,11 @@ def _fill_sheet(ws: object, form: FormSpec, plan: SheetPlan, issued: list[Issued
         for cell in row:
             cell.fill = _LOCKED_FILL
             cell.number_format = "@"
+            if isinstance(cell.value, str):
+                # A name such as "=Evil" or "+RM1" is text, never a formula: openpyxl
+                # takes a string starting with = as a formula unless told otherwise.
+                cell.data_type = "s"
+                cell.quotePrefix = True
     for offset, spec in enumerate(fields):
         column = first_input + offset
         letter = get_column_letter(column)
@@ -173,14 +182,16 @@ def _fill_sheet(ws: object, form: FormSpec, plan: SheetPlan, issued: list[Issued
         ws.column_dimensions[get_column_letter(column)].width = max(10, min(28, len(name) + 4))
     ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=first_input).coordinate
     ws.protection.sheet = True
+    ws.protection.password = SHEET_PASSWORD
     ws.protection.formatColumns = False  # clerks may widen columns
     ws.protection.formatRows = False
     return rows
 
 
-def _identity(plan: SheetPlan, item: IssuedForm, index: int,
-              row: PrintedRow | None) -> list[object]:
-    """The locked cells of one row: the form, whose row it is, where it is on the paper."""
+def identity_row(plan: SheetPlan, item: IssuedForm, index: int,
+                 row: PrintedRow | None) -> list[object]:
+    """The locked cells of one row: the form, whose row it is, where it is on the paper
+    (in ``plan.identity`` order; the importer checks a keyed row against the same)."""
     if plan.section.id == PATIENT_SECTION:
         return [item.instance_id, item.downtime_number or ""]
     patient = row.patient if row is not None else None
@@ -286,7 +297,11 @@ def _write_instructions(ws: object, form: FormSpec, plans: list[SheetPlan], copi
         "5. Choices: type the printed code (e.g. A, C, V, P, U for consciousness).",
         "6. Type the NEWS2 total as the nurse wrote it, even if it looks wrong: the app "
         "recomputes it and flags a difference for the ward.",
-        "7. Do not change rows 1 and 2 or the grey columns; they tie each row to the paper. "
+        "7. Do not change rows 1 and 2 or the grey columns; they tie each row to the paper "
+        "(the import refuses a row whose form ID, NHS number, hospital number or name do "
+        "not match the form: key it on the row of the right form instead). The grey "
+        "columns are locked with a sheet password: it is not a security control, only a "
+        "guard against accidental edits. "
         "Type values, never formulas (a formula is refused), and only in the columns of "
         "row 1's field ids: anything elsewhere is reported, not imported.",
         "   Blank copies (no patient printed): key the NHS number, or the name and date "

@@ -11,6 +11,11 @@ values in a column with no field id in row 1, a paper row keyed twice, data on a
 that is not part of the workbook, and empty required fields on a row with other writing
 are all reported. A blind second keying by the clerk of the first is refused before
 anything is saved.
+
+Every row's identity columns (NHS number, hospital number, name, printed row text,
+downtime number) are checked against what the register and cache say of the form the row
+names: a row whose form ID was changed to another patient's form is refused, not filed
+against that patient (hazard R-ENT-4). The sheet password is only a guard against slips.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from paperfallback.reentry.layout import PATIENT_FIELDS, PATIENT_SECTION, FormLa
 from paperfallback.reentry.model import EntryPass, EntryState, InstanceStatus
 from paperfallback.reentry.patients import identify_blank_form
 from paperfallback.reentry.printed import is_blank_copy, issued_layout
+from paperfallback.reentry.printed_rows import PrintedRow, printed_rows
 from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore, FieldWrite
 from paperfallback.reentry.validation import KeyingContext, entry_state_of
@@ -43,6 +49,8 @@ from paperfallback.reentry.workbook import (
     META_SHEET,
     ROW_PRINTED,
     TABLE_INDEX,
+    SheetPlan,
+    identity_row,
 )
 from paperfallback.reentry.workflow import double_entry_required, finish_pass
 from paperfallback.register import IssuedForm, validate_instance_id
@@ -56,6 +64,16 @@ REQUIRED_REASON = ("required: this row has other writing but this field is empty
                    "value, ? if it cannot be read or - if nothing was written")
 _IDENTITY_COLUMNS = frozenset({*IDENTITY, CHART_INDEX, TABLE_INDEX, ROW_PRINTED,
                                DOWNTIME_NUMBER})
+# Identity text cross-checked against the register and cache (R-ENT-4); compared as text,
+# so a name such as "=Evil" that a spreadsheet stored as a formula still matches.
+_CHECKED_IDENTITY = frozenset({"nhs_number", "hospital_number", "patient_name", ROW_PRINTED,
+                               DOWNTIME_NUMBER})
+_PATIENT_COLUMNS = frozenset({"nhs_number", "hospital_number", "patient_name"})
+
+
+def mismatch_reason(instance_id: str) -> str:
+    return (f"this row's patient does not match form {instance_id}: keyed values were not "
+            "imported")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +139,8 @@ def import_workbook(
         sheets = _data_sheets(wb, catalogue, result)
         if entry_pass is EntryPass.SECOND:
             _refuse_own_second_pass(store, sheets, clerk.strip())
-        importer = _Importer(store, lookup, clerk.strip(), entry_pass, window_hours, now, result)
+        importer = _Importer(store, lookup, clerk.strip(), entry_pass, window_hours, now, result,
+                             cache)
         for ws, form, section_id in sheets:
             importer.sheet(ws, form, section_id)
         if entry_pass is EntryPass.FIRST:
@@ -244,8 +263,13 @@ def _only_section(form: FormSpec) -> str:
 
 class _Importer:
     def __init__(self, store: EntriesStore, lookup: Lookup, clerk: str, entry_pass: EntryPass,
-                 window_hours: int, now: datetime | None, result: ImportResult) -> None:
+                 window_hours: int, now: datetime | None, result: ImportResult,
+                 cache: CacheStore | None = None) -> None:
         self.store = store
+        self.cache = cache
+        # what each row was printed for, from the cache and from the register alone
+        self.printed: dict[str, dict[tuple[str, int], PrintedRow]] = {}
+        self.printed_bare: dict[str, dict[tuple[str, int], PrintedRow]] = {}
         self.lookup = lookup
         self.clerk = clerk
         self.entry_pass = entry_pass
@@ -307,6 +331,8 @@ class _Importer:
             name = header[i] if i < len(header) and header[i] else ""
             column = name or f"column {get_column_letter(i + 1)}"
             if isinstance(value, _Refused):
+                if name in _CHECKED_IDENTITY and value.reason == FORMULA_REASON:
+                    continue  # identity text: compared with the form's record as text
                 self._problem(sheet, number, column, value, value.reason)
             elif i in stray and not _is_empty(value):
                 label = f"column {get_column_letter(i + 1)}" + (f" ({name!r})" if name else "")
@@ -357,6 +383,11 @@ class _Importer:
                 self.bad_instances.add(instance_id)
                 return
             index = position - 1
+        if (_has_input(values, inputs) or refused_row) and not self._identity_matches(
+                sheet, number, cell, session, section, index_column, index):
+            self.result.rows_skipped += 1
+            self.bad_instances.add(instance_id)
+            return
         paper_row = (instance_id, section_id, index)
         if paper_row in self.seen and _has_input(values, inputs):
             other_sheet, other = self.seen[paper_row]
@@ -407,6 +438,44 @@ class _Importer:
         self.result.fields_changed += session.save_row(section_id, index, writes)
         self.result.rows_imported += 1
         self.result.instances.add(instance_id)
+
+    def _identity_matches(self, sheet: str, number: int, cell: Callable[[str], Any],
+                          session: KeyingSession, section: Any, index_column: str | None,
+                          index: int) -> bool:
+        """Whether the row's identity columns say what the workbook printed for this form
+        and row (R-ENT-4); each mismatch is a problem and the row is not imported.
+
+        On list forms the patient of a row comes from the cache: when the cache no longer
+        holds it, the patient columns cannot be checked (the form ID and row still are). A
+        workbook made without the cache (register only) is accepted as it was made.
+        """
+        item = session.printed
+        instance_id = item.instance_id
+        form = session.layout.form
+        if instance_id not in self.printed:
+            self.printed[instance_id] = printed_rows(form, item, self.cache)
+            self.printed_bare[instance_id] = printed_rows(form, item, None)
+        row = self.printed[instance_id].get((section.id, index))
+        bare = self.printed_bare[instance_id].get((section.id, index))
+        plan = SheetPlan(sheet, section, index_column)
+        wanted = [dict(zip(plan.identity, identity_row(plan, item, index, r), strict=True))
+                  for r in (row, bare)]
+        patient_known = (section.id == PATIENT_SECTION or form.scope == "patient"
+                         or (row is not None and row.patient is not None))
+        ok = True
+        for column in plan.identity:
+            if column not in _CHECKED_IDENTITY:
+                continue
+            if column in _PATIENT_COLUMNS and not patient_known:
+                continue
+            if column == ROW_PRINTED and row is None:
+                continue  # the cache no longer says what the row was printed with
+            got = cell(column)
+            text = got.text if isinstance(got, _Refused) else _cell_text(got)
+            if not any(_same_identity(column, text, _cell_text(w[column])) for w in wanted):
+                self._problem(sheet, number, column, got, mismatch_reason(instance_id))
+                ok = False
+        return ok
 
     def _session(self, instance_id: str, form: FormSpec, sheet: str,
                  number: int) -> KeyingSession | None:
@@ -488,7 +557,8 @@ def _finish_each(store: EntriesStore, result: ImportResult, bad_instances: set[s
                  clerk: str, entry_pass: EntryPass, double_entry_forms: set[str]) -> None:
     for instance_id in sorted(result.instances):
         record = store.instance(instance_id)
-        if record is None or record.status.rank >= InstanceStatus.VERIFIED.rank:
+        # A verified form is checked again (a changed keying re-opens it); exported stays.
+        if record is None or record.status is InstanceStatus.EXPORTED:
             continue
         if instance_id in bad_instances:
             continue
@@ -547,6 +617,18 @@ def _cell_text(value: object) -> str:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return str(value).strip()
+
+
+def _same_identity(column: str, got: str, want: str) -> bool:
+    """Identity text equal to what was printed: NHS numbers by their digits, the rest
+    ignoring case and runs of spaces (a spreadsheet may re-case or re-space text)."""
+    if column == "nhs_number":
+        return _digits(got) == _digits(want)
+    return " ".join(got.split()).casefold() == " ".join(want.split()).casefold()
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if not c.isspace() and c != "-")
 
 
 def _whole_number(value: object) -> int | None:

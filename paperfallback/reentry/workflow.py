@@ -41,8 +41,8 @@ def finish_pass(
     """The clerk has keyed the whole form in this pass; returns the new status.
 
     Single entry: the first pass makes the form *keyed*. Double entry: the form is
-    *keyed* once both passes are done, and *verified* when they agree (or every
-    difference has been resolved from the paper).
+    *keyed* once both passes are done, and *verified* when they agree and every
+    difference ever recorded has been resolved from the paper by a third person.
     """
     record = store.instance(instance_id)
     if record is None:
@@ -63,11 +63,16 @@ def finish_pass(
         return _status(store, instance_id)
     if not (record.first_done and record.second_done):
         return record.status
-    differences = compare(store, instance_id)
+    compare(store, instance_id)  # records every new difference
     if record.status.rank < InstanceStatus.KEYED.rank:
         store.set_status(instance_id, InstanceStatus.KEYED)
-    if not differences or all(_resolved(store, d.address) for d in differences):
+    # Every difference ever recorded must have been keyed from the paper by a third
+    # person, not only those the two passes still show (R-ENT-6).
+    if not open_differences(store, instance_id):
         store.set_status(instance_id, InstanceStatus.VERIFIED, by=by)
+    elif record.status is InstanceStatus.VERIFIED:
+        # A pass re-keyed after verification now differs: check it again from the paper.
+        store.set_status(instance_id, InstanceStatus.KEYED)
     return _status(store, instance_id)
 
 
@@ -113,6 +118,22 @@ def _resolved(store: EntriesStore, address: FieldAddress) -> bool:
     return store.entry(address, EntryPass.RESOLVED) is not None
 
 
+def open_differences(store: EntriesStore, instance_id: str) -> list[FieldAddress]:
+    """Fields whose two keyings once differed and that no third person has yet keyed from
+    the paper (hazard R-ENT-6).
+
+    A difference, once recorded, is settled only by a value in the *resolved* pass:
+    re-keying either pass so the two agree, or closing the discrepancy without a value,
+    does not settle it (agreement with each other is not agreement with the paper).
+    """
+    recorded = [
+        d for d in store.discrepancies(instance_id, open_only=False)
+        if d.kind is DiscrepancyKind.DOUBLE_ENTRY
+    ]
+    return sorted({d.address for d in recorded
+                   if d.is_open or not _resolved(store, d.address)})
+
+
 def resolve(
     store: EntriesStore, address: FieldAddress, value: str | None, state: EntryState, *,
     by: str, form_id: str,
@@ -124,7 +145,7 @@ def resolve(
     record = store.instance(address.instance_id)
     if record is None:
         raise InputError(f"nothing has been keyed for form {address.instance_id}")
-    if by in (record.first_clerk, record.second_clerk):
+    if by.strip().casefold() in (record.first_clerk.casefold(), record.second_clerk.casefold()):
         raise InputError(
             f"{by} keyed this form: a third person must resolve the differences from the paper"
         )
@@ -138,11 +159,7 @@ def settle(store: EntriesStore, instance_id: str, *, by: str) -> InstanceStatus:
     """Verify a double-entry form once both passes are done and nothing is left open."""
     record = store.instance(instance_id)
     assert record is not None
-    open_left = [
-        d for d in store.discrepancies(instance_id)
-        if d.kind is DiscrepancyKind.DOUBLE_ENTRY
-    ]
-    if (record.first_done and record.second_done and not open_left
+    if (record.first_done and record.second_done and not open_differences(store, instance_id)
             and record.status is InstanceStatus.KEYED):
         store.set_status(instance_id, InstanceStatus.VERIFIED, by=by)
     return _status(store, instance_id)

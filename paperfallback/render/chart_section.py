@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from paperfallback.cache.staleness import uk_time
-from paperfallback.domain.keyed import is_keyed_from_paper
+from paperfallback.domain.keyed import (
+    is_keyed_from_paper,
+    is_unchecked_total,
+    keyed_spo2_scale,
+    paper_total,
+)
 from paperfallback.domain.records import Observation, ObservationKind, PatientRecord
 from paperfallback.formspec.models import ChartRow, ChartSection, FieldSpec, GraphRow
 from paperfallback.render.draw import (
@@ -30,7 +35,7 @@ from paperfallback.render.draw import (
 )
 from paperfallback.render.fonts import BOLD, REGULAR
 from paperfallback.render.layout import Block, BuildContext, Flow
-from paperfallback.render.prefill import KEYED_MARK
+from paperfallback.render.prefill import KEYED_MARK, UNCHECKED_MARK
 from paperfallback.render.sections_common import draw_title, title_height
 
 GROUP_W = 5.5 * MM
@@ -50,6 +55,11 @@ class TimePoint:
     values: dict[str, str]  # field id -> printed text
     numbers: dict[str, float]  # field id -> numeric value (for placing in graph rows)
     keyed_at: datetime | None = None  # keyed from paper (not in the EPR snapshot): when
+    spo2_scale: int | None = None  # the scale the column was recorded on (keyed, or the EPR's)
+    paper_total: str | None = None  # handwritten NEWS2 total that differed from the computed
+
+
+PAPER_TOTAL_MARK = "≠"  # beside a computed total whose handwritten one differed
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -108,15 +118,24 @@ def time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
             if obs.value is not None:
                 numbers[spec.id] = obs.value
                 values[spec.id] = _fmt(obs.value, spec.decimals)
+                if paper_total(obs) is not None:
+                    values[spec.id] += PAPER_TOTAL_MARK
+                elif is_unchecked_total(obs):
+                    values[spec.id] += UNCHECKED_MARK
             elif obs.text:
                 values[spec.id] = obs.text.strip().upper()
         if values:
             keyed = [o.source_time or o.effective for o in group if is_keyed_from_paper(o)]
-            points.append(TimePoint(moment, values, numbers, max(keyed) if keyed else None))
+            scales = [s for s in map(keyed_spo2_scale, group) if s is not None]
+            papers = [p for p in map(paper_total, group) if p is not None]
+            points.append(TimePoint(moment, values, numbers, max(keyed) if keyed else None,
+                                    scales[-1] if scales else record.spo2_scale,
+                                    papers[-1] if papers else None))
     scale_field = fields.get("observation.spo2_scale")
-    if scale_field and record.spo2_scale:
+    if scale_field:
         for point in points:
-            point.values.setdefault(scale_field.id, str(record.spo2_scale))
+            if point.spo2_scale:
+                point.values[scale_field.id] = str(point.spo2_scale)
     return points
 
 
@@ -298,8 +317,8 @@ class ColumnsChartFlow:
         chart = self.chart
         oxygen_field = next((f.id for f in chart.fields if f.prefill == "observation.oxygen"),
                             None)
-        scale = self.spo2_scale or 1
         for j, point in enumerate(shown):
+            scale = point.spo2_scale or self.spo2_scale or 1
             cx = grid_x + j * col_w
             moment = uk_time(point.moment)
             day = (f"{KEYED_MARK} " if point.keyed_at else "◆") + moment.strftime("%d-%b")
@@ -411,13 +430,29 @@ def _is_running_total(spec: FieldSpec) -> bool:
     return "running" in spec.id or "balance" in spec.id
 
 
+def _points_shown(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
+    if chart.axis != "columns" or not chart.prefill or not chart.prefill_columns:
+        return []
+    return time_points(record, chart)[-chart.prefill_columns:]
+
+
 def keyed_times_shown(record: PatientRecord, chart: ChartSection) -> list[datetime]:
     """When the keyed-from-paper time points the chart pre-fills were keyed (for the
     page's footnote, which must be known before layout as it sets the footer's height)."""
-    if chart.axis != "columns" or not chart.prefill or not chart.prefill_columns:
-        return []
-    points = time_points(record, chart)[-chart.prefill_columns:]
-    return [p.keyed_at for p in points if p.keyed_at is not None]
+    return [p.keyed_at for p in _points_shown(record, chart) if p.keyed_at is not None]
+
+
+def paper_totals_shown(record: PatientRecord, chart: ChartSection) -> list[tuple[datetime, str]]:
+    """(column time, handwritten total) of pre-filled columns whose paper NEWS2 total
+    differed from the one computed from their keyed values (for the ≠ footnote)."""
+    return [(p.moment, p.paper_total) for p in _points_shown(record, chart)
+            if p.paper_total is not None]
+
+
+def unchecked_totals_shown(record: PatientRecord, chart: ChartSection) -> bool:
+    """Whether a pre-filled column shows a paper total it could not check (? footnote)."""
+    return any(v.endswith(UNCHECKED_MARK) for p in _points_shown(record, chart)
+               for v in p.values.values())
 
 
 def chart_flow(chart: ChartSection, ctx: BuildContext) -> list[Flow]:
@@ -430,4 +465,5 @@ def chart_flow(chart: ChartSection, ctx: BuildContext) -> list[Flow]:
     return [ColumnsChartFlow(chart, ctx, points, scale, first=(i == 0)) for i in range(chart.pages)]
 
 
-__all__ = ["GraphRow", "TimePoint", "chart_flow", "time_points"]
+__all__ = ["PAPER_TOTAL_MARK", "GraphRow", "TimePoint", "chart_flow", "paper_totals_shown",
+           "time_points", "unchecked_totals_shown"]

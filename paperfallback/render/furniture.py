@@ -1,6 +1,7 @@
 """Page furniture printed on every page: form title and version, "Page x of y", the
-banner (patient, ward, clinic, theatre, downtime number, or boxes to handwrite), "Data as
-of", the STALE DATA warning, the form-instance ID as text and QR code, and the legend.
+banner (patient with the allergy status, ward, clinic, theatre, downtime number, or boxes
+to handwrite), "Data as of", the STALE DATA warning, the form-instance ID as text and QR
+code, and the legend.
 
 Identifiers sit at fixed positions: a long name shrinks, then wraps, then is cut with an
 ellipsis inside its own box, so it can never push the NHS number or the hospital number
@@ -15,7 +16,7 @@ from functools import lru_cache
 
 from paperfallback.cache.staleness import format_uk, uk_time
 from paperfallback.domain.nhs_number import format_nhs_number
-from paperfallback.domain.records import PatientRecord, Ward
+from paperfallback.domain.records import AllergyStatus, PatientRecord, Ward
 from paperfallback.render.draw import (
     ALERT_RED,
     MM,
@@ -27,7 +28,12 @@ from paperfallback.render.draw import (
     wrap,
 )
 from paperfallback.render.fonts import BOLD, REGULAR, string_width
-from paperfallback.render.prefill import NHS_NOT_RECORDED, dob_with_age
+from paperfallback.render.prefill import (
+    ALLERGIES_NOT_RECORDED,
+    NHS_NOT_RECORDED,
+    NO_KNOWN_ALLERGIES,
+    dob_with_age,
+)
 from paperfallback.render.qr import draw_qr, qr_payload
 
 TITLE_H = 7 * MM
@@ -195,8 +201,10 @@ def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top
     c.setFont(REGULAR, 8.5)
     dob = dob_with_age(p, today)
     sex = p.sex.value.title() if p.sex.value != "unknown" else "not recorded"
-    draw_text(c, "left", x + pad, top - 15 * MM, f"DOB {dob}")
-    draw_text(c, "left", x + pad, top - 19 * MM, f"Sex {sex}")
+    born = f"DOB {dob}   ·   Sex {sex}"
+    c.setFont(REGULAR, fit_size(born, REGULAR, name_w - 2 * pad, 8.5, 6))
+    draw_text(c, "left", x + pad, top - 14.6 * MM, born)
+    _allergy_line(c, record, x + pad, top - 19.2 * MM, name_w - 2 * pad)
     # identifiers: fixed column on the right of the banner
     ix = x + name_w + 1 * MM
     iw = width - name_w - 2 * MM
@@ -233,16 +241,48 @@ def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top
         draw_text(c, "left", ix + 1.2, top - 19.6 * MM, consultant)
 
 
+def allergy_line(record: PatientRecord, width: float) -> tuple[str, float]:
+    """The banner's allergy status (on every page, so a continuation page of a MAR never
+    lacks it) and its font size: the substances, "No known allergies", or "Allergies not
+    recorded — check with patient" (the wording of the page-1 allergy box). Substances that
+    do not fit are counted, never silently dropped."""
+    status = record.allergy_status
+    if status is AllergyStatus.NONE_KNOWN:
+        return NO_KNOWN_ALLERGIES, fit_size(NO_KNOWN_ALLERGIES, BOLD, width, 8, 5.5)
+    if status is not AllergyStatus.RECORDED:
+        return ALLERGIES_NOT_RECORDED, fit_size(ALLERGIES_NOT_RECORDED, BOLD, width, 8, 5.5)
+    names = [a.substance for a in record.true_allergies]
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        text = "Allergies: " + "; ".join(names[:shown]) + (
+            f" +{rest} more: see the allergy record" if rest else "")
+        size = fit_size(text, BOLD, width, 8, 5.5)
+        if string_width(text, BOLD, size) <= width:
+            return text, size
+    return text, size
+
+
+def _allergy_line(c: Canvas, record: PatientRecord, x: float, y: float, width: float) -> None:
+    text, size = allergy_line(record, width)
+    alert = record.allergy_status is not AllergyStatus.NONE_KNOWN
+    if alert:
+        c.setFillColorRGB(*ALERT_RED)
+    c.setFont(BOLD, size)
+    draw_text(c, "left", x, y, text)
+    c.setFillGray(0)
+
+
 def _blank_patient_banner(c: Canvas, x: float, top: float, width: float) -> None:
     label_w = min(62 * MM, width * 0.36)
     boxes_w = width - label_w
-    cells = [("FAMILY name", 0.5), ("Given name", 0.5), ("NHS number", 0.34),
-             ("Date of birth", 0.33), ("Hospital number", 0.33)]
+    # Ward and bed too: a form written on a busy ward goes back with its bed's notes.
+    cells = [("FAMILY name", 0.36), ("Given name", 0.32), ("Ward", 0.18), ("Bed", 0.14),
+             ("NHS number", 0.34), ("Date of birth", 0.33), ("Hospital number", 0.33)]
     row_h = BANNER_H / 2
     c.setLineWidth(0.4)
     cx, y = x, top
     for i, (text, share) in enumerate(cells):
-        if i == 2:
+        if i == 4:
             cx, y = x, top - row_h
         w = boxes_w * share
         c.rect(cx, y - row_h, w, row_h)

@@ -31,7 +31,11 @@ from paperfallback.formspec.catalogue import FormCatalogue
 from paperfallback.formspec.models import ChartSection, FormSpec, PageSpec, TableSection
 from paperfallback.register import COVER_FORM_ID
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
-from paperfallback.render.chart_section import keyed_times_shown
+from paperfallback.render.chart_section import (
+    keyed_times_shown,
+    paper_totals_shown,
+    unchecked_totals_shown,
+)
 from paperfallback.render.draw import LIGHT_GREY, MM, draw_text, text_in_box
 from paperfallback.render.fonts import BOLD, REGULAR
 from paperfallback.render.furniture import (
@@ -43,7 +47,14 @@ from paperfallback.render.furniture import (
 )
 from paperfallback.render.instance import Geometry, LaidOut, geometry, layout_form
 from paperfallback.render.layout import Block, Stats
-from paperfallback.render.prefill import RowContext, keyed_note, latest_news2_score
+from paperfallback.render.prefill import (
+    UNCHECKED_NOTE,
+    RowContext,
+    keyed_note,
+    latest_is_unchecked,
+    latest_news2_score,
+    paper_total_note,
+)
 from paperfallback.settings import Settings
 
 
@@ -202,19 +213,25 @@ def _ward_rows(records: list[PatientRecord], now: datetime) -> list[RowContext]:
 def _with_keyed_note(job: _Job) -> _Job:
     """Add the ``P`` footnote to the job's legend when its pages show keyed values."""
     times = []
+    papers: list[tuple[datetime, str]] = []
+    unchecked = False
     for section in job.spec.sections:
         if isinstance(section, ChartSection) and job.record is not None:
             times += keyed_times_shown(job.record, section)
+            papers += paper_totals_shown(job.record, section)
+            unchecked = unchecked or unchecked_totals_shown(job.record, section)
         elif isinstance(section, TableSection) and any(
                 f.prefill == "news2.latest" for f in section.fields):
             for row in job.table_rows.get(section.source, []):
                 latest = latest_news2_score(row.record) if row.record else None
-                if latest is not None and latest.keyed_at is not None:
+                if row.record is not None and latest is not None and latest.keyed_at:
                     times.append(latest.keyed_at)
-    note = keyed_note(times)
-    if not note:
+                    unchecked = unchecked or latest_is_unchecked(row.record)
+    notes = [n for n in (keyed_note(times), paper_total_note(papers),
+                         UNCHECKED_NOTE if unchecked else "") if n]
+    if not notes:
         return job
-    spec = job.spec.model_copy(update={"legend": [*job.spec.legend, note]})
+    spec = job.spec.model_copy(update={"legend": [*job.spec.legend, *notes]})
     return dataclasses.replace(job, spec=spec)
 
 

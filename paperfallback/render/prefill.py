@@ -14,6 +14,7 @@ from paperfallback.cache.staleness import format_uk, uk_time
 from paperfallback.cache.store import age_in_years
 from paperfallback.cache.ward_summary import LatestNews2
 from paperfallback.cache.ward_summary import latest_news2 as latest_news2_of
+from paperfallback.domain.keyed import is_unchecked_total
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import (
     AllergyStatus,
@@ -104,7 +105,20 @@ def latest_news2(record: PatientRecord) -> str:
     moment = uk_time(latest.at)
     mark = f"{KEYED_MARK} " if latest.keyed_at else ""
     scored = " (scored)" if latest.computed else ""
-    return f"{mark}{latest.total}{scored} at {moment:%H:%M} {moment:%d-%b}"
+    unchecked = UNCHECKED_MARK if latest_is_unchecked(record) else ""
+    return f"{mark}{latest.total}{unchecked}{scored} at {moment:%H:%M} {moment:%d-%b}"
+
+
+UNCHECKED_MARK = "?"  # a keyed paper total whose column was incomplete (not checked)
+UNCHECKED_NOTE = ("? = total as written on paper, not checked: a parameter of that "
+                  "observation set was not keyed (blank or illegible).")
+
+
+def latest_is_unchecked(record: PatientRecord) -> bool:
+    """Whether the latest NEWS2 is a handwritten total that could not be checked."""
+    latest = latest_news2_score(record)
+    return latest is not None and not latest.computed and any(
+        is_unchecked_total(o) for o in record.observations if o.effective == latest.at)
 
 
 def keyed_note(times: list[datetime]) -> str:
@@ -115,6 +129,18 @@ def keyed_note(times: list[datetime]) -> str:
     first, last = format_keyed(min(times)), format_keyed(max(times))
     when = f"on {last}" if first == last else f"between {first} and {last}"
     return f"{KEYED_MARK} = keyed from paper {when}; not in the EPR snapshot."
+
+
+def paper_total_note(items: list[tuple[datetime, str]]) -> str:
+    """The footnote for the ≠ mark: a column's handwritten NEWS2 total differed from the
+    one computed from its keyed values; the chart prints the computed one (RCP NEWS2
+    2017), the paper's is shown here and the discrepancy is open for review."""
+    if not items:
+        return ""
+    shown = "; ".join(f"{uk_time(moment):%d-%b %H:%M} paper {total}"
+                      for moment, total in sorted(items))
+    return (f"≠ = paper total differed: the total printed is computed from the keyed values "
+            f"({shown}); see discrepancy.")
 
 
 def format_keyed(moment: datetime) -> str:

@@ -23,10 +23,11 @@ from paperfallback.register import Register
 from paperfallback.settings import Settings
 
 KEY = "test-key-not-secret"
-# RCP NEWS2 chart 1, scale 1: RR 24 -> 2, SpO2 93 -> 2, air 0, SBP 101 -> 1,
-# pulse 118 -> 2, alert 0, temperature 38.6 -> 1: total 8.
-KEYED = {"resp_rate": "24", "spo2": "93", "oxygen": "A", "sbp": "101", "dbp": "64",
-         "pulse": "118", "acvpu": "A", "temp": "38.6", "news2_total": "8", "initials": "SW"}
+# RCP NEWS2 chart 1, scale 1 (keyed; the patient's EPR scale is 2): RR 24 -> 2, SpO2 93
+# -> 2, air 0, SBP 101 -> 1, pulse 118 -> 2, alert 0, temperature 38.6 -> 1: total 8.
+KEYED = {"resp_rate": "24", "spo2": "93", "spo2_scale": "1", "oxygen": "A", "sbp": "101",
+         "dbp": "64", "pulse": "118", "acvpu": "A", "temp": "38.6", "news2_total": "8",
+         "initials": "SW"}
 
 
 def _text(path: Path) -> str:

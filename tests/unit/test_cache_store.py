@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from paperfallback.cache.store import CacheStore
-from paperfallback.domain.errors import ImportRefused, InputError, WrongKey
+from paperfallback.domain.errors import ImportRefused, InputError, InvalidNhsNumber, WrongKey
 from paperfallback.domain.records import (
     Allergy,
     AllergyStatus,
@@ -185,6 +185,29 @@ def test_find_patient_by_nhs_or_hospital_number(store: CacheStore) -> None:
     assert store.find_patient("rm1003").id == "p3"
     with pytest.raises(InputError, match="no patient"):
         store.find_patient("9990000018")
+
+
+def test_find_patient_refuses_an_ambiguous_number(tmp_path: Path) -> None:
+    """Two patients share a number (a duplicate registration, or one patient's hospital
+    number equal to another's): never pick one silently."""
+    snap = _snapshot()
+    twin = Patient(id="p9", nhs_number=_nhs(4), hospital_number="RM9999", family="Jones",
+                   given="Ffion", birth_date=date(1950, 1, 1), sex=Sex.FEMALE)
+    with CacheStore.open(tmp_path, KEY) as store:
+        store.replace_snapshot(Snapshot(
+            data_as_of=AS_OF, as_of_source="option", patients=(*snap.patients, twin),
+            wards=snap.wards, stays=snap.stays,
+        ))
+        with pytest.raises(InputError, match="2 patients in the cache match"):
+            store.find_patient(_nhs(4))
+        assert store.find_patient("RM9999").id == "p9"
+
+
+def test_find_patient_says_when_the_check_digit_is_wrong(store: CacheStore) -> None:
+    good = _nhs(4)
+    bad = good[:9] + str((int(good[9]) + 1) % 10)
+    with pytest.raises(InvalidNhsNumber, match="check digit is wrong"):
+        store.find_patient(bad[:3] + " " + bad[3:6] + " " + bad[6:])
 
 
 def test_refresh_log_feeds_monitoring(store: CacheStore) -> None:

@@ -66,6 +66,37 @@ def test_bundle_timestamp_then_manifest_then_last_updated_then_now(tmp_path: Pat
 
 def test_naive_times_are_uk_local_and_always_aware(tmp_path: Path) -> None:
     folder = _folder(tmp_path, stamp="2026-07-01T09:00:00", manifest=None, updated=None)
-    snap = read_extract([folder], now=NOW)
+    snap = read_extract([folder], now=datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
     assert snap.data_as_of.tzinfo is not None
     assert snap.data_as_of == datetime(2026, 7, 1, 8, 0, tzinfo=UTC)  # BST = UTC+1
+
+
+def test_a_future_data_as_of_is_refused_naming_its_source(tmp_path: Path) -> None:
+    """A future time would make old data look fresh ("Age 0 minutes") on every page."""
+    import pytest
+
+    from paperfallback.domain.errors import InputError
+
+    cases = [
+        (dict(stamp="2026-03-02T13:00:00Z", manifest=None, updated=None), "bundle.timestamp"),
+        (dict(stamp=None, manifest="2026-03-02T13:00:00Z", updated=None), "transactionTime"),
+        (dict(stamp=None, manifest=None, updated="2027-01-01T00:00:00Z"), "meta.lastUpdated"),
+    ]
+    for n, (kwargs, source) in enumerate(cases):
+        base = tmp_path / str(n)
+        base.mkdir()
+        with pytest.raises(InputError, match="is in the future") as err:
+            read_extract([_folder(base, **kwargs)], now=NOW)  # type: ignore[arg-type]
+        assert source in str(err.value)
+    option = tmp_path / "o"
+    option.mkdir()
+    folder = _folder(option, stamp="2026-03-02T09:00:00Z", manifest=None, updated=None)
+    with pytest.raises(InputError, match="--as-of option") as err:
+        read_extract([folder], as_of=datetime(2027, 6, 1, 10, 0), now=NOW)
+    assert err.value.where == "--as-of"
+
+
+def test_clock_skew_within_five_minutes_is_accepted(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, stamp="2026-03-02T12:04:00Z", manifest=None, updated=None)
+    snap = read_extract([folder], now=NOW)
+    assert snap.data_as_of == datetime(2026, 3, 2, 12, 4, tzinfo=UTC)

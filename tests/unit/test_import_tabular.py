@@ -127,3 +127,45 @@ def test_missing_required_column(tmp_path: Path) -> None:
     _csv(tmp_path, "stays", [["patient_id", "bed"], ["p1", "Bed 1"]])
     with pytest.raises(InputError, match="ward_code"):
         read_extract([tmp_path], now=NOW)
+
+
+def test_two_patients_with_one_nhs_number_are_refused_naming_both_rows(tmp_path: Path) -> None:
+    """As the FHIR importer does: a duplicate registration must be merged in the EPR first,
+    or a form could be printed for, or keyed back to, the wrong one."""
+    _csv(tmp_path, "patients", [["id", "family", "nhs_number"], ["p1", "Jones", "9990000026"],
+                                ["p2", "Wŷn", "999 000 0026"]])
+    path = tmp_path / "patients.csv"
+    with pytest.raises(InputError, match="same NHS number as patient 'p1'") as err:
+        read_extract([path], now=NOW)
+    assert err.value.where == f"{path}:3"
+    assert f"({path}:2)" in str(err.value)
+
+
+def test_duplicate_nhs_number_across_xlsx_sheets_is_refused(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "patients"
+    sheet.append(["id", "family", "nhs_number"])
+    sheet.append(["p1", "Jones", "9990000026"])
+    sheet.append(["p2", "Öztürk", "9990000026"])
+    book.save(tmp_path / "extract.xlsx")
+    with pytest.raises(InputError, match="same NHS number") as err:
+        read_extract([tmp_path / "extract.xlsx"], now=NOW)
+    assert err.value.where == f"{tmp_path / 'extract.xlsx'}, sheet patients row 3"
+
+
+def test_patients_without_nhs_numbers_are_not_duplicates(tmp_path: Path) -> None:
+    _csv(tmp_path, "patients", [["id", "family", "nhs_number"], ["p1", "Jones", ""],
+                                ["p2", "Evans", ""]])
+    assert len(read_extract([tmp_path], now=NOW).patients) == 2
+
+
+def test_abbreviated_dose_units_are_written_in_full(tmp_path: Path) -> None:
+    _csv(tmp_path, "patients", [["id", "family"], ["p1", "Jones"]])
+    _csv(tmp_path, "prescriptions", [["patient_id", "drug", "dose"],
+                                     ["p1", "Levothyroxine", "500 ug"],
+                                     ["p1", "Insulin aspart", "10 U"],
+                                     ["p1", "Paracetamol", "1 g"],
+                                     ["p1", "Senna", "1-2 tablet"]])
+    doses = [p.dose for p in read_extract([tmp_path], now=NOW).prescriptions]
+    assert doses == ["500 microgram", "10 units", "1 g", "1-2 tablet"]

@@ -176,3 +176,16 @@ def test_empty_tables_say_so(sample_data_dir: Path, sample_as_of: datetime) -> N
                            sample_data_dir, sample_as_of)
     text = " ".join(" ".join(p.get_text().split()) for p in doc)
     assert "No medicines of this kind in the cache" in text
+
+
+@pytest.mark.parametrize("form_id", ["news2", "mar", "continuation"])
+def test_blank_patient_banner_has_ward_and_bed_boxes(form_id: str,
+                                                     sample_as_of: datetime) -> None:
+    """Audit: the handwritten identification boxes lacked Ward and Bed, so a blank form
+    filled in on a busy ward could not be put back with its bed's notes."""
+    _result, doc = _render(PackRequest(blank_form=form_id), None, sample_as_of)
+    for page in doc:
+        [as_of] = page.search_for("Data as of")
+        banner = [w[4] for w in page.get_text("words") if w[3] <= as_of.y0]
+        for box in ("FAMILY", "Given", "NHS", "Date", "Hospital", "Ward", "Bed"):
+            assert box in banner, (page.number, box)

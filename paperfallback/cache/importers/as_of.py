@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from paperfallback.cache.staleness import UK, utc_now
+from paperfallback.cache.staleness import CLOCK_SKEW_TOLERANCE, UK, format_uk, utc_now
 from paperfallback.domain.errors import InputError
 
 AS_OF_OPTION = "option"
@@ -95,6 +95,28 @@ class AsOfEvidence:
         if self.last_updated is not None:
             return self.last_updated, AS_OF_LAST_UPDATED
         return aware(now) if now is not None else utc_now(), AS_OF_IMPORT_TIME
+
+
+_SOURCE_NAMES = {
+    AS_OF_OPTION: "the --as-of option",
+    AS_OF_BUNDLE: "the Bundle timestamp (bundle.timestamp)",
+    AS_OF_MANIFEST: "the Bulk Data manifest transactionTime",
+    AS_OF_LAST_UPDATED: "the latest meta.lastUpdated",
+}
+
+
+def check_not_future(data_as_of: datetime, source: str, now: datetime | None = None) -> None:
+    """Refuse a data-as-of later than now (beyond clock skew): it would make any data,
+    however old, look fresh on every printed page and in monitoring."""
+    now = aware(now) if now is not None else utc_now()
+    if data_as_of - now > CLOCK_SKEW_TOLERANCE:
+        name = _SOURCE_NAMES.get(source, source)
+        raise InputError(
+            f"the extract's data-as-of time {format_uk(data_as_of)} (from {name}) is in the "
+            f"future (this PC's clock says {format_uk(now)}); nothing was imported. Check the "
+            "time given, the EPR's clock and this PC's clock",
+            where="--as-of" if source == AS_OF_OPTION else None,
+        )
 
 
 def window_start(as_of: datetime, hours: float | None) -> datetime | None:

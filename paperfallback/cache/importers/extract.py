@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from paperfallback.cache.importers.as_of import AsOfEvidence
+from paperfallback.cache.importers.as_of import AsOfEvidence, check_not_future
 from paperfallback.cache.importers.fhir_collect import FhirCollector
 from paperfallback.cache.importers.fhir_files import (
     check_manifest,
@@ -57,6 +57,7 @@ def read_extract(
     for manifest in manifests:
         check_manifest(manifest, [p for p in files.fhir if p.suffix.lower() != ".json"], counts)
     data_as_of, source = evidence.decide(as_of, now)
+    check_not_future(data_as_of, source, now)
     parts = collector.finish(data_as_of)
     if files.tabular:
         parts.extend(read_tables(files.tabular, policy=policy, as_of=data_as_of))

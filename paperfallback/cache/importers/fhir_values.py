@@ -176,13 +176,42 @@ def extension_value(resource: Json, url: str) -> Any:
     return None
 
 
+# Units as a drug chart may print them. UCUM codes such as "ug" and "U" are on the
+# "do not use" abbreviation lists (ISMP List of Error-Prone Abbreviations; NHS Specialist
+# Pharmacy Service / RCP prescribing standards: write "microgram" and "units" in full):
+# "ug" is misread as "mg" (1000-fold) and "U" as 0 or 4 (insulin overdose).
+SAFE_UNITS: dict[str, str] = {  # keys lower case: looked up case-insensitively
+    "ug": "microgram", "mcg": "microgram", "µg": "microgram", "μg": "microgram",
+    "microgram": "microgram", "micrograms": "microgram",
+    "[iu]": "units", "iu": "units", "u": "units", "[u]": "units", "unit": "units",
+    "units": "units", "international unit": "units", "international units": "units",
+    "ml": "mL", "millilitre": "mL", "millilitres": "mL", "milliliter": "mL",
+    "milliliters": "mL",
+    "mg": "mg", "milligram": "mg", "milligrams": "mg",
+    "g": "g", "gram": "g", "grams": "g",
+    "ng": "nanogram", "nanogram": "nanogram", "nanograms": "nanogram",
+    "mmol": "mmol", "millimole": "mmol", "millimoles": "mmol",
+    "l": "litre", "litre": "litre", "litres": "litre", "liter": "litre", "liters": "litre",
+}
+
+
+def safe_unit(unit: str) -> str:
+    """A unit as it may appear on a printed drug chart ('ug' -> 'microgram', 'U' -> 'units')."""
+    text = unit.strip()
+    return SAFE_UNITS.get(text.lower(), text)
+
+
 def quantity_text(quantity: Any) -> str:
-    """'500 mg' from a Quantity (UCUM code preferred to the long unit name)."""
+    """'500 microgram' from a Quantity: the human unit text first, else the UCUM code, both
+    mapped to safe words (SAFE_UNITS), because the text is what a MAR prints."""
     if not isinstance(quantity, dict) or quantity.get("value") is None:
         return ""
     value = number_text(quantity["value"])
+    unit = quantity.get("unit")
     code = quantity.get("code")
-    unit = code if isinstance(code, str) and code and "{" not in code else quantity.get("unit")
+    if not (isinstance(unit, str) and unit.strip()):
+        unit = code if isinstance(code, str) and code and "{" not in code else ""
+    unit = safe_unit(unit)
     return f"{value} {unit}".strip() if unit else value
 
 

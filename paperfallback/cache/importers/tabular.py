@@ -11,6 +11,7 @@ counted; other files and sheets are skipped and listed.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from paperfallback.cache.importers.as_of import aware, parse_date, parse_datetime
+from paperfallback.cache.importers.fhir_values import safe_unit
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import ImportPolicy
 from paperfallback.domain.errors import InputError, InvalidNhsNumber
@@ -176,15 +178,16 @@ TABLES: dict[str, tuple[Column, ...]] = {
 def read_tables(paths: list[Path], *, policy: ImportPolicy, as_of: datetime) -> Parts:
     """Every known table in the CSV files and xlsx workbooks given."""
     parts = Parts()
+    seen_nhs: dict[str, tuple[str, str]] = {}  # NHS number -> (patient id, where)
     for path in paths:
         if path.suffix.lower() == ".csv":
             table = path.stem.lower()
             if table not in TABLES:
                 parts.skipped[f"file {path.name} (not a known table)"] += 1
                 continue
-            _read_table(table, _csv_rows(path), parts, _csv_where(path), path.name)
+            _read_table(table, _csv_rows(path), parts, _csv_where(path), path.name, seen_nhs)
         else:
-            _read_workbook(path, parts)
+            _read_workbook(path, parts, seen_nhs)
     return _finish(parts, policy, as_of)
 
 
@@ -213,7 +216,7 @@ def _csv_rows(path: Path) -> Iterator[list[str]]:
         raise InputError(f"not a valid CSV file: {exc}", where=str(path)) from exc
 
 
-def _read_workbook(path: Path, parts: Parts) -> None:
+def _read_workbook(path: Path, parts: Parts, seen_nhs: dict[str, tuple[str, str]]) -> None:
     from openpyxl import load_workbook
 
     try:
@@ -228,7 +231,7 @@ def _read_workbook(path: Path, parts: Parts) -> None:
                 continue
             rows = ([_cell_text(c) for c in row] for row in sheet.iter_rows(values_only=True))
             _read_table(table, rows, parts, _sheet_where(path, sheet.title),
-                        f"{path.name} sheet {sheet.title}")
+                        f"{path.name} sheet {sheet.title}", seen_nhs)
     finally:
         book.close()
 
@@ -247,7 +250,7 @@ def _cell_text(value: Cell) -> str:
 
 def _read_table(
     table: str, rows: Iterator[list[str]], parts: Parts,
-    where: Callable[[int, str], str], label: str,
+    where: Callable[[int, str], str], label: str, seen_nhs: dict[str, tuple[str, str]],
 ) -> None:
     columns = {c.name: c for c in TABLES[table]}
     header: list[str] | None = None
@@ -276,6 +279,23 @@ def _read_table(
                 raise InputError("is empty but required", where=where(number, name))
             values[name] = column.convert(text, where(number, name))
         _ROW_BUILDERS[table](values, number, parts)
+        if table == "patients":
+            _check_unique_nhs(parts.patients[-1], where(number, ""), seen_nhs)
+
+
+def _check_unique_nhs(patient: Patient, where: str, seen: dict[str, tuple[str, str]]) -> None:
+    """Two patients with one NHS number is a duplicate registration: refuse the extract, as
+    the FHIR importer does, rather than let one row silently hide the other."""
+    if not patient.nhs_number:
+        return
+    other_id, other_where = seen.setdefault(patient.nhs_number, (patient.id, where))
+    if other_id != patient.id:
+        raise InputError(
+            f"patient {patient.id!r} has the same NHS number as patient {other_id!r} "
+            f"({other_where}); a duplicate registration must be merged in the EPR before "
+            "import",
+            where=where,
+        )
 
 
 def _s(values: dict[str, Any], name: str) -> str:
@@ -334,7 +354,7 @@ def _alert(v: dict[str, Any], n: int, parts: Parts) -> None:
 def _prescription(v: dict[str, Any], n: int, parts: Parts) -> None:
     parts.prescriptions.append(Prescription(
         id=_s(v, "id") or f"prescription-{n}", patient_id=_s(v, "patient_id"),
-        drug=_s(v, "drug"), dose=_s(v, "dose"), route=_s(v, "route"),
+        drug=_s(v, "drug"), dose=_safe_dose(_s(v, "dose")), route=_s(v, "route"),
         frequency=_s(v, "frequency"), dose_times=v.get("dose_times") or (),
         kind=v.get("kind") or PrescriptionKind.REGULAR, prn_indication=_s(v, "prn_indication"),
         prn_max_24h=_s(v, "prn_max_24h"), start_date=v.get("start_date"),
@@ -342,6 +362,19 @@ def _prescription(v: dict[str, Any], n: int, parts: Parts) -> None:
         instructions=_s(v, "instructions"), drug_code=_s(v, "drug_code"),
         source_time=v.get("source_time"),
     ))
+
+
+_DOSE = re.compile(r"^(\d+(?:\.\d+)?(?:\s*-\s*\d+(?:\.\d+)?)?)\s*([^\s\d][^\s]*)$")
+
+
+def _safe_dose(text: str) -> str:
+    """'500 ug' -> '500 microgram', '10 U' -> '10 units' (see fhir_values.SAFE_UNITS);
+    any other dose text as written."""
+    match = _DOSE.match(text)
+    if match is None:
+        return text
+    unit = safe_unit(match.group(2))
+    return f"{match.group(1)} {unit}" if unit != match.group(2) else text
 
 
 def _observation(v: dict[str, Any], n: int, parts: Parts) -> None:
