@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
-from paperfallback.cache.staleness import format_uk, uk_time
+from paperfallback.cache.staleness import Freshness, format_uk, uk_time
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import AllergyStatus, PatientRecord, Ward
 from paperfallback.render.draw import (
@@ -314,9 +314,13 @@ def _label_area(c: Canvas, x: float, top: float, width: float) -> None:
     c.setFillGray(0)
 
 
-def stale_text(age_text: str, stale_minutes: int) -> str:
-    return (f"STALE DATA: the cache is {age_text} old (limit {stale_minutes} minutes). "
-            "Check every printed value with the patient and the latest records.")
+def stale_text(freshness: Freshness, stale_minutes: int) -> str:
+    if freshness.is_future:  # a wrong PC clock: the age cannot be known
+        return ("STALE DATA: the cache's data-as-of time is in the future, so its age is "
+                "unknown (check the PC clock). Check every printed value with the patient "
+                "and the latest records.")
+    return (f"STALE DATA: the cache is {freshness.age_text} old (limit {stale_minutes} "
+            "minutes). Check every printed value with the patient and the latest records.")
 
 
 def local_day(moment: datetime) -> date:

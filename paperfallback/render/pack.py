@@ -158,7 +158,7 @@ def render_pack(
     stale = bool(status and status.has_snapshot and status.is_stale)
     warning = ""
     if stale and status and status.freshness:
-        warning = stale_text(status.freshness.age_text, settings.stale_minutes)
+        warning = stale_text(status.freshness, settings.stale_minutes)
 
     def check_cancelled() -> None:
         if cancelled is not None and cancelled():
