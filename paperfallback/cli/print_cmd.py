@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,37 @@ def add_parser(sub: Any) -> None:
     what.add_argument("--theatre", metavar="T", help="a theatre list (with --date)")
     what.add_argument("--blank", metavar="FORM", help="blank forms of this form id")
     parser.add_argument("--date", metavar="D", help="list date: 2026-11-24, 24-Nov-2026, today")
-    parser.add_argument("--count", type=int, default=1, help="blank forms: how many (default 1)")
+    parser.add_argument("--count", type=bounded_int(1, MAX_BLANK), default=1,
+                        help=f"blank forms: how many (default 1, at most {MAX_BLANK})")
     parser.add_argument("--forms", metavar="F,F", help="comma-separated form ids "
                         "(default: the ward's set from settings)")
-    parser.add_argument("--copies", type=int, default=1, help="copies, each with its own form ID")
+    parser.add_argument("--copies", type=bounded_int(1, MAX_COPIES), default=1,
+                        help=f"copies, each with its own form ID (at most {MAX_COPIES})")
     parser.add_argument("--no-cover", action="store_true", help="ward packs: no cover sheet")
     parser.add_argument("--out", required=True, metavar="PDF", help="where to save the PDF")
     parser.add_argument("--forms-dir", metavar="DIR", action="append", default=[],
                         help="an extra folder of form definitions (site forms)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.set_defaults(func=_run)
+    parser.set_defaults(func=_run, parser=parser)
+
+
+MAX_BLANK = 500  # a ward's outage supply; a typo of 100000 would be 200,000 pages
+MAX_COPIES = 20
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (else a usage error, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return parse
 
 
 def parse_day(text: str | None) -> date | None:
@@ -70,7 +92,7 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
 
     forms = tuple(f for f in re.split(r"[,\s]+", args.forms or "") if f)
     if (args.clinic or args.theatre) and not args.date:
-        raise InputError("a clinic or theatre list needs its date", where="--date")
+        args.parser.error("--clinic and --theatre need --date D")  # usage error: exit 2
     request = PackRequest(
         ward=args.ward,
         patient_ids=tuple(args.patient or ()),

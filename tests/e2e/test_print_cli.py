@@ -65,8 +65,12 @@ def test_patient_clinic_theatre_and_blank(sample_data_dir: Path, tmp_path: Path,
 def test_errors_are_one_line(sample_data_dir: Path, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "x.pdf"
-    assert _print(sample_data_dir, "--clinic", "fracture clinic", "--out", str(out)) == 1
-    assert "needs its date" in capsys.readouterr().err
+    for usage in (["--clinic", "fracture clinic"], ["--blank", "news2", "--count", "0"],
+                  ["--blank", "news2", "--count", "100000"], ["--ward", "ced", "--copies", "x"]):
+        with pytest.raises(SystemExit) as info:  # usage errors exit 2, as argparse does
+            _print(sample_data_dir, *usage, "--out", str(out))
+        assert info.value.code == 2
+        assert "usage:" in capsys.readouterr().err
     assert _print(sample_data_dir, "--ward", "ced", "--forms", "news3", "--out", str(out)) == 1
     assert "no form 'news3'" in capsys.readouterr().err
     assert _print(sample_data_dir, "--ward", "Oak", "--out", str(out)) == 1
