@@ -20,7 +20,12 @@ from paperfallback.cache.staleness import (
     utc_now,
 )
 from paperfallback.cache.store import CacheStatus, CacheStore, age_in_years
-from paperfallback.domain.keyed import KeyedSource, is_keyed_from_paper, with_keyed
+from paperfallback.domain.keyed import (
+    KeyedSource,
+    is_keyed_from_paper,
+    is_unchecked_total,
+    with_keyed,
+)
 from paperfallback.domain.news2 import ClinicalRisk, News2Observation, score
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import (
@@ -51,6 +56,7 @@ class LatestNews2:
     at: datetime
     computed: bool  # True when scored here from the parameters, not recorded by the EPR
     keyed_at: datetime | None = None  # set when it comes from paper keyed back (not the EPR)
+    unchecked: bool = False  # a paper total whose column lacked a parameter: not verified
 
     @property
     def risk(self) -> ClinicalRisk:
@@ -96,7 +102,8 @@ def latest_news2(observations: Iterable[Observation], spo2_scale: int | None) ->
         total = group.get(ObservationKind.NEWS2_TOTAL)
         if total is not None and total.value is not None:
             return LatestNews2(int(total.value), moment, computed=False,
-                               keyed_at=_keyed_at([total]))
+                               keyed_at=_keyed_at([total]),
+                               unchecked=is_unchecked_total(total))
         computed = _score_group(group, spo2_scale or 1)
         if computed is not None:
             return LatestNews2(computed, moment, computed=True,

@@ -144,7 +144,8 @@ class PatientTableModel(QAbstractTableModel):
         if row.news2 is None:
             return f"{flag}—"
         mark = "P " if row.news2.keyed_at else ""  # keyed from paper (user guide)
-        return f"{flag}{mark}{row.news2.total}   {_short_time(row.news2.at)}"
+        unchecked = "?" if row.news2.unchecked else ""  # as on the printed chart (guide)
+        return f"{flag}{mark}{row.news2.total}{unchecked}   {_short_time(row.news2.at)}"
 
     def _tooltip(self, row: PatientSummary, column: Column) -> str | None:
         if column == Column.NAME:
@@ -167,6 +168,9 @@ class PatientTableModel(QAbstractTableModel):
                 keyed = (" P = keyed from paper on "
                          f"{uk_time(row.news2.keyed_at).strftime('%d-%b %H:%M')}; "
                          "not in the EPR snapshot.")
+            if row.news2.unchecked:
+                how = ("as written on paper; not checked: a parameter of that set was not "
+                       "keyed as a value")
             return (f"NEWS2 {row.news2.total} at {when} ({how}). "
                     f"Risk: {row.news2.risk.value}.{keyed}")
         if column == Column.ALLERGIES:

@@ -35,7 +35,9 @@ def test_keyed_news2_shows_with_a_p_and_says_so(
     window = make_window(tiny_cache)
     rows = {window.model.row_summary(r).patient_id: r for r in range(window.model.rowCount())}
     keyed = window.model.index(rows["p2"], Column.NEWS2)
-    assert keyed.data().startswith("P 6")
+    # only the total was keyed, so it cannot be checked: "?" as on the printed chart
+    assert keyed.data().startswith("P 6?")
     assert "keyed from paper" in keyed.data(Qt.ItemDataRole.ToolTipRole)
+    assert "not checked" in keyed.data(Qt.ItemDataRole.ToolTipRole)
     cached = window.model.index(rows["p1"], Column.NEWS2)  # the EPR's NEWS2: no marker
     assert cached.data().startswith("6")
