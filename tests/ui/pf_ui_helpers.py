@@ -94,3 +94,26 @@ class FakePrompts:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def register_list(folder: Path, key: str) -> list[Any]:
+    """Every issued form in the register of the data folder ``folder``."""
+    from paperfallback.register import Register
+    from paperfallback.settings import Settings
+
+    with Register.open(folder, key, Settings.load(folder)) as register:
+        return register.list()
+
+
+def open_ward_dialog(window: Any, qtbot: Any, *, timeout_ms: int = 60_000) -> Any:
+    """Ctrl+P on the main window; wait for the print dialog and its first page count."""
+    from PySide6.QtCore import Qt
+
+    from paperfallback.ui.print_dialog import PrintDialog
+
+    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.open_dialog
+    assert isinstance(dialog, PrintDialog)
+    qtbot.waitUntil(dialog.isActiveWindow)
+    qtbot.waitUntil(lambda: dialog.page_count is not None, timeout=timeout_ms)
+    return dialog

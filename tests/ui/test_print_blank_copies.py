@@ -7,29 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
+from pf_ui_helpers import open_ward_dialog, register_list
 from PySide6.QtCore import Qt
 
-from paperfallback.register import Register
-from paperfallback.settings import Settings
 from paperfallback.ui.background import TaskControl
 from paperfallback.ui.pack_jobs import PackChoice, render_job
 from paperfallback.ui.print_dialog import PrintDialog
 
 KEY = "test-key-not-secret"
-
-
-def _register(folder: Path) -> list[Any]:
-    with Register.open(folder, KEY, Settings.load(folder)) as register:
-        return register.list()
-
-
-def _open_ward_dialog(window: Any, qtbot: Any) -> PrintDialog:
-    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    dialog = window.open_dialog
-    assert isinstance(dialog, PrintDialog)
-    qtbot.waitUntil(dialog.isActiveWindow)
-    qtbot.waitUntil(lambda: dialog.page_count is not None, timeout=30_000)
-    return dialog
 
 
 def _blank_pages(dialog: PrintDialog, form_id: str) -> int:
@@ -42,7 +27,7 @@ def _blank_pages(dialog: PrintDialog, form_id: str) -> int:
 def test_ward_pack_with_two_blank_news2_charts(
         tiny_cache: Path, make_window: Any, prompts: Any, qtbot: Any, tmp_path: Path) -> None:
     window = make_window(tiny_cache)
-    dialog = _open_ward_dialog(window, qtbot)
+    dialog = open_ward_dialog(window, qtbot, timeout_ms=30_000)
     dialog.set_forms(["news2", "mar"])
     qtbot.waitUntil(lambda: dialog.page_count is not None, timeout=30_000)
     ward_pages = dialog.page_count
@@ -67,7 +52,7 @@ def test_ward_pack_with_two_blank_news2_charts(
     per_chart = _blank_pages(dialog, "news2")
     assert dialog.page_count == ward_pages + 2 * per_chart
     assert f"+ {2 * per_chart} blank at the end" in dialog.count_label.text()
-    assert _register(tiny_cache) == []  # counting issues nothing
+    assert register_list(tiny_cache, KEY) == []  # counting issues nothing
 
     prompts.save_to = str(tmp_path / "ward pack.pdf")
     qtbot.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
@@ -75,7 +60,7 @@ def test_ward_pack_with_two_blank_news2_charts(
                     timeout=30_000)
     pages = pypdf.PdfReader(tmp_path / "ward pack.pdf").pages
     assert len(pages) == ward_pages + 2 * per_chart == dialog.output.pack.page_count
-    issued = _register(tiny_cache)
+    issued = register_list(tiny_cache, KEY)
     assert {i.instance_id for i in issued} == {i.instance_id for i in dialog.output.pack.issued}
     blank = [i for i in issued if i.form_id == "news2" and i.patient_id is None]
     assert len(blank) == 2 and len({i.instance_id for i in blank}) == 2
@@ -88,7 +73,7 @@ def test_ward_pack_with_two_blank_news2_charts(
 def test_unticking_a_form_drops_its_blank_copies(
         tiny_cache: Path, make_window: Any, qtbot: Any) -> None:
     window = make_window(tiny_cache)
-    dialog = _open_ward_dialog(window, qtbot)
+    dialog = open_ward_dialog(window, qtbot, timeout_ms=30_000)
     dialog.set_forms(["news2", "mar"])
     dialog.set_blank_copies({"news2": 1, "mar": 3})
     assert sorted(dialog.blank_extra()) == [("mar", 3), ("news2", 1)]

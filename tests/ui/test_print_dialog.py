@@ -7,28 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
+from pf_ui_helpers import open_ward_dialog, register_list
 from PySide6.QtCore import Qt
 from PySide6.QtPrintSupport import QPrinter
 
-from paperfallback.register import Register
-from paperfallback.settings import Settings
 from paperfallback.ui.print_dialog import PrintDialog
 
 KEY = "test-key-not-secret"
-
-
-def _register(folder: Path) -> list[Any]:
-    with Register.open(folder, KEY, Settings.load(folder)) as register:
-        return register.list()
-
-
-def _open_ward_dialog(window: Any, qtbot: Any) -> PrintDialog:
-    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    dialog = window.open_dialog
-    assert isinstance(dialog, PrintDialog)
-    qtbot.waitUntil(dialog.isActiveWindow)
-    qtbot.waitUntil(lambda: dialog.page_count is not None, timeout=60_000)
-    return dialog
 
 
 def _pdf_text(path: Path) -> str:
@@ -40,13 +25,13 @@ def test_save_the_ward_pack_through_the_dialog(
         tmp_path: Path) -> None:
     window = make_window(demo_data_dir)
     ward = window.current_ward_code()
-    dialog = _open_ward_dialog(window, qtbot)
+    dialog = open_ward_dialog(window, qtbot)
     assert dialog.all_radio.isChecked()
     assert sorted(dialog.checked_forms()) == sorted(window.settings.forms_for_ward(ward))
     counted = dialog.page_count
     assert counted is not None and counted > window.model.rowCount()
     assert f"{counted} pages" in dialog.count_label.text()
-    assert _register(demo_data_dir) == []  # counting issues nothing
+    assert register_list(demo_data_dir, KEY) == []  # counting issues nothing
 
     prompts.save_to = str(tmp_path / "ward pack.pdf")
     qtbot.keyClick(dialog, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
@@ -54,7 +39,7 @@ def test_save_the_ward_pack_through_the_dialog(
                     timeout=60_000)
     saved = Path(prompts.save_to)
     assert len(pypdf.PdfReader(saved).pages) == counted == dialog.output.pack.page_count
-    issued = _register(demo_data_dir)
+    issued = register_list(demo_data_dir, KEY)
     assert {i.instance_id for i in issued} == {i.instance_id for i in dialog.output.pack.issued}
     patients = {i.patient_id for i in issued if i.form_id == "news2"}
     assert patients == {window.model.row_summary(r).patient_id
@@ -89,7 +74,7 @@ def test_print_selected_patients_to_a_pdf_printer(
                     timeout=30_000)
     assert dialog.output.outcome.method == "pdf file"
     assert len(pypdf.PdfReader(out).pages) == dialog.page_count
-    issued = _register(tiny_cache)
+    issued = register_list(tiny_cache, KEY)
     assert sorted(i.form_id for i in issued) == ["mar", "news2"]
     assert {i.patient_id for i in issued} == {"p2"}
     assert "ÖZTÜRK" in _pdf_text(out)
@@ -98,7 +83,7 @@ def test_print_selected_patients_to_a_pdf_printer(
 def test_nothing_is_recorded_without_printing(
         tiny_cache: Path, make_window: Any, prompts: Any, qtbot: Any) -> None:
     window = make_window(tiny_cache)
-    dialog = _open_ward_dialog(window, qtbot)
+    dialog = open_ward_dialog(window, qtbot)
     prompts.printer_ok = False  # the nurse cancels the system print dialog
     dialog.print_button.click()
     qtbot.waitUntil(lambda: bool(prompts.kinds("printer")), timeout=30_000)
@@ -106,13 +91,13 @@ def test_nothing_is_recorded_without_printing(
     prompts.save_to = None  # and cancels Save PDF
     dialog.save_button.click()
     qtbot.waitUntil(lambda: bool(prompts.kinds("save")), timeout=30_000)
-    assert _register(tiny_cache) == []
+    assert register_list(tiny_cache, KEY) == []
 
 
 def test_preview_shows_every_page_with_thumbnails_and_zoom(
         tiny_cache: Path, make_window: Any, qtbot: Any) -> None:
     window = make_window(tiny_cache)
-    dialog = _open_ward_dialog(window, qtbot)
+    dialog = open_ward_dialog(window, qtbot)
     qtbot.keyClick(dialog.preview_button, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: dialog.output is not None and dialog.output.preview_dialog
                     is not None, timeout=30_000)
@@ -125,13 +110,13 @@ def test_preview_shows_every_page_with_thumbnails_and_zoom(
     assert preview.view.zoomFactor() > before
     preview.thumbs.setCurrentRow(2)
     assert "Page 3 of" in preview.page_label.text()
-    assert _register(tiny_cache) == []  # a preview prints nothing
+    assert register_list(tiny_cache, KEY) == []  # a preview prints nothing
     preview.close()
 
 
 def test_cancel_a_long_render(demo_data_dir: Path, make_window: Any, qtbot: Any) -> None:
     window = make_window(demo_data_dir)
-    dialog = _open_ward_dialog(window, qtbot)
+    dialog = open_ward_dialog(window, qtbot)
     dialog.copies_spin.setValue(5)
     progressed: list[int] = []
     dialog.preview_button.click()
@@ -146,13 +131,13 @@ def test_cancel_a_long_render(demo_data_dir: Path, make_window: Any, qtbot: Any)
     assert "Cancelled" in dialog.status_label.text()
     assert dialog.output is None
     assert dialog.preview_button.isEnabled()
-    assert _register(demo_data_dir) == []
+    assert register_list(demo_data_dir, KEY) == []
 
 
 def test_a_failed_print_says_so_and_records_nothing(
         tiny_cache: Path, make_window: Any, prompts: Any, qtbot: Any) -> None:
     window = make_window(tiny_cache)
-    dialog = _open_ward_dialog(window, qtbot)
+    dialog = open_ward_dialog(window, qtbot)
     def unwritable(printer: QPrinter) -> None:  # a printer that cannot take the job
         printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
         printer.setOutputFileName(str(tiny_cache / "no such folder" / "x.pdf"))
@@ -164,7 +149,7 @@ def test_a_failed_print_says_so_and_records_nothing(
     assert title == "The pack was NOT printed"
     assert "NOT PRINTED" in text
     assert "NOT PRINTED" in window.statusBar().currentMessage()
-    assert _register(tiny_cache) == []
+    assert register_list(tiny_cache, KEY) == []
 
 
 def test_blank_forms_of_several_kinds(
@@ -181,7 +166,7 @@ def test_blank_forms_of_several_kinds(
     qtbot.waitUntil(lambda: dialog.output is not None and dialog.output.saved_to is not None,
                     timeout=30_000)
     assert len(pypdf.PdfReader(tmp_path / "blank.pdf").pages) == dialog.page_count
-    issued = _register(tiny_cache)
+    issued = register_list(tiny_cache, KEY)
     assert sorted(i.form_id for i in issued) == [
         "downtime-registration", "downtime-registration", "news2", "news2"]
     numbers = [i.downtime_number for i in issued if i.form_id == "downtime-registration"]

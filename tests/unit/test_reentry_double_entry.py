@@ -20,6 +20,7 @@ from paperfallback.reentry.workflow import (
     discrepancy_rates,
     final_entries,
     finish_pass,
+    open_differences,
     ready_for_export,
     resolve,
 )
@@ -92,3 +93,84 @@ def test_single_entry_is_keyed_and_exportable(data_dir: Path) -> None:
     record = store.instance(ISSUED.instance_id)
     assert record is not None and record.status is InstanceStatus.EXPORTED
     assert record.exported_at is not None
+
+
+# R-ENT-6: a recorded difference keeps the form from verifying until a third person keys
+# the value from the paper; re-keying the second pass to agree does not clear it.
+
+
+def _differ_then_agree(store: EntriesStore) -> None:
+    _key(store, "Ann", EntryPass.FIRST, {"obs_time": "0700", "pulse": "88"})
+    finish_pass(store, ISSUED.instance_id, EntryPass.FIRST, double_entry=True, by="Ann")
+    _key(store, "Bob", EntryPass.SECOND, {"obs_time": "0700", "pulse": "83"})
+    assert finish_pass(store, ISSUED.instance_id, EntryPass.SECOND, double_entry=True,
+                       by="Bob") is InstanceStatus.KEYED
+    # Bob re-keys his pass with Ann's value: the two now agree with each other, not the paper.
+    _key(store, "Bob", EntryPass.SECOND, {"pulse": "88"})
+
+
+def test_rekeying_second_pass_to_agree_does_not_verify(data_dir: Path) -> None:
+    store = EntriesStore.open(data_dir, "k")
+    _differ_then_agree(store)
+    status = finish_pass(store, ISSUED.instance_id, EntryPass.SECOND, double_entry=True,
+                         by="Bob")
+    assert status is InstanceStatus.KEYED
+    assert ready_for_export(store, ["news2"]) == []
+    (still_open,) = store.discrepancies(ISSUED.instance_id)
+    assert still_open.kind is DiscrepancyKind.DOUBLE_ENTRY
+    assert [a.field_id for a in open_differences(store, ISSUED.instance_id)] == ["pulse"]
+
+
+def test_closing_without_paper_value_does_not_verify(data_dir: Path) -> None:
+    store = EntriesStore.open(data_dir, "k")
+    _differ_then_agree(store)
+    (open_one,) = store.discrepancies(ISSUED.instance_id)
+    store.acknowledge(open_one.id, by="Bob", note="they agree now")
+    assert finish_pass(store, ISSUED.instance_id, EntryPass.SECOND, double_entry=True,
+                       by="Bob") is InstanceStatus.KEYED
+    assert ready_for_export(store, ["news2"]) == []
+
+
+def test_third_person_resolution_verifies(data_dir: Path) -> None:
+    store = EntriesStore.open(data_dir, "k")
+    _differ_then_agree(store)
+    finish_pass(store, ISSUED.instance_id, EntryPass.SECOND, double_entry=True, by="Bob")
+    (open_one,) = store.discrepancies(ISSUED.instance_id)
+    status = resolve(store, open_one.address, "86", EntryState.VALUE, by="Cai",
+                     form_id="news2")
+    assert status is InstanceStatus.VERIFIED
+    assert open_differences(store, ISSUED.instance_id) == []
+    assert ready_for_export(store, ["news2"]) == [ISSUED.instance_id]
+
+
+def test_rekeying_after_verification_reopens_the_check(data_dir: Path) -> None:
+    """A keying changed after the form was verified is checked again, not exported as is."""
+    store = EntriesStore.open(data_dir, "k")
+    values = {"obs_time": "0700", "pulse": "88"}
+    _key(store, "Ann", EntryPass.FIRST, values)
+    finish_pass(store, ISSUED.instance_id, EntryPass.FIRST, double_entry=True, by="Ann")
+    _key(store, "Bob", EntryPass.SECOND, values)
+    assert finish_pass(store, ISSUED.instance_id, EntryPass.SECOND, double_entry=True,
+                       by="Bob") is InstanceStatus.VERIFIED
+    _key(store, "Ann", EntryPass.FIRST, {"pulse": "98"})
+    assert finish_pass(store, ISSUED.instance_id, EntryPass.FIRST, double_entry=True,
+                       by="Ann") is InstanceStatus.KEYED
+    assert ready_for_export(store, ["news2"]) == []
+    assert [a.field_id for a in open_differences(store, ISSUED.instance_id)] == ["pulse"]
+
+
+def test_a_double_entry_difference_never_describes_either_value() -> None:
+    """Every screen and report shows describe(): it must stay blind (R-ENT-6)."""
+    from datetime import UTC, datetime
+
+    from paperfallback.reentry.model import Discrepancy, DiscrepancyKind, FieldAddress
+
+    d = Discrepancy(
+        id=1, kind=DiscrepancyKind.DOUBLE_ENTRY,
+        address=FieldAddress("K7-00001-F", "hours", 0, "in_oral"),
+        detail={"first": "200", "second": "300"}, is_open=True,
+        raised_at=datetime(2026, 11, 24, tzinfo=UTC),
+    )
+    text = d.describe()
+    assert "200" not in text and "300" not in text
+    assert "third person" in text
