@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "paperfallback.cli.entries_cmd",
     "paperfallback.cli.export_cmd",
     "paperfallback.cli.merge_cmd",
+    "paperfallback.cli.scans_cmd",
 )
 
 
