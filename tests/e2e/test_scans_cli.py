@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from scan_synth import as_scanned, blank_sheet, rasterise, save_pdf, save_tiff, scribble
 
 from paperfallback.cli.main import main
-from scan_synth import as_scanned, blank_sheet, rasterise, save_pdf, save_tiff, scribble
 
 
 def _json(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> tuple[int, dict]:
