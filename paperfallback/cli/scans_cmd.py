@@ -28,6 +28,13 @@ def add_parser(sub: Any) -> None:
     status.add_argument("--ward", metavar="W", help="only forms printed for this ward code")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_status)
+    check = scans_sub.add_parser(
+        "check", help="compare the marks on scanned charts with what was keyed; "
+        "disagreements become discrepancies")
+    check.add_argument("form_ids", nargs="*", metavar="FORM-ID",
+                       help="only these forms (default: every keyed form with scanned pages)")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=_check)
 
 
 def _open(ctx: AppContext) -> tuple[Any, Any]:
@@ -75,4 +82,38 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
               f"{len(form['returned'])}/{form['pages']} pages back; missing: {missing}")
     print(f"{status['complete']} complete, {status['partial']} partial, "
           f"{status['not_returned']} not returned")
+    return 0
+
+
+def _check(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.formspec import load_catalogue
+    from paperfallback.reentry.mark_check import check_marks
+    from paperfallback.reentry.store import EntriesStore
+    from paperfallback.render.qr import parse_qr_payload
+
+    register, store = _open(ctx)
+    catalogue = load_catalogue()
+    with register:
+        entries = EntriesStore(register.connection)
+        wanted = [parse_qr_payload(f)[0] for f in args.form_ids] or sorted(
+            set(entries.keyed_instance_ids()) & set(store.returned_pages()))
+        results = []
+        for form_id in wanted:
+            report = check_marks(register.require(form_id), catalogue, store, entries)
+            results.append({"form_id": form_id, "columns_checked": report.columns_checked,
+                            "pages_unregistered": report.pages_unregistered,
+                            "findings": [f.to_json() for f in report.findings]})
+    if args.json:
+        print(json.dumps({"forms": results,
+                          "findings": sum(len(r["findings"]) for r in results)},
+                         ensure_ascii=False, indent=2))
+        return 0
+    for result in results:
+        note = (f"; pages {result['pages_unregistered']} could not be lined up"
+                if result["pages_unregistered"] else "")
+        print(f"{result['form_id']}: {result['columns_checked']} keyed columns checked "
+              f"against the marks{note}")
+        for finding in result["findings"]:
+            print(f"  {finding['message']} (page {finding['page']})")
+    print(f"{sum(len(r['findings']) for r in results)} disagreement(s) raised as discrepancies")
     return 0

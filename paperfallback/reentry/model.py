@@ -100,6 +100,7 @@ class AuditRecord:
 class DiscrepancyKind(StrEnum):
     NEWS2_TOTAL = "news2_total"  # handwritten total differs from the keyed parameters
     DOUBLE_ENTRY = "double_entry"  # the two blind keyings differ
+    PAPER_MARK = "paper_mark"  # the band row inked on the scanned chart disagrees with the key
 
 
 @dataclass(frozen=True, slots=True)

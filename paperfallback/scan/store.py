@@ -88,6 +88,12 @@ class ScanStore:
             )
         return int(cursor.lastrowid or 0)
 
+    def form_pages(self, form_id: str) -> dict[int, tuple[int, str]]:
+        """The returned pages of one form instance: page number → (stored id, QR payload)."""
+        return {int(r[0]): (int(r[1]), str(r[2])) for r in self._conn.execute(
+            "SELECT page, id, payload FROM scanned_pages WHERE status = 'identified' AND "
+            "form_id = ?", (form_id,))}
+
     def pages(self, status: str | None = None) -> list[StoredPage]:
         sql = ("SELECT id, form_id, page, status, source, source_index, imported_at "
                "FROM scanned_pages")
