@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "paperfallback.cli.export_cmd",
     "paperfallback.cli.merge_cmd",
     "paperfallback.cli.scans_cmd",
+    "paperfallback.cli.report_cmd",
 )
 
 

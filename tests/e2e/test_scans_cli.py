@@ -142,3 +142,29 @@ def test_scans_status_by_ward_lists_forms_never_returned(
     assert all(f["form"] == "news2" and f["returned"] == [] for f in status["forms"])
     code, none = _json(capsys, sample_data_dir, "scans", "status", "--ward", "NO-SUCH")
     assert none["forms"] == []
+
+
+def test_recovery_report_lists_what_came_back_and_what_is_missing_by_patient(
+    printed: tuple[Path, list[dict]], sample_data_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pypdf import PdfReader
+
+    pack, _ = printed
+    pages = rasterise(pack, 150)
+    rng = random.Random(3)
+    save_pdf([as_scanned(p, rng) for p in pages[:2]], tmp_path / "back.pdf", 150)
+    _json(capsys, sample_data_dir, "scans", "import", str(tmp_path / "back.pdf"))
+    out = tmp_path / "report" / "recovery.pdf"
+    code, totals = _json(capsys, sample_data_dir, "report", "recovery", "--ward", "CED",
+                         "--out", str(out))
+    assert code == 0
+    assert totals["pages_printed"] == len(pages) and totals["pages_returned"] == 2
+    assert totals["pages_still_missing"] == len(pages) - 2
+    reader = PdfReader(out)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Downtime paper recovery report" in text and "Ward: CED" in text
+    assert f"Page 1 of {len(reader.pages)}" in text
+    # the patient is named with an identifier, and a missing page is listed by number
+    assert "999 100 0976" in text
+    assert "2/" in text and "no" in text
