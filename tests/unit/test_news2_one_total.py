@@ -182,7 +182,7 @@ def _next_chart_and_ward_list(conn: Connection, patient_id: str,
     return int(total.value), latest.total
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(column=columns)
 def test_every_path_gives_one_total(column: Column) -> None:
     with _work_store() as (folder, conn):
