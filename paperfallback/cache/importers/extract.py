@@ -90,8 +90,17 @@ def _snapshot(
 
 
 def _unique(items: list[T]) -> list[T]:
-    """The last record per id wins (the store keys patients, appointments ... by id)."""
+    """One record per id (the store keys patients, appointments ... by id). Each reader
+    refuses duplicate ids within its files; two different records with one id from two
+    formats (a FHIR Patient and a patients.csv row) are refused here: one would silently
+    replace the other."""
     by_id: dict[str, T] = {}
     for item in items:
-        by_id[getattr(item, "id")] = item  # noqa: B009
+        rid = getattr(item, "id")  # noqa: B009
+        other = by_id.setdefault(rid, item)
+        if other != item:
+            raise InputError(
+                f"two different {type(item).__name__.lower()} records with id {rid!r} in "
+                "the extract (in two of its files); one would silently replace the other"
+            )
     return list(by_id.values())

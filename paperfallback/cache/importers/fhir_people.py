@@ -37,7 +37,9 @@ PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 CURRENT_ENCOUNTER = frozenset({"in-progress", "arrived", "triaged", "onleave"})
 NEVER_ENCOUNTER = frozenset({"entered-in-error", "cancelled"})
 INPATIENT_CLASSES = frozenset({"IMP", "ACUTE", "NONAC", "SS", "inpatient"})
-CONSULTANT_ROLES = ("CON", "ATND", "PPRF")  # v3-ParticipationType, in order of preference
+CONSULTANT_ROLES = ("CON", "ATND", "PPRF")
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"  # HL7 v2 identifier types
+MEDICAL_RECORD = "MR"  # v3-ParticipationType, in order of preference
 
 
 _SEEN_TIMES: dict[str, datetime] = {}
@@ -71,6 +73,7 @@ def map_patient(res: Json, where: Where, hospital_systems: tuple[str, ...]) -> P
         raise InputError("Patient has no id", where=str(where))
     nhs: str | None = None
     hospital: str | None = None
+    medical_record: str | None = None
     hospital_rank = len(hospital_systems)
     for ident in dicts(res.get("identifier")):
         system, value = ident.get("system"), ident.get("value")
@@ -85,6 +88,11 @@ def map_patient(res: Json, where: Where, hospital_systems: tuple[str, ...]) -> P
                 ) from None
         elif system in hospital_systems and hospital_systems.index(system) < hospital_rank:
             hospital, hospital_rank = value.strip(), hospital_systems.index(system)
+        elif medical_record is None and MEDICAL_RECORD in codes_of(ident.get("type"), V2_0203):
+            medical_record = value.strip()
+    # A configured system wins; else the identifier typed MR (HL7 v2-0203 "Medical record
+    # number"), which is how most EPRs and Synthea mark the hospital number (issue 14, 3).
+    hospital = hospital or medical_record
     name = pick_name(res.get("name"))
     phones = tuple(
         Phone(str(t["value"]).strip(), str(t.get("use") or ""))

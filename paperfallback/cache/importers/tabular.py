@@ -178,7 +178,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
 def read_tables(paths: list[Path], *, policy: ImportPolicy, as_of: datetime) -> Parts:
     """Every known table in the CSV files and xlsx workbooks given."""
     parts = Parts()
-    seen_nhs: dict[str, tuple[str, str]] = {}  # NHS number -> (patient id, where)
+    # NHS number -> (patient id, where), and "table/id" -> (id, where) for duplicate ids
+    seen_nhs: dict[str, tuple[str, str]] = {}
     for path in paths:
         if path.suffix.lower() == ".csv":
             table = path.stem.lower()
@@ -279,8 +280,31 @@ def _read_table(
                 raise InputError("is empty but required", where=where(number, name))
             values[name] = column.convert(text, where(number, name))
         _ROW_BUILDERS[table](values, number, parts)
+        if table in _ID_TABLES and (values.get("id") or (table == "patients" and (
+                values.get("hospital_number") or values.get("nhs_number")))):
+            record = getattr(parts, table)[-1]
+            _check_unique_id(table, record.id, where(number, ""), seen_nhs)
         if table == "patients":
             _check_unique_nhs(parts.patients[-1], where(number, ""), seen_nhs)
+
+
+_ID_TABLES = frozenset({"patients", "stays", "allergies", "alerts", "prescriptions",
+                        "observations", "appointments", "theatre_cases"})
+
+
+def _check_unique_id(
+    table: str, rid: str, where: str, seen: dict[str, tuple[str, str]]
+) -> None:
+    """Two rows of one table with one id: the last would silently replace the first (a
+    patient's identity, a prescription), so the extract is refused naming both rows, as
+    the FHIR reader refuses two resources with one id (issue 13, item 1)."""
+    _, other_where = seen.setdefault(f"{table}/{rid}", (rid, where))
+    if other_where != where:
+        raise InputError(
+            f"two {table} rows with id {rid!r}: this one and {other_where}; one would "
+            "silently replace the other, so the extract is refused (fix the duplicate id)",
+            where=where,
+        )
 
 
 def _check_unique_nhs(patient: Patient, where: str, seen: dict[str, tuple[str, str]]) -> None:
