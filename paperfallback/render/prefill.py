@@ -75,9 +75,21 @@ def allergy_summary(record: PatientRecord) -> str:
     return ALLERGIES_NOT_RECORDED
 
 
+def deceased_text(patient: Patient) -> str:
+    """'DECEASED 09-May-1989' for a patient the extract records as dead, else ''."""
+    if not patient.deceased:
+        return ""
+    when = format_date(patient.deceased_date)
+    return f"DECEASED {when}" if when else "DECEASED (date not recorded)"
+
+
 def dob_with_age(patient: Patient, on: date) -> str:
+    """'21-May-1950 (76 y)'; for a deceased patient the death, never a living age."""
+    died = deceased_text(patient)
     if patient.birth_date is None:
-        return "DOB not recorded"
+        return f"DOB not recorded ({died})" if died else "DOB not recorded"
+    if died:
+        return f"{format_date(patient.birth_date)} ({died})"
     return f"{format_date(patient.birth_date)} ({age_in_years(patient.birth_date, on)} y)"
 
 

@@ -61,11 +61,34 @@ def read_extract(
     parts = collector.finish(data_as_of)
     if files.tabular:
         parts.extend(read_tables(files.tabular, policy=policy, as_of=data_as_of))
+    _off_lists_if_deceased(parts)
     skipped: Counter[str] = Counter(parts.skipped)
     for name in files.skipped:
         skipped[f"file {name} (not an extract file)"] += 1
     return _snapshot(parts, data_as_of, source, [*files.fhir, *files.tabular, *files.manifests],
                      skipped)
+
+
+def _off_lists_if_deceased(parts: Parts) -> None:
+    """A deceased patient is never on a ward, clinic or theatre list as current (issue 13,
+    item 4): the SMART/Synthea samples have 3 of 13 patients deceased, one printed as "99 y"
+    with an active drug chart. Their stays, appointments and theatre cases are dropped and
+    counted; the patient stays in the cache, found by search and printed explicitly with
+    DECEASED on every page."""
+    dead = {p.id for p in parts.patients if p.deceased}
+    if not dead:
+        return
+    stays = [s for s in parts.stays if s.patient_id not in dead]
+    if len(stays) != len(parts.stays):
+        parts.skipped["current stay of a deceased patient (not on any ward list)"] += (
+            len(parts.stays) - len(stays))
+        parts.stays = stays
+    booked = len(parts.appointments) + len(parts.theatre_cases)
+    parts.appointments = [a for a in parts.appointments if a.patient_id not in dead]
+    parts.theatre_cases = [t for t in parts.theatre_cases if t.patient_id not in dead]
+    dropped = booked - len(parts.appointments) - len(parts.theatre_cases)
+    if dropped:
+        parts.skipped["appointment or theatre case of a deceased patient"] += dropped
 
 
 def _snapshot(

@@ -21,9 +21,11 @@ from typing import Any
 
 from paperfallback.cache.importers.as_of import aware, parse_date, parse_datetime
 from paperfallback.cache.importers.fhir_values import safe_unit
+from paperfallback.cache.importers.identity import death_from_cell, name_fields
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import ImportPolicy
 from paperfallback.domain.errors import InputError, InvalidNhsNumber
+from paperfallback.domain.names import clean_name
 from paperfallback.domain.nhs_number import normalise
 from paperfallback.domain.records import (
     Alert,
@@ -133,7 +135,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         S("given"), S("birth_date", _date), S("sex", _choice(Sex)), S("address"),
         S("phone"), S("mobile"), S("next_of_kin_name"), S("next_of_kin_relationship"),
         S("next_of_kin_phone"), S("gp_practice"), S("spo2_scale", _integer),
-        S("source_time", _datetime),
+        S("deceased", death_from_cell), S("source_time", _datetime),
     ),
     "stays": (
         S("id"), S("patient_id", required=True), S("ward_code", required=True), S("ward_name"),
@@ -329,16 +331,18 @@ def _s(values: dict[str, Any], name: str) -> str:
 
 def _patient(v: dict[str, Any], n: int, parts: Parts) -> None:
     pid = _s(v, "id") or _s(v, "hospital_number") or v.get("nhs_number") or f"patient-{n}"
+    death = v.get("deceased") or (False, None)
     phones = [Phone(_s(v, "phone"), "home")] if _s(v, "phone") else []
     if _s(v, "mobile"):
         phones.append(Phone(_s(v, "mobile"), "mobile"))
-    kin = (NextOfKin(_s(v, "next_of_kin_name"), _s(v, "next_of_kin_relationship"),
+    kin = (NextOfKin(clean_name(_s(v, "next_of_kin_name")), _s(v, "next_of_kin_relationship"),
                      _s(v, "next_of_kin_phone")),) if _s(v, "next_of_kin_name") else ()
     parts.patients.append(Patient(
         id=pid, nhs_number=v.get("nhs_number"), hospital_number=_s(v, "hospital_number") or None,
-        family=_s(v, "family"), given=_s(v, "given"), birth_date=v.get("birth_date"),
+        **name_fields(_s(v, "family"), _s(v, "given")), birth_date=v.get("birth_date"),
         sex=v.get("sex") or Sex.UNKNOWN, address=_s(v, "address"), phones=tuple(phones),
         next_of_kin=kin, gp_practice=_s(v, "gp_practice"), source_time=v.get("source_time"),
+        deceased=death[0], deceased_date=death[1],
     ))
     if v.get("spo2_scale") in (1, 2):
         parts.spo2_scale[pid] = int(v["spo2_scale"])
