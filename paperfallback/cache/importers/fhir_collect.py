@@ -62,6 +62,7 @@ from paperfallback.cache.importers.fhir_values import (
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import ImportPolicy
 from paperfallback.domain.errors import InputError
+from paperfallback.domain.plausible import CHECK_DOSE_NOTE, reading_problem
 from paperfallback.domain.records import Allergy, Observation, Patient, Stay, Ward
 
 USED_TYPES = frozenset({
@@ -209,7 +210,11 @@ class FhirCollector:
 
     def _add_observation(self, res: Json, where: Where, key: str) -> None:
         for obs in self.observations.read(res, where):
-            self._observations[obs.id] = obs
+            problem = reading_problem(obs.value)
+            if problem:  # never printed on a chart; IT sees where it came from
+                self.skipped[f"Observation {obs.id!r} at {where} not printed: {problem}"] += 1
+            else:
+                self._observations[obs.id] = obs
 
     def _add_appointment(self, res: Json, where: Where, key: str) -> None:
         self.appointments[key] = read_appointment(res, where)
@@ -321,6 +326,10 @@ class FhirCollector:
                 parts.skipped["MedicationRequest about a patient not in the extract"] += 1
                 continue
             used_requests.add(key)
+            for problem in pending.problems:
+                parts.skipped[
+                    f"{CHECK_DOSE_NOTE}: MedicationRequest {rx.id!r} at {pending.where}, "
+                    f"{problem}"] += 1
             drug, code = rx.drug, rx.drug_code
             if pending.medication_ref:
                 med_text, med_code = self.medications.get(

@@ -11,6 +11,8 @@ counted; other files and sheets are skipped and listed.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +29,12 @@ from paperfallback.cache.importers.policy import ImportPolicy
 from paperfallback.domain.errors import InputError, InvalidNhsNumber
 from paperfallback.domain.names import clean_name
 from paperfallback.domain.nhs_number import normalise
+from paperfallback.domain.plausible import (
+    CHECK_DOSE,
+    CHECK_DOSE_NOTE,
+    dose_text_problem,
+    reading_problem,
+)
 from paperfallback.domain.records import (
     Alert,
     Allergy,
@@ -282,12 +290,39 @@ def _read_table(
                 raise InputError("is empty but required", where=where(number, name))
             values[name] = column.convert(text, where(number, name))
         _ROW_BUILDERS[table](values, number, parts)
+        if table in ("prescriptions", "observations"):
+            _check_amounts(table, parts, functools.partial(where, number))
         if table in _ID_TABLES and (values.get("id") or (table == "patients" and (
                 values.get("hospital_number") or values.get("nhs_number")))):
             record = getattr(parts, table)[-1]
             _check_unique_id(table, record.id, where(number, ""), seen_nhs)
         if table == "patients":
             _check_unique_nhs(parts.patients[-1], where(number, ""), seen_nhs)
+
+
+def _check_amounts(table: str, parts: Parts, where: Callable[[str], str]) -> None:
+    # ``where`` is the row's place: where("dose") -> "prescriptions.csv:4, column 'dose'"
+    """Impossible amounts (domain.plausible): a prescription's dose or maximum prints as
+    CHECK_DOSE, an observation that cannot be a reading is not kept; each is listed in the
+    import summary with its row, as the FHIR reader does."""
+    if table == "observations":
+        obs = parts.observations[-1]
+        problem = reading_problem(obs.value)
+        if problem:
+            parts.observations.pop()
+            parts.skipped[f"Observation {obs.id!r} at {where('value')} not printed: "
+                          f"{problem}"] += 1
+        return
+    rx = parts.prescriptions[-1]
+    changes: dict[str, Any] = {}
+    for column, what in (("dose", "dose"), ("prn_max_24h", "maximum dose")):
+        problem = dose_text_problem(getattr(rx, column), what=what)
+        if problem:
+            changes[column] = CHECK_DOSE
+            parts.skipped[f"{CHECK_DOSE_NOTE}: prescription {rx.id!r} at "
+                          f"{where(column)}, {problem}"] += 1
+    if changes:
+        parts.prescriptions[-1] = dataclasses.replace(rx, **changes)
 
 
 _ID_TABLES = frozenset({"patients", "stays", "allergies", "alerts", "prescriptions",
