@@ -34,6 +34,7 @@ from paperfallback.render.prefill import (
     NO_KNOWN_ALLERGIES,
     deceased_text,
     dob_with_age,
+    printed_name,
 )
 from paperfallback.render.qr import draw_qr, qr_payload
 
@@ -164,7 +165,7 @@ def _footer_identity(banner: Banner) -> str:
         nhs = format_nhs_number(p.nhs_number)
         ident = f"NHS {nhs}" if nhs else f"Hosp no {p.hospital_number or 'not recorded'}"
         died = deceased_text(p)
-        return f"{p.display_name}   {ident}" + (f"   {died}" if died else "")
+        return f"{printed_name(p)}   {ident}" + (f"   {died}" if died else "")
     if banner.kind == "downtime":
         return f"Downtime number {banner.downtime_number}"
     return banner.heading
@@ -190,7 +191,7 @@ def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top
     p = record.patient
     name_w = width * 0.52
     # name: shrink to 9 pt, then wrap to two lines, then cut, inside its own box
-    name = p.display_name
+    name = printed_name(p)
     pad = 2 * MM
     size = fit_size(name, BOLD, name_w - 2 * pad, 15, 9)
     lines = wrap(name, BOLD, size, name_w - 2 * pad)
