@@ -45,6 +45,7 @@ class Stats:
     # Where keyable chart boxes were drawn, per page (scan-back reads marks from them):
     # see chart_section.ColumnsChartFlow._record_grid.
     grids: list[dict[str, Any]] = field(default_factory=list)
+    spo2_scale: int | None = None  # the SpO2 scale a NEWS2 chart printed (decided once)
 
 
 @dataclass

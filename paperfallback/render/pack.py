@@ -55,6 +55,7 @@ from paperfallback.render.prefill import (
     latest_is_unchecked,
     latest_news2_score,
     paper_total_note,
+    printed_name,
 )
 from paperfallback.settings import Settings
 
@@ -404,7 +405,7 @@ def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
             p = record.patient
             values = [
                 record.stay.bed if record.stay else "",
-                p.display_name,
+                printed_name(p),
                 format_nhs_number(p.nhs_number) or "not recorded",
                 p.hospital_number or "",
                 ", ".join(f"{i.job.spec.id} {i.instance_id}" for i in group),
@@ -537,6 +538,7 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         rows=tuple(stats.rows),
         stale=stale and job.from_cache,
         extra={"printed_on": printed_on, **stats.extra, **_scan_layout(inst)},
+        spo2_scale=stats.spo2_scale,
     )
 
 
