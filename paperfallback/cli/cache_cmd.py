@@ -57,6 +57,17 @@ def add_parser(sub: Any) -> None:
         "--timeout-minutes", type=float, metavar="N",
         help="give up on a Bulk Data export after N minutes (default 10)",
     )
+    smart = refresh.add_argument_group(
+        "SMART Backend Services (override the refresh_* settings)")
+    smart.add_argument("--client-id", metavar="ID",
+                       help="client id the EPR registered for this PC (refresh_client_id)")
+    smart.add_argument("--private-key", metavar="FILE",
+                       help="this PC's private key, PEM or JWKS, private to this user "
+                       "(refresh_private_key)")
+    smart.add_argument("--key-id", metavar="KID",
+                       help="the key id (kid) registered with the EPR (refresh_key_id)")
+    smart.add_argument("--scope", metavar="SCOPE",
+                       help="scope to ask for (refresh_scope, default system/*.read)")
     refresh.set_defaults(func=_refresh)
 
     status = cache_sub.add_parser("status", help="data-as-of time, age, staleness, counts")
@@ -129,11 +140,14 @@ def _refresh(ctx: AppContext, args: argparse.Namespace) -> int:
             "no source: give --from FOLDER or --from https://.../$export, or set "
             "refresh_source in settings.json", where="--from",
         )
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if args.timeout_minutes is not None:
         if args.timeout_minutes <= 0:
             raise InputError("must be a positive number of minutes", where="--timeout-minutes")
         overrides["deadline_s"] = args.timeout_minutes * 60
+    for name in ("client_id", "private_key", "key_id", "scope"):
+        if getattr(args, name, None):
+            overrides[name] = getattr(args, name)
     options = RefreshOptions.from_settings(ctx.settings, force=args.force, **overrides)
     store = ctx.open_cache()
     report = refresh_cache(
