@@ -253,6 +253,7 @@ def _import(
     current = store.status(stale_minutes=settings.stale_minutes, verify=True)
     if (
         not options.force
+        and current.data_as_of_known  # an unknown time is no reason to keep the cache
         and current.data_as_of is not None
         and snapshot.data_as_of <= current.data_as_of
     ):

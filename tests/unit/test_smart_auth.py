@@ -166,3 +166,20 @@ def test_the_public_jwks_for_it_matches_the_private_key(smart_client_key: Client
     assert "d" not in jwks["keys"][0]
     assert jwks["keys"][0]["kid"] == smart_client_key.kid
     assert jwks["keys"][0]["x"] == smart_client_key.public_jwk["x"]
+
+
+def test_cli_prints_the_public_jwks_to_register_and_it_works_with_the_endpoint(
+    smart_token_server: SmartTokenServer, smart_client_key: ClientKey,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from paperfallback.cli.main import main
+
+    capsys.readouterr()
+    assert main(["cache", "jwks", "--private-key", str(smart_client_key.pem_path),
+                 "--key-id", "registered-kid"]) == 0
+    jwks = json.loads(capsys.readouterr().out)
+    assert "d" not in jwks["keys"][0] and jwks["keys"][0]["alg"] == "ES384"
+    smart_token_server.register(CLIENT, jwks["keys"][0])  # as IT does with the EPR
+    auth = SmartBackendAuth(smart_token_server.base_url, CLIENT, smart_client_key.pem_path,
+                            "registered-kid")
+    assert auth.headers_for(smart_token_server.base_url + "/Patient")
