@@ -231,3 +231,12 @@ def test_an_empty_export_says_so_without_naming_a_temporary_folder(
     _assert_nothing_left(data_dir)
 
 
+
+
+def test_the_fhir_base_for_discovery_comes_from_the_kickoff_address() -> None:
+    from paperfallback.fhirclient.bulk_export import fhir_base
+
+    assert fhir_base("https://epr/fhir/Group/ward-7/$export?_type=Patient") == "https://epr/fhir"
+    assert fhir_base("https://epr/r4/Patient/$export") == "https://epr/r4"
+    assert fhir_base("https://epr/fhir/$export") == "https://epr/fhir"
+    assert fhir_base("https://epr:8443/fhir") == "https://epr:8443/fhir"
