@@ -10,3 +10,16 @@
 Layering: under ``cache`` (which refreshes through it) and ``export`` (which sends through
 it), above ``settings`` and ``domain``; it knows nothing of the cache or the forms.
 """
+
+from paperfallback.fhirclient.errors import AuthorisationFailed, FhirClientError
+from paperfallback.fhirclient.smart_auth import (
+    DEFAULT_SCOPE,
+    Authorizer,
+    SmartBackendAuth,
+    StaticBearerAuth,
+)
+
+__all__ = [
+    "DEFAULT_SCOPE", "AuthorisationFailed", "Authorizer", "FhirClientError",
+    "SmartBackendAuth", "StaticBearerAuth",
+]
