@@ -77,12 +77,23 @@ def _deeper_than(data: Any, limit: int = MAX_JSON_DEPTH) -> bool:
 class BundleText:
     """A Bundle's text, kept so an error in entry N can be placed on a line (lazily)."""
 
-    __slots__ = ("_cursor", "_lines", "text")
+    __slots__ = ("_cursor", "_entries", "_lines", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._lines: dict[int, int | None] = {}
         self._cursor = 0
+        self._entries: list[Any] | None = None
+
+    def entries(self) -> list[Any]:
+        """The Bundle's entries, parsed again once (error and duplicate paths only)."""
+        if self._entries is None:
+            try:
+                found = json.loads(self.text).get("entry")
+            except (ValueError, AttributeError):
+                found = None
+            self._entries = found if isinstance(found, list) else []
+        return self._entries
 
     def line_of(self, entry: int, resource_id: str) -> int | None:
         if entry in self._lines:
@@ -147,11 +158,9 @@ class Where:
 
 def _entry_resource(bundle: BundleText, entry: int) -> Json:
     # Re-parse only on the error path; the text is the Bundle we already read once.
-    try:
-        entries = json.loads(bundle.text).get("entry") or []
-        resource = entries[entry].get("resource") if entry < len(entries) else None
-    except (ValueError, AttributeError):
-        return {}
+    entries = bundle.entries()
+    item = entries[entry] if entry < len(entries) else None
+    resource = item.get("resource") if isinstance(item, dict) else None
     return resource if isinstance(resource, dict) else {}
 
 
