@@ -231,3 +231,12 @@ def test_a_shared_resource_repeated_in_nested_bundles_is_read_once(tmp_path: Pat
     outer["entry"][1]["resource"]["entry"][1]["resource"] = changed
     with pytest.raises(InputError, match="two different Practitioner resources with id 'dr1'"):
         read_extract([write(tmp_path / "docs.json", outer)], now=NOW)
+
+
+def test_null_given_paired_with_an_extension_is_valid_fhir_json(tmp_path: Path) -> None:
+    p = patient("p1")
+    p["name"][0]["given"] = ["Gwen", None]
+    p["name"][0]["_given"] = [None, {"extension": [{"url": "http://x.example/e",
+                                                    "valueString": "initial"}]}]
+    snap = read_extract([ndjson(tmp_path / "Patient.ndjson", p)], now=NOW)
+    assert snap.patients[0].given == "Gwen"
