@@ -97,7 +97,7 @@ def _check(ctx: AppContext, args: argparse.Namespace) -> int:
         entries = EntriesStore(register.connection)
         wanted = [parse_qr_payload(f)[0] for f in args.form_ids] or sorted(
             set(entries.keyed_instance_ids()) & set(store.returned_pages()))
-        results = []
+        results: list[dict[str, Any]] = []
         for form_id in wanted:
             report = check_marks(register.require(form_id), catalogue, store, entries)
             results.append({"form_id": form_id, "columns_checked": report.columns_checked,
