@@ -70,6 +70,9 @@ class Settings:
     refresh_key_id: str = ""
     refresh_scope: str = "system/*.read"
     refresh_max_download_mb: int = 2048  # per downloaded Bulk Data file
+    # Scan-back: days a returned page's image is kept once its form has been exported
+    # (the image itself is then in the EPR, or the keyed values are); 0 keeps them.
+    scan_retention_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

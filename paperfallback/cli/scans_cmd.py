@@ -43,7 +43,26 @@ def _open(ctx: AppContext) -> tuple[Any, Any]:
 
     key, source = ctx.key
     register = Register.open(ctx.data_dir, key, ctx.settings, key_source=source)
-    return register, ScanStore(register.connection)
+    store = ScanStore(register.connection)
+    _apply_retention(ctx, register, store)
+    return register, store
+
+
+def _apply_retention(ctx: AppContext, register: Any, store: Any) -> None:
+    """Images of exported forms older than ``scan_retention_days`` are removed (the
+    returned-page record stays): page images are patient data, kept no longer than needed."""
+    from datetime import UTC, datetime, timedelta
+
+    from paperfallback.reentry.model import InstanceStatus
+    from paperfallback.reentry.store import EntriesStore
+
+    days = ctx.settings.scan_retention_days
+    if days <= 0:
+        return
+    exported = {i.instance_id for i in EntriesStore(register.connection).instances()
+                if i.status is InstanceStatus.EXPORTED}
+    if exported:
+        store.purge(exported, older_than=datetime.now(UTC) - timedelta(days=days))
 
 
 def _import(ctx: AppContext, args: argparse.Namespace) -> int:

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS scanned_pages (
     source_index INTEGER NOT NULL,
     imported_at TEXT NOT NULL,
     payload TEXT NOT NULL DEFAULT '',
-    image BLOB NOT NULL
+    image BLOB NOT NULL,
+    purged_at TEXT  -- the image was removed under the retention rule; the row stays
 );
 CREATE UNIQUE INDEX IF NOT EXISTS scanned_pages_attached
     ON scanned_pages (form_id, page) WHERE status = 'identified';
@@ -60,6 +61,9 @@ class ScanStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         ensure_schema(conn, _SCHEMA)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(scanned_pages)")}
+        if "purged_at" not in columns:  # a store from before the retention rule
+            conn.execute("ALTER TABLE scanned_pages ADD COLUMN purged_at TEXT")
 
     def returned_pages(self) -> dict[str, set[int]]:
         """Form instance → the page numbers that have come back."""
@@ -92,7 +96,7 @@ class ScanStore:
         """The returned pages of one form instance: page number → (stored id, QR payload)."""
         return {int(r[0]): (int(r[1]), str(r[2])) for r in self._conn.execute(
             "SELECT page, id, payload FROM scanned_pages WHERE status = 'identified' AND "
-            "form_id = ?", (form_id,))}
+            "purged_at IS NULL AND form_id = ?", (form_id,))}
 
     def pages(self, status: str | None = None) -> list[StoredPage]:
         sql = ("SELECT id, form_id, page, status, source, source_index, imported_at "
@@ -102,9 +106,27 @@ class ScanStore:
         return [StoredPage(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]),
                            datetime.fromisoformat(r[6])) for r in rows]
 
+    def purge(self, exported: set[str], *, older_than: datetime) -> int:
+        """Remove the images of returned pages of exported forms imported before
+        ``older_than`` (work-store retention): the fact that the page came back stays, so
+        status and the recovery report are unchanged; returns how many were removed."""
+        removed = 0
+        rows = self._conn.execute(
+            "SELECT id, form_id FROM scanned_pages WHERE status = 'identified' AND "
+            "purged_at IS NULL AND imported_at < ?",
+            (older_than.isoformat(timespec="seconds"),)).fetchall()
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._conn:
+            for page_id, form_id in rows:
+                if form_id in exported:
+                    self._conn.execute("UPDATE scanned_pages SET image = x'', purged_at = ? "
+                                       "WHERE id = ?", (stamp, page_id))
+                    removed += 1
+        return removed
+
     def image(self, page_id: int) -> bytes:
         row = self._conn.execute(
             "SELECT image FROM scanned_pages WHERE id = ?", (page_id,)).fetchone()
-        if row is None:
-            raise KeyError(page_id)
+        if row is None or not row[0]:
+            raise KeyError(page_id)  # unknown, or removed under the retention rule
         return bytes(row[0])

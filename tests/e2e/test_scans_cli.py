@@ -168,3 +168,30 @@ def test_recovery_report_lists_what_came_back_and_what_is_missing_by_patient(
     # the patient is named with an identifier, and a missing page is listed by number
     assert "999 100 0976" in text
     assert "2/" in text and "no" in text
+
+
+def test_images_of_exported_forms_are_removed_after_the_retention_period(
+    printed: tuple[Path, list[dict]], sample_data_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from paperfallback.register import Register
+    from paperfallback.scan.store import ScanStore
+    from paperfallback.settings import Settings
+
+    pack, _ = printed
+    rng = random.Random(5)
+    save_pdf([as_scanned(p, rng) for p in rasterise(pack, 150)], tmp_path / "s.pdf", 150)
+    _json(capsys, sample_data_dir, "scans", "import", str(tmp_path / "s.pdf"))
+    key = "test-key-not-secret"
+    with Register.open(sample_data_dir, key, Settings.load(sample_data_dir)) as register:
+        store = ScanStore(register.connection)
+        before = store.returned_pages()
+        exported, kept = sorted(before)[:2]
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        assert store.purge({exported}, older_than=later) == len(before[exported])
+        assert store.form_pages(exported) == {}
+        assert store.form_pages(kept)  # a form not exported keeps its images
+        assert store.returned_pages() == before  # the record of what came back stays
+        assert store.purge({exported}, older_than=later) == 0
