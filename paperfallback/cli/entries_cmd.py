@@ -156,15 +156,17 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.export.send_state import add_send_counts, send_counts
     from paperfallback.reentry.reconciliation import reconcile
 
     register, store = _stores(ctx)
     try:
         report = reconcile(register.list(), store, double_entry_forms=double_entry_forms(ctx))
+        sent = send_counts(store.connection)  # export --to: sent / accepted / rejected
     finally:
         store.close()
     if args.json:
-        data = report.to_json()
+        data = add_send_counts(report.to_json(), sent)
         data["discrepancies"] = [_blind_json(d) for d in data["discrepancies"]]
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
