@@ -65,6 +65,7 @@ class Settings:
     refresh_timeout_minutes: int = 10
     # export --to URL (docs/export.md, docs/install.md): SMART Backend Services client; an
     # empty client id, key or key id falls back to the refresh_* one
+    export_to_url: str = ""  # the EPR's FHIR base URL the app's Export dialog sends to
     export_client_id: str = ""
     export_private_key: str = ""
     export_key_id: str = ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,6 +212,37 @@ def retry_rejected_entries(data_dir: Path, key: str, key_source: str,
         return SendLog(conn).retry_rejected(None, instance_ids)
     finally:
         conn.close()
+
+
+def send_status_lines(data_dir: Path, key: str, key_source: str, *,
+                      rejected_shown: int = 20) -> list[str]:
+    """What the Export dialog shows: sent / accepted / rejected / pending per form and in
+    total (every server), then the first rejected entries with the EPR's reason."""
+    conn = open_work_db(data_dir, key, key_source=key_source)
+    try:
+        sends = SendLog(conn)
+        counts = sends.counts_by_instance()
+        rejected = [q for q in sends.entries() if q.state == "rejected"]
+    finally:
+        conn.close()
+    if not counts:
+        return ["Nothing sent to the EPR yet."]
+    by_form: dict[str, Counter[str]] = {}
+    for (_instance, form_id), got in counts.items():
+        by_form.setdefault(form_id, Counter()).update(got)
+    total: Counter[str] = sum(by_form.values(), Counter())
+    out = [f"Sent to the EPR: {total['sent']} entries; accepted {total['accepted']}, rejected "
+           f"{total['rejected']}, still to send {total['pending']}."]
+    out.extend(f"  {form}: sent {c['sent']}, accepted {c['accepted']}, rejected "
+               f"{c['rejected']}, still to send {c['pending']}"
+               for form, c in sorted(by_form.items()))
+    if rejected:
+        out.append(f"Rejected by the EPR ({len(rejected)}):")
+        out.extend(f"  {describe(q)}: {q.outcome}" for q in rejected[:rejected_shown])
+        if len(rejected) > rejected_shown:
+            out.append(f"  ... and {len(rejected) - rejected_shown} more "
+                       "(paperfallback entries status --json)")
+    return out
 
 
 def export_auth(settings: Settings, target: str) -> Auth:
