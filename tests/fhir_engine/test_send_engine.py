@@ -224,3 +224,39 @@ def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
     sending = json.loads(capsys.readouterr().out)["sending"]
     assert sending["total"] == {"sent": total, "accepted": total, "rejected": 0, "pending": 0}
     assert sending["by_form"]["news2"]["accepted"] > 0
+
+
+@pytest.fixture(scope="module")
+def atomic_engine() -> Iterator[FhirEngine]:
+    """Medplum with transactions on (all or nothing; its limit: 8 entries when a transaction
+    has conditional creates)."""
+    from fhir_engine_server import start_engine
+
+    engine = start_engine(transactions=True)
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+def test_an_all_or_nothing_engine_refuses_big_units_and_takes_the_rest(
+    atomic_engine: FhirEngine, conn: Connection
+) -> None:
+    atomic_engine.reset()
+    entries = _entries(_forms())
+    log = SendLog(conn)
+    log.queue(atomic_engine.base_url, entries)
+    result = send_pending(log, atomic_engine.base_url,
+                          auth=BearerToken(atomic_engine.base_url, atomic_engine.mint_token()),
+                          transport=UrllibTransport(30), source="test",
+                          options=SendOptions(chunk_size=8, sleep=lambda _s: None))
+    by_unit: dict[str, set[str]] = {}
+    for q in log.entries():
+        by_unit.setdefault(q.unit_key, set()).add(q.state)
+    assert all(len(states) == 1 for states in by_unit.values())  # units stay whole
+    sizes = {unit: sum(1 for e in entries if e.unit_key == unit) for unit in by_unit}
+    assert {u for u, s in by_unit.items() if s == {"rejected"}} == {
+        u for u, n in sizes.items() if n > 8}
+    assert set(result.rejected_outcomes.values()) == {
+        "Transaction requires strict isolation but has too many entries"}
+    assert atomic_engine.stats()["resources"] == result.accepted > 0
