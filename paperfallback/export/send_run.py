@@ -68,6 +68,7 @@ class SendSummary:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stopped: str = ""
+    bundles_of: int = 100  # the chunk size, for the dry run's list of Bundles
 
     @property
     def failed(self) -> bool:
@@ -83,8 +84,10 @@ class SendSummary:
             out.append(f"Would send {len(self.to_send)} entries in {self.bundles} transaction "
                        f"Bundles" + (f" ({types})" if types else "") + f"; {self.known} left "
                        "out as sent before with the same content.")
-            for n, line in enumerate(_bundle_lines(self.to_send, self.bundles_of), 1):
-                out.append(f"  Bundle {n}: {line}")
+            shown = _bundle_lines(self.to_send, self.bundles_of)
+            out.extend(f"  Bundle {n}: {line}" for n, line in enumerate(shown[:20], 1))
+            if len(shown) > 20:
+                out.append(f"  ... and {len(shown) - 20} more Bundles")
             out.append(f"Checked {len(self.to_send)} resources against FHIR R4: "
                        + ("all valid." if not self.invalid else f"{len(self.invalid)} invalid:"))
             out.extend(f"  {line}" for line in self.invalid)
@@ -106,8 +109,6 @@ class SendSummary:
             out.append(f"{len(self.problems)} could not be exported (fix and export again):")
             out.extend(f"  {p}" for p in self.problems)
         return out
-
-    bundles_of: int = 100
 
 
 def describe(q: QueuedEntry) -> str:
