@@ -175,6 +175,9 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     print(f"Forms: {backlog['total']}; keyed or beyond: {backlog['done']} "
           f"({backlog['done_share']:.0%}); still to key: {backlog['to_key']}")
     print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if sent:  # export --to
+        total = add_send_counts({}, sent)["sending"]["total"]
+        print("Sent to the EPR: " + ", ".join(f"{k} {v}" for k, v in total.items()))
     for group in report.by_ward_and_form():
         print(f"  {group['ward'] or '-':<12} {group['form_id']:<22} "
               + " ".join(f"{s} {group[s]}" for s in counts))

@@ -224,6 +224,9 @@ def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
     sending = json.loads(capsys.readouterr().out)["sending"]
     assert sending["total"] == {"sent": total, "accepted": total, "rejected": 0, "pending": 0}
     assert sending["by_form"]["news2"]["accepted"] > 0
+    assert main(["entries", "status"]) == 0
+    assert (f"Sent to the EPR: sent {total}, accepted {total}, rejected 0, pending 0"
+            in capsys.readouterr().out)
 
 
 @pytest.fixture(scope="module")
