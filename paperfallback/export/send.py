@@ -32,6 +32,7 @@ from paperfallback.export.fhir_bundle import TYPE_ORDER, FhirExport
 from paperfallback.export.fhir_common import token
 from paperfallback.export.send_http import Auth, HttpAnswer, NetworkError, Transport
 from paperfallback.export.send_state import Answer, NewEntry, QueuedEntry, SendLog
+from paperfallback.fhirclient.errors import FhirClientError
 
 DEFAULT_CHUNK_SIZE = 100
 FHIR_JSON = "application/fhir+json"
@@ -176,12 +177,17 @@ def _send_groups(
     body = orjson.dumps(transaction_of(groups, source=source, now=now()))
     last = ""
     answer_wait: float | None = None
+    renewed = False
     for attempt in range(max(1, opts.tries)):
         if attempt:
             result.retries += 1
             opts.sleep(_wait(opts, attempt, answer_wait))
             answer_wait = None
-        headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **auth.headers_for(target)}
+        try:
+            authorization = auth.headers_for(target)
+        except FhirClientError as exc:  # no token: the token endpoint refused or is down
+            raise SendRefused(f"no access token for {target}: {exc}") from exc
+        headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **authorization}
         try:
             answer = transport.post(target, body, headers)
         except NetworkError as exc:
@@ -189,6 +195,11 @@ def _send_groups(
             log.count_attempt(q.seq for q in entries)
             continue
         result.bundles += 1
+        if answer.status == 401 and not renewed:  # expired or revoked mid-send: renew once
+            renewed = True
+            auth.invalidate()
+            last = "HTTP 401 (token renewed)"
+            continue
         if answer.status in (401, 403):
             raise SendRefused(
                 f"the EPR at {target} refused the authorisation (HTTP {answer.status}: "

@@ -8,7 +8,6 @@ callers use the same rules.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections import Counter
@@ -16,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import InputError
@@ -35,14 +33,14 @@ from paperfallback.export.send import (
 )
 from paperfallback.export.send_http import (
     Auth,
-    BearerToken,
     NoAuth,
+    SafeTransport,
     Transport,
-    UrllibTransport,
     check_base_url,
 )
 from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.export.state import ExportState
+from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.settings import Settings
 
@@ -188,7 +186,7 @@ def run_send(
         try:
             summary.result = send_pending(
                 sends, target, auth=chosen,
-                transport=transport or UrllibTransport(settings.export_timeout_seconds),
+                transport=transport or SafeTransport(settings.export_timeout_seconds),
                 source=export_source(systems, settings.pc_id), options=opts)
         except (SendRefused, SendInterrupted) as exc:
             summary.stopped = str(exc)
@@ -248,28 +246,22 @@ def send_status_lines(data_dir: Path, key: str, key_source: str, *,
 
 def export_auth(settings: Settings, target: str) -> Auth:
     """SMART Backend Services when a client is configured (``export_*``, else the
-    ``refresh_*`` client, key and key id); else a bearer token IT put in the environment
-    variable ``export_token_env``; else none (the server will say 401)."""
-    client_id = settings.export_client_id or str(_setting(settings, "refresh_client_id"))
+    ``refresh_*`` client, key and key id; the scope is ``export_scope``, never the read-only
+    refresh scope); else a bearer token IT put in the environment variable
+    ``export_token_env``; else none (the server will say 401)."""
+    client_id = settings.export_client_id or settings.refresh_client_id
     if client_id:
-        private_key = settings.export_private_key or str(_setting(settings, "refresh_private_key"))
-        key_id = settings.export_key_id or str(_setting(settings, "refresh_key_id"))
+        private_key = settings.export_private_key or settings.refresh_private_key
         if not private_key:
             raise InputError("export_client_id is set but no private key: set "
                              "export_private_key (or refresh_private_key)", where="settings.json")
-        smart: Any = importlib.import_module("paperfallback.fhirclient")
-        auth: Auth = smart.SmartBackendAuth(target, client_id, private_key, key_id,
-                                            settings.export_scope or "system/*.write")
-        return auth
+        return SmartBackendAuth(target, client_id, private_key,
+                                settings.export_key_id or settings.refresh_key_id,
+                                settings.export_scope or "system/*.write")
     token = os.environ.get(settings.export_token_env or "", "")
     if token:
-        return BearerToken(target, token.strip())
+        return StaticBearerAuth(target, token.strip())
     return NoAuth()
-
-
-def _setting(settings: Settings, name: str) -> object:
-    """A setting that another part adds (refresh_*), read without depending on its field."""
-    return getattr(settings, name, None) or settings.extra.get(name, "") or ""
 
 
 def validate_entries(entries: Sequence[QueuedEntry]) -> list[str]:

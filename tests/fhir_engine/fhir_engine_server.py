@@ -1,26 +1,28 @@
 """Start and drive the stand-in EPR (server.mjs: Medplum's FHIR router, validating).
 
 One Node process per test session on 127.0.0.1 and a free port; ``reset()`` empties it
-between tests. Access tokens are HS256 JWTs signed with a secret shared with the test's
-token endpoint (``mint_token`` stands for that endpoint's last step).
+between tests. It takes only access tokens that the test SMART token endpoint
+(tests/servers/smart_token_server.py) says are live, by RFC 7662 introspection, and names
+that endpoint in its ``/.well-known/smart-configuration``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import secrets
 import shutil
 import subprocess
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
+from smart_token_server import ClientKey, SmartTokenServer
+
+from paperfallback.fhirclient import SmartBackendAuth
 
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT_S = 30.0
@@ -36,31 +38,16 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 @dataclass
 class FhirEngine:
     process: subprocess.Popen[bytes]
     port: int
-    token_secret: str
     admin_secret: str
     output: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/fhir"
-
-    def mint_token(self, scope: str = "system/*.write", lifetime_s: int = 300,
-                   secret: str | None = None) -> str:
-        """An access token as the test token endpoint issues it."""
-        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        claims = _b64(json.dumps({"scope": scope, "exp": int(time.time()) + lifetime_s,
-                                  "sub": "paperfallback-test"}).encode())
-        signature = hmac.new((secret or self.token_secret).encode(),
-                             f"{header}.{claims}".encode(), hashlib.sha256).digest()
-        return f"{header}.{claims}.{_b64(signature)}"
 
     def admin(self, path: str, method: str = "GET") -> Any:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_engine/{path}",
@@ -89,12 +76,11 @@ class FhirEngine:
             self.process.wait()
 
 
-def start_engine(*, transactions: bool = False, token_url: str = "",
-                 introspect_url: str = "") -> FhirEngine:
-    """Start server.mjs and wait for its "LISTENING <port>" line. With ``introspect_url``
-    it takes only tokens that endpoint says are live (the test SMART token server)."""
-    token_secret, admin_secret = secrets.token_hex(16), secrets.token_hex(16)
-    env = dict(os.environ, ENGINE_TOKEN_SECRET=token_secret, ENGINE_ADMIN_SECRET=admin_secret,
+def start_engine(*, token_url: str, introspect_url: str,
+                 transactions: bool = False) -> FhirEngine:
+    """Start server.mjs and wait for its "LISTENING <port>" line."""
+    admin_secret = secrets.token_hex(16)
+    env = dict(os.environ, ENGINE_ADMIN_SECRET=admin_secret,
                ENGINE_TRANSACTIONS="1" if transactions else "0", ENGINE_TOKEN_URL=token_url,
                ENGINE_INTROSPECT_URL=introspect_url, ENGINE_PORT="0")
     process = subprocess.Popen(["node", str(HERE / "server.mjs")], cwd=HERE, env=env,
@@ -118,4 +104,31 @@ def start_engine(*, transactions: bool = False, token_url: str = "",
     if not ready.wait(START_TIMEOUT_S) or not port:
         process.kill()
         raise RuntimeError("the FHIR engine did not start: " + "\n".join(lines[-20:]))
-    return FhirEngine(process, port[0], token_secret, admin_secret, lines)
+    return FhirEngine(process, port[0], admin_secret, lines)
+
+
+WRITER, READER = "paperfallback-send", "paperfallback-read-only"
+
+
+@dataclass
+class Smart:
+    """The EPR's authorisation server with two registered clients (as IT registers them)."""
+
+    server: SmartTokenServer
+    writer: ClientKey
+    reader: ClientKey
+    unregistered: ClientKey
+
+    def auth(self, base_url: str, *, client: str = WRITER,
+             scope: str = "system/*.write") -> SmartBackendAuth:
+        key = {WRITER: self.writer, READER: self.reader}.get(client, self.unregistered)
+        return SmartBackendAuth(base_url, client, key.pem_path, key.kid, scope)
+
+
+def engine_for(smart: Smart, *, transactions: bool = False) -> FhirEngine:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    return start_engine(token_url=smart.server.token_url,
+                        introspect_url=smart.server.origin + "/auth/introspect",
+                        transactions=transactions)

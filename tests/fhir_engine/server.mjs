@@ -8,8 +8,8 @@
 //
 // - Bearer tokens (SMART Backend Services): every FHIR request needs an access token that
 //   the test's SMART token endpoint issued, checked by RFC 7662 introspection at
-//   ENGINE_INTROSPECT_URL (active, with a system/*.write or system/*.* scope); without that
-//   URL, an HS256 JWT signed with ENGINE_TOKEN_SECRET. Anything else is 401.
+//   ENGINE_INTROSPECT_URL: not active (unknown, expired) is 401, active without a
+//   system/*.write (or system/*.*) scope is 403.
 //   /.well-known/smart-configuration names ENGINE_TOKEN_URL as the token endpoint.
 // - Validation: MemoryRepository stores whatever it is given; the real Medplum server
 //   validates in its repository, so ValidatingRepository does the same here.
@@ -19,7 +19,6 @@
 // - /_engine/* (test inspection, with the X-Engine-Admin header): counts and validation
 //   of everything stored.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import {
@@ -58,7 +57,6 @@ function narrowSearchExpressions() {
   }
 }
 
-const SECRET = process.env.ENGINE_TOKEN_SECRET ?? '';
 const ADMIN = process.env.ENGINE_ADMIN_SECRET ?? '';
 const TOKEN_URL = process.env.ENGINE_TOKEN_URL ?? '';
 const INTROSPECT_URL = process.env.ENGINE_INTROSPECT_URL ?? '';
@@ -156,7 +154,7 @@ const router = new FhirRouter();
 // Ask the token endpoint whether the token is live and what it may do (RFC 7662).
 async function introspectionProblem(header) {
   const match = /^Bearer\s+(\S+)$/.exec(header ?? '');
-  if (!match) {
+  if (!match || !INTROSPECT_URL) {
     return 'no bearer token';
   }
   let info;
@@ -177,33 +175,6 @@ async function introspectionProblem(header) {
   return scopes.some((s) => WRITE_SCOPES.has(s)) ? undefined : 'token scope does not allow writing';
 }
 
-// An HS256 JWT signed with the shared secret: signature, expiry and a write scope.
-function tokenProblem(header) {
-  const match = /^Bearer\s+([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(header ?? '');
-  if (!match || !SECRET) {
-    return 'no bearer token';
-  }
-  const expected = createHmac('sha256', SECRET).update(`${match[1]}.${match[2]}`).digest();
-  const given = Buffer.from(match[3], 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return 'bad token signature';
-  }
-  let claims;
-  try {
-    claims = JSON.parse(Buffer.from(match[2], 'base64url').toString('utf8'));
-  } catch {
-    return 'unreadable token';
-  }
-  if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) {
-    return 'token expired';
-  }
-  const scopes = String(claims.scope ?? '').split(/\s+/);
-  if (!scopes.some((s) => WRITE_SCOPES.has(s))) {
-    return 'token scope does not allow writing';
-  }
-  return undefined;
-}
-
 function send(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/fhir+json', ...headers });
@@ -211,7 +182,8 @@ function send(res, status, body, headers = {}) {
 }
 
 function outcome(status, text) {
-  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: status === 401 ? 'login' : 'invalid', details: { text } }] };
+  const code = { 401: 'login', 403: 'forbidden' }[status] ?? 'invalid';
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] };
 }
 
 async function readBody(req) {
@@ -288,12 +260,12 @@ async function handle(req, res) {
     return;
   }
   stats.requests++;
-  const problem = INTROSPECT_URL
-    ? await introspectionProblem(req.headers.authorization)
-    : tokenProblem(req.headers.authorization);
+  const problem = await introspectionProblem(req.headers.authorization);
   if (problem) {
     stats.unauthorised++;
-    send(res, 401, outcome(401, problem), { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${problem}"` });
+    const status = problem.startsWith('token scope') ? 403 : 401;
+    const error = status === 403 ? 'insufficient_scope' : 'invalid_token';
+    send(res, status, outcome(status, problem), { 'WWW-Authenticate': `Bearer error="${error}", error_description="${problem}"` });
     return;
   }
   const body = await readBody(req);

@@ -1,6 +1,7 @@
 """``export --to`` against a real FHIR transaction engine (Medplum, validating; see
-server.mjs): every resource created and valid, a second send creates nothing, a rejected
-resource is recorded with the server's reason, and no valid bearer token, no entry."""
+server.mjs) behind the test SMART token endpoint: every resource created and valid, a second
+send creates nothing, a rejected resource is recorded with the server's reason, and no
+valid bearer token, no entry."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fhir_engine_server import FhirEngine
+from fhir_engine_server import READER, FhirEngine, Smart, engine_for
 
 from paperfallback.cache.encrypted_db import Connection
 from paperfallback.cache.work_db import open_work_db
@@ -29,12 +30,13 @@ from paperfallback.export.send import (
     entries_to_send,
     send_pending,
 )
-from paperfallback.export.send_http import BearerToken, NoAuth, UrllibTransport
+from paperfallback.export.send_http import NoAuth, SafeTransport
 from paperfallback.export.send_state import NewEntry, SendLog
+from paperfallback.fhirclient import StaticBearerAuth
+from paperfallback.settings import Settings
 
 SYSTEMS = SiteSystems.for_site("DEMO")
 KEY = "test-key-not-secret"
-FAST = SendOptions(chunk_size=100, sleep=lambda _s: None)
 
 
 def _forms() -> list[ExportedForm]:
@@ -63,19 +65,19 @@ def conn(data_dir: Path) -> Iterator[Connection]:
     opened.close()
 
 
-def _send(log: SendLog, engine: FhirEngine, auth: Any = None) -> Any:
-    return send_pending(log, engine.base_url,
-                        auth=auth or BearerToken(engine.base_url, engine.mint_token()),
-                        transport=UrllibTransport(30), source="test", options=FAST)
+def _send(log: SendLog, engine: FhirEngine, auth: Any, chunk_size: int = 100) -> Any:
+    return send_pending(log, engine.base_url, auth=auth,
+                        transport=SafeTransport(30), source="test",
+                        options=SendOptions(chunk_size=chunk_size, sleep=lambda _s: None))
 
 
 def test_first_send_creates_every_resource_and_each_validates(
-    fhir_engine: FhirEngine, conn: Connection
+    fhir_engine: FhirEngine, conn: Connection, smart: Smart,
 ) -> None:
     entries = _entries(_forms())
     log = SendLog(conn)
     assert log.queue(fhir_engine.base_url, entries) == (len(entries), 0)
-    result = _send(log, fhir_engine)
+    result = _send(log, fhir_engine, smart.auth(fhir_engine.base_url))
     assert (result.accepted, result.rejected) == (len(entries), 0)
     stats = fhir_engine.stats()
     assert stats["creates"] == len(entries) == stats["resources"]
@@ -95,15 +97,15 @@ def test_first_send_creates_every_resource_and_each_validates(
 
 
 def test_second_send_creates_nothing(fhir_engine: FhirEngine, conn: Connection,
-                                     tmp_path: Path) -> None:
+                                     tmp_path: Path, smart: Smart) -> None:
     entries = _entries(_forms())
     log = SendLog(conn)
     log.queue(fhir_engine.base_url, entries)
-    _send(log, fhir_engine)
+    _send(log, fhir_engine, smart.auth(fhir_engine.base_url))
     before = fhir_engine.stats()
     # the same PC again: everything was accepted, so nothing is queued or sent
     assert log.queue(fhir_engine.base_url, _entries(_forms())) == (0, len(entries))
-    again = _send(log, fhir_engine)
+    again = _send(log, fhir_engine, smart.auth(fhir_engine.base_url))
     assert again.bundles == 0
     # a PC that lost its record (or another PC keyed the same paper) sends it all again:
     # every entry is conditional, so the engine answers with what it holds, creating nothing
@@ -112,7 +114,7 @@ def test_second_send_creates_nothing(fhir_engine: FhirEngine, conn: Connection,
     try:
         fresh = SendLog(other)
         fresh.queue(fhir_engine.base_url, _entries(_forms()))
-        resent = _send(fresh, fhir_engine)
+        resent = _send(fresh, fhir_engine, smart.auth(fhir_engine.base_url))
         assert (resent.accepted, resent.rejected) == (len(entries), 0)
         assert {r.location for r in fresh.entries()} == {r.location for r in log.entries()}
     finally:
@@ -123,7 +125,7 @@ def test_second_send_creates_nothing(fhir_engine: FhirEngine, conn: Connection,
 
 
 def test_an_invalid_resource_comes_back_rejected_and_is_recorded(
-    fhir_engine: FhirEngine, conn: Connection
+    fhir_engine: FhirEngine, conn: Connection, smart: Smart,
 ) -> None:
     entries = _entries(_forms()[1:2])
     bad = next(e for e in entries if e.resource_type == "Observation"
@@ -133,7 +135,7 @@ def test_an_invalid_resource_comes_back_rejected_and_is_recorded(
     entries[entries.index(bad)] = replace(bad, entry=broken)
     log = SendLog(conn)
     log.queue(fhir_engine.base_url, entries)
-    result = _send(log, fhir_engine)
+    result = _send(log, fhir_engine, smart.auth(fhir_engine.base_url))
     assert result.rejected == 1 and result.accepted == len(entries) - 1
     (rejected,) = [r for r in log.entries() if r.state == "rejected"]
     assert rejected.full_url == bad.full_url
@@ -143,29 +145,39 @@ def test_an_invalid_resource_comes_back_rejected_and_is_recorded(
     assert fhir_engine.stats()["resources"] == len(entries) - 1
     # retried as it is, the EPR says no again: still recorded as rejected, nothing created
     assert log.retry_rejected(fhir_engine.base_url) == 1
-    assert _send(log, fhir_engine).rejected == 1
+    assert _send(log, fhir_engine, smart.auth(fhir_engine.base_url)).rejected == 1
     assert fhir_engine.stats()["resources"] == len(entries) - 1
 
 
 def test_the_engine_refuses_a_request_without_a_valid_bearer_token(
-    fhir_engine: FhirEngine, conn: Connection
+    fhir_engine: FhirEngine, conn: Connection, smart: Smart
 ) -> None:
     entries = _entries(_forms()[1:2])
     log = SendLog(conn)
     log.queue(fhir_engine.base_url, entries)
-    wrong_key = BearerToken(fhir_engine.base_url, fhir_engine.mint_token(secret="not-the-one"))
-    read_only = BearerToken(fhir_engine.base_url, fhir_engine.mint_token("system/*.read"))
-    expired = BearerToken(fhir_engine.base_url, fhir_engine.mint_token(lifetime_s=-60))
-    for auth in (NoAuth(), wrong_key, read_only, expired):
-        with pytest.raises(SendRefused, match="HTTP 401"):
+    base = fhir_engine.base_url
+    refused = {
+        "no token": (NoAuth(), "HTTP 401: no bearer token"),
+        "a made-up token": (StaticBearerAuth(base, "made-up"), "HTTP 401: token not active"),
+        "a read-only client": (smart.auth(base, client=READER, scope="system/*.read"),
+                               "HTTP 403: token scope does not allow writing"),
+        "an unregistered key": (smart.auth(base, client="stranger"), "no access token for"),
+    }
+    for what, (auth, message) in refused.items():
+        with pytest.raises(SendRefused, match=message):
             _send(log, fhir_engine, auth)
-    assert fhir_engine.stats()["resources"] == 0
-    assert len(log.pending(fhir_engine.base_url)) == len(entries)  # kept for the next run
-    assert _send(log, fhir_engine).accepted == len(entries)
+        assert fhir_engine.stats()["resources"] == 0, what
+    assert len(log.pending(base)) == len(entries)  # kept for the next run
+    assert "unknown client 'stranger'" in smart.server.refusals[-1]
+    # a token that expires (or is revoked) mid-send is renewed once, and the send goes on
+    auth = smart.auth(base)
+    auth.headers_for(base)
+    smart.server.expire_all_tokens()
+    assert _send(log, fhir_engine, auth).accepted == len(entries)
 
 
 def test_conditional_references_resolve_to_the_patient_the_epr_holds(
-    fhir_engine: FhirEngine, conn: Connection
+    fhir_engine: FhirEngine, conn: Connection, smart: Smart,
 ) -> None:
     forms = _forms()
     entries = _entries(forms[:2], conditional_references=True)
@@ -176,7 +188,7 @@ def test_conditional_references_resolve_to_the_patient_the_epr_holds(
     log = SendLog(conn)
     log.queue(fhir_engine.base_url, entries)
     # the EPR does not know the patient yet: each such entry is rejected, saying why
-    result = _send(log, fhir_engine)
+    result = _send(log, fhir_engine, smart.auth(fhir_engine.base_url))
     assert result.rejected == len(subjects)
     assert "matched 0 resources" in result.rejected_outcomes[result.rejected_entries[0].seq]
     # registered on the EPR (as a trust's PAS would): a retry now lands on that patient
@@ -186,23 +198,24 @@ def test_conditional_references_resolve_to_the_patient_the_epr_holds(
         "POST", "Patient", {"fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000001",
                             "resource": {"resourceType": "Patient", "identifier": [nhs]},
                             "request": {"method": "POST", "url": "Patient"}})])
-    _send(patient_log, fhir_engine)
+    _send(patient_log, fhir_engine, smart.auth(fhir_engine.base_url))
     pas_id = next(r["id"] for r in fhir_engine.resources() if r["resourceType"] == "Patient"
                   and r["identifier"] == [nhs])
     log.retry_rejected(fhir_engine.base_url)
-    assert _send(log, fhir_engine).rejected == 0
+    assert _send(log, fhir_engine, smart.auth(fhir_engine.base_url)).rejected == 0
     observations = [r for r in fhir_engine.resources() if r["resourceType"] == "Observation"]
     assert {o["subject"]["reference"] for o in observations} == {f"Patient/{pas_id}"}
 
 
 def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
     fhir_engine: FhirEngine, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], smart: Smart,
 ) -> None:
     forms = _forms()
     monkeypatch.setattr("paperfallback.export.send_run.read_keyed_forms",
                         lambda *_a: ReadResult(forms=forms))
-    monkeypatch.setenv("PAPERFALLBACK_EXPORT_TOKEN", fhir_engine.mint_token())
+    Settings(export_client_id="paperfallback-send", export_private_key=str(
+        smart.writer.pem_path), export_key_id=smart.writer.kid).save(data_dir)
     total = len(_entries(forms))
 
     assert main(["export", "--to", fhir_engine.base_url, "--dry-run"]) == 0
@@ -230,12 +243,10 @@ def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
 
 
 @pytest.fixture(scope="module")
-def atomic_engine() -> Iterator[FhirEngine]:
+def atomic_engine(smart: Smart) -> Iterator[FhirEngine]:
     """Medplum with transactions on (all or nothing; its limit: 8 entries when a transaction
     has conditional creates)."""
-    from fhir_engine_server import start_engine
-
-    engine = start_engine(transactions=True)
+    engine = engine_for(smart, transactions=True)
     try:
         yield engine
     finally:
@@ -243,16 +254,13 @@ def atomic_engine() -> Iterator[FhirEngine]:
 
 
 def test_an_all_or_nothing_engine_refuses_big_units_and_takes_the_rest(
-    atomic_engine: FhirEngine, conn: Connection
+    atomic_engine: FhirEngine, conn: Connection, smart: Smart,
 ) -> None:
     atomic_engine.reset()
     entries = _entries(_forms())
     log = SendLog(conn)
     log.queue(atomic_engine.base_url, entries)
-    result = send_pending(log, atomic_engine.base_url,
-                          auth=BearerToken(atomic_engine.base_url, atomic_engine.mint_token()),
-                          transport=UrllibTransport(30), source="test",
-                          options=SendOptions(chunk_size=8, sleep=lambda _s: None))
+    result = _send(log, atomic_engine, smart.auth(atomic_engine.base_url), chunk_size=8)
     by_unit: dict[str, set[str]] = {}
     for q in log.entries():
         by_unit.setdefault(q.unit_key, set()).add(q.state)

@@ -62,7 +62,7 @@ def test_export_dialog_shows_sent_counts_and_retries_the_rejected(
     settings = Settings.load(tiny_cache)
     settings.export_to_url = EPR
     window = make_window(tiny_cache, settings=settings)
-    monkeypatch.setattr("paperfallback.export.send_run.UrllibTransport", AcceptingEpr)
+    monkeypatch.setattr("paperfallback.export.send_run.SafeTransport", AcceptingEpr)
     qtbot.keyClick(window, Qt.Key.Key_E,
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     dialog = window.open_dialog

@@ -27,8 +27,9 @@ from paperfallback.export.send import (
     send_pending,
     with_conditional_references,
 )
-from paperfallback.export.send_http import BearerToken, HttpAnswer, NetworkError
+from paperfallback.export.send_http import HttpAnswer, NetworkError
 from paperfallback.export.send_state import NewEntry, SendLog, add_send_counts
+from paperfallback.fhirclient import StaticBearerAuth
 
 SYSTEMS = SiteSystems.for_site("DEMO")
 KEY = "test-key-not-secret"
@@ -86,7 +87,7 @@ def _send(log: SendLog, epr: ScriptedEpr, waits: list[float] | None = None,
           **kw: Any) -> Any:
     waits = [] if waits is None else waits
     opts = SendOptions(sleep=waits.append, **kw)
-    return send_pending(log, TARGET, auth=BearerToken(TARGET, "tok"), transport=epr,
+    return send_pending(log, TARGET, auth=StaticBearerAuth(TARGET, "tok"), transport=epr,
                         source="test", options=opts)
 
 
@@ -194,13 +195,32 @@ def test_per_entry_errors_in_a_batch_style_answer_are_recorded_per_entry(log: Se
 def test_a_refused_token_stops_the_run_and_keeps_everything_queued(log: SendLog) -> None:
     entries = _entries(1)
     log.queue(TARGET, entries)
+    refuse = [lambda _b: outcome(401, "token expired")] * 2
     with pytest.raises(SendRefused, match="HTTP 401: token expired"):
-        _send(log, ScriptedEpr(lambda _b: outcome(401, "token expired")))
+        _send(log, ScriptedEpr(*refuse))
     assert len(log.pending(TARGET)) == len(entries)
+    with pytest.raises(SendRefused, match="HTTP 403: scope"):
+        _send(log, ScriptedEpr(lambda _b: outcome(403, "scope")))
+
+
+def test_a_token_refused_once_is_renewed_and_the_send_goes_on(log: SendLog) -> None:
+    entries = _entries(1)
+    log.queue(TARGET, entries)
+
+    class Renewing(StaticBearerAuth):
+        renewals = 0
+
+        def invalidate(self) -> None:
+            Renewing.renewals += 1
+
+    result = send_pending(log, TARGET, auth=Renewing(TARGET, "tok"), source="test",
+                          transport=ScriptedEpr(lambda _b: outcome(401, "token expired")),
+                          options=SendOptions(sleep=lambda _s: None))
+    assert result.accepted == len(entries) and Renewing.renewals == 1
 
 
 def test_the_bearer_token_goes_only_to_the_epr_origin() -> None:
-    auth = BearerToken(TARGET, "tok")
+    auth = StaticBearerAuth(TARGET, "tok")
     assert auth.headers_for(TARGET + "/Observation") == {"Authorization": "Bearer tok"}
     assert auth.headers_for("https://elsewhere.example/fhir") == {}
     assert auth.headers_for("http://epr.example.nhs.uk/fhir") == {}  # not over plain http
