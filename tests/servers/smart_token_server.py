@@ -49,7 +49,9 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME_S = 300
 CLOCK_SKEW_S = 10
 
-Body = bytes | Callable[[Any], None]  # bytes, or a writer given the socket file (streaming)
+# bytes, or a writer given the socket file (streaming); with status 0 the writer sends the
+# status line and headers too (a server that drips even those)
+Body = bytes | Callable[[Any], None]
 Answer = tuple[int, dict[str, str], Body]
 
 
@@ -308,6 +310,13 @@ class SmartTokenServer:
                               dict(self.headers), body)
                 server.requests.append(req)
                 status, headers, payload = server._route(req)
+                if status == 0 and not isinstance(payload, bytes):  # raw: the writer does all
+                    try:
+                        payload(self.wfile)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
