@@ -30,6 +30,7 @@ handler(request) -> (status, headers, body)``) so one server can also be the FHI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -311,10 +312,8 @@ class SmartTokenServer:
                 server.requests.append(req)
                 status, headers, payload = server._route(req)
                 if status == 0 and not isinstance(payload, bytes):  # raw: the writer does all
-                    try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         payload(self.wfile)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
                     self.close_connection = True
                     return
                 self.send_response(status)
