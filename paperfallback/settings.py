@@ -63,6 +63,8 @@ class Settings:
     refresh_token_env: str = "PAPERFALLBACK_REFRESH_TOKEN"  # env var holding the bearer token
     refresh_token: str = ""  # discouraged: plaintext in settings.json
     refresh_timeout_minutes: int = 10
+    # Folders of site forms (*.yaml) IT adds to the bundled ones; relative to the data folder.
+    form_dirs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

@@ -4,7 +4,12 @@ The same :class:`FormSpec` drives the printed page (``paperfallback.render``), t
 screen and the xlsx workbook, so a field added to a YAML file appears everywhere at once.
 """
 
-from paperfallback.formspec.catalogue import FormCatalogue, load_catalogue, load_form
+from paperfallback.formspec.catalogue import (
+    FormCatalogue,
+    load_catalogue,
+    load_form,
+    site_catalogue,
+)
 from paperfallback.formspec.models import (
     PREFILL_SOURCES,
     SCORE_TABLES,
@@ -46,4 +51,5 @@ __all__ = [
     "TableSection",
     "load_catalogue",
     "load_form",
+    "site_catalogue",
 ]
