@@ -20,6 +20,7 @@ from paperfallback.cache.staleness import UK
 from paperfallback.domain.errors import InputError
 from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.export.fhir_common import LOINC, SNOMED
+from paperfallback.export.fhir_measurements import day_start as _day_start
 from paperfallback.export.model import (
     ExportedForm,
     KeyedRow,
@@ -118,10 +119,10 @@ def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new") -> Iterat
     }
     for value in sorted(row.values.values(), key=lambda v: v.field_id):
         yield {**base, **_value_columns(value)}
-    if form.form_id == "news2" and row.section == "observations":
-        computed = _news2_total(row)
+    if form.export_of(row) == "news2-vital-signs":
+        computed = _news2_total(form, row)
         if computed is not None:
-            written = row.get("news2_total")
+            written = row.get(form.role_field(row, "news2.total") or "")
             note = "computed from the keyed parameters (RCP NEWS2 2017, chart 1)"
             if written is not None and written.number() is not None and \
                     int(written.number() or 0) != computed:
@@ -153,14 +154,17 @@ def _value_columns(value: KeyedValue) -> dict[str, str]:
     }
 
 
-def _news2_total(row: KeyedRow) -> int | None:
+def _news2_total(form: ExportedForm, row: KeyedRow) -> int | None:
+    def text(parameter: str) -> str:  # the field the section declares news2.<parameter>
+        return form.role_text(row, f"news2.{parameter}")
+
     try:
         return score(News2Observation(
-            resp_rate=float(row.text("resp_rate")), spo2=float(row.text("spo2")),
-            oxygen=row.text("oxygen"), sbp=float(row.text("sbp")),
-            pulse=float(row.text("pulse")), acvpu=row.text("acvpu"),
-            temp=float(row.text("temp")),
-            spo2_scale=2 if row.text("spo2_scale") == "2" else 1,
+            resp_rate=float(text("resp_rate")), spo2=float(text("spo2")),
+            oxygen=text("oxygen"), sbp=float(text("sbp")),
+            pulse=float(text("pulse")), acvpu=text("acvpu"),
+            temp=float(text("temp")),
+            spo2_scale=2 if text("spo2_scale") == "2" else 1,
         )).total
     except ValueError:
         return None
@@ -169,16 +173,19 @@ def _news2_total(row: KeyedRow) -> int | None:
 def row_time(form: ExportedForm, row: KeyedRow) -> datetime | None:
     """When the row happened, as written on the paper (None when it has no time)."""
     printed_day = form.printed_at.astimezone(UK).date()
-    for field_id in ("obs_time", "once_started", "cl_outcome_time"):
-        text = row.text(field_id)
+    for role in _ROW_TIMES:
+        text = form.role_text(row, role)
         if text:
             try:
                 return parse_when(text, default_day=form.form_date or printed_day)
             except InputError:
                 return None
-    if form.form_id == "fluid-balance" and row.section == "hours":
-        label = row.text("fb_hour") or row.context.get("time_point", "")
-        day_text = next((r.text("fb_date") for r in form.rows if r.text("fb_date")), "")
+    spec = form.definition
+    time_point = form.role_field(row, "time_point")
+    day_field = spec.role_field("chart_date") if spec is not None else None
+    if spec is not None and time_point is not None and day_field is not None:
+        label = row.text(time_point) or row.context.get("time_point", "")
+        day_text = next((r.text(day_field.id) for r in form.rows if r.text(day_field.id)), "")
         if re.fullmatch(r"\d{1,2}:\d{2}", label) and day_text:
             try:
                 day = date.fromisoformat(day_text[:10])
@@ -186,8 +193,13 @@ def row_time(form: ExportedForm, row: KeyedRow) -> datetime | None:
                 return None
             hours, minutes = (int(p) for p in label.split(":"))
             when = datetime.combine(day, time(hours, minutes), tzinfo=UK)
-            return when + timedelta(days=1) if hours < 7 else when
+            start = _day_start(spec)
+            return when + timedelta(days=1) if time(hours, minutes) < start else when
     return None
+
+
+# The roles that say when a row happened, in the order asked (forms/*.yaml declare them).
+_ROW_TIMES = ("observation_time", "administered_at", "outcome_time")
 
 
 def _iso(moment: datetime | None) -> str:

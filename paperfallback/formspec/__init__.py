@@ -11,6 +11,7 @@ from paperfallback.formspec.catalogue import (
     site_catalogue,
 )
 from paperfallback.formspec.models import (
+    FIELD_ROLES,
     PREFILL_SOURCES,
     SCORE_TABLES,
     ChartRow,
@@ -28,9 +29,11 @@ from paperfallback.formspec.models import (
     RepeatGroup,
     Section,
     TableSection,
+    declares_news2,
 )
 
 __all__ = [
+    "FIELD_ROLES",
     "PREFILL_SOURCES",
     "SCORE_TABLES",
     "ChartRow",
@@ -49,6 +52,7 @@ __all__ = [
     "RepeatGroup",
     "Section",
     "TableSection",
+    "declares_news2",
     "load_catalogue",
     "load_form",
     "site_catalogue",

@@ -21,6 +21,7 @@ read them, so keep them stable.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -88,7 +89,8 @@ FieldRole = Literal[
     # who the paper is about: keyed from a blank copy to identify the patient
     "patient.nhs_number",  # checked with Modulus 11 when keyed
     "patient.hospital_number", "patient.family", "patient.given", "patient.birth_date",
-    "patient.sex",
+    "patient.sex", "patient.phone", "patient.address", "patient.postcode",
+    "patient.gp_practice",
     # when
     "observation_time",  # the date and time of a chart column or a row (what was observed)
     "chart_date",  # the day a chart of fixed time points starts (fluid balance 07:00)
@@ -109,6 +111,10 @@ FieldRole = Literal[
     "omission_code",  # an omission code only (why a dose was not given)
     "outcome",  # the outcome of a list row (attended, done, cancelled ...)
     "outcome_reason",
+    # a downtime registration's encounter
+    "reason",  # the presenting complaint
+    "priority",  # the triage category
+    "arrival_mode",  # how the patient arrived (ambulance, walk-in ...)
 ]
 FIELD_ROLES: frozenset[str] = frozenset(get_args(FieldRole))
 PATIENT_ROLES: tuple[str, ...] = tuple(r for r in get_args(FieldRole) if r.startswith("patient."))
@@ -127,7 +133,7 @@ NEWS2_SCORED_ROLES: tuple[str, ...] = (
 SectionExport = Literal[
     "questionnaire-response",  # one QuestionnaireResponse per row, an item per keyed value
     "observation",  # an Observation per keyed value (its ``code``), at the row's time
-    "news2",  # the UK Core NEWS2 vital signs and the computed NEWS2 total per column
+    "news2-vital-signs",  # the UK Core NEWS2 vital signs and the computed NEWS2 total per column
     "medication-administration",  # a MedicationAdministration per dose given or omitted
     "appointment-status",  # the Appointment's status (clinic outcome)
     "procedure",  # a Procedure per theatre case outcome
@@ -206,6 +212,12 @@ class FieldSpec(_Model):
         """The choice printed as ``code`` (case-insensitive), if any."""
         wanted = code.strip().casefold()
         return next((c for c in self.choices if c.code.casefold() == wanted), None)
+
+
+def declares_news2(fields: Iterable[FieldSpec]) -> bool:
+    """True when ``fields`` declare every scored NEWS2 parameter and the total."""
+    roles = {f.role for f in fields}
+    return set(NEWS2_SCORED_ROLES) - {"observation_time"} <= roles and "news2.total" in roles
 
 
 class GraphRow(_Model):
@@ -473,7 +485,7 @@ class FormSpec(_Model):
                             f"role {spec.role!r}"
                         )
                     patient_roles[spec.role] = spec.id
-            if section.export == "news2":
+            if section.export == "news2-vital-signs":
                 missing = [r for r in NEWS2_SCORED_ROLES if r not in seen]
                 if section.kind != "chart" or missing:
                     raise ValueError(

@@ -9,10 +9,11 @@ nor any parameter is ever changed to make them agree. Scoring is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from paperfallback.domain.news2 import News2Observation, News2Score, score
+from paperfallback.formspec import FieldSpec, declares_news2
 from paperfallback.reentry.model import DiscrepancyKind, Entry, EntryState, FieldAddress
 from paperfallback.reentry.store import EntriesStore
 
@@ -38,8 +39,10 @@ class ColumnScore:
         )
 
 
-def is_news2_chart(field_ids: set[str]) -> bool:
-    return set(PARAMETERS) <= field_ids and TOTAL_FIELD in field_ids
+def is_news2_chart(fields: Iterable[FieldSpec]) -> bool:
+    """A chart whose fields declare every scored NEWS2 parameter and the total (roles
+    ``news2.*`` in forms/*.yaml), never guessed from field ids."""
+    return declares_news2(fields)
 
 
 def column_score(values: Mapping[str, Entry], *, default_scale: int = 1) -> ColumnScore:

@@ -276,7 +276,7 @@ class ColumnsChartFlow:
                 c.setLineWidth(0.7)
                 c.line(x + GROUP_W + NAME_W, block_top, x + GROUP_W + NAME_W, y)
             else:
-                heavy = spec.id in ("news2_total",)
+                heavy = spec.bold  # declared in forms/*.yaml (the NEWS2 total)
                 if heavy:
                     c.setFillColorRGB(*LIGHT_GREY)
                     c.rect(x + GROUP_W, y - row_h, width - GROUP_W, row_h, stroke=0, fill=1)

@@ -304,8 +304,10 @@ class KeyingWindow(QWidget):
                   if e.state is EntryState.VALUE and (a.section == PATIENT_SECTION
                                                       or form.scope == "blank")}
 
-        def pick(suffix: str) -> str | None:
-            return next((v for k, v in values.items() if k.endswith(suffix) and v), None)
+        identity = self.session.layout.patient_identity(values)
+
+        def pick(role: str) -> str | None:  # declared roles, never field-id suffixes
+            return identity.get(role)
 
         birth = pick("birth_date")
         cache = None

@@ -74,7 +74,7 @@ def test_an_explicit_forms_dir_still_stops_on_a_mistake(tmp_path: Path) -> None:
 def test_bundled_forms_declare_roles_exports_and_bold() -> None:
     forms = load_catalogue()
     news2 = forms.get("news2")
-    assert news2.section("observations").export == "news2"  # type: ignore[union-attr]
+    assert news2.section("observations").export == "news2-vital-signs"  # type: ignore[union-attr]
     assert news2.news2_fields("observations")["total"] == "news2_total"
     assert news2.field("news2_total").bold
     assert forms.get("downtime-registration").role_field("patient.nhs_number") is not None
