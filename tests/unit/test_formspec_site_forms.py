@@ -67,7 +67,7 @@ def test_a_broken_site_form_is_left_out_and_named_the_rest_still_print(tmp_path:
 def test_an_explicit_forms_dir_still_stops_on_a_mistake(tmp_path: Path) -> None:
     (tmp_path / "site-check.yaml").write_text(SITE_FORM.replace("type: number", "type: numbr"),
                                               encoding="utf-8")
-    with pytest.raises(InputError, match="site-check.yaml"):
+    with pytest.raises(InputError, match=r"site-check\.yaml"):
         site_catalogue([], tmp_path, tmp_path)
 
 
@@ -117,7 +117,7 @@ def test_a_news2_export_needs_the_news2_roles() -> None:
         "{id: initials, role: performer, ", "{id: initials, ")
     assert broken != text
     spec = yaml_load(broken)
-    with pytest.raises(ValueError, match="news2.pulse"):
+    with pytest.raises(ValueError, match=r"news2\.pulse"):
         spec()
 
 
