@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +38,7 @@ class AppContext:
         catalogue = site_catalogue(self.settings.form_dirs, self.data_dir)
         for problem in catalogue.problems:
             log.warning("site form left out: %s", problem)
+            print(f"paperfallback: warning: site form left out: {problem}", file=sys.stderr)
         return catalogue
 
     @cached_property

@@ -128,3 +128,21 @@ def yaml_load(text: str):  # type: ignore[no-untyped-def]
 
     raw = yaml.safe_load(text)
     return lambda: FormSpec.model_validate(raw)
+
+
+def test_the_cli_warns_and_self_test_fails_on_a_broken_site_form(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from paperfallback.cli.main import main
+    from paperfallback.cli.selftest_cmd import Failed, SelfTest
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site-check.yaml").write_text(SITE_FORM.replace("kind: chart", "kind: chrt"),
+                                          encoding="utf-8")
+    data = _data_dir(tmp_path, [str(site)])
+    out = tmp_path / "blank.pdf"
+    assert main(["--data-dir", str(data), "print", "--blank", "continuation",
+                 "--out", str(out)]) == 0
+    assert "warning: site form left out" in capsys.readouterr().err and out.exists()
+    with pytest.raises(Failed, match=r"site-check\.yaml"):
+        SelfTest(AppContext(data_dir_option=str(data)), None).forms()
