@@ -195,6 +195,8 @@ class ColumnsChartFlow:
         return Block(height, draw), None
 
     def _note(self) -> str:
+        if not any(f.role == "news2.spo2" for f in self.chart.fields):
+            return ""  # not a NEWS2 chart (a site chart): no SpO2 scale to state
         if self.ctx.subject is None:
             return "SpO2 scale: circle the scale prescribed (Scale 1 unless a clinician " \
                    "prescribes Scale 2)."

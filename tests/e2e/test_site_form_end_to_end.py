@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pymupdf
 import pytest
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
@@ -100,6 +101,9 @@ def test_a_site_form_from_form_dirs_goes_from_print_to_csv(
     assert main(["print", "--patient", nhs, "--forms", "pressure-care", "--copies", "2",
                  "--out", str(pdf)]) == 0, capsys.readouterr().err
     capsys.readouterr()
+    page = pymupdf.open(pdf)[0].get_text()
+    assert "Pressure area care chart (Waterlow)" in page and "Waterlow score" in page
+    assert "SpO2" not in page  # a site chart is not taken for a NEWS2 chart
     assert main(["register", "list", "--json"]) == 0
     issued = [i for i in json.loads(capsys.readouterr().out)
               if i["form_id"] == "pressure-care"]
