@@ -21,8 +21,8 @@ read them, so keep them stable.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Annotated, Any, Literal, get_args
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -145,6 +145,7 @@ SectionExport = Literal[
 SCORE_TABLES: frozenset[str] = frozenset({*BANDS, "acvpu", "oxygen"})
 
 _ID = r"^[a-z][a-z0-9_]*$"
+V = TypeVar("V")
 
 
 class _Model(BaseModel):
@@ -528,6 +529,16 @@ class FormSpec(_Model):
         if section is None:
             return {}
         return {f.role: f.id for f in getattr(section, "fields", []) if f.role is not None}
+
+    def news2_values(self, section_id: str, values: Mapping[str, V]) -> dict[str, V]:
+        """A column's values (field id -> value) keyed as the NEWS2 input builder names
+        them (``paperfallback.domain.news2_input``), through the declared roles, so a
+        chart whose fields have other ids is scored the same way."""
+        from paperfallback.domain.news2_input import TOTAL
+
+        return {(TOTAL if parameter == "total" else parameter): values[field_id]
+                for parameter, field_id in self.news2_fields(section_id).items()
+                if field_id in values}
 
     def news2_fields(self, section_id: str) -> dict[str, str]:
         """NEWS2 parameter ('resp_rate' ... 'total') -> field id, as the section declares."""
