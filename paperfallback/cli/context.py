@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from paperfallback.cache.store import CacheStore
+from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.settings import Settings, cache_key, data_dir
 
@@ -35,7 +36,11 @@ class AppContext:
         site form is printed, keyed and exported alike. Site forms that do not load are
         named once on stderr (and by ``self-test``); the others still work.
         """
-        catalogue = site_catalogue(self.settings.form_dirs, self.data_dir)
+        try:
+            form_dirs = self.settings.form_dirs
+        except PaperFallbackError:  # reported where the settings are used; forms still print
+            form_dirs = []
+        catalogue = site_catalogue(form_dirs, self.data_dir)
         for problem in catalogue.problems:
             log.warning("site form left out: %s", problem)
             print(f"paperfallback: warning: site form left out: {problem}", file=sys.stderr)

@@ -146,3 +146,11 @@ def test_the_cli_warns_and_self_test_fails_on_a_broken_site_form(
     assert "warning: site form left out" in capsys.readouterr().err and out.exists()
     with pytest.raises(Failed, match=r"site-check\.yaml"):
         SelfTest(AppContext(data_dir_option=str(data)), None).forms()
+
+
+def test_a_bad_settings_file_still_gives_the_bundled_forms(tmp_path: Path) -> None:
+    data = tmp_path / "pf-data"
+    data.mkdir()
+    (data / "settings.json").write_text('{"stale_minutes": "sixty"}', encoding="utf-8")
+    ctx = AppContext(data_dir_option=str(data))
+    assert "news2" in ctx.catalogue and ctx.catalogue.problems == []
