@@ -81,6 +81,8 @@ class Settings:
     export_chunk_size: int = 100  # entries per transaction Bundle
     export_conditional_references: bool = False  # Patient?identifier=... for such servers
     export_timeout_seconds: int = 120
+    # Folders of site forms (*.yaml) IT adds to the bundled ones; relative to the data folder.
+    form_dirs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

@@ -149,7 +149,7 @@ def run_send(
     conn = open_work_db(data_dir, key, key_source=key_source)
     try:
         store = EntriesStore(conn)
-        read = read_keyed_forms(conn, store, cache, settings)
+        read = read_keyed_forms(conn, store, cache, settings, data_dir)
         summary.problems = list(read.problems)
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
