@@ -86,6 +86,9 @@ class Settings:
     # Scan-back: days a returned page's image is kept once its form has been exported
     # (the image itself is then in the EPR, or the keyed values are); 0 keeps them.
     scan_retention_days: int = 30
+    # Scanned pages filed to the EPR as DocumentReferences by the FHIR export and
+    # export --to: "unkeyed" (only forms nobody has started keying), "all" or "none".
+    export_scans: str = "unkeyed"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

@@ -105,13 +105,12 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _check(ctx: AppContext, args: argparse.Namespace) -> int:
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.mark_check import check_marks
     from paperfallback.reentry.store import EntriesStore
     from paperfallback.render.qr import parse_qr_payload
 
     register, store = _open(ctx)
-    catalogue = load_catalogue()
+    catalogue = ctx.catalogue
     with register:
         entries = EntriesStore(register.connection)
         wanted = [parse_qr_payload(f)[0] for f in args.form_ids] or sorted(

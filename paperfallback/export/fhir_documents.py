@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from paperfallback.domain.terminology import SCANNED_FORM_TYPE
-from paperfallback.export.fhir_common import BuiltEntry, SiteSystems, coding, identified
+from paperfallback.export.fhir_common import (
+    BuiltEntry,
+    SiteSystems,
+    coding,
+    identified,
+    patient_reference,
+)
+from paperfallback.export.fhir_units import BuiltUnit
+from paperfallback.export.model import PatientRef
 from paperfallback.register.store import IssuedForm
 
 
@@ -72,3 +80,40 @@ def document_reference(issued: IssuedForm, title: str, subject: dict[str, object
         "context": {"period": {"start": issued.printed_at.isoformat(timespec="seconds")}},
     }
     return identified(resource, systems, f"{issued.instance_id}/scan/{held}")
+
+
+def document_units(forms_scanned: Sequence[tuple[IssuedForm, dict[int, bytes], datetime]],
+                   patients: dict[str, PatientRef], titles: dict[str, str],
+                   systems: SiteSystems, *, hospital_number_system: str) -> list[BuiltUnit]:
+    """One export unit per scanned form: ``<form ID>/scan``, fingerprinted by the pages it
+    holds, so the incremental export sends it once and again only when a page is added.
+    ``patients``: the patient each keyed form was identified as (a blank copy's keyed
+    patient section); other forms use the patient printed on them."""
+    units: list[BuiltUnit] = []
+    for issued, images, scanned_at in forms_scanned:
+        key = f"{issued.instance_id}/scan"
+        pages = sorted(images)
+        fingerprint = hashlib.sha256(
+            b"".join(hashlib.sha256(images[p]).digest() for p in pages)).hexdigest()
+        patient = patients.get(issued.instance_id) or _printed_patient(
+            issued, hospital_number_system)
+        unit = BuiltUnit(key, issued.instance_id, fingerprint)
+        if patient is None:
+            unit.problems.append(
+                f"{issued.instance_id}: scanned pages not filed to the EPR: the form names no "
+                "patient; key its patient section first")
+        else:
+            title = titles.get(issued.form_id, issued.form_id)
+            unit.entries.append(document_reference(
+                issued, title, patient_reference(patient, systems), pages,
+                pages_pdf([images[p] for p in pages]), scanned_at, systems))
+        units.append(unit)
+    return units
+
+
+def _printed_patient(issued: IssuedForm, hospital_number_system: str) -> PatientRef | None:
+    if not (issued.nhs_number or issued.hospital_number or issued.downtime_number):
+        return None
+    return PatientRef(nhs_number=issued.nhs_number, hospital_number=issued.hospital_number,
+                      hospital_number_system=hospital_number_system,
+                      downtime_number=issued.downtime_number)

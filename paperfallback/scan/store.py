@@ -98,6 +98,19 @@ class ScanStore:
             "SELECT page, id, payload FROM scanned_pages WHERE status = 'identified' AND "
             "purged_at IS NULL AND form_id = ?", (form_id,))}
 
+    def form_images(self, form_id: str) -> tuple[dict[int, bytes], datetime | None]:
+        """A form's returned page images (page → JPEG) and when the last came in; pages
+        whose image was removed under the retention rule are left out."""
+        images: dict[int, bytes] = {}
+        latest: datetime | None = None
+        for page, image, imported in self._conn.execute(
+            "SELECT page, image, imported_at FROM scanned_pages WHERE status = 'identified' "
+            "AND purged_at IS NULL AND form_id = ?", (form_id,)):
+            images[int(page)] = bytes(image)
+            moment = datetime.fromisoformat(imported)
+            latest = moment if latest is None or moment > latest else latest
+        return images, latest
+
     def pages(self, status: str | None = None) -> list[StoredPage]:
         sql = ("SELECT id, form_id, page, status, source, source_index, imported_at "
                "FROM scanned_pages")
