@@ -252,6 +252,7 @@ class ColumnsChartFlow:
         stats = self.ctx.stats
         stats.grids.append({
             "page": stats.page, "chart": self.chart.id, "x": round(grid_x, 2),
+            "left": round(grid_x - GROUP_W - NAME_W - BAND_W, 2),
             "col_w": round(col_w, 3), "row_h": round(row_h, 3), "columns": columns,
             "prefilled": prefilled, "blocks": blocks,
         })
