@@ -154,15 +154,17 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.export.send_state import add_send_counts, send_counts
     from paperfallback.reentry.reconciliation import reconcile
 
     register, store = _stores(ctx)
     try:
         report = reconcile(register.list(), store, double_entry_forms=double_entry_forms(ctx))
+        sent = send_counts(store.connection)  # export --to: sent / accepted / rejected
     finally:
         store.close()
     if args.json:
-        data = report.to_json()
+        data = add_send_counts(report.to_json(), sent)
         data["discrepancies"] = [_blind_json(d) for d in data["discrepancies"]]
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
@@ -171,6 +173,9 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     print(f"Forms: {backlog['total']}; keyed or beyond: {backlog['done']} "
           f"({backlog['done_share']:.0%}); still to key: {backlog['to_key']}")
     print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if sent:  # export --to
+        total = add_send_counts({}, sent)["sending"]["total"]
+        print("Sent to the EPR: " + ", ".join(f"{k} {v}" for k, v in total.items()))
     for group in report.by_ward_and_form():
         print(f"  {group['ward'] or '-':<12} {group['form_id']:<22} "
               + " ".join(f"{s} {group[s]}" for s in counts))
