@@ -379,6 +379,7 @@ class CacheStore:
                 "INSERT OR REPLACE INTO meta VALUES ('spo2_scale', ?)",
                 (json.dumps(snapshot.spo2_scale),),
             )
+        self._spo2_cache = None  # data_version does not change for this connection's writes
 
     def _rebuild(self, snapshot: Snapshot, imported_at: datetime, cause: BaseException) -> None:
         """Write ``snapshot`` into a fresh file and swap it for the damaged one.
@@ -611,10 +612,25 @@ class CacheStore:
         """Every patient on a ward with all their facts, in bed order."""
         return [self.patient_record(r.patient.id) for r in self.patients(ward_code=ward_code)]
 
+    # (connection, its data_version, scales): the decoded SpO2 scales of the snapshot.
+    _spo2_cache: tuple[Connection, int, dict[str, int]] | None = None
+
     @_guarded
     def _spo2_scales(self) -> dict[str, int]:
+        """Every patient's SpO2 scale, decoded once per snapshot rather than per patient:
+        the map covers the whole hospital, so decoding it per record made a ward print
+        grow with the hospital's size (issue #15). ``PRAGMA data_version`` changes when
+        another process commits (a new snapshot while the app stays open), and this
+        store's own writes clear the cache (``_write_snapshot``), so a new scale is never
+        missed."""
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        cached = self._spo2_cache
+        if cached is not None and cached[0] is self._conn and cached[1] == version:
+            return cached[2]
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'spo2_scale'").fetchone()
-        return {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
+        scales = {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
+        self._spo2_cache = (self._conn, version, scales)
+        return scales
 
     # ---- clinics and theatres -------------------------------------------------------------
 
