@@ -20,7 +20,7 @@ from paperfallback.cli.main import COMMAND_MODULES, command_modules
 from paperfallback.domain.records import Patient, Sex, Snapshot, Stay, Ward
 
 KEY = "a-test-key"
-SPO2_QUERY = "FROM meta WHERE key = 'spo2_scale'"
+SPO2_MAP_QUERY = "FROM meta WHERE key = 'spo2_scale'"
 
 
 def _snapshot() -> Snapshot:
@@ -36,17 +36,33 @@ def _snapshot() -> Snapshot:
                     spo2_scale={"p2": 2})
 
 
-def test_ward_records_decode_the_hospitals_spo2_scales_once(tmp_path: Path) -> None:
+def test_ward_records_never_decode_the_hospitals_spo2_scales(tmp_path: Path) -> None:
     """The scale map covers every patient of the hospital: decoding it per record made a
-    ward print grow with the hospital's size."""
+    ward print grow with the hospital's size. Each record reads its own indexed row."""
     with CacheStore.open(tmp_path, KEY) as store:
         store.replace_snapshot(_snapshot())
         queries: list[str] = []
         store._conn.set_trace_callback(queries.append)
         records = store.ward_records("W7")
         assert [r.spo2_scale for r in records if r.patient.id == "p2"] == [2]
+        assert {r.spo2_scale for r in records if r.patient.id != "p2"} == {None}
         assert len(records) == 6
-        assert sum(SPO2_QUERY in q for q in queries) == 1
+        assert not [q for q in queries if SPO2_MAP_QUERY in q]
+
+
+def test_a_cache_written_before_the_rows_decodes_its_map_once(tmp_path: Path) -> None:
+    """A cache imported by an older version has only the map: still right, decoded once."""
+    with CacheStore.open(tmp_path, KEY) as store:
+        store.replace_snapshot(_snapshot())
+        store._conn.execute("DELETE FROM meta WHERE key LIKE 'spo2_scale%' "
+                            "AND key != 'spo2_scale'")
+    with CacheStore.open(tmp_path, KEY) as store:
+        queries: list[str] = []
+        store._conn.set_trace_callback(queries.append)
+        records = store.ward_records("W7")
+        assert [r.spo2_scale for r in records if r.patient.id == "p2"] == [2]
+        assert {r.spo2_scale for r in records if r.patient.id != "p2"} == {None}
+        assert sum(SPO2_MAP_QUERY in q for q in queries) == 1
 
 
 def test_a_new_snapshot_from_another_process_brings_its_spo2_scales(tmp_path: Path) -> None:
