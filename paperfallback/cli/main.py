@@ -38,16 +38,19 @@ def command_modules(argv: Sequence[str]) -> tuple[str, ...]:
     """The command modules the parser needs for ``argv``: only the chosen command's.
 
     Importing every command module costs start-up time (each pulls in its feature), so a
-    command imports only its own; help, no command or an unknown word get them all, so
-    ``--help`` lists every command and argparse names the valid choices. A module
-    ``x_y_cmd`` serves the command ``x-y`` or ``xy`` (``selftest_cmd``: ``self-test``).
+    command imports only its own (no command: the app's); help or an unknown word get
+    them all, so ``--help`` lists every command and argparse names the valid choices.
+    A module ``x_y_cmd`` serves the command ``x-y`` or ``xy`` (``selftest_cmd``:
+    ``self-test``).
     """
     words = list(argv)
     while words and words[0].startswith("-") and words[0] not in ("-h", "--help"):
         option = words.pop(0)
         if option == "--data-dir" and words:
             words.pop(0)
-    if words:
+    if not words:
+        words = ["gui"]  # no command starts the app
+    if words[0] not in ("-h", "--help"):
         chosen = words[0].replace("-", "").replace("_", "")
         for name in COMMAND_MODULES:
             if name.rsplit(".", 1)[-1].removesuffix("_cmd").replace("_", "") == chosen:

@@ -88,8 +88,10 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert command_modules(["self-test"]) == ("paperfallback.cli.selftest_cmd",)
     assert command_modules(["--data-dir=x", "entries", "status"]) == (
         "paperfallback.cli.entries_cmd",)
-    for help_or_none in ([], ["--help"], ["-h", "print"], ["--debug"], ["no-such-command"]):
-        assert command_modules(help_or_none) == COMMAND_MODULES
+    for app in ([], ["--debug"], ["--data-dir", "x"]):  # no command starts the app
+        assert command_modules(app) == ("paperfallback.cli.gui_cmd",)
+    for help_or_unknown in (["--help"], ["-h", "print"], ["--debug", "-h"], ["no-such"]):
+        assert command_modules(help_or_unknown) == COMMAND_MODULES
     code = (
         "import sys\n"
         "from paperfallback.cli.main import main\n"
