@@ -179,7 +179,7 @@ def _key_news2_flag(folder: Path, key: str) -> str:
     differs from the score of its values (5), as a clerk would; returns the patient id."""
     from paperfallback.cache.staleness import utc_now
     from paperfallback.cache.store import CacheStore
-    from paperfallback.cache.ward_summary import home_ward
+    from paperfallback.cache.wards import home_ward
     from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.layout import form_layout
     from paperfallback.reentry.session import KeyingSession

@@ -506,15 +506,10 @@ class CacheStore:
 
     @_guarded
     def resolve_ward(self, text: str) -> Ward:
-        """A ward by its code or its name, case-insensitively."""
-        wanted = text.strip()
-        for ward in self.wards():
-            if wanted.casefold() in (ward.code.casefold(), ward.name.casefold()):
-                return ward
-            if fold(wanted) == fold(ward.name):
-                return ward
-        known = ", ".join(f"{w.name} ({w.code})" for w in self.wards()) or "none"
-        raise InputError(f"no ward {text!r} in the cache; wards are: {known}", where="--ward")
+        """A ward by its code or its name (paperfallback.cache.wards: no guessing)."""
+        from paperfallback.cache.wards import match_ward
+
+        return match_ward(text, self.wards())
 
     @_guarded
     def patients(self, *, ward_code: str | None = None, search: str | None = None,

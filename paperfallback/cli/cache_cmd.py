@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from paperfallback.cache.staleness import FUTURE_AS_OF_MESSAGE, format_uk, utc_now
-from paperfallback.cache.store import CacheStatus
+from paperfallback.cache.store import CacheStatus, CacheStore
 from paperfallback.cli.context import AppContext
 from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.logs import redact
@@ -177,6 +177,20 @@ def health_problems(
     return problems
 
 
+def ward_problems(store: CacheStore, setting: str) -> list[str]:
+    """This PC's ward setting names no ward of the data: the app opens on no ward (and the
+    nurse must choose), so monitoring should know before an outage (paperfallback.cache.wards)."""
+    from paperfallback.cache.wards import UnknownWard, home_ward
+
+    try:
+        home_ward(setting, store.wards())
+    except UnknownWard as exc:
+        return [str(exc)]
+    except CacheError:
+        return []  # a damaged cache is reported by its own problem line
+    return []
+
+
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     now = utc_now()
     try:
@@ -194,6 +208,7 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
         return 1
     status = store.status(stale_minutes=ctx.settings.stale_minutes, now=now, verify=True)
     problems = health_problems(status, refresh_alert_minutes=args.refresh_alert_minutes, now=now)
+    problems += ward_problems(store, ctx.settings.ward) if status.has_snapshot else []
     exit_code = 1 if (args.check and problems) or status.is_damaged else 0
     if args.json:
         data = status.to_json()

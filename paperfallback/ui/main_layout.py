@@ -133,6 +133,7 @@ class MainWindowLayout(QMainWindow):
         ward_label = QLabel("&Ward:", page)
         self.ward_combo = QComboBox(page)
         self.ward_combo.setMinimumWidth(220)
+        self.ward_combo.setPlaceholderText("Choose a ward…")
         self.ward_combo.setToolTip("Choose which ward's patients to list, or all patients.")
         ward_label.setBuddy(self.ward_combo)
         search_label = QLabel("&Search:", page)
@@ -151,6 +152,14 @@ class MainWindowLayout(QMainWindow):
         controls.addWidget(self.search_edit, 1)
         controls.addWidget(self.count_label)
         layout.addLayout(controls)
+        self.ward_problem_label = QLabel(page)
+        self.ward_problem_label.setObjectName("wardProblem")
+        self.ward_problem_label.setWordWrap(True)
+        self.ward_problem_label.setTextFormat(Qt.TextFormat.RichText)
+        self.ward_problem_label.setStyleSheet(
+            f"background: {theme.STALE_RED}; color: white; padding: 6px;")
+        self.ward_problem_label.setVisible(False)
+        layout.addWidget(self.ward_problem_label)
 
         self.model = PatientTableModel()
         self.table = QTableView(page)

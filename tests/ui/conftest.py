@@ -22,11 +22,22 @@ def prompts() -> FakePrompts:
 
 @pytest.fixture
 def tiny_cache(data_dir: Path) -> Path:
-    """The tiny ward, data as of 10 minutes ago."""
+    """The tiny ward, data as of 10 minutes ago; this PC's ward is set to Aneurin Ward (AN),
+    as IT sets it on a ward PC (``"ward": ""`` would list all wards)."""
     from paperfallback.cache.staleness import utc_now
 
     write_cache(data_dir, "test-key-not-secret", tiny_snapshot(utc_now() - timedelta(minutes=10)))
+    Settings(ward="AN").save(data_dir)
     return data_dir
+
+
+@pytest.fixture
+def demo_data_dir(demo_data_dir: Path) -> Path:
+    """The demo hospital, on a PC whose ward is the demo's first ward (W3), as IT sets it."""
+    from paperfallback.cache.demo import FULL_WARD_CODE
+
+    Settings(ward=FULL_WARD_CODE).save(demo_data_dir)
+    return demo_data_dir
 
 
 @pytest.fixture
