@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QWidget
 
@@ -39,6 +39,9 @@ from paperfallback.ui.prompts import Prompts
 
 WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
 STATUS_REFRESH_MS = 30_000
+# Small enough for 1366×768 at 125 % display scaling (1093×614 logical pixels, less the
+# taskbar and title bar); below it the action column scrolls rather than clips.
+MINIMUM_SIZE = QSize(800, 480)
 log = logging.getLogger(__name__)
 
 
@@ -60,7 +63,7 @@ class MainWindow(CacheJobs):
         self._child_windows: list[QWidget] = []
         self.reviewer = ""  # the last NEWS2 reviewer's name, offered again this session
         self.setWindowTitle(WINDOW_TITLE)
-        self.setMinimumSize(1000, 640)
+        self.setMinimumSize(MINIMUM_SIZE)  # the layouts decide above this; see ui.app
         self._build()
         self._build_menus()
         self._status_timer = QTimer(self)
