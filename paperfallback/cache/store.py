@@ -294,7 +294,7 @@ class CacheStore:
             raise ImportRefused(
                 f"the extract has {new_count} patients against {previous} in the current "
                 f"snapshot (a fall of more than {max_drop_share:.0%}); it looks partial, so the "
-                "current snapshot was kept. Use --force if the fall is expected."
+                "current snapshot was kept. Import it anyway only if the fall is expected."
             )
         _check_references(snapshot)
         imported_at = imported_at or utc_now()
@@ -550,8 +550,8 @@ class CacheStore:
             # Never pick one silently: a form printed for the wrong patient is worse than none.
             raise InputError(
                 f"{len(rows)} patients in the cache match NHS or hospital number "
-                f"{identifier!r}; search by name (patients --search) and print by the other "
-                "number, and ask IT to check the extract for a duplicate registration"
+                f"{identifier!r}; find the patient by name and print by the other number, "
+                "and ask IT to check the extract for a duplicate registration"
             )
         return _load(Patient, rows[0][0])
 

@@ -18,7 +18,7 @@ from typing import Any
 from paperfallback.cache.staleness import FUTURE_AS_OF_MESSAGE, format_uk, utc_now
 from paperfallback.cache.store import CacheStatus, CacheStore
 from paperfallback.cli.context import AppContext
-from paperfallback.domain.errors import CacheError, InputError
+from paperfallback.domain.errors import CacheError, ImportRefused, InputError
 from paperfallback.logs import redact
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,12 @@ def parse_as_of(text: str | None) -> datetime | None:
         from paperfallback.cache.staleness import UK
 
         moment = moment.replace(tzinfo=UK)
+    from paperfallback.cache.importers.as_of import AS_OF_OPTION, check_not_future
+
+    try:  # the core's rule; the flag's name is the CLI's to add
+        check_not_future(moment, AS_OF_OPTION)
+    except InputError as exc:
+        raise InputError(str(exc), where="--as-of") from exc
     return moment
 
 
@@ -106,6 +112,8 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     except Exception as exc:
         store.record_refresh(ok=False, source=source, message=redact(str(exc))[:500])
         log.error("import from %s FAILED: %s", source, exc)
+        if isinstance(exc, ImportRefused):  # the core names no flag; the CLI's is --force
+            raise ImportRefused(f"{exc} Use --force to import it anyway.") from exc
         raise
     store.record_refresh(ok=True, source=source)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
