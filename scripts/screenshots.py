@@ -163,6 +163,15 @@ def main() -> int:
         window.close()
         ctx.close()
 
+        unmatched = Path(tmp) / "unmatched"
+        unmatched.mkdir()
+        _copy_cache(demo, unmatched)
+        Settings(ward="Ward 3").save(unmatched)  # a start of a name: matches no ward
+        window, ctx = window_on(unmatched)
+        save(window, "ward-not-found")
+        window.close()
+        ctx.close()
+
         empty = Path(tmp) / "empty"
         empty.mkdir()
         window, ctx = window_on(empty)

@@ -105,6 +105,7 @@ class MainWindowLayout(QMainWindow):
         area.setMinimumWidth(actions.minimumSizeHint().width()
                              + area.verticalScrollBar().sizeHint().width())
         area.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.actions_area = area
         return area
 
     def _build_actions(self) -> QVBoxLayout:

@@ -135,6 +135,8 @@ class MainWindow(CacheJobs):
             self.ward_combo.setFocus()
         elif self.focusWidget() is None:
             self.print_ward_button.setFocus()
+        if not self.actions_area.isAncestorOf(self.focusWidget()):
+            self.actions_area.verticalScrollBar().setValue(0)  # Print ward pack in sight
 
     def _banner(self) -> CacheBanner:
         assert self.status is not None
@@ -267,8 +269,9 @@ class MainWindow(CacheJobs):
             return
         then = ("Choose your ward in the list above before printing." if not
                 self.ward_chosen() else "You chose the ward shown; check it before printing.")
+        problem = self.ward_problem[:1].upper() + self.ward_problem[1:]
         self.ward_problem_label.setText(
-            f"<b>Ward not found.</b> {_escape(self.ward_problem)}<br><b>{then}</b>")
+            f"<b>Ward not found.</b> {_escape(problem)}<br><b>{then}</b>")
         self.ward_problem_label.setVisible(True)
 
     def _work_store_reads(self) -> tuple[KeyedSource | None, dict[str, list[News2Flag]]]:
