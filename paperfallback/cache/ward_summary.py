@@ -26,7 +26,8 @@ from paperfallback.domain.keyed import (
     is_unchecked_total,
     with_keyed,
 )
-from paperfallback.domain.news2 import ClinicalRisk, News2Observation, score
+from paperfallback.domain.news2 import ClinicalRisk
+from paperfallback.domain.news2_input import Raw, news2_input
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import (
     AllergyStatus,
@@ -84,6 +85,7 @@ class PatientSummary:
     allergy_text: str  # substances, "No known allergies" or "Not recorded"
     alerts: tuple[str, ...]
     news2: LatestNews2 | None
+    deceased: str = ""  # "DECEASED 09-May-1989" (shown instead of an age), or ""
 
     @property
     def has_allergies(self) -> bool:
@@ -118,30 +120,11 @@ def _keyed_at(observations: Iterable[Observation]) -> datetime | None:
 def _score_group(group: dict[ObservationKind, Observation], spo2_scale: int) -> int | None:
     if any(kind not in group for kind in _NEWS2_PARAMETERS):
         return None
-    numbers = {}
-    for kind in (ObservationKind.RESP_RATE, ObservationKind.SPO2, ObservationKind.SBP,
-                 ObservationKind.PULSE, ObservationKind.TEMP):
-        value = group[kind].value
-        if value is None:
-            return None
-        numbers[kind] = value
-    oxygen = (group[ObservationKind.OXYGEN].text or "A").strip().upper()
-    acvpu = (group[ObservationKind.ACVPU].text or "").strip().upper()
-    try:
-        return score(
-            News2Observation(
-                resp_rate=numbers[ObservationKind.RESP_RATE],
-                spo2=numbers[ObservationKind.SPO2],
-                oxygen="O2" if oxygen not in ("A", "AIR") else "A",
-                sbp=numbers[ObservationKind.SBP],
-                pulse=numbers[ObservationKind.PULSE],
-                acvpu=acvpu,
-                temp=numbers[ObservationKind.TEMP],
-                spo2_scale=spo2_scale,
-            )
-        ).total
-    except ValueError:  # a coded value the chart does not know: show no score, not a guess
-        return None
+    values: dict[str, Raw] = {
+        kind.value: obs.value if obs.value is not None else obs.text
+        for kind, obs in group.items()}
+    values.pop(ObservationKind.NEWS2_TOTAL.value, None)
+    return news2_input(values, printed_scale=spo2_scale).total
 
 
 def allergy_text(record: PatientRecord) -> str:
@@ -164,7 +147,9 @@ def summarise(record: PatientRecord, *, today: date) -> PatientSummary:
         nhs_number=format_nhs_number(patient.nhs_number),
         hospital_number=patient.hospital_number or "",
         birth_date=patient.birth_date,
-        age_years=age_in_years(patient.birth_date, today) if patient.birth_date else None,
+        age_years=(age_in_years(patient.birth_date, today)
+                   if patient.birth_date and not patient.deceased else None),
+        deceased=patient.death_text,
         allergy_status=record.allergy_status,
         allergy_text=allergy_text(record),
         alerts=tuple(a.text for a in record.alerts),
@@ -230,6 +215,14 @@ def cache_banner(status: CacheStatus, *, now: datetime | None = None) -> CacheBa
         refresh = " The last refresh FAILED: " + (status.last_refresh_message or "no reason given")
     imported = " (time of import; the extract carried no time of its own)" if (
         status.as_of_source == "import time") else ""
+    if not status.freshness.known:
+        return CacheBanner(
+            CacheLevel.STALE,
+            "DATA AGE UNKNOWN — the EPR extract did not say when its data was true",
+            f"Imported {format_uk(status.data_as_of)}, but the data may be much older. Treat "
+            "it as stale and check anything important against the patient and the latest "
+            f"paper records.{refresh}",
+        )
     if status.freshness.is_future:
         return CacheBanner(
             CacheLevel.STALE,

@@ -49,11 +49,29 @@ class Patient:
     next_of_kin: tuple[NextOfKin, ...] = ()
     gp_practice: str = ""
     source_time: datetime | None = None
+    # Died (FHIR Patient.deceased[x]): never on a ward, clinic or theatre list as current;
+    # printed explicitly, every page says DECEASED with the date (None: date not known).
+    deceased: bool = False
+    deceased_date: date | None = None
+    # The name exactly as the extract sent it, when it differed from the clean one printed
+    # and searched (invisible or bidi control characters, not NFC: domain.names).
+    family_as_received: str = ""
+    given_as_received: str = ""
 
     @property
     def display_name(self) -> str:
         """FAMILY, Given: the order used on NHS wristbands and banners."""
         return f"{self.family.upper()}, {self.given}".strip(", ")
+
+    @property
+    def death_text(self) -> str:
+        """'DECEASED 09-May-1989' (the date as every form prints dates), or '' if alive:
+        the one wording on pages, lists and screens."""
+        if not self.deceased:
+            return ""
+        if self.deceased_date is None:
+            return "DECEASED (date not recorded)"
+        return f"DECEASED {self.deceased_date.strftime('%d-%b-%Y')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +241,7 @@ class Snapshot:
     def counts(self) -> dict[str, int]:
         return {
             "patients": len(self.patients),
+            "deceased": sum(1 for p in self.patients if p.deceased),
             "wards": len(self.wards),
             "stays": len(self.stays),
             "allergies": len(self.allergies),

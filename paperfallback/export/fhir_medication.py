@@ -13,9 +13,11 @@ from datetime import date, datetime, time
 from typing import Any
 
 from paperfallback.cache.staleness import UK
+from paperfallback.domain.terminology import OMISSION_REASONS as OMISSION_REASONS
 from paperfallback.export.fhir_common import (
     entry_id,
     identified,
+    quantity,
 )
 from paperfallback.export.fhir_units import (
     BuiltUnit,
@@ -33,26 +35,14 @@ from paperfallback.export.model import (
     fhir_datetime,
 )
 
-# MAR omission codes, as the legend of forms/mar.yaml prints them (a test keeps them equal).
-OMISSION_REASONS: dict[str, str] = {
-    "1": "Patient refused",
-    "2": "Nil by mouth",
-    "3": "Drug unavailable (inform prescriber)",
-    "4": "Patient away from ward",
-    "5": "Vomiting / unable to take",
-    "6": "Withheld on clinical grounds (document why)",
-    "7": "Self-administered",
-    "8": "Other (document in notes)",
-}
-
-
 _SECTIONS = ("regular", "prn", "once_infusions")
 
 
-def mar_units(ctx: FormContext) -> list[BuiltUnit]:
+def mar_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
+    """The rows of ``medication-administration`` sections (the MAR's three tables)."""
     units: list[BuiltUnit] = []
     other: list[KeyedRow] = []
-    for row in ctx.form.rows:
+    for row in rows:
         if row.section in _SECTIONS and not row.context.get("drug"):
             # A blank row: the medicine was handwritten and is not keyed, so there is no
             # drug to administer. The row goes out as written (QuestionnaireResponse).
@@ -96,17 +86,24 @@ def _administration(
         resource["request"] = fhir_id_reference(
             "MedicationRequest", row.source_ref, f"Prescription: {drug}"
         )
-    dosage: dict[str, Any] = {}
     dose_text = dose or row.context.get("dose", "")
-    if dose_text:
-        dosage["text"] = dose_text
-    if row.context.get("route"):
-        dosage["route"] = {"text": row.context["route"]}
-    if dosage:
-        resource["dosage"] = dosage
+    route = row.context.get("route", "")
+    amount = _DOSE.fullmatch(dose_text.strip())
+    if amount:  # FHIR R4 mad-1: a dosage SHALL have a dose or a rate (a real EPR refuses it)
+        resource["dosage"] = {"text": dose_text,
+                              "dose": quantity(float(amount[1]), amount[2] or "", amount[1])}
+        if route:
+            resource["dosage"]["route"] = {"text": route}
+    elif dose_text or route:  # a dose that is not one number (+ unit) stays as written
+        written = "; ".join(p for p in (dose_text and f"Dose as written: {dose_text}",
+                                        route and f"route: {route}") if p)
+        note = f"{note}. {written}" if note else written
     if note:
         resource["note"] = [{"text": note}]
     return resource
+
+
+_DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-zµ]+)?")
 
 
 def _mar_regular(ctx: FormContext, row: KeyedRow) -> BuiltUnit:

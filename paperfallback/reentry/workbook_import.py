@@ -29,6 +29,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from paperfallback.cache.importers.workbook_limits import KEYING_LIMITS, check_workbook
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormCatalogue, FormSpec
@@ -158,6 +159,7 @@ def _open(path: Path) -> Any:
 
     if not path.exists():
         raise InputError("no such file", where=str(path))
+    check_workbook(path, KEYING_LIMITS)  # size, rows, no DTD: before any XML parser runs
     try:
         # Formulas as written (not their cached results), so they can be refused.
         return load_workbook(path, read_only=True, data_only=False)
@@ -518,8 +520,10 @@ def _identify_blank_copies(importer: _Importer, cache: CacheStore | None) -> Non
                   if e.state is EntryState.VALUE and e.value
                   and (a.section == PATIENT_SECTION or form.scope == "blank")}
 
-        def pick(suffix: str, values: dict[str, str] = values) -> str | None:
-            return next((v for k, v in values.items() if k.endswith(suffix) and v), None)
+        identity = session.layout.patient_identity(values)
+
+        def pick(role: str, identity: dict[str, str] = identity) -> str | None:
+            return identity.get(role)  # declared roles, never field-id suffixes
 
         sheet, number = importer.identity_rows.get(instance_id, ("?", 0))
         if not any(pick(k) for k in ("nhs_number", "hospital_number", "family", "given")):

@@ -54,6 +54,7 @@ from paperfallback.render.prefill import (
     latest_is_unchecked,
     latest_news2_score,
     paper_total_note,
+    printed_name,
 )
 from paperfallback.settings import Settings
 
@@ -283,22 +284,25 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
     return _list_jobs(request, kind, store, forms, now, day), None
 
 
-# Day lists: kind -> (default form, form scope, table source, what a row is).
+# Day lists: kind -> (form scope, table source, what a row is). The default form is the
+# first of that scope in the catalogue (the bundled list, then any site list).
 _DAY_LISTS = {
-    "clinic": ("clinic-list", "clinic-day", "appointments", "appointments"),
-    "theatre": ("theatre-list", "theatre-day", "theatre_cases", "cases"),
+    "clinic": ("clinic-day", "appointments", "appointments"),
+    "theatre": ("theatre-day", "theatre_cases", "cases"),
 }
 
 
 def _list_jobs(request: PackRequest, kind: str, store: CacheStore, forms: FormCatalogue,
                now: datetime, day: date) -> list[_Job]:
     """A clinic's or a theatre's list for one day."""
-    default_form, scope, source, noun = _DAY_LISTS[kind]
+    scope, source, noun = _DAY_LISTS[kind]
     asked = request.clinic if kind == "clinic" else request.theatre
     assert asked is not None
     known = store.clinics() if kind == "clinic" else store.theatres()
     name = _known(asked, known, kind)
-    specs = forms.resolve(request.forms or (default_form,))
+    specs = forms.resolve(request.forms) if request.forms else forms.of_scope(scope)[:1]
+    if not specs:
+        raise InputError(f"no {kind} list form is installed (a form of scope {scope!r})")
     _check_scopes(specs, {scope}, f"a {kind} list")
     rows = []
     if kind == "clinic":
@@ -363,6 +367,8 @@ def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
         if inst.job.record is not None:
             patients.setdefault(inst.job.record.patient.id, []).append(inst)
     as_of = format_uk(status.data_as_of) if status and status.data_as_of else "no cache"
+    if status and status.data_as_of and not status.data_as_of_known:
+        as_of = f"NOT KNOWN (imported {as_of})"
 
     def draw(c: Canvas, x: float, top: float, width: float) -> None:
         lines = [
@@ -402,7 +408,7 @@ def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
             p = record.patient
             values = [
                 record.stay.bed if record.stay else "",
-                p.display_name,
+                printed_name(p),
                 format_nhs_number(p.nhs_number) or "not recorded",
                 p.hospital_number or "",
                 ", ".join(f"{i.job.spec.id} {i.instance_id}" for i in group),
@@ -478,6 +484,7 @@ def _draw_pages(instances: list[_Instance], status: CacheStatus | None, now: dat
                 stale_text=warning if from_cache else "", printed_at=now,
                 printed_on=printed_on, legend=tuple(inst.job.spec.legend)
                 if not inst.cover else (), today=local_day(now),
+                data_as_of_known=bool(status is None or status.data_as_of_known),
             )
             draw_furniture(c, info, geo.page_w, geo.page_h, geo.margin)
             y = geo.content_top
@@ -517,7 +524,9 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         page_count=len(inst.laid.pages),
         printed_at=now,
         pc_id=settings.pc_id,
-        data_as_of=status.data_as_of if (status and job.from_cache) else None,
+        # Not the import time when the data's own time is unknown (hazard BULK-2).
+        data_as_of=status.data_as_of if (status and job.from_cache
+                                         and status.data_as_of_known) else None,
         patient_id=patient.id if patient else None,
         nhs_number=patient.nhs_number if patient else None,
         hospital_number=patient.hospital_number if patient else None,
@@ -534,4 +543,5 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         rows=tuple(stats.rows),
         stale=stale and job.from_cache,
         extra={"printed_on": printed_on, **stats.extra},
+        spo2_scale=stats.spo2_scale,
     )
