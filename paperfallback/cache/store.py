@@ -314,7 +314,7 @@ class CacheStore:
             raise ImportRefused(
                 f"the extract has {new_count} patients against {previous} in the current "
                 f"snapshot (a fall of more than {max_drop_share:.0%}); it looks partial, so the "
-                "current snapshot was kept. Use --force if the fall is expected."
+                "current snapshot was kept. Import it anyway only if the fall is expected."
             )
         _check_references(snapshot)
         imported_at = imported_at or utc_now()
@@ -535,15 +535,10 @@ class CacheStore:
 
     @_guarded
     def resolve_ward(self, text: str) -> Ward:
-        """A ward by its code or its name, case-insensitively."""
-        wanted = text.strip()
-        for ward in self.wards():
-            if wanted.casefold() in (ward.code.casefold(), ward.name.casefold()):
-                return ward
-            if fold(wanted) == fold(ward.name):
-                return ward
-        known = ", ".join(f"{w.name} ({w.code})" for w in self.wards()) or "none"
-        raise InputError(f"no ward {text!r} in the cache; wards are: {known}", where="--ward")
+        """A ward by its code or its name (paperfallback.cache.wards: no guessing)."""
+        from paperfallback.cache.wards import match_ward
+
+        return match_ward(text, self.wards())
 
     @_guarded
     def patients(self, *, ward_code: str | None = None, search: str | None = None,
@@ -584,8 +579,8 @@ class CacheStore:
             # Never pick one silently: a form printed for the wrong patient is worse than none.
             raise InputError(
                 f"{len(rows)} patients in the cache match NHS or hospital number "
-                f"{identifier!r}; search by name (patients --search) and print by the other "
-                "number, and ask IT to check the extract for a duplicate registration"
+                f"{identifier!r}; find the patient by name and print by the other number, "
+                "and ask IT to check the extract for a duplicate registration"
             )
         return _load(Patient, rows[0][0])
 
