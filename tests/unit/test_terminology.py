@@ -152,3 +152,29 @@ def test_units_print_as_the_forms_print_them() -> None:
     for field_id, unit in printed.items():
         assert terms.PARAMETER_UNITS[NEWS2_FIELDS.get(field_id, field_id)].printed == unit
         assert unit in terms.PRINTED_UNITS
+
+
+def test_every_code_written_in_the_tests_is_a_real_code() -> None:
+    """The wrong scale 2 code survived because the tests used it too. A SNOMED CT concept
+    id (partition 00 or 10 before the check digit) or a LOINC code written in any test
+    must pass its check digit (this file, which names the wrong code on purpose, aside)."""
+    tests = Path(__file__).resolve().parents[1]
+    number = re.compile(r"[\"'](\d{6,18}|\d{3,6}-\d)[\"']")
+    coded = re.compile(r"code|snomed|loinc|sct", re.IGNORECASE)
+    bad, checked = [], 0
+    for path in tests.rglob("*.py"):
+        if path.name == Path(__file__).name:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for code in (c for line in lines if coded.search(line) and "nhs" not in line.lower()
+                     for c in number.findall(line)):
+            if "-" in code:
+                ok = terms.loinc_is_valid(code)
+            elif code[-3:-1] in ("00", "10") and code[0] != "0":
+                ok = terms.sctid_is_valid(code)
+            else:
+                continue  # not a concept id (an NHS number, a count)
+            checked += 1
+            if not ok:
+                bad.append(f"{path.relative_to(tests)}: {code}")
+    assert bad == [] and checked > 40
