@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from paperfallback.cache.importers import read_extract
-from paperfallback.cache.importers.fhir_files import MAX_JSON_DEPTH
+from paperfallback.cache.importers.json_text import MAX_JSON_DEPTH
 from paperfallback.domain.errors import InputError
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -207,3 +207,49 @@ def test_json_file_nested_too_deep_fails(tmp_path: Path) -> None:
 def test_ordinary_nesting_is_fine(tmp_path: Path) -> None:
     f = write(tmp_path / "b.json", bundle("collection", patient("p1", extension=[_nested(30)])))
     assert len(read_extract([f], now=NOW).patients) == 1
+
+
+def test_two_copies_in_one_bundle_are_named_by_their_own_lines(tmp_path: Path) -> None:
+    f = write(tmp_path / "b.json", bundle("collection", patient("p1"), _impostor()))
+    with pytest.raises(InputError, match="two different Patient") as err:
+        read_extract([f], now=NOW)
+    lines = f.read_text().splitlines()
+    here = int(str(err.value.where).rsplit(":", 1)[1])
+    there = int(str(err.value).split("the one at ")[1].split(":")[1].split(";")[0])
+    assert here != there
+    assert '"id": "p1"' in lines[here - 1] and '"id": "p1"' in lines[there - 1]
+    assert "IMPOSTOR" in "".join(lines[here - 1:here + 12])
+
+
+def test_a_shared_resource_repeated_in_nested_bundles_is_read_once(tmp_path: Path) -> None:
+    doctor = {"resourceType": "Practitioner", "id": "dr1", "name": [{"family": "Evans"}]}
+    outer = bundle("collection", bundle("document", patient("p1"), doctor) | {"id": "d1"},
+                   bundle("document", patient("p2", nhs="9990000018"), doctor) | {"id": "d2"})
+    snap = read_extract([write(tmp_path / "docs.json", outer)], now=NOW)
+    assert {p.id for p in snap.patients} == {"p1", "p2"}
+    changed = {**doctor, "name": [{"family": "Impostor"}]}
+    outer["entry"][1]["resource"]["entry"][1]["resource"] = changed
+    with pytest.raises(InputError, match="two different Practitioner resources with id 'dr1'"):
+        read_extract([write(tmp_path / "docs.json", outer)], now=NOW)
+
+
+def test_null_given_paired_with_an_extension_is_valid_fhir_json(tmp_path: Path) -> None:
+    p = patient("p1")
+    p["name"][0]["given"] = ["Gwen", None]
+    p["name"][0]["_given"] = [None, {"extension": [{"url": "http://x.example/e",
+                                                    "valueString": "initial"}]}]
+    snap = read_extract([ndjson(tmp_path / "Patient.ndjson", p)], now=NOW)
+    assert snap.patients[0].given == "Gwen"
+
+
+def test_a_client_log_nested_too_deep_fails_with_file_and_line(tmp_path: Path) -> None:
+    ndjson(tmp_path / "Patient.ndjson", patient("p1"))
+    event = {"eventId": "kickoff", "exportId": "x", "timestamp": "2026-03-02T10:00:00Z",
+             "eventDetail": {}}
+    deep = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
+    (tmp_path / "log.ndjson").write_text(
+        json.dumps(event) + "\n" + json.dumps(event)[:-1] + ', "x": ' + deep + "}\n",
+        encoding="utf-8")
+    with pytest.raises(InputError, match="nested deeper") as err:
+        read_extract([tmp_path], now=NOW)
+    assert err.value.where == f"{tmp_path / 'log.ndjson'}:2"
