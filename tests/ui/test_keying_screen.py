@@ -303,7 +303,7 @@ def test_the_screen_scores_a_column_on_the_scale_printed_on_the_chart(
     column = {"obs_time": _hhmm(2), "resp_rate": "16", "spo2": "97", "spo2_scale": "",
               "oxygen": "o2", "sbp": "120", "pulse": "70", "acvpu": "a", "temp": "37.0",
               "news2_total": "5"}
-    for field_id, value in NEWS2_COLUMN:
+    for field_id, _value in NEWS2_COLUMN:
         assert QApplication.focusWidget() is window.field("observations", 0, field_id)
         _type(qtbot, column.get(field_id, ""))
         if field_id == "news2_total":
