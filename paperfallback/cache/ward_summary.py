@@ -34,7 +34,6 @@ from paperfallback.domain.records import (
     Observation,
     ObservationKind,
     PatientRecord,
-    Ward,
 )
 
 ALL_WARDS = ""  # the ward switcher's "All patients" choice
@@ -86,6 +85,7 @@ class PatientSummary:
     allergy_text: str  # substances, "No known allergies" or "Not recorded"
     alerts: tuple[str, ...]
     news2: LatestNews2 | None
+    deceased: str = ""  # "DECEASED 09-May-1989" (shown instead of an age), or ""
 
     @property
     def has_allergies(self) -> bool:
@@ -147,7 +147,9 @@ def summarise(record: PatientRecord, *, today: date) -> PatientSummary:
         nhs_number=format_nhs_number(patient.nhs_number),
         hospital_number=patient.hospital_number or "",
         birth_date=patient.birth_date,
-        age_years=age_in_years(patient.birth_date, today) if patient.birth_date else None,
+        age_years=(age_in_years(patient.birth_date, today)
+                   if patient.birth_date and not patient.deceased else None),
+        deceased=patient.death_text,
         allergy_status=record.allergy_status,
         allergy_text=allergy_text(record),
         alerts=tuple(a.text for a in record.alerts),
@@ -175,16 +177,6 @@ def search_ids(store: CacheStore, ward_code: str, text: str) -> set[str] | None:
     if not text.strip():
         return None
     return store.patient_ids(ward_code=ward_code or None, search=text)
-
-
-def home_ward(settings_ward: str, wards: Sequence[Ward]) -> Ward | None:
-    """This PC's own ward from settings (code or name, any case); else the first ward."""
-    wanted = settings_ward.strip().casefold()
-    if wanted:
-        for ward in wards:
-            if wanted in (ward.code.casefold(), ward.name.casefold()):
-                return ward
-    return wards[0] if wards else None
 
 
 class CacheLevel(StrEnum):

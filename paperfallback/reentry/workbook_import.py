@@ -133,7 +133,7 @@ def import_workbook(
     are recorded as downtime patients under the form's downtime number).
     """
     if not clerk.strip():
-        raise InputError("name the clerk who keyed the workbook (--clerk NAME)")
+        raise InputError("name the clerk who keyed the workbook")
     wb = _open(path)
     try:
         result = ImportResult()
@@ -194,8 +194,8 @@ def _data_sheets(wb: Any, catalogue: FormCatalogue,
         form_id = next((n.split(".")[0] for n in names if n.split(".")[0] in catalogue), None)
     if form_id is None or form_id not in catalogue:
         raise InputError(
-            "this workbook has no sheet for a known form: make it with 'paperfallback "
-            "entries workbook --form F' and key into that file"
+            "this workbook has no sheet for a known form: make a new workbook for the form "
+            "with PaperFallback and key into that file"
         )
     form = catalogue.get(form_id)
     out = []
@@ -520,8 +520,10 @@ def _identify_blank_copies(importer: _Importer, cache: CacheStore | None) -> Non
                   if e.state is EntryState.VALUE and e.value
                   and (a.section == PATIENT_SECTION or form.scope == "blank")}
 
-        def pick(suffix: str, values: dict[str, str] = values) -> str | None:
-            return next((v for k, v in values.items() if k.endswith(suffix) and v), None)
+        identity = session.layout.patient_identity(values)
+
+        def pick(role: str, identity: dict[str, str] = identity) -> str | None:
+            return identity.get(role)  # declared roles, never field-id suffixes
 
         sheet, number = importer.identity_rows.get(instance_id, ("?", 0))
         if not any(pick(k) for k in ("nhs_number", "hospital_number", "family", "given")):

@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
 from paperfallback.cache.staleness import uk_time, utc_now
 from paperfallback.cache.ward_summary import default_day
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.formspec import FormCatalogue
 from paperfallback.ui.banners import downtime_dialog_body
 from paperfallback.ui.pack_jobs import PackChoice, RenderedPack, render_job
-from paperfallback.ui.pack_output import PackOutput
+from paperfallback.ui.pack_output import PackOutput, extract_time
 from paperfallback.ui.print_dialog import RenderRunner, render_place
 
 if TYPE_CHECKING:
@@ -32,13 +33,10 @@ ListKind = Literal["clinic", "theatre"]
 _SCOPES = {"clinic": "clinic-day", "theatre": "theatre-day"}
 
 
-def list_form_id(kind: ListKind) -> str:
+def list_form_id(kind: ListKind, catalogue: FormCatalogue) -> str:
     """The form that prints this kind of list (scope clinic-day or theatre-day)."""
-    from paperfallback.formspec import load_catalogue
-
-    for form in load_catalogue():
-        if form.scope == _SCOPES[kind]:
-            return form.id
+    for form in catalogue.of_scope(_SCOPES[kind]):
+        return form.id
     raise PaperFallbackError(f"no {kind} list form is installed (forms/*.yaml)")
 
 
@@ -165,19 +163,21 @@ class ListPickerDialog(QDialog):
 
     def render_then(self, action: str) -> None:
         try:
-            choice = self.choice(list_form_id(self.kind))
+            choice = self.choice(list_form_id(self.kind, self.window_.ctx.catalogue))
         except PaperFallbackError as exc:
             self.status_label.setText(str(exc))
             return
+        if self.output is not None and self.output.is_job_for(choice):  # one job, one ID set
+            self._act(self.output, action)
+            return
+        extract = extract_time(self.window_)
 
         def rendered(pack: RenderedPack) -> None:
             self._set_busy(False)
             self.status_label.setText(f"Ready: {pack.page_count} pages.")
-            output = PackOutput(self.window_, self.place, pack,
-                                on_finished=self.status_label.setText)
-            self.output = output
-            {"preview": output.preview, "print": output.print, "save": output.save}[action](
-                self)
+            self.output = PackOutput(self.window_, self.place, pack,
+                                     on_finished=self.status_label.setText, extract=extract)
+            self._act(self.output, action)
 
         def failed(exc: BaseException) -> None:
             self._set_busy(False)
@@ -188,6 +188,9 @@ class ListPickerDialog(QDialog):
         task = self.runner.start(render_job(choice, self.place), "Preparing the list…",
                                  on_success=rendered, on_failure=failed)
         task.cancelled.connect(lambda: self._set_busy(False))
+
+    def _act(self, output: PackOutput, action: str) -> None:
+        {"preview": output.preview, "print": output.print, "save": output.save}[action](self)
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.place_combo, self.day_combo, self.preview_button,

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from paperfallback.cache.ward_summary import cache_banner
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.formspec import FormCatalogue
 from paperfallback.ui import theme
 from paperfallback.ui.background import BackgroundTask
 from paperfallback.ui.banners import downtime_dialog_body
@@ -33,10 +34,9 @@ from paperfallback.ui.pack_jobs import (
     PackChoice,
     RenderedPack,
     RenderPlace,
-    catalogue,
     render_job,
 )
-from paperfallback.ui.pack_output import PackOutput
+from paperfallback.ui.pack_output import PackOutput, extract_time
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -49,14 +49,14 @@ MAX_BLANK = 100
 def render_place(window: MainWindow) -> RenderPlace:
     key, source = window.ctx.key
     return RenderPlace(data_dir=window.ctx.data_dir, key=key, key_source=source,
-                       settings=window.settings)
+                       settings=window.settings, catalogue=window.ctx.catalogue)
 
 
-def form_choices(kind: str) -> list[tuple[str, str, str]]:
+def form_choices(kind: str, catalogue: FormCatalogue) -> list[tuple[str, str, str]]:
     """(form id, title, scope) of the forms a kind of pack can hold, from forms/*.yaml."""
     scopes = {"ward": ("patient", "ward"), "blank": ("patient", "ward", "blank", "clinic-day",
                                                      "theatre-day")}[kind]
-    return [(f.id, f.display_title, f.scope) for f in catalogue() if f.scope in scopes]
+    return [(f.id, f.display_title, f.scope) for f in catalogue if f.scope in scopes]
 
 
 class RenderRunner:
@@ -151,7 +151,7 @@ class PrintDialog(QDialog):
         self.ward_name = ward_name
         self.selected_ids = list(selected_ids or [])
         self.place = render_place(window)
-        self.output: PackOutput | None = None
+        self.output: PackOutput | None = None  # the print job: one render, one set of IDs
         self.page_count: int | None = None
         self._count_task: BackgroundTask | None = None
         title = (f"Print ward pack — {ward_name}" if kind == "ward" else "Print blank forms")
@@ -213,11 +213,11 @@ class PrintDialog(QDialog):
         self.forms_list.setToolTip("Tick the forms to print. Space ticks or unticks the "
                                    "highlighted form. The ward's usual forms are ticked.")
         defaults = set(window.settings.forms_for_ward(ward_code or None))
-        if kind == "blank":
-            defaults = {"downtime-registration"}
+        if kind == "blank":  # the forms that are only ever printed blank (registration)
+            defaults = {f.id for f in window.ctx.catalogue.of_scope("blank")}
         self.form_scopes: dict[str, str] = {}
         try:
-            choices = form_choices(kind)
+            choices = form_choices(kind, window.ctx.catalogue)
         except PaperFallbackError as exc:
             choices = []
             window.prompts.error(window, "Forms could not be loaded", str(exc))
@@ -461,10 +461,17 @@ class PrintDialog(QDialog):
     # ---- render, then preview / print / save ------------------------------------------
 
     def render_then(self, action: Callable[[PackOutput], None]) -> None:
+        """Preview, print or save the print job of the current choice. One job, one set of
+        form IDs: a later Preview, Print or Save of the same choice reuses the rendered
+        pack (the register records its forms once, when first printed or saved); a changed
+        choice or a new extract is a new job with its own render and IDs."""
         choice = self.choice()
         problem = self._problem(choice)
         if problem:
             self.status_label.setText(problem)
+            return
+        if self.output is not None and self.output.is_job_for(choice):
+            action(self.output)
             return
         if self._count_task is not None:
             self._count_task.cancel()
@@ -477,7 +484,7 @@ class PrintDialog(QDialog):
             self.count_label.setText(_pages_text(pack))
             self.status_label.setText(f"Ready: {pack.page_count} pages.")
             self.output = PackOutput(self.window_, self.place, pack,
-                                     on_finished=self._finished)
+                                     on_finished=self._finished, extract=extract)
             action(self.output)
 
         def failed(exc: BaseException) -> None:
@@ -486,6 +493,7 @@ class PrintDialog(QDialog):
             self.status_label.setText(f"The pages could not be prepared: {message}")
             self.window_.prompts.error(self, "The pages could not be prepared", message)
 
+        extract = extract_time(self.window_)
         task = self.runner.start(render_job(choice, self.place), "Preparing the pages…",
                                  on_success=rendered, on_failure=failed)
         task.cancelled.connect(lambda: self._set_busy(False))
