@@ -32,6 +32,9 @@ def add_parser(sub: Any) -> None:
     wb.add_argument("--form", required=True, metavar="F", help="form id, e.g. news2")
     wb.add_argument("--ward", metavar="W", help="only copies printed for this ward")
     wb.add_argument("--out", required=True, metavar="FILE", help="the .xlsx file to write")
+    wb.add_argument("--include-keyed", action="store_true",
+                    help="also forms already keyed, verified or exported (default: only "
+                         "forms still to key)")
     wb.set_defaults(func=_workbook)
 
     imp = entries_sub.add_parser("import", help="import a filled keying workbook")
@@ -104,14 +107,40 @@ def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:
                 f"no printed {form.id!r} forms{' for ward ' + args.ward if args.ward else ''} "
                 "in this PC's register: print them first", where="--form"
             )
+        left_out = 0
+        if not args.include_keyed:
+            still = still_to_key(store, issued)
+            left_out = len(issued) - len(still)
+            issued = still
+            if not issued:
+                raise InputError(
+                    f"every printed {form.id!r} form has been keyed already; add "
+                    "--include-keyed to make a workbook with them anyway", where="--form")
         out = Path(args.out)
         if out.suffix.lower() != ".xlsx":
             raise InputError("the workbook must be an .xlsx file", where="--out")
         rows = build_workbook(form, issued, out, cache=_cache_or_none(ctx))
     finally:
         store.close()
-    print(f"Wrote {out}: {len(issued)} form(s), {rows} row(s) to key.")
+    print(f"Wrote {out}: {len(issued)} form(s), {rows} row(s) to key."
+          + (f" {left_out} form(s) already keyed were left out (--include-keyed adds them)."
+             if left_out else ""))
     return 0
+
+
+def still_to_key(store: Any, issued: list[Any]) -> list[Any]:
+    """The forms not yet keyed: nothing keyed, or keying not finished (a double-entry
+    form waiting for its second keying included). Keyed, verified and exported forms
+    are left out so a workbook cannot overwrite them (issue #13 item 7)."""
+    from paperfallback.reentry.model import InstanceStatus
+
+    open_statuses = (InstanceStatus.PRINTED, InstanceStatus.DRAFT)
+    out = []
+    for item in issued:
+        record = store.instance(item.instance_id)
+        if record is None or record.status in open_statuses:
+            out.append(item)
+    return out
 
 
 def _import(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -138,6 +167,8 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
         store.close()
     for problem in result.problems:
         print(f"Problem: {problem}", file=sys.stderr)
+    for row in result.left_alone:
+        print(f"Left alone: {row}")
     print(f"Imported {result.rows_imported} row(s) from {len(result.instances)} form(s) "
           f"({result.fields_changed} field(s) new or changed); "
           f"{result.rows_skipped} row(s) with problems not imported.")
@@ -250,11 +281,8 @@ def _differences(ctx: AppContext, args: argparse.Namespace) -> int:
 def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.domain.errors import InputError
     from paperfallback.formspec import load_catalogue
-    from paperfallback.reentry.model import DiscrepancyKind, EntryPass, EntryState
-    from paperfallback.reentry.printed import issued_layout
-    from paperfallback.reentry.session import KeyingSession
-    from paperfallback.reentry.validation import KeyingContext, entry_state_of
-    from paperfallback.reentry.workflow import resolve
+    from paperfallback.reentry.keying_service import KeyingService
+    from paperfallback.reentry.model import DiscrepancyKind, EntryPass
 
     resolver = args.resolver.strip()
     if not resolver:
@@ -266,30 +294,21 @@ def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
         if not found:
             raise InputError(f"no double-entry difference number {args.number}")
         address = found[0].address
-        record = store.instance(address.instance_id)
         issued = register.get(address.instance_id)
-        if record is None or issued is None:
+        if store.instance(address.instance_id) is None or issued is None:
             raise InputError(f"form {address.instance_id} is not in this PC's register")
-        if resolver.casefold() in (record.first_clerk.casefold(),
-                                   record.second_clerk.casefold()):
-            raise InputError(f"{resolver} keyed this form: a third person must resolve the "
-                             "differences from the paper", where="--resolver")
-        form = load_catalogue().get(issued.form_id)
-        session = KeyingSession(
-            store, issued_layout(form, issued), issued, clerk=resolver,
-            entry_pass=EntryPass.RESOLVED,
-            ctx=KeyingContext(printed_at=issued.printed_at,
-                              window_hours=ctx.settings.entry_window_hours),
-        )
-        state = entry_state_of(args.value)
-        value = None
-        if state is None:
-            value = session.check(address.section, address.index, address.field_id,
-                                  args.value).canonical
-            state = EntryState.VALUE
-        status = resolve(store, address, value, state, by=resolver, form_id=form.id)
+        service = KeyingService(store, register, load_catalogue(),
+                                window_hours=ctx.settings.entry_window_hours,
+                                double_entry_forms=double_entry_forms(ctx))
+        try:
+            opened = service.open(issued, resolver, EntryPass.RESOLVED)
+        except InputError as exc:
+            raise InputError(str(exc), where="--resolver") from None
+        outcome = opened.enter(address.section, address.index, address.field_id, args.value)
+        record = store.instance(address.instance_id)
+        status = record.status if record is not None else None
     finally:
         store.close()
     print(f"Resolved #{args.number} from the paper; form {address.instance_id} is "
-          f"{status.value}.")
+          f"{status.value if status else outcome.notice}.")
     return 0
