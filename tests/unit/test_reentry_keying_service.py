@@ -4,7 +4,7 @@ typed, scanned or given as a downtime number (items 10 and 13)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
