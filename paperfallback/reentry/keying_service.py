@@ -177,14 +177,14 @@ class OpenForm:
         return {k: r.text for k, r in rows.items() if r.text}
 
     def visible_discrepancies(self) -> list[Discrepancy]:
-        """Discrepancies this clerk may see: the first pass sees the NEWS2 totals its own
-        values raised; the blind second pass sees none; the resolver sees all."""
+        """Discrepancies this clerk may see: the first pass sees the totals its own values
+        raised (NEWS2, running totals); the blind second pass sees none; the resolver all."""
         items = self.service.store.discrepancies(self.instance_id)
         if self.entry_pass is EntryPass.RESOLVED:
             return items
         if self.entry_pass is EntryPass.SECOND:
             return []
-        return [d for d in items if d.kind is DiscrepancyKind.NEWS2_TOTAL]
+        return [d for d in items if d.kind is not DiscrepancyKind.DOUBLE_ENTRY]
 
     def status_text(self) -> str:
         record = self.service.store.instance(self.instance_id)
