@@ -44,6 +44,16 @@ def add_parser(sub: Any) -> None:
                      help="second: the blind second keying of a double-entry form")
     imp.set_defaults(func=_import)
 
+    confirm = entries_sub.add_parser(
+        "confirm", help="confirm (or reject) the patient a blank form was matched to by name")
+    confirm.add_argument("instance_id", metavar="FORM-ID", help="the form ID (or its QR text)")
+    confirm.add_argument("--clerk", required=True, metavar="NAME",
+                         help="who checked the paper against the patient's record")
+    confirm.add_argument("--not-this-patient", action="store_true",
+                         help="the proposed patient is someone else: record a new patient "
+                              "under the form's downtime number")
+    confirm.set_defaults(func=_confirm)
+
     status = entries_sub.add_parser("status", help="printed / keyed / verified / exported")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_status)
@@ -169,6 +179,10 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
         print(f"Problem: {problem}", file=sys.stderr)
     for row in result.left_alone:
         print(f"Left alone: {row}")
+    for instance_id, who in sorted(result.to_confirm.items()):
+        print(f"To confirm: form {instance_id} matches {who} by name and date of birth only; "
+              f"it is not exported until a clerk confirms it (paperfallback entries confirm "
+              f"{instance_id} --clerk NAME, or --not-this-patient)")
     print(f"Imported {result.rows_imported} row(s) from {len(result.instances)} form(s) "
           f"({result.fields_changed} field(s) new or changed); "
           f"{result.rows_skipped} row(s) with problems not imported.")
@@ -192,11 +206,13 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     register, store = _stores(ctx)
     try:
         report = reconcile(register.list(), store, double_entry_forms=double_entry_forms(ctx))
+        unconfirmed = _unconfirmed(store, _cache_or_none(ctx))
     finally:
         store.close()
     if args.json:
         data = report.to_json()
         data["discrepancies"] = [_blind_json(d) for d in data["discrepancies"]]
+        data["patients_to_confirm"] = unconfirmed
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     backlog = report.backlog()
@@ -212,11 +228,64 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
         print(f"Not come back yet ({len(missing)}): "
               + ", ".join(line.instance_id for line in missing[:50])
               + (" ..." if len(missing) > 50 else ""))
+    if unconfirmed:
+        print(f"Patients to confirm ({len(unconfirmed)}; not exported until confirmed):")
+        for item in unconfirmed:
+            print(f"  {item['instance_id']} ({item['form_id']}): matches "
+                  f"{item['proposed_patient']} by name and date of birth only")
     if report.discrepancies:
         print(f"Open discrepancies ({len(report.discrepancies)}):")
         for d in report.discrepancies:
             print(f"  #{d.id} {d.address.instance_id} {d.address.section} "
                   f"{d.address.index + 1} {d.address.field_id}: {d.describe()}")
+    return 0
+
+
+def _unconfirmed(store: Any, cache: Any) -> list[dict[str, str]]:
+    """Blank forms matched by name only, waiting for a clerk (for the data manager)."""
+    from paperfallback.reentry.keying_service import describe_patient
+    from paperfallback.reentry.patients import is_unconfirmed
+
+    out = []
+    for record in store.instances():
+        if record.patient_id and is_unconfirmed(record.patient_match):
+            who = record.patient_id
+            if cache is not None:
+                try:
+                    who = describe_patient(cache.patient_record(record.patient_id).patient)
+                except Exception:  # the cache no longer holds them: show the id
+                    who = record.patient_id
+            out.append({"instance_id": record.instance_id, "form_id": record.form_id,
+                        "proposed_patient": who})
+    return out
+
+
+def _confirm(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.formspec import load_catalogue
+    from paperfallback.reentry.keying_service import KeyingService
+    from paperfallback.reentry.patients import is_unconfirmed
+    from paperfallback.register import validate_instance_id
+    from paperfallback.render.qr import parse_qr_payload
+
+    register, store = _stores(ctx)
+    try:
+        instance_id = validate_instance_id(parse_qr_payload(args.instance_id)[0])
+        record = store.instance(instance_id)
+        issued = register.get(instance_id)
+        if record is None or issued is None or not is_unconfirmed(record.patient_match):
+            from paperfallback.domain.errors import InputError
+
+            raise InputError(f"form {instance_id} has no patient match waiting to be "
+                             "confirmed", where="FORM-ID")
+        service = KeyingService(store, register, load_catalogue(),
+                                window_hours=ctx.settings.entry_window_hours,
+                                double_entry_forms=double_entry_forms(ctx),
+                                open_cache=lambda: _cache_or_none(ctx))
+        message = service.confirm_patient(issued, args.clerk.strip(),
+                                          same=not args.not_this_patient)
+    finally:
+        store.close()
+    print(message)
     return 0
 
 

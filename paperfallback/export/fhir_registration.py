@@ -1,4 +1,11 @@
-"""Downtime registrations: a Patient and an Encounter carrying the downtime number."""
+"""Downtime registrations: a Patient and an Encounter carrying the downtime number.
+
+A registration identified as a patient the EPR already holds (an NHS or hospital number
+keyed from the paper that the cache knows, or a name match a clerk confirmed) makes no
+new Patient: the Encounter and the keyed answers reference that patient by identifier
+(NHS number, else hospital number), so the EPR gets no duplicate and no split record
+(issue #13 item 8). An unconfirmed name match never reaches here (see from_entries).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_common import (
     BuiltEntry,
     identified,
+    patient_reference,
 )
 from paperfallback.export.fhir_units import (
     BuiltUnit,
@@ -45,6 +53,8 @@ def registration_units(ctx: FormContext) -> list[BuiltUnit]:
         unit.problems.append(f"form {form.instance_id}: no downtime number for this registration")
         return [unit]
     systems = ctx.systems
+    if form.patient_exists and form.patient is not None:
+        return [_existing_patient_unit(ctx, unit, rows, values, downtime)]
     nhs = text("dt_nhs_number").replace(" ", "")
     identifiers: list[dict[str, Any]] = [{"system": systems.downtime_number, "value": downtime}]
     if nhs:
@@ -86,13 +96,37 @@ def registration_units(ctx: FormContext) -> list[BuiltUnit]:
         )
     unit.entries.append(patient_entry)
 
+    subject = {"reference": patient_entry.full_url,
+               "display": f"{text('dt_family').upper()}, {text('dt_given')}".strip(", ")}
+    unit.entries.append(_encounter(ctx, unit, values, downtime, subject))
+    # Every keyed field, as written (allergies, next of kin, destination ...).
+    unit.entries.append(questionnaire(ctx, rows, {"reference": patient_entry.full_url}, unit))
+    return [unit]
+
+
+def _existing_patient_unit(ctx: FormContext, unit: BuiltUnit, rows: list[Any],
+                           values: dict[str, KeyedValue], downtime: str) -> BuiltUnit:
+    assert ctx.form.patient is not None
+    subject = patient_reference(ctx.form.patient, ctx.systems)
+    unit.entries.append(_encounter(ctx, unit, values, downtime, subject))
+    unit.entries.append(questionnaire(ctx, rows, subject, unit))
+    return unit
+
+
+def _encounter(ctx: FormContext, unit: BuiltUnit, values: dict[str, KeyedValue],
+               downtime: str, subject: dict[str, Any]) -> BuiltEntry:
+    form, systems = ctx.form, ctx.systems
+
+    def text(field_id: str) -> str:
+        value = values.get(field_id)
+        return (value.text or "").strip() if value is not None and value.has_value else ""
+
     arrived_value = values.get("dt_arrived")
     encounter: dict[str, Any] = {
         "resourceType": "Encounter",
         "identifier": [{"system": systems.downtime_number, "value": downtime}],
         "status": "arrived",
-        "subject": {"reference": patient_entry.full_url,
-                    "display": f"{text('dt_family').upper()}, {text('dt_given')}".strip(", ")},
+        "subject": subject,
     }
     emergency = bool(text("dt_triage")) or text("dt_mode").upper() in ("AMB", "WALK")
     encounter["class"] = {
@@ -114,7 +148,4 @@ def registration_units(ctx: FormContext) -> list[BuiltUnit]:
     if text("dt_mode"):
         label = values["dt_mode"].choice_label or text("dt_mode")
         encounter["hospitalization"] = {"admitSource": {"text": label}}
-    unit.entries.append(identified(encounter, systems, f"{form.instance_id}/encounter/1"))
-    # Every keyed field, as written (allergies, next of kin, destination ...).
-    unit.entries.append(questionnaire(ctx, rows, {"reference": patient_entry.full_url}, unit))
-    return [unit]
+    return identified(encounter, systems, f"{form.instance_id}/encounter/1")

@@ -166,6 +166,9 @@ class ExportedForm:
     status: str = "keyed"  # keyed or verified (double entry)
     form_date: date | None = None  # the day of a clinic or theatre list
     verified_by: str = ""
+    # the form's patient is one the EPR already holds (a blank registration matched by an
+    # identifier, or by name confirmed by a clerk): reference them, never make a new one
+    patient_exists: bool = False
 
     def patient_for(self, row: KeyedRow) -> PatientRef | None:
         return row.patient if row.patient is not None else self.patient

@@ -21,6 +21,8 @@ from datetime import date
 
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
+from paperfallback.domain.nhs_number import format_nhs_number
+from paperfallback.domain.records import Patient
 from paperfallback.formspec import FormCatalogue, FormSpec
 from paperfallback.reentry.layout import PATIENT_SECTION, FormLayout
 from paperfallback.reentry.model import (
@@ -32,7 +34,12 @@ from paperfallback.reentry.model import (
     FieldAddress,
     InstanceStatus,
 )
-from paperfallback.reentry.patients import PatientMatch, identify_blank_form
+from paperfallback.reentry.patients import (
+    PatientMatch,
+    confirm_match,
+    identify_blank_form,
+    is_unconfirmed,
+)
 from paperfallback.reentry.printed import is_blank_copy, issued_layout
 from paperfallback.reentry.printed_rows import printed_rows
 from paperfallback.reentry.session import FieldOutcome, KeyingSession
@@ -41,6 +48,7 @@ from paperfallback.reentry.typed_id import LocatedForm, locate_form
 from paperfallback.reentry.validation import KeyingContext, entry_state_of
 from paperfallback.reentry.workflow import (
     double_entry_required,
+    final_entries,
     finish_pass,
     open_differences,
     resolve,
@@ -91,6 +99,7 @@ class Finished:
     status: InstanceStatus | None = None
     missing: tuple[FieldAddress, ...] = ()
     patient: str = ""  # who a blank copy was identified as
+    to_confirm: str = ""  # a name-only match the clerk must confirm (or reject)
 
 
 @dataclass
@@ -262,10 +271,13 @@ class OpenForm:
                             if store.instance(self.instance_id) else None)
         if store.instance(self.instance_id) is None:
             raise InputError(f"nothing has been keyed for form {self.instance_id}")
-        patient = ""
+        patient = to_confirm = ""
         if self.entry_pass is EntryPass.FIRST and self.blank_copy:
             match = self.service.identify(self)
             patient = match.patient.display_name if match.patient else match.how
+            if match.patient is not None and is_unconfirmed(match.how):
+                to_confirm = describe_patient(match.patient)
+                patient = f"{patient}? (to confirm)"
         record = store.instance(self.instance_id)
         status = finish_pass(
             store, self.instance_id, self.entry_pass, by=self.clerk,
@@ -275,8 +287,17 @@ class OpenForm:
             # Blind: the second clerk learns the pass is done, not how it compared.
             return Finished(True, f"Second keying of {self.instance_id} is done. Scan or "
                             "type the next form ID.", None, patient=patient)
+        if to_confirm:
+            return Finished(True, f"{self.instance_id} is now {status.value}. The patient on "
+                            f"the paper matches {to_confirm} by name and date of birth only: "
+                            "is it the same person? It is not exported until confirmed.",
+                            status, patient=patient, to_confirm=to_confirm)
         return Finished(True, f"{self.instance_id} is now {status.value}. Scan or type the "
                         "next form ID.", status, patient=patient)
+
+    def confirm_patient(self, same: bool) -> str:
+        """The clerk says whether the proposed patient is the person on the paper."""
+        return self.service.confirm_patient(self.issued, self.clerk, same=same)
 
 
 class KeyingService:
@@ -337,14 +358,31 @@ class KeyingService:
             return 1
         return int(scale) if scale in (1, 2) else 1
 
-    def identify(self, form: OpenForm) -> PatientMatch:
+    def confirm_patient(self, issued: IssuedForm, clerk: str, *, same: bool) -> str:
+        """Settle a name-only match of a blank form: linked to that patient (recording who
+        confirmed it), or recorded as a new downtime patient from what was keyed."""
+        if same:
+            how = confirm_match(self.store, issued.instance_id, by=clerk)
+            return f"Confirmed: {issued.instance_id} is about the patient matched ({how})."
+        record = self.store.instance(issued.instance_id)
+        if record is None or not is_unconfirmed(record.patient_match):
+            raise InputError(f"form {issued.instance_id} has no patient match waiting to be "
+                             "confirmed")
+        match = identify_blank_copy(self.store, self.cache(),
+                                    self.catalogue.get(issued.form_id), issued,
+                                    final_entries(self.store, issued.instance_id),
+                                    clerk=clerk, match=False)
+        return f"Recorded as a new patient under {match.how.removeprefix('downtime:')}."
+
+    def identify(self, form: OpenForm, *, match: bool = True) -> PatientMatch:
         return identify_blank_copy(self.store, self.cache(), form.form, form.issued,
-                                   form.session.values().values(), clerk=form.clerk)
+                                   form.session.values().values(), clerk=form.clerk,
+                                   match=match)
 
 
 def identify_blank_copy(store: EntriesStore, cache: CacheStore | None, form: FormSpec,
                         issued: IssuedForm, entries: Iterable[Entry], *,
-                        clerk: str) -> PatientMatch:
+                        clerk: str, match: bool = True) -> PatientMatch:
     """Match the identity handwritten on a blank copy to the cache, or record a downtime
     patient; the one rule for the screen and the workbook. InputError when the paper's
     identity was not keyed, so nothing reaches the export as 'no patient'."""
@@ -367,5 +405,17 @@ def identify_blank_copy(store: EntriesStore, cache: CacheStore | None, form: For
         nhs_number=pick("nhs_number"), hospital_number=pick("hospital_number"),
         family=pick("family") or "", given=pick("given") or "",
         birth_date=date.fromisoformat(birth) if birth else None,
-        sex=pick("sex") or "unknown",
+        sex=pick("sex") or "unknown", match=match,
     )
+
+
+def describe_patient(patient: Patient) -> str:
+    """'LEWIS, Priya, born 01-Feb-1950, NHS 999 979 1220': enough to be sure who it is."""
+    parts = [patient.display_name]
+    if patient.birth_date:
+        parts.append(f"born {patient.birth_date:%d-%b-%Y}")
+    if patient.nhs_number:
+        parts.append(f"NHS {format_nhs_number(patient.nhs_number)}")
+    elif patient.hospital_number:
+        parts.append(f"hospital number {patient.hospital_number}")
+    return ", ".join(parts)

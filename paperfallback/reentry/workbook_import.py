@@ -32,9 +32,14 @@ from openpyxl.utils import get_column_letter
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormCatalogue, FormSpec
-from paperfallback.reentry.keying_service import check_pass_allowed, identify_blank_copy
+from paperfallback.reentry.keying_service import (
+    check_pass_allowed,
+    describe_patient,
+    identify_blank_copy,
+)
 from paperfallback.reentry.layout import PATIENT_FIELDS, PATIENT_SECTION, FormLayout, form_layout
 from paperfallback.reentry.model import EntryPass, EntryState, InstanceStatus
+from paperfallback.reentry.patients import is_unconfirmed
 from paperfallback.reentry.printed import is_blank_copy, issued_layout
 from paperfallback.reentry.printed_rows import PrintedRow, printed_rows
 from paperfallback.reentry.session import KeyingSession
@@ -95,6 +100,8 @@ class ImportResult:
     instances: set[str] = field(default_factory=set)
     # rows of forms already verified (or exported): never changed by a workbook (#13 item 7)
     left_alone: list[Problem] = field(default_factory=list)
+    # blank copies matched by name and date of birth only: a clerk confirms each (#13.8)
+    to_confirm: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -537,8 +544,11 @@ def _identify_blank_copies(importer: _Importer, cache: CacheStore | None) -> Non
         if session is None or not is_blank_copy(session.layout.form, session.printed):
             continue
         try:
-            identify_blank_copy(session.store, cache, session.layout.form, session.printed,
-                                session.values().values(), clerk=session.clerk)
+            match = identify_blank_copy(session.store, cache, session.layout.form,
+                                        session.printed, session.values().values(),
+                                        clerk=session.clerk)
+            if match.patient is not None and is_unconfirmed(match.how):
+                importer.result.to_confirm[instance_id] = describe_patient(match.patient)
         except InputError as exc:
             sheet, number = importer.identity_rows.get(instance_id, ("?", 0))
             importer.result.problems.append(Problem(

@@ -129,7 +129,15 @@ class KeyingWindow(QWidget):
         self.status_label = QLabel("", tab)
         self.status_label.setObjectName("formStatus")
         self.status_label.setWordWrap(True)
+        self.same_patient_button = QPushButton("It is this &patient", tab)
+        self.same_patient_button.clicked.connect(lambda: self.confirm_patient(True))
+        self.other_patient_button = QPushButton("&Not this patient (new downtime patient)", tab)
+        self.other_patient_button.clicked.connect(lambda: self.confirm_patient(False))
+        for button in (self.same_patient_button, self.other_patient_button):
+            button.setVisible(False)
         bottom.addWidget(self.status_label, 1)
+        bottom.addWidget(self.same_patient_button)
+        bottom.addWidget(self.other_patient_button)
         bottom.addWidget(self.finish_button)
         help_text = QLabel(
             "Tab or Enter: next field.  ? or F7: illegible.  - or F8: not recorded.  "
@@ -199,6 +207,8 @@ class KeyingWindow(QWidget):
             old.deleteLater()
         self.scroll.setWidget(widget)
         self.opened, self.form_widget = opened, widget
+        for button in (self.same_patient_button, self.other_patient_button):
+            button.setVisible(False)
         self.form_title.setText(opened.title())
         self.id_message.setStyleSheet("color: #006747;")
         self.id_message.setText(opened.opened_message())
@@ -235,8 +245,28 @@ class KeyingWindow(QWidget):
             return
         if finished.patient:
             self.form_title.setText(self.form_title.text() + f" — patient: {finished.patient}")
+        if finished.to_confirm:
+            # A name-only match: the clerk checks the paper and says (#13 item 8).
+            for button in (self.same_patient_button, self.other_patient_button):
+                button.setVisible(True)
+            self.same_patient_button.setFocus()
+            return
         if finished.done:
             self._focus_id()
+
+    def confirm_patient(self, same: bool) -> None:
+        """The clerk's answer to 'is it the same person?' for a name-only match."""
+        if self.opened is None:
+            return
+        try:
+            message = self.opened.confirm_patient(same)
+        except PaperFallbackError as exc:
+            self.status_label.setText(str(exc))
+            return
+        for button in (self.same_patient_button, self.other_patient_button):
+            button.setVisible(False)
+        self.status_label.setText(message + " Scan or type the next form ID.")
+        self._focus_id()
 
     def open_from_list(self, instance_id: str) -> None:
         """Reconciliation: open the chosen form on the keying tab (the clerk's pass)."""

@@ -60,7 +60,7 @@ def test_an_omission_code_not_on_the_legend_is_refused_at_keying(
 def test_a_dose_dated_after_the_keying_is_refused(service: KeyingService) -> None:
     form = service.open(_mar(service).instance_id, "Ann")
     form.enter("regular", 0, "reg_given_1", "AB")  # yesterday 08:00
-    with pytest.raises(InputError, match="day 3 at 08:00 .* after it was keyed"):
+    with pytest.raises(InputError, match=r"day 3 at 08:00 .* after it was keyed"):
         form.enter("regular", 0, "reg_given_3", "AB")  # tomorrow 08:00
 
 

@@ -194,3 +194,39 @@ def test_a_typed_id_that_is_also_a_downtime_number_is_not_guessed(
         refused.value)
     assert service.locate(f"{other.instance_id}/1").issued == other  # scanned: the form
     assert service.locate(number).issued == blank
+
+
+def test_a_name_only_match_waits_for_the_clerk(service: KeyingService, data_dir: Path) -> None:
+    """Issue #13 item 8: matched by name and birth date, the form is linked only when a
+    clerk confirms; 'not this patient' records a new downtime patient instead."""
+    from datetime import date
+
+    from paperfallback.cache.store import CacheStore
+    from paperfallback.domain.records import Patient, Snapshot
+
+    cache = CacheStore.open(data_dir, KEY)
+    cache.replace_snapshot(Snapshot(
+        data_as_of=datetime.now(UTC), as_of_source="option",
+        patients=(Patient("p9", "9999791220", "RM9", "Lewis", "Priya", date(1950, 2, 1)),)),
+        force=True)
+    service._cache, service._cache_tried = cache, True
+    forms = []
+    for n in (1, 2):
+        issued = _issue(service, patient_id=None, patient_name="",
+                        downtime_number=format_downtime_number("T1", n))
+        form = service.open(issued.instance_id, "Ann")
+        for field_id, value in (("family", "LEWIS"), ("given", "Priya"),
+                                ("birth_date", "01/02/1950")):
+            form.enter("_patient", 0, field_id, value)
+        finished = form.finish(confirmed=True)
+        assert finished.to_confirm == "LEWIS, Priya, born 01-Feb-1950, NHS 999 979 1220"
+        record = service.store.instance(issued.instance_id)
+        assert record is not None and record.patient_match.startswith("unconfirmed:")
+        forms.append(form)
+    assert "confirmed by Ann" in forms[0].confirm_patient(True)
+    assert "new patient" in forms[1].confirm_patient(False)
+    first = service.store.instance(forms[0].instance_id)
+    second = service.store.instance(forms[1].instance_id)
+    assert first is not None and first.patient_id == "p9"
+    assert second is not None and second.patient_match.startswith("downtime:")
+    cache.close()
