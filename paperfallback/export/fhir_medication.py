@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from paperfallback.domain.terminology import OMISSION_REASONS as OMISSION_REASONS
 from paperfallback.export.fhir_common import (
     entry_id,
     identified,
@@ -30,11 +31,6 @@ from paperfallback.export.model import (
     KeyedRow,
     fhir_datetime,
 )
-from paperfallback.reentry import mar_doses
-
-# MAR omission codes: one table, beside the rules that read a MAR cell (keying and export).
-OMISSION_REASONS = mar_doses.OMISSION_REASONS
-
 
 _SECTIONS = MAR_SECTIONS
 

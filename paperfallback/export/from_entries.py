@@ -251,6 +251,7 @@ class _Reader:
             form_date=issued.session_date,
             verified_by=record.resolved_by if record else "",
             patient_exists=patient_exists,
+            spo2_scale=issued.spo2_scale,
         )
 
     def _with_context(

@@ -316,7 +316,7 @@ class KeyingService:
         self._cache_tried = False
 
     def cache(self) -> CacheStore | None:
-        """The cache when there is one (row texts, SpO2 scale, blank-copy matching)."""
+        """The cache when there is one (row texts, blank-copy matching)."""
         if not self._cache_tried and self._open_cache is not None:
             self._cache_tried = True
             try:
@@ -343,20 +343,8 @@ class KeyingService:
             self.store, issued_layout(form, issued), issued, clerk=clerk,
             entry_pass=entry_pass,
             ctx=KeyingContext(printed_at=issued.printed_at, window_hours=self.window_hours),
-            default_spo2_scale=self.spo2_scale(issued),
         )
         return OpenForm(self, issued, form, session, located.page)
-
-    def spo2_scale(self, issued: IssuedForm) -> int:
-        """The SpO2 scale the cache records for the patient (1 when unknown)."""
-        cache = self.cache() if issued.patient_id else None
-        if cache is None or not issued.patient_id:
-            return 1
-        try:
-            scale = cache.patient_record(issued.patient_id).spo2_scale
-        except Exception:
-            return 1
-        return int(scale) if scale in (1, 2) else 1
 
     def confirm_patient(self, issued: IssuedForm, clerk: str, *, same: bool) -> str:
         """Settle a name-only match of a blank form: linked to that patient (recording who

@@ -17,18 +17,10 @@ from datetime import date, datetime, time
 
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.errors import InputError
+from paperfallback.domain.terminology import OMISSION_REASONS as _OMISSION_REASONS
 
-# MAR omission codes, as the legend of forms/mar.yaml prints them (a test keeps them equal).
-OMISSION_REASONS: dict[str, str] = {
-    "1": "Patient refused",
-    "2": "Nil by mouth",
-    "3": "Drug unavailable (inform prescriber)",
-    "4": "Patient away from ward",
-    "5": "Vomiting / unable to take",
-    "6": "Withheld on clinical grounds (document why)",
-    "7": "Self-administered",
-    "8": "Other (document in notes)",
-}
+# MAR omission codes: the one table (printed in the legend of forms/mar.yaml).
+OMISSION_REASONS = _OMISSION_REASONS
 GIVEN_PREFIX = "reg_given_"  # the day cells of a regular medicine row: reg_given_1..7
 DOSE_TIME_FIELD = "reg_time"
 DAY_DATE_PREFIX = "day_date_"
