@@ -171,10 +171,12 @@ class FormKeyingWidget(QWidget):
         return box
 
     def _row_header(self, section: KeyedSection, index: int) -> str:
-        """'Row 4 (dose time 22:00)' and, for a pre-filled row, what was printed on it."""
-        text = section.index_label(index).capitalize()
+        """What the paper row shows: for a pre-filled row the medicine, dose, route and
+        dose time as printed ('Row 4: Amoxicillin 500mg capsules 500 mg Oral at 22:00')."""
         printed = self._row_texts.get((section.id, index))
-        return f"{text}\n{printed}" if printed else text
+        if printed:  # the printed text names the dose time too: 'Row 4: Amoxicillin ...'
+            return f"Row {index + 1}: {printed}"
+        return section.index_label(index).capitalize()
 
     def _edit(self, section: KeyedSection, index: int, spec: FieldSpec,
               parent: QWidget) -> FieldEdit:

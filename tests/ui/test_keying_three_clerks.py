@@ -216,3 +216,38 @@ def test_mar_rows_show_the_drug_as_printed(
         for part in (rx.drug, rx.dose, rx.route, "08:00"):
             assert part and part in header, (part, header)
         assert rx.drug in window.field("regular", index, "reg_time").accessibleName()
+
+
+def test_a_name_only_match_is_confirmed_on_the_screen(
+    qtbot: Any, open_window: Callable[[], KeyingWindow], demo_data_dir: Path,
+    record_issued: Callable[..., list[IssuedForm]],
+) -> None:
+    ctx = AppContext(data_dir_option=str(demo_data_dir))
+    try:
+        cache = ctx.open_cache()
+        rows = [r.patient for r in cache.patients() if r.patient.nhs_number]
+        keys = [(p.family.casefold(), p.given.casefold(), p.birth_date) for p in rows]
+        person = next(p for p, k in zip(rows, keys, strict=True) if keys.count(k) == 1)
+    finally:
+        ctx.close()
+    (issued,) = record_issued("downtime-registration", scope="blank",
+                              printed_at=datetime.now(UTC) - timedelta(hours=1),
+                              downtime_number=format_downtime_number("T1", 3))
+    window = open_window()
+    assert _open(qtbot, window, "Ann", 0, issued.instance_id)
+    for field_id, value in (("dt_family", person.family), ("dt_given", person.given),
+                            ("dt_birth_date", person.birth_date.strftime("%d/%m/%Y"))):
+        edit = window.field("identity", 0, field_id)
+        edit.setFocus()
+        edit.setText(value)  # names may hold letters QTest cannot type (ŵ, ł)
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+    window.finish_form()
+    window.finish_form()  # required arrival fields left empty: finish anyway
+    assert window.same_patient_button.isVisible()
+    assert person.display_name in window.status_label.text()
+    assert "not exported until confirmed" in window.status_label.text()
+    qtbot.mouseClick(window.same_patient_button, Qt.MouseButton.LeftButton)
+    assert not window.same_patient_button.isVisible()
+    assert "Confirmed" in window.status_label.text()
+    record = window.store.instance(issued.instance_id)
+    assert record is not None and "confirmed by Ann" in record.patient_match
