@@ -20,7 +20,6 @@ against that patient (hazard R-ENT-4). The sheet password is only a guard agains
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,8 +49,6 @@ from paperfallback.reentry.workbook import (
     DOWNTIME_NUMBER,
     FIRST_DATA_ROW,
     IDENTITY,
-    INSTRUCTIONS_SHEET,
-    META_SHEET,
     ROW_PRINTED,
     TABLE_INDEX,
     SheetPlan,
@@ -63,11 +60,11 @@ from paperfallback.reentry.workbook_cells import Problem as Problem
 from paperfallback.reentry.workbook_cells import Refused as _Refused
 from paperfallback.reentry.workbook_cells import cell_text as _cell_text
 from paperfallback.reentry.workbook_cells import cell_value as _cell_value
-from paperfallback.reentry.workbook_cells import column_name as _column_name
 from paperfallback.reentry.workbook_cells import has_input as _has_input
 from paperfallback.reentry.workbook_cells import is_empty as _is_empty
 from paperfallback.reentry.workbook_cells import same_identity as _same_identity
 from paperfallback.reentry.workbook_cells import whole_number as _whole_number
+from paperfallback.reentry.workbook_sheets import data_sheets, open_workbook
 from paperfallback.reentry.workflow import double_entry_required, finish_pass
 from paperfallback.register import IssuedForm
 from paperfallback.render.qr import parse_qr_payload
@@ -131,10 +128,10 @@ def import_workbook(
     """
     if not clerk.strip():
         raise InputError("name the clerk who keyed the workbook (--clerk NAME)")
-    wb = _open(path)
+    wb = open_workbook(path)
     try:
         result = ImportResult()
-        sheets = _data_sheets(wb, catalogue, result)
+        sheets = data_sheets(wb, catalogue, result.problems)
         if entry_pass is EntryPass.SECOND:
             _refuse_own_second_pass(store, sheets, clerk.strip())
         importer = _Importer(store, lookup, clerk.strip(), entry_pass, window_hours, now, result,
@@ -148,78 +145,6 @@ def import_workbook(
         return result
     finally:
         wb.close()
-
-
-def _open(path: Path) -> Any:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    if not path.exists():
-        raise InputError("no such file", where=str(path))
-    try:
-        # Formulas as written (not their cached results), so they can be refused.
-        return load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError,
-            TypeError) as exc:
-        raise InputError(
-            f"not a readable .xlsx workbook ({type(exc).__name__}); save it as Excel "
-            ".xlsx and try again", where=str(path)
-        ) from None
-
-
-def _data_sheets(wb: Any, catalogue: FormCatalogue,
-                 result: ImportResult) -> list[tuple[Any, FormSpec, str]]:
-    """The data sheets and the form section each keys (from the hidden _meta sheet).
-
-    A sheet that is not part of the keying workbook but holds data is a problem: its
-    values would otherwise be lost without a word.
-    """
-    meta: dict[str, str] = {}
-    sections: dict[str, str] = {}
-    if META_SHEET in wb.sheetnames:
-        for row in wb[META_SHEET].iter_rows(values_only=True):
-            if not row or row[0] is None:
-                continue
-            if row[0] == "sheet" and len(row) >= 3:
-                sections[str(row[1])] = str(row[2])
-            elif len(row) >= 2:
-                meta[str(row[0])] = str(row[1])
-    form_id = meta.get("form_id")
-    if form_id is None:
-        names = [n for n in wb.sheetnames if n not in (META_SHEET, INSTRUCTIONS_SHEET)]
-        form_id = next((n.split(".")[0] for n in names if n.split(".")[0] in catalogue), None)
-    if form_id is None or form_id not in catalogue:
-        raise InputError(
-            "this workbook has no sheet for a known form: make it with 'paperfallback "
-            "entries workbook --form F' and key into that file"
-        )
-    form = catalogue.get(form_id)
-    out = []
-    for name in wb.sheetnames:
-        if name in (META_SHEET, INSTRUCTIONS_SHEET):
-            continue
-        section_id = sections.get(name)
-        if section_id is None:
-            head, _, tail = name.partition(".")
-            if head != form.id:
-                _report_foreign_sheet(wb[name], result)
-                continue
-            section_id = tail or _only_section(form)
-        out.append((wb[name], form, section_id))
-    if not out:
-        raise InputError(f"the workbook has no data sheet for form {form.id!r}")
-    return out
-
-
-def _report_foreign_sheet(ws: Any, result: ImportResult) -> None:
-    for number, cells in enumerate(ws.iter_rows(), start=1):
-        for cell in cells:
-            if not _is_empty(cell.value):
-                result.problems.append(Problem(
-                    ws.title, number, _column_name(cell, ""), _cell_text(cell.value)[:80],
-                    "this sheet is not part of the keying workbook, so nothing on it is "
-                    "imported; type the values on the form's sheet"))
-                return
 
 
 def _refuse_own_second_pass(store: EntriesStore, sheets: list[tuple[Any, FormSpec, str]],
@@ -251,12 +176,6 @@ def _refuse_own_second_pass(store: EntriesStore, sheets: list[tuple[Any, FormSpe
             f"{first_clerk} keyed the first pass of {listed}: the second keying must be done "
             "blind by another clerk; nothing was imported"
         )
-
-
-def _only_section(form: FormSpec) -> str:
-    from paperfallback.reentry.layout import form_layout
-
-    return form_layout(form).sections[0].id
 
 
 class _Importer:
