@@ -21,7 +21,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from paperfallback.cache.encrypted_db import Connection, DatabaseError, open_encrypted
 from paperfallback.cache.search_keys import bed_sort_key, fold, identifier_key
-from paperfallback.cache.staleness import Freshness, utc_now
+from paperfallback.cache.staleness import (
+    Freshness,
+    as_of_is_known,
+    public_as_of_source,
+    utc_now,
+)
 from paperfallback.domain.codec import from_json, to_json
 from paperfallback.domain.errors import (
     CacheError,
@@ -119,6 +124,12 @@ class CacheStatus:
         return self.freshness is None or self.freshness.is_stale
 
     @property
+    def data_as_of_known(self) -> bool:
+        """False when the extract carried no time of its own (``data_as_of`` is then only
+        the import time): such data is always stale (hazard BULK-2)."""
+        return self.data_as_of is not None and as_of_is_known(self.as_of_source)
+
+    @property
     def is_damaged(self) -> bool:
         return bool(self.damage)
 
@@ -127,11 +138,16 @@ class CacheStatus:
             "has_snapshot": self.has_snapshot,
             "damaged": self.is_damaged,
             "damage": self.damage or None,
-            "data_as_of": self.data_as_of.isoformat() if self.data_as_of else None,
+            "data_as_of": (
+                self.data_as_of.isoformat() if self.data_as_of and self.data_as_of_known else None
+            ),
+            "data_as_of_known": self.data_as_of_known if self.has_snapshot else None,
+            "as_of_source": public_as_of_source(self.as_of_source) if self.has_snapshot else None,
             "data_as_of_source": self.as_of_source or None,
             "imported_at": self.imported_at.isoformat() if self.imported_at else None,
             "age_minutes": (
-                round(self.freshness.age.total_seconds() / 60, 1) if self.freshness else None
+                round(self.freshness.age.total_seconds() / 60, 1)
+                if self.freshness and self.data_as_of_known else None
             ),
             "stale": self.is_stale,
             "stale_threshold_minutes": self.freshness.stale_minutes if self.freshness else None,
@@ -481,7 +497,8 @@ class CacheStore:
             as_of_source=row[1] if row else "",
             imported_at=imported_at,
             counts=json.loads(row[3]) if row else {},
-            freshness=Freshness(data_as_of, now, stale_minutes) if data_as_of else None,
+            freshness=(Freshness(data_as_of, now, stale_minutes,
+                                 known=as_of_is_known(row[1])) if data_as_of else None),
             last_refresh_ok_at=(
                 datetime.fromisoformat(last_ok) if last_ok else imported_at
             ),

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from paperfallback.cache.importers.workbook_limits import KEYING_LIMITS, check_workbook
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormCatalogue, FormSpec
 from paperfallback.reentry.workbook import INSTRUCTIONS_SHEET, META_SHEET
@@ -23,6 +24,7 @@ def open_workbook(path: Path) -> Any:
 
     if not path.exists():
         raise InputError("no such file", where=str(path))
+    check_workbook(path, KEYING_LIMITS)  # size, rows, no DTD: before any XML parser runs
     try:
         # Formulas as written (not their cached results), so they can be refused.
         return load_workbook(path, read_only=True, data_only=False)
