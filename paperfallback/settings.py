@@ -70,6 +70,8 @@ class Settings:
     refresh_key_id: str = ""
     refresh_scope: str = "system/*.read"
     refresh_max_download_mb: int = 2048  # per downloaded Bulk Data file
+    # Folders of site forms (*.yaml) IT adds to the bundled ones; relative to the data folder.
+    form_dirs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

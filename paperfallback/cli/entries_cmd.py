@@ -102,10 +102,9 @@ def double_entry_forms(ctx: AppContext) -> list[str]:
 
 def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.domain.errors import InputError
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.workbook import build_workbook
 
-    form = load_catalogue().get(args.form)
+    form = ctx.catalogue.get(args.form)
     register, store = _stores(ctx)
     try:
         issued = register.list(form_id=form.id)
@@ -156,7 +155,6 @@ def still_to_key(store: Any, issued: list[Any]) -> list[Any]:
 def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     import getpass
 
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.model import DiscrepancyKind, EntryPass
     from paperfallback.reentry.workbook_import import import_workbook
 
@@ -165,7 +163,7 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     cache = _cache_or_none(ctx)
     try:
         result = import_workbook(
-            Path(args.path), catalogue=load_catalogue(), lookup=register.get, store=store,
+            Path(args.path), catalogue=ctx.catalogue, lookup=register.get, store=store,
             clerk=clerk, entry_pass=EntryPass(args.entry_pass),
             window_hours=ctx.settings.entry_window_hours,
             double_entry_forms=double_entry_forms(ctx), cache=cache,
@@ -261,7 +259,6 @@ def _unconfirmed(store: Any, cache: Any) -> list[dict[str, str]]:
 
 
 def _confirm(ctx: AppContext, args: argparse.Namespace) -> int:
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.keying_service import KeyingService
     from paperfallback.reentry.patients import is_unconfirmed
     from paperfallback.register import validate_instance_id
@@ -277,7 +274,7 @@ def _confirm(ctx: AppContext, args: argparse.Namespace) -> int:
 
             raise InputError(f"form {instance_id} has no patient match waiting to be "
                              "confirmed", where="FORM-ID")
-        service = KeyingService(store, register, load_catalogue(),
+        service = KeyingService(store, register, ctx.catalogue,
                                 window_hours=ctx.settings.entry_window_hours,
                                 double_entry_forms=double_entry_forms(ctx),
                                 open_cache=lambda: _cache_or_none(ctx))
@@ -349,7 +346,6 @@ def _differences(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.domain.errors import InputError
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.keying_service import KeyingService
     from paperfallback.reentry.model import DiscrepancyKind, EntryPass
 
@@ -366,7 +362,7 @@ def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
         issued = register.get(address.instance_id)
         if store.instance(address.instance_id) is None or issued is None:
             raise InputError(f"form {address.instance_id} is not in this PC's register")
-        service = KeyingService(store, register, load_catalogue(),
+        service = KeyingService(store, register, ctx.catalogue,
                                 window_hours=ctx.settings.entry_window_hours,
                                 double_entry_forms=double_entry_forms(ctx))
         try:

@@ -37,7 +37,7 @@ def _export(ctx: AppContext, args: argparse.Namespace) -> int:
 
     key, source = ctx.key
     summary = run_export(ctx.data_dir, ctx.settings, key, source, args.format, Path(args.out),
-                         all_entries=args.all)
+                         all_entries=args.all, catalogue=ctx.catalogue)
     for warning in summary.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     for line in summary.lines(warnings=False):

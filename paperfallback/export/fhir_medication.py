@@ -35,10 +35,11 @@ from paperfallback.export.model import (
 _SECTIONS = MAR_SECTIONS
 
 
-def mar_units(ctx: FormContext) -> list[BuiltUnit]:
+def mar_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
+    """The rows of ``medication-administration`` sections (the MAR's three tables)."""
     units: list[BuiltUnit] = []
     other: list[KeyedRow] = []
-    for row in ctx.form.rows:
+    for row in rows:
         if row.section in _SECTIONS and not row.context.get("drug"):
             # A blank row: the medicine was handwritten and is not keyed, so there is no
             # drug to administer. The row goes out as written (QuestionnaireResponse).

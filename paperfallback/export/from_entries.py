@@ -221,7 +221,7 @@ class _Reader:
                               and not record.patient_match.startswith("downtime:")
                               and patient is not None
                               and (patient.nhs_number or patient.hospital_number))
-        if spec.id == "downtime-registration" and issued.downtime_number:
+        if spec.registration_number and issued.downtime_number:
             patient = PatientRef(
                 downtime_number=issued.downtime_number,
                 nhs_number=patient.nhs_number if patient else None,
@@ -252,6 +252,7 @@ class _Reader:
             verified_by=record.resolved_by if record else "",
             patient_exists=patient_exists,
             spo2_scale=issued.spo2_scale,
+            spec=spec,
         )
 
     def _with_context(

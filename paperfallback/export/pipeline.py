@@ -26,7 +26,7 @@ from paperfallback.export.from_entries import read_forms
 from paperfallback.export.model import ExportedForm
 from paperfallback.export.state import ExportState
 from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
-from paperfallback.formspec import load_catalogue
+from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import Register, pc_code_for
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM, Settings
@@ -91,7 +91,8 @@ class ExportSummary:
 
 
 def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fmt: Format,
-               out: Path, all_entries: bool = False) -> ExportSummary:
+               out: Path, all_entries: bool = False,
+               catalogue: FormCatalogue | None = None) -> ExportSummary:
     """One whole export, as ``paperfallback export`` and the app's Export dialog run it:
     read the keyed forms from the work store (with the cache for printed facts, if it can
     be read), write ``fmt`` to ``out``, and mark what went out. Problems with single forms
@@ -111,7 +112,9 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
         store = EntriesStore(conn)
         with gc_paused():  # thousands of small objects, no cycles: see gc_paused
             read = read_forms(
-                store, register, load_catalogue(), cache, site_code=settings.site_code,
+                store, register,
+                catalogue or site_catalogue(settings.form_dirs, data_dir), cache,
+                site_code=settings.site_code,
                 hospital_number_system=(settings.hospital_number_systems or [""])[0]
                 or LOCAL_PATIENT_ID_SYSTEM,
                 double_entry_forms=settings.double_entry_forms,

@@ -377,9 +377,10 @@ def identify_blank_copy(store: EntriesStore, cache: CacheStore | None, form: For
     values = {e.address.field_id: e.value for e in entries
               if e.state is EntryState.VALUE and e.value
               and (e.address.section == PATIENT_SECTION or form.scope == "blank")}
+    identity = issued_layout(form, issued).patient_identity(values)
 
-    def pick(suffix: str) -> str | None:
-        return next((v for k, v in values.items() if k.endswith(suffix) and v), None)
+    def pick(role: str) -> str | None:  # declared roles (forms/*.yaml), never id suffixes
+        return identity.get(role)
 
     if not any(pick(k) for k in ("nhs_number", "hospital_number", "family", "given")):
         raise InputError(

@@ -228,7 +228,7 @@ class KeyingSession:
 
     def column_score(self, section_id: str, index: int) -> ColumnScore | None:
         section = self.layout.section(section_id)
-        if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
+        if section.kind != "chart" or not is_news2_chart(section.fields):
             return None
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index
@@ -244,7 +244,7 @@ class KeyingSession:
                                               self.entry_pass, clerk=self.clerk)
                      if c.address.index == index]
             return wrong[0].notice if wrong else ""
-        if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
+        if section.kind != "chart" or not is_news2_chart(section.fields):
             return ""
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index

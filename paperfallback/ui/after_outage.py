@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.formspec import FormCatalogue
 from paperfallback.settings import Settings
 from paperfallback.ui.background import TaskControl
 from paperfallback.ui.banners import downtime_dialog_body
@@ -61,13 +62,14 @@ class ExportChoice:
     all_entries: bool
 
 
-def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice) -> list[str]:
+def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice,
+               catalogue: FormCatalogue | None = None) -> list[str]:
     """What ``paperfallback export`` does (the same core call), as lines for the dialog."""
     from paperfallback.export.pipeline import run_export as export
 
     summary = export(data_dir, Settings.load(data_dir), key[0], key[1],
                      choice.fmt,  # type: ignore[arg-type]
-                     choice.out, all_entries=choice.all_entries)
+                     choice.out, all_entries=choice.all_entries, catalogue=catalogue)
     return summary.lines()
 
 
@@ -141,10 +143,11 @@ class ExportDialog(QDialog):
             return
         choice = ExportChoice(fmt, out, self.all_check.isChecked())
         data_dir, key = self.window_.ctx.data_dir, self.window_.ctx.key
+        catalogue = self.window_.ctx.catalogue
 
         def job(control: TaskControl) -> list[str]:
             control.progress(0, 1, "Exporting…")
-            return run_export(data_dir, key, choice)
+            return run_export(data_dir, key, choice, catalogue)
 
         def done(lines: Any) -> None:
             self.export_button.setEnabled(True)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import PaperFallbackError
-from paperfallback.formspec import FormCatalogue, load_catalogue
+from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.keying_service import KeyingService, OpenForm
 from paperfallback.reentry.model import (
     Discrepancy,
@@ -71,7 +71,7 @@ class KeyingWindow(QWidget):
         self._conn = open_work_db(ctx.data_dir, key, key_source=source)
         self.store = EntriesStore(self._conn)
         self.register = Register(self._conn, pc_code=pc_code_for(self.settings))
-        self.catalogue = catalogue or load_catalogue()
+        self.catalogue = catalogue or ctx.catalogue
         self.service = KeyingService(
             self.store, self.register, self.catalogue,
             window_hours=self.settings.entry_window_hours,
