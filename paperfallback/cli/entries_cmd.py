@@ -199,16 +199,18 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.export.send_state import add_send_counts, send_counts
     from paperfallback.reentry.reconciliation import reconcile
 
     register, store = _stores(ctx)
     try:
         report = reconcile(register.list(), store, double_entry_forms=double_entry_forms(ctx))
         unconfirmed = _unconfirmed(store, _cache_or_none(ctx))
+        sent = send_counts(store.connection)  # export --to: sent / accepted / rejected
     finally:
         store.close()
     if args.json:
-        data = report.to_json()
+        data = add_send_counts(report.to_json(), sent)
         data["discrepancies"] = [_blind_json(d) for d in data["discrepancies"]]
         data["patients_to_confirm"] = unconfirmed
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -218,6 +220,9 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     print(f"Forms: {backlog['total']}; keyed or beyond: {backlog['done']} "
           f"({backlog['done_share']:.0%}); still to key: {backlog['to_key']}")
     print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if sent:  # export --to
+        total = add_send_counts({}, sent)["sending"]["total"]
+        print("Sent to the EPR: " + ", ".join(f"{k} {v}" for k, v in total.items()))
     for group in report.by_ward_and_form():
         print(f"  {group['ward'] or '-':<12} {group['form_id']:<22} "
               + " ".join(f"{s} {group[s]}" for s in counts))

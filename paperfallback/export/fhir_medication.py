@@ -8,6 +8,7 @@ no known date is reported, never guessed.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from paperfallback.domain.terminology import OMISSION_REASONS as OMISSION_REASON
 from paperfallback.export.fhir_common import (
     entry_id,
     identified,
+    quantity,
 )
 from paperfallback.export.fhir_units import (
     BuiltUnit,
@@ -83,17 +85,24 @@ def _administration(
         resource["request"] = fhir_id_reference(
             "MedicationRequest", row.source_ref, f"Prescription: {drug}"
         )
-    dosage: dict[str, Any] = {}
     dose_text = dose or row.context.get("dose", "")
-    if dose_text:
-        dosage["text"] = dose_text
-    if row.context.get("route"):
-        dosage["route"] = {"text": row.context["route"]}
-    if dosage:
-        resource["dosage"] = dosage
+    route = row.context.get("route", "")
+    amount = _DOSE.fullmatch(dose_text.strip())
+    if amount:  # FHIR R4 mad-1: a dosage SHALL have a dose or a rate (a real EPR refuses it)
+        resource["dosage"] = {"text": dose_text,
+                              "dose": quantity(float(amount[1]), amount[2] or "", amount[1])}
+        if route:
+            resource["dosage"]["route"] = {"text": route}
+    elif dose_text or route:  # a dose that is not one number (+ unit) stays as written
+        written = "; ".join(p for p in (dose_text and f"Dose as written: {dose_text}",
+                                        route and f"route: {route}") if p)
+        note = f"{note}. {written}" if note else written
     if note:
         resource["note"] = [{"text": note}]
     return resource
+
+
+_DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-zµ]+)?")
 
 
 def _mar_regular(ctx: FormContext, row: KeyedRow) -> BuiltUnit:

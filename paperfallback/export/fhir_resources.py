@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from paperfallback.export.fhir_charts import news2_units
 from paperfallback.export.fhir_common import (
@@ -107,9 +108,12 @@ def _provenance(ctx: FormContext, unit: BuiltUnit) -> BuiltEntry:
                                  "display": "Verifier"}]},
             "who": {"display": f"Double entry resolved by {form.verified_by}"},
         })
+    tag = deterministic_id(ctx.systems.entry, ctx.keyed_on, unit.key)
+    tag_system = provenance_tag_system(ctx.systems)
     resource: dict[str, Any] = {
         "resourceType": "Provenance",
-        "id": deterministic_id(ctx.systems.entry, ctx.keyed_on, unit.key),
+        "meta": {"tag": [{"system": tag_system, "code": tag,
+                          "display": "PaperFallback keying provenance"}]},
         "target": targets,
         "recorded": keyed_at(ctx, rows).isoformat(timespec="seconds"),
         "activity": {
@@ -132,8 +136,16 @@ def _provenance(ctx: FormContext, unit: BuiltUnit) -> BuiltEntry:
             },
         }],
     }
-    return BuiltEntry(resource, full_url_for("Provenance", resource["id"]), "PUT",
-                      f"Provenance/{resource['id']}", None, f"Provenance/{resource['id']}")
+    # A conditional create like every other resource (some EPRs refuse a PUT with an id
+    # the client chose). Provenance has no identifier element, so the match is on a tag.
+    return BuiltEntry(resource, full_url_for("Provenance", tag), "POST", "Provenance",
+                      f"_tag={quote(tag_system, safe=':/')}|{tag}", f"Provenance/{tag}")
+
+
+def provenance_tag_system(systems: SiteSystems) -> str:
+    """The tag system that identifies PaperFallback's Provenance per site (``_tag`` search):
+    ``<base>/CodeSystem/keying-provenance/<site>``."""
+    return systems.entry.replace("/Id/downtime-entry/", "/CodeSystem/keying-provenance/")
 
 
 __all__ = ["OMISSION_REASONS", "RETROSPECTIVE_TEXT", "BuiltUnit", "build_form"]
