@@ -211,9 +211,8 @@ class _Reader:
             who = describe_patient(cached) if cached is not None else record.patient_id
             raise InputError(
                 f"the patient written on this blank form matches {who} by name and date "
-                "of birth only; a clerk must confirm it is the same person (keying screen, "
-                f"or paperfallback entries confirm {issued.instance_id} --clerk NAME) before "
-                "it is exported")
+                "of birth only; a clerk must confirm it is the same person (on the keying "
+                "screen, or with the entries confirm command) before it is exported")
         patient = self.form_patient(issued, record)
         # A registration identified as a patient the EPR already holds (by an identifier
         # keyed from the paper, or a name match a clerk confirmed): no new Patient.

@@ -15,6 +15,7 @@ from paperfallback.reentry import mar_doses
 from paperfallback.reentry.layout import FormLayout, KeyedSection, day_section_id
 from paperfallback.reentry.model import Entry, EntryPass, EntryState, FieldAddress
 from paperfallback.reentry.news2_check import (
+    TOTAL_FIELD,
     ColumnScore,
     check_column,
     column_score,
@@ -233,7 +234,8 @@ class KeyingSession:
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index
         )
-        return column_score(values, printed_scale=self.printed.spo2_scale)
+        return column_score(self.layout.form.news2_values(section_id, values),
+                            printed_scale=self.printed.spo2_scale)
 
     def _after_save(self, section_id: str, index: int) -> str:
         section = self.layout.section(section_id)
@@ -249,9 +251,11 @@ class KeyingSession:
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index
         )
-        result = check_column(
-            self.store, self.printed.instance_id, section_id, index, values,
+        result = check_column(  # fields by their declared NEWS2 roles
+            self.store, self.printed.instance_id, section_id, index,
+            self.layout.form.news2_values(section_id, values),
             printed_scale=self.printed.spo2_scale, clerk=self.clerk,
+            total_field=self.layout.form.news2_fields(section_id).get("total", TOTAL_FIELD),
         )
         if result.differs and result.computed is not None:
             return (

@@ -127,7 +127,7 @@ def import_workbook(
     are recorded as downtime patients under the form's downtime number).
     """
     if not clerk.strip():
-        raise InputError("name the clerk who keyed the workbook (--clerk NAME)")
+        raise InputError("name the clerk who keyed the workbook")
     wb = open_workbook(path)
     try:
         result = ImportResult()
