@@ -205,7 +205,8 @@ def export_forms(
     tabular = plan_tabular_export(forms, previous, all_entries=all_entries)
     if fmt == "csv":
         if out.suffix.lower() in (".csv", ".xlsx", ".json"):
-            raise InputError("CSV export writes one file per form type: give --out a folder")
+            raise InputError("CSV export writes one file per form type: choose a folder, "
+                             "not a file", where=str(out))
         written = write_csv(tabular, out)
         if not written:  # say so on disk too, not only on screen
             out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +219,8 @@ def export_forms(
         written = [write_xlsx(tabular, path)]
     summary = ExportSummary(fmt, written, {k: len(v) for k, v in sorted(tabular.sheets.items())},
                             tabular.new_units, tabular.changed_units, tabular.repeated_units,
-                            tabular.unchanged_units, 0, [], tabular.instance_ids())
+                            tabular.unchanged_units, 0, list(tabular.problems),
+                            tabular.instance_ids())
     state.record(fmt, str(uuid.uuid4()), moment, tabular.marks, all_entries=all_entries,
                  out=str(out), resources=tabular.row_count)
     return summary
