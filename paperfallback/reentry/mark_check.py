@@ -27,7 +27,13 @@ from paperfallback.reentry.model import (
 )
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register.store import IssuedForm
-from paperfallback.scan.omr import block_ink, column_places, marked_row, scan_layout
+from paperfallback.scan.omr import (
+    block_ink,
+    column_places,
+    marked_row,
+    paper_column,
+    scan_layout,
+)
 from paperfallback.scan.registration import Registration, register_page
 from paperfallback.scan.store import ScanStore
 
@@ -45,11 +51,12 @@ class MarkFinding:
     keyed: str | None  # None: nothing keyed for this parameter in this column
     keyed_band: str | None
     marked_band: str
+    column: int  # as the paper and the keying screen number it
 
     @property
     def message(self) -> str:
         name = self.address.field_id.replace("_", " ")
-        column = self.address.index + 1
+        column = self.column
         if self.keyed is None:
             return (f"column {column}: {name}: nothing keyed but the paper has a mark in "
                     f"{self.marked_band}")
@@ -59,7 +66,7 @@ class MarkFinding:
 
     def to_json(self) -> dict[str, Any]:
         return {"form_id": self.address.instance_id, "section": self.address.section,
-                "column": self.address.index + 1, "field": self.address.field_id,
+                "column": self.column, "field": self.address.field_id,
                 "page": self.page, "keyed": self.keyed, "keyed_band": self.keyed_band,
                 "marked_band": self.marked_band, "message": self.message}
 
@@ -115,7 +122,8 @@ def check_marks(issued: IssuedForm, catalogue: FormCatalogue, scans: ScanStore,
             oxygen = _text(values.get(oxygen_field)) if oxygen_field else None
             for field_id, blocks in _blocks_by_field(rows, place.grid["blocks"]).items():
                 finding = _check_field(image, reg, place, issued.instance_id, chart.id, index,
-                                       field_id, blocks, values.get(field_id), oxygen)
+                                       paper_column(layout, chart.id, index), field_id, blocks,
+                                       values.get(field_id), oxygen)
                 if finding is not None:
                     report.findings.append(finding)
     if raise_discrepancies:
@@ -137,7 +145,7 @@ def _blocks_by_field(rows: list[ChartRow], recorded: list[dict[str, Any]]
 
 
 def _check_field(image: Image.Image, reg: Registration, place: Any, instance_id: str,
-                 section: str, index: int, field_id: str,
+                 section: str, index: int, column: int, field_id: str,
                  blocks: list[tuple[ChartRow, float]], entry: Entry | None,
                  oxygen: str | None) -> MarkFinding | None:
     marks: list[GraphRow] = []
@@ -157,7 +165,7 @@ def _check_field(image: Image.Image, reg: Registration, place: Any, instance_id:
         return None  # keyed as illegible / not recorded: the clerk already saw the paper
     address = FieldAddress(instance_id, section, index, field_id)
     return MarkFinding(address, place.page, keyed, expected[0].label if expected else None,
-                       marks[0].label)
+                       marks[0].label, column)
 
 
 def _holds(row: GraphRow, value: str, oxygen: str | None) -> bool:

@@ -51,6 +51,14 @@ def column_places(layout: dict[str, Any], chart: str) -> list[ColumnPlace]:
     return places
 
 
+def paper_column(layout: dict[str, Any], chart: str, index: int) -> int:
+    """The column number the paper and the keying screen give keyed column ``index``:
+    the cache's pre-filled columns on the first chart come first
+    (reentry.layout.KeyedSection.index_label numbers them the same way)."""
+    first = next((g for g in layout["grids"] if g["chart"] == chart), None)
+    return index + 1 + (int(first["prefilled"]) if first else 0)
+
+
 def ink_share(image: Image.Image, transform: Affine, left: float, top: float, width: float,
               height: float) -> float:
     """Share of dark pixels in the middle of a page box (PDF points, ``top`` its upper edge)."""

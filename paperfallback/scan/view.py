@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from paperfallback.register.store import IssuedForm
-from paperfallback.scan.omr import column_places, scan_layout
+from paperfallback.scan.omr import column_places, paper_column, scan_layout
 from paperfallback.scan.registration import register_page
 from paperfallback.scan.store import ScanStore
 
@@ -77,7 +77,8 @@ def page_view(issued: IssuedForm, scans: ScanStore, section: str, index: int,
         joined.paste(side, (0, 0))
         joined.paste(strip, (side.width, 0))
         strip = joined
-    return PageView(number, strip, caption + f", column {index + 1}", column)
+    caption += f", column {paper_column(layout, section, index)}"
+    return PageView(number, strip, caption, column)
 
 
 def _box(transform: Any, left: float, right: float, top: float, bottom: float,

@@ -53,7 +53,9 @@ def test_the_pane_shows_the_column_being_keyed_and_follows_it(
         view = pane.view
         assert view is not None and view.column is not None
         assert view.page == places[2].page == 1
-        assert "column 3" in pane.caption.text() and "page 1 of 2" in pane.caption.text()
+        column = 3 + places[0].grid["prefilled"]  # numbered as the paper numbers it
+        assert pane.caption.text().endswith(f"column {column}")
+        assert "page 1 of 2" in pane.caption.text()
         left, _top, right, _bottom = view.column
         assert right - left < view.image.width  # a strip beside the band labels
         assert view.image.width < view.image.height / 2  # not the page
@@ -69,3 +71,47 @@ def test_the_pane_shows_the_column_being_keyed_and_follows_it(
         assert width > 0 and height > width  # a tall strip of the chart
         pane.follow(issued, scans, "patient", 0)  # not a chart column: the whole page
         assert pane.view is not None and pane.view.column is None
+
+
+def test_the_keying_window_shows_the_scan_and_follows_the_cursor(
+    qtbot: Any, sample_data_dir: Path, tmp_path: Path,
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from paperfallback.cli.context import AppContext
+    from paperfallback.ui.keying import KeyingWindow
+
+    _print_and_scan(sample_data_dir, tmp_path)
+    with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
+        issued = register.list(form_id="news2")[-1]
+    ctx = AppContext(data_dir_option=str(sample_data_dir))
+    window = KeyingWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    try:
+        window.clerk_edit.setFocus()
+        qtbot.keyClicks(window.clerk_edit, "Ann Wyn")
+        qtbot.keyClick(window.clerk_edit, Qt.Key.Key_Return)
+        qtbot.keyClicks(window.id_edit, issued.instance_id)
+        qtbot.keyClick(window.id_edit, Qt.Key.Key_Return)
+        assert window.session is not None, window.id_message.text()
+        focused = QApplication.focusWidget()
+        assert focused is window.field("observations", 0, "obs_time")
+        def same_column_as_the_screen() -> bool:  # the pane says what the field says
+            said = window.scan_pane.caption.text().rsplit(", ", 1)[-1]
+            return said.startswith("column ") and said in focused.accessibleName()
+
+        qtbot.waitUntil(same_column_as_the_screen)
+        first = window.scan_pane.caption.text()
+        focused = window.field("observations", 1, "resp_rate")
+        focused.setFocus()
+        qtbot.waitUntil(lambda: window.scan_pane.caption.text() != first)
+        assert same_column_as_the_screen()
+        assert window.scan_pane.view is not None and window.scan_pane.view.column is not None
+        window.grab().save(str(tmp_path / "keying-with-scan.png"))
+    finally:
+        window.close()
+        ctx.close()
