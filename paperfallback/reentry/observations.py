@@ -103,10 +103,13 @@ def _chart_fields(catalogue: FormCatalogue | None, form_id: str, section: str) -
 def _keyed_by_patient(work_db: Connection, patient_ids: set[str] | None,
                       catalogue: FormCatalogue | None = None) -> dict[str, list[Observation]]:
     store = EntriesStore(work_db)
-    printed = printed_spo2_scales(work_db)
+    records = store.instances()
+    # The register's scales only when something was keyed: not the whole register decoded
+    # on every print of an outage that has keyed nothing yet (issue #15).
+    printed = printed_spo2_scales(work_db) if records else {}
     kinds = {k.value: k for k in ObservationKind}
     by_patient: dict[str, list[Observation]] = defaultdict(list)
-    for record in store.instances():
+    for record in records:
         patient_id = record.patient_id
         if patient_id is None or (patient_ids is not None and patient_id not in patient_ids):
             continue
