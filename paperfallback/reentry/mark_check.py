@@ -51,17 +51,17 @@ class MarkFinding:
     keyed: str | None  # None: nothing keyed for this parameter in this column
     keyed_band: str | None
     marked_band: str
-    column: int  # as the paper and the keying screen number it
+    column: str  # as the paper and the keying screen name it: 'column 3 on page 2'
 
     @property
     def message(self) -> str:
         name = self.address.field_id.replace("_", " ")
         column = self.column
         if self.keyed is None:
-            return (f"column {column}: {name}: nothing keyed but the paper has a mark in "
+            return (f"{column}: {name}: nothing keyed but the paper has a mark in "
                     f"{self.marked_band}")
         band = f" ({self.keyed_band})" if self.keyed_band else ""
-        return (f"column {column}: {name} keyed {self.keyed}{band} but the mark is in "
+        return (f"{column}: {name} keyed {self.keyed}{band} but the mark is in "
                 f"{self.marked_band}")
 
     def to_json(self) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def _blocks_by_field(rows: list[ChartRow], recorded: list[dict[str, Any]]
 
 
 def _check_field(image: Image.Image, reg: Registration, place: Any, instance_id: str,
-                 section: str, index: int, column: int, field_id: str,
+                 section: str, index: int, column: str, field_id: str,
                  blocks: list[tuple[ChartRow, float]], entry: Entry | None,
                  oxygen: str | None) -> MarkFinding | None:
     marks: list[GraphRow] = []

@@ -32,6 +32,7 @@ class ColumnPlace:
     x: float  # left edge, PDF points
     width: float
     grid: dict[str, Any]
+    column: int  # 1-based, as printed on its page
 
 
 def scan_layout(extra: dict[str, str]) -> dict[str, Any] | None:
@@ -47,16 +48,19 @@ def column_places(layout: dict[str, Any], chart: str) -> list[ColumnPlace]:
             continue
         for col in range(int(grid["prefilled"]), int(grid["columns"])):
             places.append(ColumnPlace(int(grid["page"]), grid["x"] + col * grid["col_w"],
-                                      grid["col_w"], grid))
+                                      grid["col_w"], grid, col + 1))
     return places
 
 
-def paper_column(layout: dict[str, Any], chart: str, index: int) -> int:
-    """The column number the paper and the keying screen give keyed column ``index``:
-    the cache's pre-filled columns on the first chart come first
-    (reentry.layout.KeyedSection.index_label numbers them the same way)."""
-    first = next((g for g in layout["grids"] if g["chart"] == chart), None)
-    return index + 1 + (int(first["prefilled"]) if first else 0)
+def paper_column(layout: dict[str, Any], chart: str, index: int) -> str:
+    """How the paper and the keying screen name keyed column ``index``: columns are
+    numbered per printed page ("column 3 on page 2"), as
+    reentry.layout.KeyedSection.index_label says it."""
+    places = column_places(layout, chart)
+    if index >= len(places):
+        return f"column {index + 1}"
+    place = places[index]
+    return f"column {place.column}" + (f" on page {place.page}" if place.page > 1 else "")
 
 
 def ink_share(image: Image.Image, transform: Affine, left: float, top: float, width: float,

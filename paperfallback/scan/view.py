@@ -77,7 +77,7 @@ def page_view(issued: IssuedForm, scans: ScanStore, section: str, index: int,
         joined.paste(side, (0, 0))
         joined.paste(strip, (side.width, 0))
         strip = joined
-    caption += f", column {paper_column(layout, section, index)}"
+    caption += f", {paper_column(layout, section, index)}"
     return PageView(number, strip, caption, column)
 
 
