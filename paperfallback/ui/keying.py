@@ -52,6 +52,7 @@ from paperfallback.ui.keying_form import (
     remembered_clerk,
 )
 from paperfallback.ui.scan_pane import ScanPane
+from paperfallback.ui.scan_queue import ScanQueueView
 
 PASSES = (
     ("First keying", EntryPass.FIRST),
@@ -88,6 +89,9 @@ class KeyingWindow(QWidget):
         tabs.addTab(self._keying_tab(), "Key a form")
         self.reconciliation = ReconciliationView(self)
         tabs.addTab(self.reconciliation, "Reconciliation")
+        self.scan_queue = ScanQueueView(self._scan_stores, self)
+        tabs.addTab(self.scan_queue, "Scanned pages")
+        tabs.currentChanged.connect(lambda i: i == 2 and self.scan_queue.refresh())
         tabs.currentChanged.connect(lambda i: i == 1 and self.reconciliation.refresh())
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
@@ -231,10 +235,14 @@ class KeyingWindow(QWidget):
         widget.focus_resume_point()
         return widget
 
-    def _follow_scan(self, edit: Any) -> None:
+    def _scan_stores(self) -> tuple[Any, ScanStore]:
         if self._scans is None:
             self._scans = ScanStore(self.service.register.connection)
-        self.scan_pane.follow(self.issued, self._scans, edit.section.id, edit.index)
+        return self.service.register, self._scans
+
+    def _follow_scan(self, edit: Any) -> None:
+        _register, scans = self._scan_stores()
+        self.scan_pane.follow(self.issued, scans, edit.section.id, edit.index)
 
     # ---- finishing ----------------------------------------------------------------------
 
