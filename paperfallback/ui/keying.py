@@ -323,6 +323,15 @@ class KeyingWindow(QWidget):
                                                    index, field_id)]
 
 
+def paper_back(returned: set[int], pages: int) -> str:
+    """The chain of custody in one cell: which scanned pages have come back."""
+    if not returned:
+        return "not scanned"
+    missing = [str(p) for p in range(1, pages + 1) if p not in returned]
+    return f"{len(returned)}/{pages}" + (f" (page {', '.join(missing)} missing)" if missing
+                                         else "")
+
+
 class ReconciliationView(QWidget):
     """Printed / keyed / verified / exported per form, and the open discrepancies."""
 
@@ -332,9 +341,9 @@ class ReconciliationView(QWidget):
         self.summary = QLabel("", self)
         self.summary.setObjectName("reconciliationSummary")
         self.summary.setWordWrap(True)
-        self.instances = QTableWidget(0, 6, self)
+        self.instances = QTableWidget(0, 7, self)
         self.instances.setHorizontalHeaderLabels(
-            ["Form ID", "Form", "Ward / list", "Patient", "Printed", "Status"])
+            ["Form ID", "Form", "Ward / list", "Patient", "Printed", "Status", "Paper back"])
         self.instances.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.instances.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.instances.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -387,9 +396,14 @@ class ReconciliationView(QWidget):
             + f". Not come back yet: {len(report.not_returned())}. "
             f"Done: {backlog['done_share']:.0%}.")
         self.instances.setRowCount(len(report.instances))
+        _register, scans = w._scan_stores()
+        returned = scans.returned_pages()
+        pages = {i.instance_id: i.page_count for i in w.register.list()}
         for row, line in enumerate(report.instances):
+            back = paper_back(returned.get(line.instance_id, set()),
+                              pages.get(line.instance_id, 0))
             for col, text in enumerate((line.instance_id, line.form_id, line.ward, line.patient,
-                                        line.printed_at, line.status.value)):
+                                        line.printed_at, line.status.value, back)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.instances.setItem(row, col, item)

@@ -159,3 +159,32 @@ def test_a_clerk_attaches_an_unreadable_page_by_reading_its_id_off_the_image(
     finally:
         window.close()
         ctx.close()
+
+
+def test_the_reconciliation_screen_says_which_pages_came_back(
+    qtbot: Any, sample_data_dir: Path, tmp_path: Path,
+) -> None:
+    from paperfallback.cli.context import AppContext
+    from paperfallback.ui.keying import KeyingWindow
+
+    pack = tmp_path / "news2.pdf"
+    assert main(["--data-dir", str(sample_data_dir), "print", "--patient", "999 100 0976",
+                 "--forms", "news2,mar", "--out", str(pack)]) == 0
+    pix = pymupdf.open(pack)[0].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+    Image.frombytes("L", (pix.width, pix.height), pix.samples).save(tmp_path / "p1.png")
+    assert main(["--data-dir", str(sample_data_dir), "scans", "import",
+                 str(tmp_path / "p1.png")]) == 0
+    ctx = AppContext(data_dir_option=str(sample_data_dir))
+    window = KeyingWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.tabs.setCurrentIndex(1)
+        table = window.reconciliation.instances
+        cells = {table.item(r, 1).text(): table.item(r, 6).text()
+                 for r in range(table.rowCount())}
+        assert cells["news2"] == "1/2 (page 2 missing)"
+        assert cells["mar"] == "not scanned"
+    finally:
+        window.close()
+        ctx.close()
