@@ -206,6 +206,7 @@ def test_a_queued_page_is_attached_by_the_id_a_clerk_reads_off_it(
     page.paste(0, (page.width * 2 // 3, 0, page.width, page.height // 6))  # QR torn off
     page.save(tmp_path / "torn.png")
     code, report = _json(capsys, sample_data_dir, "scans", "import", str(tmp_path / "torn.png"))
+    assert code == 0
     assert report["unreadable"] == 1
     _code, queue = _json(capsys, sample_data_dir, "scans", "queue")
     (waiting,) = queue["queue"]
