@@ -21,7 +21,7 @@ from typing import Any
 
 import platformdirs
 
-from paperfallback.domain.errors import InputError, PaperFallbackError
+from paperfallback.domain.errors import InputError, WrongKey
 
 APP_NAME = "PaperFallback"
 SETTINGS_FILE = "settings.json"
@@ -116,8 +116,11 @@ class Settings:
         os.replace(tmp, path)
 
 
-class KeyUnavailable(PaperFallbackError):
-    """No key could be found or created."""
+ENCRYPTED_FILES = ("cache.db", "work.db")
+
+
+class KeyUnavailable(WrongKey):
+    """No key could be found or created (a lost keyring entry, another Windows user)."""
 
 
 def cache_key(folder: Path, *, create: bool = True) -> tuple[str, str]:
@@ -140,6 +143,14 @@ def cache_key(folder: Path, *, create: bool = True) -> tuple[str, str]:
         return key_path.read_text(encoding="ascii").strip(), str(key_path)
     if not create:
         raise KeyUnavailable("no cache key: set PAPERFALLBACK_KEY or import a cache first")
+    existing = [name for name in ENCRYPTED_FILES if (folder / name).exists()]
+    if existing:
+        # A new key would never open them, and a store made under it would lock the right
+        # key out later (issue #12): the key was lost, so say so and create nothing.
+        raise KeyUnavailable(
+            f"no key for the encrypted files in {folder} ({', '.join(existing)}): the key in "
+            "the Windows Credential Manager (or keyring) is missing for this user, or "
+            "PAPERFALLBACK_KEY is not set; nothing was changed; blank forms still print")
     key = secrets.token_hex(32)
     if _keyring_set(account, key):
         return key, "keyring"

@@ -92,7 +92,7 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.cache.importers import read_extract
 
     as_of = parse_as_of(args.as_of)
-    store = ctx.open_cache()
+    store = ctx.open_cache(write=True)
     source = ", ".join(args.paths)
     try:
         snapshot = read_extract(
@@ -135,7 +135,7 @@ def _refresh(ctx: AppContext, args: argparse.Namespace) -> int:
             raise InputError("must be a positive number of minutes", where="--timeout-minutes")
         overrides["deadline_s"] = args.timeout_minutes * 60
     options = RefreshOptions.from_settings(ctx.settings, force=args.force, **overrides)
-    store = ctx.open_cache()
+    store = ctx.open_cache(write=True)
     report = refresh_cache(
         store, source, data_dir=ctx.data_dir, settings=ctx.settings, options=options
     )

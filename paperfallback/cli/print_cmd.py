@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -87,6 +88,7 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.observations import KeyedObservations
     from paperfallback.register import Register
+    from paperfallback.register.reservation import blank_form_ids
     from paperfallback.render import PackRequest, render_pack
     from paperfallback.resources import forms_dir
 
@@ -106,16 +108,28 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         cover_sheet=False if args.no_cover else None,
     )
     catalogue = load_catalogue(forms_dir(), *(Path(p) for p in args.forms_dir))
-    store = None if args.blank else ctx.open_cache()
-    key, source = ctx.key
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
-    with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
-        result = render_pack(request, store, catalogue, ctx.settings, out=out,
-                             allocate_ids=register,
-                             keyed=KeyedObservations(register.connection))
-        register.record(result.issued)
+    if args.blank:
+        # Blank forms need no key, no cache and no writable work store (issue #12).
+        allocator, problem = blank_form_ids(ctx.data_dir, lambda: ctx.key, ctx.settings)
+        try:
+            result = render_pack(request, None, catalogue, ctx.settings, out=out,
+                                 allocate_ids=allocator)
+            allocator.record(result.issued)
+        finally:
+            allocator.close()
+        if problem:
+            print(f"Note: {problem}", file=sys.stderr)
+    else:
+        store = ctx.open_cache()
+        key, source = ctx.key
+        with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
+            result = render_pack(request, store, catalogue, ctx.settings, out=out,
+                                 allocate_ids=register,
+                                 keyed=KeyedObservations(register.work))
+            register.record(result.issued)
     ids = [i.instance_id for i in result.issued]
     stale = any(i.stale for i in result.issued)
     if args.json:

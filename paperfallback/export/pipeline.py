@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 
 from paperfallback.cache.store import CacheStore
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.export.fhir_bundle import plan_fhir_export, write_fhir
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
@@ -30,6 +29,7 @@ from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import Register, pc_code_for
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM, Settings
+from paperfallback.workstore import WorkStore
 
 Format = Literal["fhir", "xlsx", "csv"]
 FORMATS: tuple[Format, ...] = ("fhir", "xlsx", "csv")
@@ -99,16 +99,16 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     cache: CacheStore | None
     warnings = []
     try:
-        cache = CacheStore.open(data_dir, key, key_source=key_source)
+        cache = CacheStore.open(data_dir, key, key_source=key_source, readonly=True)
     except CacheError as exc:  # the export still works; pre-printed facts may be missing
         log.warning("export without the cache: %s", exc)
         warnings.append(f"the cache cannot be read ({exc}); printed drug names, procedures "
                         "and list patients will be missing.")
         cache = None
-    conn = open_work_db(data_dir, key, key_source=key_source)
+    work = WorkStore.open(data_dir, key, key_source=key_source)
     try:
-        register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
-        store = EntriesStore(conn)
+        register = Register(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+        store = EntriesStore(work)
         with gc_paused():  # thousands of small objects, no cycles: see gc_paused
             read = read_forms(
                 store, register, load_catalogue(), cache, site_code=settings.site_code,
@@ -117,7 +117,7 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
                 double_entry_forms=settings.double_entry_forms,
             )
         summary = export_forms(
-            read.forms, fmt=fmt, out=out, state=ExportState(conn),
+            read.forms, fmt=fmt, out=out, state=ExportState(work),
             systems=SiteSystems.for_site(settings.site_code,
                                          settings.export_base_url or DEFAULT_BASE_URL),
             pc_id=settings.pc_id, all_entries=all_entries,
@@ -130,7 +130,7 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
             summary.changed_units, len(read.problems), ", ".join(summary.instance_ids[:50]),
         )
     finally:
-        conn.close()
+        work.close()
         if cache is not None:
             cache.close()
     summary.problems[:0] = read.problems

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from paperfallback.cache.encrypted_db import Connection
 from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
 from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.reentry.model import EntryState
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
+from paperfallback.workstore import WorkStore
 
 TIME_FIELD = "obs_time"  # the NEWS2 chart's time field (issue 4 names it)
 SCALE_FIELD = "spo2_scale"  # the column's SpO2 scale: carried on the ids (domain.keyed)
@@ -36,7 +36,7 @@ __all__ = ["KEYED_PREFIX", "KeyedObservations", "is_keyed_from_paper", "keyed_by
            "keyed_observations"]
 
 
-def keyed_observations(work_db: Connection, patient_id: str) -> list[Observation]:
+def keyed_observations(work_db: WorkStore, patient_id: str) -> list[Observation]:
     """Every observation keyed from paper for ``patient_id``, oldest first.
 
     Only values (not illegible / not recorded) of chart columns whose time was keyed.
@@ -52,7 +52,7 @@ class KeyedObservations:
     Call it with a cache patient id (a :data:`paperfallback.domain.keyed.KeyedSource`).
     """
 
-    def __init__(self, work_db: Connection) -> None:
+    def __init__(self, work_db: WorkStore) -> None:
         self._conn = work_db
         self._by_patient: dict[str, list[Observation]] | None = None
 
@@ -62,12 +62,12 @@ class KeyedObservations:
         return self._by_patient.get(patient_id, [])
 
 
-def keyed_by_patient(work_db: Connection) -> dict[str, list[Observation]]:
+def keyed_by_patient(work_db: WorkStore) -> dict[str, list[Observation]]:
     """Every patient's keyed observations (cache patient id -> oldest first), read now."""
     return _keyed_by_patient(work_db, None)
 
 
-def _keyed_by_patient(work_db: Connection,
+def _keyed_by_patient(work_db: WorkStore,
                       patient_ids: set[str] | None) -> dict[str, list[Observation]]:
     store = EntriesStore(work_db)
     kinds = {k.value: k for k in ObservationKind}

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue, load_catalogue
 from paperfallback.reentry.layout import PATIENT_SECTION
@@ -54,6 +53,7 @@ from paperfallback.reentry.workflow import (
 from paperfallback.register import IssuedForm, Register, pc_code_for
 from paperfallback.settings import Settings
 from paperfallback.ui.keying_form import FieldEdit, FormKeyingWidget
+from paperfallback.workstore import WorkStore
 
 PASSES = (
     ("First keying", EntryPass.FIRST),
@@ -73,9 +73,9 @@ class KeyingWindow(QWidget):
         self.ctx = ctx
         self.settings = Settings.load(ctx.data_dir)
         key, source = ctx.key
-        self._conn = open_work_db(ctx.data_dir, key, key_source=source)
-        self.store = EntriesStore(self._conn)
-        self.register = Register(self._conn, pc_code=pc_code_for(self.settings))
+        self._work = WorkStore.open(ctx.data_dir, key, key_source=source)
+        self.store = EntriesStore(self._work)
+        self.register = Register(self._work, pc_code=pc_code_for(self.settings))
         self.catalogue = catalogue or load_catalogue()
         self.session: KeyingSession | None = None
         self.form_widget: FormKeyingWidget | None = None
@@ -341,7 +341,7 @@ class KeyingWindow(QWidget):
             if isinstance(focused, FieldEdit):
                 self.form_widget.commit(focused)
             self.form_widget.closed = True
-        self._conn.close()
+        self._work.close()
         super().closeEvent(event)
 
     def field(self, section: str, index: int, field_id: str) -> FieldEdit:

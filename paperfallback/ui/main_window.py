@@ -43,7 +43,6 @@ from paperfallback.cache.ward_summary import (
     search_ids,
     ward_summaries,
 )
-from paperfallback.cache.work_db import WORK_FILE, open_work_db
 from paperfallback.domain.errors import ImportRefused, PaperFallbackError, WrongKey
 from paperfallback.domain.keyed import KeyedSource
 from paperfallback.reentry.observations import keyed_by_patient
@@ -56,6 +55,7 @@ from paperfallback.ui.banners import CacheStatusBanner, DowntimeBanner
 from paperfallback.ui.context import AppContextLike
 from paperfallback.ui.patient_model import PATIENT_ID_ROLE, Column, PatientTableModel
 from paperfallback.ui.prompts import Prompts
+from paperfallback.workstore import WORK_FILE, WorkStore
 
 WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
 STATUS_REFRESH_MS = 30_000
@@ -335,6 +335,9 @@ class MainWindow(QMainWindow):
     # ---- state --------------------------------------------------------------------------
 
     def _open_store(self) -> CacheStore:
+        if self.store is not None and self.store.stand_in:  # a first import since
+            self.store.close()
+            self.store = None
         if self.store is None:
             self.store = self.ctx.open_cache()
         return self.store
@@ -441,11 +444,8 @@ class MainWindow(QMainWindow):
             return
         key, source = self.ctx.key
         try:
-            conn = open_work_db(self.ctx.data_dir, key, key_source=source)
-            try:
-                flags = open_news2_flags(EntriesStore(conn))
-            finally:
-                conn.close()
+            with WorkStore.open(self.ctx.data_dir, key, key_source=source) as work:
+                flags = open_news2_flags(EntriesStore(work))
         except PaperFallbackError as exc:
             log.warning("NEWS2 flags not re-read: %s", exc)
             return
@@ -499,12 +499,9 @@ class MainWindow(QMainWindow):
             return None, {}
         key, source = self.ctx.key
         try:
-            conn = open_work_db(self.ctx.data_dir, key, key_source=source)
-            try:
-                by_patient = keyed_by_patient(conn)
-                flags = open_news2_flags(EntriesStore(conn))
-            finally:
-                conn.close()
+            with WorkStore.open(self.ctx.data_dir, key, key_source=source) as work:
+                by_patient = keyed_by_patient(work)
+                flags = open_news2_flags(EntriesStore(work))
         except PaperFallbackError as exc:
             log.warning("ward list without keyed observations or NEWS2 flags: %s", exc)
             return None, {}

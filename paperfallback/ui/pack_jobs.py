@@ -91,7 +91,7 @@ def render_job(choice: PackChoice, place: RenderPlace, *,
                            key_source=place.key_source) as register:
             allocator: IdAllocator = MemoryAllocator(pc_code="T1") if count_only else register
             return render_choice(choice, place, allocator, control,
-                                 keyed=KeyedObservations(register.connection))
+                                 keyed=KeyedObservations(register.work))
 
     return job
 
@@ -103,7 +103,8 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
     requests = pack_requests(choice)
     store = None
     if choice.kind != "blank":
-        store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source)
+        store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source,
+                                readonly=True)
     try:
         pdfs: list[bytes] = []
         issued: list[IssuedForm] = []

@@ -1,0 +1,60 @@
+"""The key check: a small file that proves a key is this data folder's key.
+
+With only one encrypted file in a folder, a file that will not decrypt could be the wrong
+key or a damaged first page; the two need opposite actions (find the right key; rebuild
+the cache). ``key.check`` holds a random salt and PBKDF2-HMAC-SHA512 of the key (256,000
+rounds, as SQLCipher 4 derives its own page keys), so it tells the two apart and is no
+easier to attack than the encrypted files themselves. It is written the first time a key
+opens a store, never overwritten, private to the user (0600), and holds no patient data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+CHECK_FILE = "key.check"
+_ROUNDS = 256_000
+
+
+def _derive(key: str, salt: bytes, rounds: int) -> str:
+    return hashlib.pbkdf2_hmac("sha512", key.encode("utf-8"), salt, rounds).hex()
+
+
+def matches(folder: Path, key: str) -> bool | None:
+    """True/False when the folder has a readable key check; None when it has none."""
+    try:
+        data = json.loads((folder / CHECK_FILE).read_text(encoding="ascii"))
+        salt = bytes.fromhex(data["salt"])
+        rounds = int(data["rounds"])
+        expected = str(data["verifier"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return hmac.compare_digest(_derive(key, salt, rounds), expected)
+
+
+def remember(folder: Path, key: str) -> None:
+    """Write the key check for a key that has just opened a store (once; best effort: a
+    read-only or full disk must not stop the store from being used)."""
+    path = folder / CHECK_FILE
+    if path.exists():
+        return
+    tmp = path.with_name(f"{CHECK_FILE}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # fails fast when
+        with os.fdopen(fd, "w", encoding="ascii") as handle:  # read-only: derive after
+            salt = secrets.token_bytes(16)
+            handle.write(json.dumps({
+                "kdf": "pbkdf2-hmac-sha512", "rounds": _ROUNDS, "salt": salt.hex(),
+                "verifier": _derive(key, salt, _ROUNDS)}))
+        os.link(tmp, path)  # never replaces a check another process wrote meanwhile
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
