@@ -10,7 +10,9 @@ the store's (``CacheStore.replace_snapshot``); this module only fetches and deci
 Drop-folder convention (docs/install.md, "Scheduled refresh"): the integration engine
 writes each extract into its own subfolder of SOURCE and, when every file is complete,
 writes the completion marker last: ``manifest.json`` (a FHIR Bulk Data manifest, whose
-file list the importer checks) or, for CSV/xlsx extracts, an empty file ``READY``.
+file list the importer checks) or, for CSV/xlsx extracts, an empty file ``READY``. A
+folder written by the SMART bulk-data-client is complete when its ``log.ndjson`` records
+``export_complete`` (the client writes that event last).
 Write the marker under a temporary name and rename it, so it appears whole. Subfolders
 without a marker, or whose name starts with ``.`` or ``_`` or ends with ``.tmp`` or
 ``.partial``, are being written and are never read. The newest complete drop (by its
@@ -43,6 +45,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from paperfallback.cache.importers.client_log import LOG_NAME, is_client_log, log_is_complete
 from paperfallback.cache.staleness import format_uk, utc_now
 from paperfallback.cache.store import CacheStore, ImportResult
 from paperfallback.domain.errors import CacheError, PaperFallbackError
@@ -231,7 +234,7 @@ def newest_drop(source: Path) -> Path:
         if name.startswith((".", "_")) or name.endswith((".tmp", ".partial")):
             incomplete += 1
             continue
-        markers = [child / m for m in DROP_MARKERS if (child / m).is_file()]
+        markers = _markers(child)
         if not markers:
             incomplete += 1
             continue
@@ -245,7 +248,8 @@ def newest_drop(source: Path) -> Path:
             )
         raise RefreshFailed(
             f"no complete extract in {source}{hint}: each extract must be a subfolder with "
-            "manifest.json or READY written last (see docs/install.md)"
+            "manifest.json or READY written last, or a bulk-data-client log.ndjson that "
+            "records export_complete (see docs/install.md)"
         )
     return max(complete)[2]
 
@@ -271,8 +275,16 @@ def _refresh_from_folder(
 
 def drop_completed_at(drop: Path) -> datetime:
     """When the engine finished the drop: its newest completion marker's modification time."""
-    times = [(drop / m).stat().st_mtime for m in DROP_MARKERS if (drop / m).is_file()]
-    return datetime.fromtimestamp(max(times), UTC)
+    return datetime.fromtimestamp(max(m.stat().st_mtime for m in _markers(drop)), UTC)
+
+
+def _markers(drop: Path) -> list[Path]:
+    """The completion markers present in a drop (a client log counts once it is complete)."""
+    markers = [drop / m for m in DROP_MARKERS if (drop / m).is_file()]
+    log_file = drop / LOG_NAME
+    if is_client_log(log_file) and log_is_complete(log_file):
+        markers.append(log_file)
+    return markers
 
 
 # ---- FHIR Bulk Data ------------------------------------------------------------------------

@@ -7,30 +7,11 @@ crashing. Every rule it shows comes from the core (paperfallback.cache.ward_summ
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QDialog,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QMainWindow,
-    QPushButton,
-    QStackedWidget,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDialog, QWidget
 
 from paperfallback.cache.store import CacheStatus, CacheStore
 from paperfallback.cache.ward_summary import (
@@ -43,17 +24,16 @@ from paperfallback.cache.ward_summary import (
     search_ids,
     ward_summaries,
 )
-from paperfallback.domain.errors import ImportRefused, PaperFallbackError, WrongKey
+from paperfallback.domain.errors import PaperFallbackError, WrongKey
 from paperfallback.domain.keyed import KeyedSource
 from paperfallback.reentry.observations import keyed_by_patient
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.ward_flags import News2Flag, acknowledge_news2, open_news2_flags
 from paperfallback.settings import Settings
-from paperfallback.ui import theme
-from paperfallback.ui.background import BackgroundTask, TaskControl
-from paperfallback.ui.banners import CacheStatusBanner, DowntimeBanner
+from paperfallback.ui.background import BackgroundTask
+from paperfallback.ui.cache_jobs import CacheJobs
 from paperfallback.ui.context import AppContextLike
-from paperfallback.ui.patient_model import PATIENT_ID_ROLE, Column, PatientTableModel
+from paperfallback.ui.patient_model import PATIENT_ID_ROLE, Column
 from paperfallback.ui.prompts import Prompts
 from paperfallback.workstore import WORK_FILE, WorkStore
 
@@ -62,17 +42,7 @@ STATUS_REFRESH_MS = 30_000
 log = logging.getLogger(__name__)
 
 
-class ActionButton(QPushButton):
-    """A big action button that Enter presses too (outside dialogs Qt only uses Space)."""
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
-            self.click()
-            return
-        super().keyPressEvent(event)
-
-
-class MainWindow(QMainWindow):
+class MainWindow(CacheJobs):
     """Built from an app context (data folder, settings, key) and a ``Prompts`` seam."""
 
     def __init__(self, ctx: AppContextLike, *, prompts: Prompts | None = None) -> None:
@@ -97,240 +67,6 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.refresh_status)
         self._status_timer.start()
         self.reload()
-
-    # ---- layout -------------------------------------------------------------------------
-
-    def _build(self) -> None:
-        central = QWidget(self)
-        outer = QVBoxLayout(central)
-        outer.setContentsMargins(0, 0, 0, 8)
-        outer.setSpacing(0)
-        self.downtime_banner = DowntimeBanner(central)
-        self.cache_banner = CacheStatusBanner(central)
-        outer.addWidget(self.downtime_banner)
-        outer.addWidget(self.cache_banner)
-
-        body = QHBoxLayout()
-        body.setContentsMargins(10, 10, 10, 0)
-        body.setSpacing(12)
-        outer.addLayout(body, 1)
-        body.addLayout(self._build_actions())
-        self.pages = QStackedWidget(central)
-        self.ward_page = self._build_ward_page()
-        self.first_run_page = self._build_first_run_page()
-        self.problem_page = self._build_problem_page()
-        for page in (self.ward_page, self.first_run_page, self.problem_page):
-            self.pages.addWidget(page)
-        body.addWidget(self.pages, 1)
-        self.setCentralWidget(central)
-        order = [self.print_ward_button, self.print_blank_button, self.clinic_button,
-                 self.theatre_button, self.reenter_button, self.export_button,
-                 self.ward_combo, self.search_edit, self.table, self.review_button]
-        for first, second in itertools.pairwise(order):
-            self.setTabOrder(first, second)
-        self.print_ward_button.setFocus()
-
-    def _action_button(self, text: str, shortcut: str, tip: str,
-                       slot: Callable[[], Any]) -> QPushButton:
-        button = ActionButton(text, self)
-        button.setProperty("primary", True)
-        button.setToolTip(f"{tip}  ({QKeySequence(shortcut).toString()})")
-        button.setAccessibleDescription(tip)
-        button.setMinimumWidth(240)
-        button.clicked.connect(slot)
-        QShortcut(QKeySequence(shortcut), self, activated=button.click)
-        return button
-
-    def _build_actions(self) -> QVBoxLayout:
-        column = QVBoxLayout()
-        column.setSpacing(10)
-        self.print_ward_button = self._action_button(
-            "Print ward pack", "Ctrl+P",
-            "Print the paper forms for every patient on this ward (or the ones you selected), "
-            "filled in from the downtime copy.", self.open_print_ward_pack)
-        self.print_blank_button = self._action_button(
-            "Print blank forms", "Ctrl+B",
-            "Print empty forms to fill in by hand, for example for new admissions.",
-            self.open_print_blank)
-        self.clinic_button = self._action_button(
-            "Clinic lists", "Ctrl+L",
-            "Print an outpatient clinic list for a chosen clinic and day, with phone numbers.",
-            self.open_clinic_lists)
-        self.theatre_button = self._action_button(
-            "Theatre lists", "Ctrl+T",
-            "Print a theatre list for a chosen theatre and day.", self.open_theatre_lists)
-        self.reenter_button = self._action_button(
-            "Re-enter forms", "Ctrl+E",
-            "After the outage: type the handwritten paper forms back in.", self.open_reentry)
-        self.export_button = self._action_button(
-            "Export for re-import", "Ctrl+Shift+E",
-            "After the outage: write the re-entered forms to a file the EPR can import.",
-            self.open_export)
-        for button in (self.print_ward_button, self.print_blank_button, self.clinic_button,
-                       self.theatre_button):
-            column.addWidget(button)
-        separator = QFrame(self)
-        separator.setFrameShape(QFrame.Shape.HLine)
-        column.addWidget(separator)
-        column.addWidget(QLabel("<b>When the EPR is back</b>", self))
-        column.addWidget(self.reenter_button)
-        column.addWidget(self.export_button)
-        column.addStretch(1)
-        return column
-
-    def _build_ward_page(self) -> QWidget:
-        page = QWidget(self)
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        controls = QHBoxLayout()
-        ward_label = QLabel("&Ward:", page)
-        self.ward_combo = QComboBox(page)
-        self.ward_combo.setMinimumWidth(220)
-        self.ward_combo.setToolTip("Choose which ward's patients to list, or all patients.")
-        ward_label.setBuddy(self.ward_combo)
-        search_label = QLabel("&Search:", page)
-        self.search_edit = QLineEdit(page)
-        self.search_edit.setPlaceholderText("Name, NHS number or hospital number  (Ctrl+F)")
-        self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setToolTip(
-            "Type the start of a surname or first name, an NHS number or a hospital number. "
-            "Press Escape to clear.")
-        search_label.setBuddy(self.search_edit)
-        self.count_label = QLabel(page)
-        controls.addWidget(ward_label)
-        controls.addWidget(self.ward_combo)
-        controls.addSpacing(16)
-        controls.addWidget(search_label)
-        controls.addWidget(self.search_edit, 1)
-        controls.addWidget(self.count_label)
-        layout.addLayout(controls)
-
-        self.model = PatientTableModel()
-        self.table = QTableView(page)
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTabKeyNavigation(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(30)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(False)
-        for column, width in ((Column.WARD, 110), (Column.BED, 66), (Column.NAME, 280),
-                              (Column.NHS, 122), (Column.AGE, 46), (Column.ALLERGIES, 180),
-                              (Column.ALERTS, 180), (Column.NEWS2, 126)):
-            self.table.setColumnWidth(column, width)
-        header.setSectionResizeMode(Column.ALERTS, QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip(
-            "Patients in the downtime copy. Select patients (Shift/Ctrl + arrows) and press "
-            "Ctrl+P to print their forms, or press Enter on one patient.")
-        self.table.activated.connect(
-            lambda _index: self.open_print_ward_pack(prefer_selected=True))
-        layout.addWidget(self.table, 1)
-
-        flags_row = QHBoxLayout()
-        self.flags_label = QLabel(page)
-        self.flags_label.setObjectName("news2FlagsLabel")
-        self.flags_label.setWordWrap(True)
-        self.flags_label.setStyleSheet(
-            f"background: {theme.WARN_AMBER}; color: black; font-weight: bold; padding: 4px;")
-        self.review_button = QPushButton("&Review NEWS2 flag…", page)
-        self.review_button.setToolTip(
-            "A paper NEWS2 total differs from the score of the values keyed from it: review "
-            "the patient and the chart, then record your name and a note  (Ctrl+R)")
-        self.review_button.clicked.connect(self.open_news2_review)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.open_news2_review)
-        flags_row.addWidget(self.flags_label, 1)
-        flags_row.addWidget(self.review_button)
-        layout.addLayout(flags_row)
-        for widget in (self.flags_label, self.review_button):
-            widget.setVisible(False)
-
-        self.ward_combo.currentIndexChanged.connect(self._ward_changed)
-        self.search_edit.textChanged.connect(self._apply_search)
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.focus_search)
-        QShortcut(QKeySequence("Escape"), self.search_edit, activated=self.search_edit.clear)
-        self.search_edit.returnPressed.connect(self._search_enter)
-        return page
-
-    def _build_first_run_page(self) -> QWidget:
-        page = QWidget(self)
-        layout = QVBoxLayout(page)
-        title = QLabel("This PC has no patient data yet", page)
-        title.setObjectName("pageTitle")
-        text = QLabel(
-            "PaperFallback keeps a copy of the ward's patients from the EPR so that you can "
-            "print filled-in paper forms when the EPR is down. IT normally sets this up and "
-            "the copy is refreshed automatically.<br><br>"
-            "<b>Now:</b> you can still print <b>blank forms</b> (left).<br>"
-            "<b>To try the app:</b> load the demo hospital (made-up patients only).<br>"
-            "<b>To load real data:</b> import an extract file or folder from the EPR.",
-            page)
-        text.setObjectName("problemText")
-        text.setWordWrap(True)
-        buttons = QHBoxLayout()
-        self.load_demo_button = QPushButton("Load &demo hospital", page)
-        self.load_demo_button.setToolTip(
-            "Fill this PC with a made-up demo hospital to practise. Replaces any data here.")
-        self.load_demo_button.clicked.connect(self.load_demo)
-        self.import_button = QPushButton("&Import extract…", page)
-        self.import_button.setToolTip("Choose the EPR extract files (FHIR JSON, NDJSON, CSV "
-                                      "or xlsx) to copy onto this PC.")
-        self.import_button.clicked.connect(lambda: self.import_extract(folder=False))
-        for button in (self.load_demo_button, self.import_button):
-            button.setMinimumHeight(44)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        self.first_run_progress = QLabel(page)
-        layout.addWidget(title)
-        layout.addWidget(text)
-        layout.addLayout(buttons)
-        layout.addWidget(self.first_run_progress)
-        layout.addStretch(1)
-        return page
-
-    def _build_problem_page(self) -> QWidget:
-        page = QWidget(self)
-        layout = QVBoxLayout(page)
-        box = QFrame(page)
-        box.setObjectName("problemBox")
-        inner = QVBoxLayout(box)
-        self.problem_title = QLabel(box)
-        self.problem_title.setObjectName("pageTitle")
-        self.problem_text = QLabel(box)
-        self.problem_text.setObjectName("problemText")
-        self.problem_text.setWordWrap(True)
-        self.problem_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        inner.addWidget(self.problem_title)
-        inner.addWidget(self.problem_text)
-        layout.addWidget(box)
-        layout.addStretch(1)
-        return page
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        for text, slot in (
-            ("Import extract &files…", lambda: self.import_extract(folder=False)),
-            ("Import extract f&older…", lambda: self.import_extract(folder=True)),
-            ("Load &demo hospital", self.load_demo),
-        ):
-            action = QAction(text, self)
-            action.triggered.connect(slot)
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
-        tools = self.menuBar().addMenu("&Tools")
-        self.settings_action = QAction("Settings for &IT staff…", self)
-        self.settings_action.setShortcut(QKeySequence("Ctrl+Alt+S"))
-        self.settings_action.setToolTip("For IT staff: ward, printer, forms and data folder.")
-        self.settings_action.triggered.connect(self.open_settings)
-        tools.addAction(self.settings_action)
-        self.addAction(self.settings_action)
 
     # ---- state --------------------------------------------------------------------------
 
@@ -603,106 +339,6 @@ class MainWindow(QMainWindow):
                     self.model.index(row, 0),
                     QItemSelectionModel.SelectionFlag.Select
                     | QItemSelectionModel.SelectionFlag.Rows)
-
-    # ---- background jobs ----------------------------------------------------------------
-
-    def run_task(self, job: Callable[[TaskControl], Any], *,
-                 on_success: Callable[[Any], None],
-                 on_failure: Callable[[BaseException], None]) -> BackgroundTask:
-        task = BackgroundTask(job, self)
-        task.succeeded.connect(on_success)
-        task.failed.connect(on_failure)
-        task.done.connect(lambda: self._forget(task))
-        self.tasks.append(task)
-        task.start()
-        return task
-
-    def _forget(self, task: BackgroundTask) -> None:
-        if task in self.tasks:
-            self.tasks.remove(task)
-        task.deleteLater()
-
-    def load_demo(self) -> None:
-        if self.status is not None and self.status.has_snapshot and not self.prompts.confirm(
-            self, "Load demo hospital",
-            "This replaces the patient data on this PC with made-up demo patients. Continue?"):
-            return
-        data_dir, key = self.ctx.data_dir, self.ctx.key
-
-        def job(control: TaskControl) -> None:
-            from paperfallback.cache.demo import build_demo_cache
-
-            with CacheStore.open(data_dir, key[0], key_source=key[1]) as store:
-                build_demo_cache(store, progress=control.progress)  # the standard demo
-
-        self._start_cache_job(job, "Loading the demo hospital…")
-
-    def import_extract(self, *, folder: bool) -> None:
-        paths = self.prompts.open_paths(
-            self, "Import an EPR extract", folder=folder,
-            file_filter="EPR extracts (*.json *.ndjson *.csv *.xlsx);;All files (*)")
-        if paths:
-            self._import_paths(paths, force=False)
-
-    def _import_paths(self, paths: list[str], *, force: bool) -> None:
-        data_dir, key, settings = self.ctx.data_dir, self.ctx.key, self.settings
-        source = ", ".join(paths)
-
-        def job(control: TaskControl) -> None:
-            from paperfallback.cache.importers import read_extract
-
-            control.progress(0, 2, "Reading the extract…")
-            with CacheStore.open(data_dir, key[0], key_source=key[1]) as store:
-                try:
-                    snapshot = read_extract(
-                        [Path(p) for p in paths],
-                        hospital_number_systems=settings.hospital_number_systems)
-                    control.progress(1, 2, "Saving…")
-                    store.replace_snapshot(snapshot, force=force,
-                                           max_drop_share=settings.max_patient_drop_share)
-                except Exception as exc:
-                    store.record_refresh(ok=False, source=source, message=str(exc)[:500])
-                    raise
-                store.record_refresh(ok=True, source=source)
-
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, ImportRefused) and self.prompts.confirm(
-                    self, "Import looks partial", f"{exc}\n\nImport it anyway?"):
-                self._import_paths(paths, force=True)
-                return
-            self._job_failed("The extract was not imported", exc)
-
-        self._start_cache_job(job, "Importing the extract…", on_failure=failed)
-
-    def _start_cache_job(self, job: Callable[[TaskControl], Any], text: str, *,
-                         on_failure: Callable[[BaseException], None] | None = None) -> None:
-        for button in (self.load_demo_button, self.import_button):
-            button.setEnabled(False)
-        self.first_run_progress.setText(text)
-        self.statusBar().showMessage(text)
-
-        def finished(_result: object) -> None:
-            self._cache_job_done()
-            self.statusBar().showMessage("Patient data loaded.", 10_000)
-
-        def failed(exc: BaseException) -> None:
-            self._cache_job_done()
-            (on_failure or (lambda e: self._job_failed("The data was not loaded", e)))(exc)
-
-        task = self.run_task(job, on_success=finished, on_failure=failed)
-        task.progress.connect(lambda _d, _t, msg: self.first_run_progress.setText(msg))
-
-    def _cache_job_done(self) -> None:
-        for button in (self.load_demo_button, self.import_button):
-            button.setEnabled(True)
-        self.first_run_progress.setText("")
-        self.statusBar().clearMessage()
-        self.reload()
-
-    def _job_failed(self, title: str, exc: BaseException) -> None:
-        message = str(exc) if isinstance(exc, PaperFallbackError | OSError) else (
-            f"Unexpected error: {exc!r}")
-        self.prompts.error(self, title, message)
 
     # ---- actions ------------------------------------------------------------------------
 

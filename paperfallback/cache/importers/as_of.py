@@ -1,7 +1,8 @@
 """When the data in an extract was true ("data as of"), and how FHIR times are read.
 
 Precedence (issue 3): the ``--as-of`` option, else the Bundle ``timestamp``, else the Bulk
-Data manifest ``transactionTime``, else the latest ``meta.lastUpdated``, else the import
+Data manifest ``transactionTime``, else the bulk-data-client log's ``transactionTime``,
+else the latest ``meta.lastUpdated``, else the import
 time (flagged to users). Several Bundles: the earliest timestamp wins, because a snapshot
 is only as fresh as its oldest part.
 
@@ -21,6 +22,7 @@ from paperfallback.domain.errors import InputError
 AS_OF_OPTION = "option"
 AS_OF_BUNDLE = "bundle.timestamp"
 AS_OF_MANIFEST = "manifest.transactionTime"
+AS_OF_CLIENT_LOG = "log.ndjson transactionTime"
 AS_OF_LAST_UPDATED = "meta.lastUpdated"
 AS_OF_IMPORT_TIME = "import time"
 
@@ -76,6 +78,7 @@ class AsOfEvidence:
 
     bundle_timestamps: list[datetime] = field(default_factory=list)
     manifest_time: datetime | None = None
+    client_log_time: datetime | None = None
     last_updated: datetime | None = None
 
     def saw_last_updated(self, moment: datetime) -> None:
@@ -92,6 +95,8 @@ class AsOfEvidence:
             return min(self.bundle_timestamps), AS_OF_BUNDLE
         if self.manifest_time is not None:
             return self.manifest_time, AS_OF_MANIFEST
+        if self.client_log_time is not None:
+            return self.client_log_time, AS_OF_CLIENT_LOG
         if self.last_updated is not None:
             return self.last_updated, AS_OF_LAST_UPDATED
         return aware(now) if now is not None else utc_now(), AS_OF_IMPORT_TIME
@@ -101,6 +106,7 @@ _SOURCE_NAMES = {
     AS_OF_OPTION: "the --as-of option",
     AS_OF_BUNDLE: "the Bundle timestamp (bundle.timestamp)",
     AS_OF_MANIFEST: "the Bulk Data manifest transactionTime",
+    AS_OF_CLIENT_LOG: "the bulk-data-client log.ndjson transactionTime",
     AS_OF_LAST_UPDATED: "the latest meta.lastUpdated",
 }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from paperfallback.cache.importers.as_of import AsOfEvidence, check_not_future
+from paperfallback.cache.importers.client_log import read_client_log
 from paperfallback.cache.importers.fhir_collect import FhirCollector
 from paperfallback.cache.importers.fhir_files import (
     check_manifest,
@@ -49,6 +50,10 @@ def read_extract(
         )
     evidence = AsOfEvidence()
     manifests = [read_manifest(m, evidence) for m in files.manifests]
+    for log_path in files.client_logs:
+        moment = read_client_log(log_path)
+        if evidence.client_log_time is None or moment < evidence.client_log_time:
+            evidence.client_log_time = moment
     collector = FhirCollector(tuple(hospital_number_systems), policy, evidence)
     counts: dict[Path, int] = {}
     for path in files.fhir:
@@ -64,7 +69,8 @@ def read_extract(
     skipped: Counter[str] = Counter(parts.skipped)
     for name in files.skipped:
         skipped[f"file {name} (not an extract file)"] += 1
-    return _snapshot(parts, data_as_of, source, [*files.fhir, *files.tabular, *files.manifests],
+    return _snapshot(parts, data_as_of, source, [*files.fhir, *files.tabular, *files.manifests,
+                                               *files.client_logs],
                      skipped)
 
 

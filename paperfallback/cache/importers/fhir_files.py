@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from paperfallback.cache.importers.as_of import AsOfEvidence, parse_datetime
+from paperfallback.cache.importers.client_log import is_client_log
 from paperfallback.cache.importers.fhir_values import Json, dicts
 from paperfallback.domain.errors import InputError
 
@@ -89,6 +90,7 @@ class ExtractFiles:
     fhir: list[Path] = field(default_factory=list)
     tabular: list[Path] = field(default_factory=list)
     manifests: list[Path] = field(default_factory=list)
+    client_logs: list[Path] = field(default_factory=list)  # bulk-data-client log.ndjson
     skipped: list[str] = field(default_factory=list)
 
 
@@ -112,6 +114,8 @@ def _sort_file(path: Path, found: ExtractFiles, *, explicit: bool) -> None:
     suffix = path.suffix.lower()
     if path.name.lower() == "manifest.json":
         found.manifests.append(path)
+    elif is_client_log(path):
+        found.client_logs.append(path)
     elif suffix in FHIR_SUFFIXES:
         found.fhir.append(path)
     elif suffix in TABULAR_SUFFIXES and not path.name.startswith("~$"):
