@@ -9,12 +9,14 @@ successful refresh was and whether the last attempt failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from paperfallback.cache.encrypted_db import probe_folder
 from paperfallback.cache.staleness import FUTURE_AS_OF_MESSAGE, format_uk, utc_now
 from paperfallback.cache.store import CacheStatus
 from paperfallback.cli.context import AppContext
@@ -185,15 +187,24 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
         if not args.json:
             raise
         # Monitoring parses stdout: a wrong key or unreadable file is still a JSON object.
+        kind = getattr(exc, "fault", "unreadable")
         print(json.dumps({
             "error": str(exc), "needs_attention": True, "problems": [str(exc)],
             "has_snapshot": False, "checked_at": now.isoformat(),
             "site_code": ctx.settings.site_code, "ward": ctx.settings.ward or None,
-            "pc_id": ctx.settings.pc_id,
+            "pc_id": ctx.settings.pc_id, "damaged": kind == "damaged",
+            "damage": str(exc) if kind == "damaged" else None,
+            "fault": kind, "fault_message": str(exc),
         }, indent=2))
         return 1
     status = store.status(stale_minutes=ctx.settings.stale_minutes, now=now, verify=True)
+    folder_fault = None if status.fault else probe_folder(ctx.data_dir)
+    if folder_fault is not None:  # readable, but nothing can be saved here: say so
+        status = dataclasses.replace(status, fault=folder_fault.fault,
+                                     fault_message=str(folder_fault))
     problems = health_problems(status, refresh_alert_minutes=args.refresh_alert_minutes, now=now)
+    if folder_fault is not None:
+        problems.append(str(folder_fault))
     exit_code = 1 if (args.check and problems) or status.is_damaged else 0
     if args.json:
         data = status.to_json()
