@@ -113,15 +113,15 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
     if args.blank:
         # Blank forms need no key, no cache and no writable work store (issue #12).
-        allocator, problem = blank_form_ids(ctx.data_dir, lambda: ctx.key, ctx.settings)
+        allocator = blank_form_ids(ctx.data_dir, lambda: ctx.key, ctx.settings)
         try:
             result = render_pack(request, None, catalogue, ctx.settings, out=out,
                                  allocate_ids=allocator)
             allocator.record(result.issued)
         finally:
             allocator.close()
-        if problem:
-            print(f"Note: {problem}", file=sys.stderr)
+        if allocator.problem:
+            print(f"Note: {allocator.problem}", file=sys.stderr)
     else:
         store = ctx.open_cache()
         key, source = ctx.key

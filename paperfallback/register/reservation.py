@@ -195,9 +195,9 @@ class ReservedIds:
 
     def record(self, issued: list[Any]) -> int:
         """Note printed blank forms for the register (entered when it can be opened)."""
-        reservation = load(self.folder, self.pc_code)
-        if reservation is None or not issued:
+        if not issued:
             return 0
+        reservation = load(self.folder, self.pc_code) or _unregistered_block(self.pc_code)
         reservation.pending += [i.to_json() for i in issued]
         save(self.folder, reservation)
         log.info("register unusable: %d blank form instances kept in %s to enter later: %s",
@@ -246,21 +246,81 @@ def top_up(register: Any, folder: Path) -> None:
         log.warning("reserve of blank-form IDs not updated: %s", exc)
 
 
-def blank_form_ids(folder: Path, key: Callable[[], tuple[str, str]],
-                   settings: Any) -> tuple[Any, str]:
-    """The ID source for a blank-form job: the register when the work store opens, else
-    this PC's reserve; and "" or why the reserve was used (for the nurse and the log).
+class BlankFormIds:
+    """IDs for one blank-form job: the register while it works, else this PC's reserve.
 
-    The result has ``instance_id``, ``downtime_number``, ``reserve``, ``record`` (after
-    printing or saving) and ``close``. ``key`` is called here, so a lost key is caught too.
+    A register that opened may still fail mid-job (another process holds its lock, the
+    disk fills): the job then goes on from the reserve, and forms it could not record are
+    kept as pending for the register. ``problem`` says why the reserve was used ("" if not).
     """
+
+    def __init__(self, folder: Path, pc_code: str, register: Any | None, problem: str) -> None:
+        self._register = register
+        self._reserve = ReservedIds(folder, pc_code)
+        self.problem = problem
+
+    def _fall_back(self, exc: BaseException) -> None:
+        log.warning("blank forms numbered from the reserve: %s", exc)
+        self.problem = self.problem or _why(exc)
+        if self._register is not None:
+            self._register.close()
+            self._register = None
+
+    def reserve(self, forms: int, downtime: int = 0) -> None:
+        if self._register is not None:
+            try:
+                self._register.reserve(forms, downtime)
+                return
+            except PaperFallbackError as exc:
+                self._fall_back(exc)
+        self._reserve.reserve(forms, downtime)
+
+    def instance_id(self) -> str:
+        if self._register is not None:
+            try:
+                return str(self._register.instance_id())
+            except PaperFallbackError as exc:
+                self._fall_back(exc)
+        return self._reserve.instance_id()
+
+    def downtime_number(self) -> str:
+        if self._register is not None:
+            try:
+                return str(self._register.downtime_number())
+            except PaperFallbackError as exc:
+                self._fall_back(exc)
+        return self._reserve.downtime_number()
+
+    def record(self, issued: list[Any]) -> int:
+        """After printing or saving: into the register, else pending in the reserve."""
+        if self._register is not None:
+            try:
+                return int(self._register.record(issued))
+            except PaperFallbackError as exc:
+                self._fall_back(exc)
+        return self._reserve.record(issued)
+
+    def close(self) -> None:
+        if self._register is not None:
+            self._register.close()
+
+
+def _why(exc: BaseException) -> str:
+    return (f"the register cannot be used ({exc}). The blank forms' IDs come from this PC's "
+            "reserve; they are entered in the register when it can be opened again.")
+
+
+def blank_form_ids(folder: Path, key: Callable[[], tuple[str, str]],
+                   settings: Any) -> BlankFormIds:
+    """The ID source for a blank-form job (see :class:`BlankFormIds`). ``key`` is called
+    here, so a lost key falls back to the reserve like a wrong one."""
     from paperfallback.register.store import Register, pc_code_for
 
+    pc_code = pc_code_for(settings)
     try:
         key_value, source = key()
-        return Register.open(folder, key_value, settings, key_source=source), ""
+        register = Register.open(folder, key_value, settings, key_source=source)
     except (PaperFallbackError, OSError) as exc:
         log.warning("blank forms numbered from the reserve: %s", exc)
-        return ReservedIds(folder, pc_code_for(settings)), (
-            f"the register cannot be used ({exc}). The blank forms' IDs come from this PC's "
-            "reserve; they are entered in the register when it can be opened again.")
+        return BlankFormIds(folder, pc_code, None, _why(exc))
+    return BlankFormIds(folder, pc_code, register, "")
