@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from paperfallback.domain.names import clean_name
+
 # Letters that do not decompose under NFKD but that staff type without their mark.
 _EXTRA = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "ß": "ss", "æ": "ae", "đ": "d"})
 
 
 def fold(text: str) -> str:
-    """'Gŵyn-Łopez' -> 'gwyn-lopez': what a name prefix search compares."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_EXTRA))
+    """'Gŵyn-Łopez' -> 'gwyn-lopez': what a name prefix search compares (invisible and
+    bidi control characters removed first, as in printed names: domain.names)."""
+    decomposed = unicodedata.normalize("NFKD", clean_name(text).translate(_EXTRA))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
 
 

@@ -49,6 +49,14 @@ class Patient:
     next_of_kin: tuple[NextOfKin, ...] = ()
     gp_practice: str = ""
     source_time: datetime | None = None
+    # Died (FHIR Patient.deceased[x]): never on a ward, clinic or theatre list as current;
+    # printed explicitly, every page says DECEASED with the date (None: date not known).
+    deceased: bool = False
+    deceased_date: date | None = None
+    # The name exactly as the extract sent it, when it differed from the clean one printed
+    # and searched (invisible or bidi control characters, not NFC: domain.names).
+    family_as_received: str = ""
+    given_as_received: str = ""
 
     @property
     def display_name(self) -> str:
@@ -223,6 +231,7 @@ class Snapshot:
     def counts(self) -> dict[str, int]:
         return {
             "patients": len(self.patients),
+            "deceased": sum(1 for p in self.patients if p.deceased),
             "wards": len(self.wards),
             "stays": len(self.stays),
             "allergies": len(self.allergies),

@@ -26,6 +26,16 @@ LIGHT_GREY = (0.9, 0.9, 0.9)
 MID_GREY = (0.55, 0.55, 0.55)
 LABEL_SIZE = 5.6
 MM = float(mm)
+# Layout works on at most this many characters of any one text (issue 12, item 10): one
+# absurd value (a 200,000-character family name) made wrap() quadratic and hung a ward
+# handover for 12 minutes. No box on an A4 page holds more at a legible size; the full
+# value stays in the cache, and the cut is marked with an ellipsis.
+MAX_LAYOUT_CHARS = 1000
+
+
+def layout_cut(text: str, limit: int = MAX_LAYOUT_CHARS) -> str:
+    """``text`` cut for layout to ``limit`` characters, the last being "…" when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def draw_text(c: Canvas, align: str, x: float, y: float, text: str) -> None:
@@ -35,6 +45,7 @@ def draw_text(c: Canvas, align: str, x: float, y: float, text: str) -> None:
     """
     if not text:
         return
+    text = layout_cut(text)
     font_name, size = c._fontname, c._fontsize
     if align != "left":
         width = string_width(text, font_name, size)
@@ -64,7 +75,7 @@ def fit_size(text: str, font: str, width: float, size: float, min_size: float) -
     """The largest size <= ``size`` (down to ``min_size``) at which ``text`` fits."""
     if not text:
         return size
-    natural = string_width(text, font, size)
+    natural = string_width(layout_cut(text), font, size)
     if natural <= width:
         return size
     return max(min_size, size * width / natural)
@@ -73,7 +84,7 @@ def fit_size(text: str, font: str, width: float, size: float, min_size: float) -
 def wrap(text: str, font: str, size: float, width: float) -> list[str]:
     """Greedy word wrap; explicit newlines are kept; over-long words are split."""
     lines: list[str] = []
-    for paragraph in text.split("\n"):
+    for paragraph in layout_cut(text).split("\n"):
         current = ""
         for word in paragraph.split(" "):
             candidate = f"{current} {word}" if current else word
@@ -83,14 +94,25 @@ def wrap(text: str, font: str, size: float, width: float) -> list[str]:
             if current:
                 lines.append(current)
             while string_width(word, font, size) > width and len(word) > 1:
-                cut = len(word) - 1
-                while cut > 1 and string_width(word[:cut], font, size) > width:
-                    cut -= 1
+                cut = _longest_fitting(word, font, size, width)
                 lines.append(word[:cut])
                 word = word[cut:]
             current = word
         lines.append(current)
     return lines
+
+
+def _longest_fitting(word: str, font: str, size: float, width: float) -> int:
+    """How many leading characters of ``word`` fit ``width`` (at least 1): a binary search,
+    not one measurement per character."""
+    low, high = 1, len(word) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if string_width(word[:middle], font, size) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def text_in_box(
@@ -101,6 +123,7 @@ def text_in_box(
     """Draw ``text`` wrapped (and shrunk if needed) inside a box: nothing spills out."""
     if not text:
         return
+    text = layout_cut(text)
     font = BOLD if bold else REGULAR
     inner_w = width - 2 * pad
     inner_h = height - 2 * pad

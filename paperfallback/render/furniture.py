@@ -32,7 +32,9 @@ from paperfallback.render.prefill import (
     ALLERGIES_NOT_RECORDED,
     NHS_NOT_RECORDED,
     NO_KNOWN_ALLERGIES,
+    deceased_text,
     dob_with_age,
+    printed_name,
 )
 from paperfallback.render.qr import draw_qr, qr_payload
 
@@ -162,7 +164,8 @@ def _footer_identity(banner: Banner) -> str:
         p = banner.record.patient
         nhs = format_nhs_number(p.nhs_number)
         ident = f"NHS {nhs}" if nhs else f"Hosp no {p.hospital_number or 'not recorded'}"
-        return f"{p.display_name}   {ident}"
+        died = deceased_text(p)
+        return f"{printed_name(p)}   {ident}" + (f"   {died}" if died else "")
     if banner.kind == "downtime":
         return f"Downtime number {banner.downtime_number}"
     return banner.heading
@@ -188,7 +191,7 @@ def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top
     p = record.patient
     name_w = width * 0.52
     # name: shrink to 9 pt, then wrap to two lines, then cut, inside its own box
-    name = p.display_name
+    name = printed_name(p)
     pad = 2 * MM
     size = fit_size(name, BOLD, name_w - 2 * pad, 15, 9)
     lines = wrap(name, BOLD, size, name_w - 2 * pad)
@@ -226,6 +229,13 @@ def _patient_banner(c: Canvas, record: PatientRecord, today: date, x: float, top
         c.setFillGray(0)
         c.setFont(BOLD, fit_size(f"Hosp no {hosp}", BOLD, iw - 2, 13, 7))
         draw_text(c, "left", ix + 1.2, top - 8.4 * MM, f"Hosp no {hosp}")
+    died = deceased_text(p)
+    if died:  # in place of the ward: a deceased patient is on no ward (issue 13, item 4)
+        c.setFillColorRGB(*ALERT_RED)
+        c.setFont(BOLD, fit_size(died, BOLD, iw - 2, 11, 6))
+        draw_text(c, "left", ix + 1.2, top - 17.4 * MM, died)
+        c.setFillGray(0)
+        return
     stay = record.stay
     ward = record.ward.name if record.ward else (stay.ward_code if stay else "")
     where = ward if ward.casefold().startswith("ward") else f"Ward {ward}"

@@ -54,6 +54,7 @@ from paperfallback.render.prefill import (
     latest_is_unchecked,
     latest_news2_score,
     paper_total_note,
+    printed_name,
 )
 from paperfallback.settings import Settings
 
@@ -403,7 +404,7 @@ def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
             p = record.patient
             values = [
                 record.stay.bed if record.stay else "",
-                p.display_name,
+                printed_name(p),
                 format_nhs_number(p.nhs_number) or "not recorded",
                 p.hospital_number or "",
                 ", ".join(f"{i.job.spec.id} {i.instance_id}" for i in group),

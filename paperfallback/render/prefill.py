@@ -26,10 +26,14 @@ from paperfallback.domain.records import (
     TheatreCase,
     Ward,
 )
+from paperfallback.render.draw import layout_cut
 
 NO_KNOWN_ALLERGIES = "No known allergies"
 ALLERGIES_NOT_RECORDED = "Allergies not recorded — check with patient"
 NHS_NOT_RECORDED = "NHS number not recorded"
+# A printed name is cut for layout at this length (issue 12, item 10): longer than any real
+# name, short enough that one absurd value cannot crowd a page; the cache keeps it whole.
+NAME_MAX_CHARS = 120
 KEYED_MARK = "P"  # beside a value keyed from paper, not copied from the EPR (long outages)
 
 
@@ -75,9 +79,26 @@ def allergy_summary(record: PatientRecord) -> str:
     return ALLERGIES_NOT_RECORDED
 
 
+def printed_name(patient: Patient) -> str:
+    """'FAMILY, Given' as printed: cut for layout at NAME_MAX_CHARS (marked with "…")."""
+    return layout_cut(patient.display_name, NAME_MAX_CHARS)
+
+
+def deceased_text(patient: Patient) -> str:
+    """'DECEASED 09-May-1989' for a patient the extract records as dead, else ''."""
+    if not patient.deceased:
+        return ""
+    when = format_date(patient.deceased_date)
+    return f"DECEASED {when}" if when else "DECEASED (date not recorded)"
+
+
 def dob_with_age(patient: Patient, on: date) -> str:
+    """'21-May-1950 (76 y)'; for a deceased patient the death, never a living age."""
+    died = deceased_text(patient)
     if patient.birth_date is None:
-        return "DOB not recorded"
+        return f"DOB not recorded ({died})" if died else "DOB not recorded"
+    if died:
+        return f"{format_date(patient.birth_date)} ({died})"
     return f"{format_date(patient.birth_date)} ({age_in_years(patient.birth_date, on)} y)"
 
 
@@ -178,7 +199,7 @@ def _ward(ctx: RowContext) -> str:
 
 
 _RESOLVERS: dict[str, Callable[[RowContext], str]] = {
-    "patient.name": _patient(lambda p, _c: p.display_name),
+    "patient.name": _patient(lambda p, _c: printed_name(p)),
     "patient.family": _patient(lambda p, _c: p.family.upper()),
     "patient.given": _patient(lambda p, _c: p.given),
     "patient.nhs_number": _patient(lambda p, _c: identifiers(p)),

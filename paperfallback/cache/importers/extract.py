@@ -66,12 +66,35 @@ def read_extract(
     parts = collector.finish(data_as_of)
     if files.tabular:
         parts.extend(read_tables(files.tabular, policy=policy, as_of=data_as_of))
+    _off_lists_if_deceased(parts)
     skipped: Counter[str] = Counter(parts.skipped)
     for name in files.skipped:
         skipped[f"file {name} (not an extract file)"] += 1
     return _snapshot(parts, data_as_of, source, [*files.fhir, *files.tabular, *files.manifests,
                                                *files.client_logs],
                      skipped)
+
+
+def _off_lists_if_deceased(parts: Parts) -> None:
+    """A deceased patient is never on a ward, clinic or theatre list as current (issue 13,
+    item 4): the SMART/Synthea samples have 3 of 13 patients deceased, one printed as "99 y"
+    with an active drug chart. Their stays, appointments and theatre cases are dropped and
+    counted; the patient stays in the cache, found by search and printed explicitly with
+    DECEASED on every page."""
+    dead = {p.id for p in parts.patients if p.deceased}
+    if not dead:
+        return
+    stays = [s for s in parts.stays if s.patient_id not in dead]
+    if len(stays) != len(parts.stays):
+        parts.skipped["current stay of a deceased patient (not on any ward list)"] += (
+            len(parts.stays) - len(stays))
+        parts.stays = stays
+    booked = len(parts.appointments) + len(parts.theatre_cases)
+    parts.appointments = [a for a in parts.appointments if a.patient_id not in dead]
+    parts.theatre_cases = [t for t in parts.theatre_cases if t.patient_id not in dead]
+    dropped = booked - len(parts.appointments) - len(parts.theatre_cases)
+    if dropped:
+        parts.skipped["appointment or theatre case of a deceased patient"] += dropped
 
 
 def _snapshot(
@@ -96,8 +119,17 @@ def _snapshot(
 
 
 def _unique(items: list[T]) -> list[T]:
-    """The last record per id wins (the store keys patients, appointments ... by id)."""
+    """One record per id (the store keys patients, appointments ... by id). Each reader
+    refuses duplicate ids within its files; two different records with one id from two
+    formats (a FHIR Patient and a patients.csv row) are refused here: one would silently
+    replace the other."""
     by_id: dict[str, T] = {}
     for item in items:
-        by_id[getattr(item, "id")] = item  # noqa: B009
+        rid = getattr(item, "id")  # noqa: B009
+        other = by_id.setdefault(rid, item)
+        if other != item:
+            raise InputError(
+                f"two different {type(item).__name__.lower()} records with id {rid!r} in "
+                "the extract (in two of its files); one would silently replace the other"
+            )
     return list(by_id.values())

@@ -27,11 +27,13 @@ from paperfallback.cache.importers.fhir_values import (
     first_code,
     number_text,
     quantity_text,
+    quantity_unit,
     reference_key,
     text_of,
     texts_of,
 )
 from paperfallback.cache.staleness import UK
+from paperfallback.domain.plausible import CHECK_DOSE, amount_problem, range_problem
 from paperfallback.domain.records import Alert, Allergy, Prescription, PrescriptionKind
 
 # SNOMED CT "no known ..." situations (UK Core AllergyIntolerance guidance).
@@ -130,6 +132,7 @@ class PendingPrescription:
     medication_ref: str
     requester_ref: str
     where: Where
+    problems: tuple[str, ...] = ()  # why a dose, rate or maximum prints as CHECK_DOSE
 
 
 def map_medication_request(res: Json, where: Where) -> PendingPrescription:
@@ -152,6 +155,13 @@ def map_medication_request(res: Json, where: Where) -> PendingPrescription:
         parse_datetime(bounds_start, field_name="timing.repeat.boundsPeriod.start", where=where)
         if bounds_start else authored_at
     )
+    problems = [p for d in rates for p in (_dose_problem(d), _rate_problem(d)) if p]
+    if problems:
+        dose = CHECK_DOSE
+    most = dosage.get("maxDosePerPeriod")
+    max_problem = _ratio_problem(most, "maximum dose") if isinstance(most, dict) else ""
+    if max_problem:
+        problems.append(max_problem)
     last = extension_value(res, LAST_ADMINISTERED_URL)
     medication = res.get("medicationCodeableConcept")
     prescription = Prescription(
@@ -164,7 +174,7 @@ def map_medication_request(res: Json, where: Where) -> PendingPrescription:
         dose_times=tuple(str(t)[:5] for t in as_list(repeat.get("timeOfDay"))),
         kind=kind,
         prn_indication=text_of(dosage.get("asNeededCodeableConcept")),
-        prn_max_24h=_max_per_period(dosage.get("maxDosePerPeriod")),
+        prn_max_24h=CHECK_DOSE if max_problem else _max_per_period(most),
         start_date=_uk_date(start),
         last_administered=(
             parse_datetime(last, field_name="extension last-administered", where=where)
@@ -184,6 +194,7 @@ def map_medication_request(res: Json, where: Where) -> PendingPrescription:
         medication_ref=reference_key(res.get("medicationReference")),
         requester_ref=reference_key(res.get("requester")),
         where=where,
+        problems=tuple(problems),
     )
 
 
@@ -200,6 +211,38 @@ def _dose_text(dose_and_rate: Json) -> str:
         if low.get("value") is not None and high.get("value") is not None:
             return f"{number_text(low['value'])}-{quantity_text(high)}"
     return ""
+
+
+def _quantity_problem(quantity: object, what: str) -> str:
+    if not isinstance(quantity, dict) or quantity.get("value") is None:
+        return ""
+    return amount_problem(quantity["value"], quantity_unit(quantity), what=what)
+
+
+def _dose_problem(dose_and_rate: Json) -> str:
+    """Why this dose cannot be printed (domain.plausible), '' if it can."""
+    if dose_and_rate.get("doseQuantity"):
+        return _quantity_problem(dose_and_rate["doseQuantity"], "dose")
+    dose_range = dose_and_rate.get("doseRange")
+    if isinstance(dose_range, dict):
+        low, high = dose_range.get("low") or {}, dose_range.get("high") or {}
+        if isinstance(low, dict) and isinstance(high, dict) and (
+                low.get("value") is not None and high.get("value") is not None):
+            return range_problem(low["value"], high["value"], quantity_unit(high))
+    return ""
+
+
+def _rate_problem(dose_and_rate: Json) -> str:
+    if dose_and_rate.get("rateQuantity"):
+        return _quantity_problem(dose_and_rate["rateQuantity"], "rate")
+    ratio = dose_and_rate.get("rateRatio")
+    return _ratio_problem(ratio, "rate") if isinstance(ratio, dict) else ""
+
+
+def _ratio_problem(ratio: Json, what: str) -> str:
+    """A rate or maximum per period: the amount possible, and a period that is not 0."""
+    return _quantity_problem(ratio.get("numerator"), what) or _quantity_problem(
+        ratio.get("denominator"), f"{what} period")
 
 
 def _rate_text(dose_and_rate: Json) -> str:

@@ -52,6 +52,7 @@ from paperfallback.cache.importers.fhir_people import (
     read_encounter,
     resolve_stay,
 )
+from paperfallback.cache.importers.fhir_types import check_identity, json_kind
 from paperfallback.cache.importers.fhir_values import (
     DMD_SYSTEMS,
     Json,
@@ -61,6 +62,7 @@ from paperfallback.cache.importers.fhir_values import (
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import ImportPolicy
 from paperfallback.domain.errors import InputError
+from paperfallback.domain.plausible import CHECK_DOSE_NOTE, reading_problem
 from paperfallback.domain.records import Allergy, Observation, Patient, Stay, Ward
 
 USED_TYPES = frozenset({
@@ -76,6 +78,11 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 def _admitted(stay: Stay) -> datetime:
     return stay.admitted_at or _EARLIEST
+
+
+def _comparable(res: Json) -> Json:
+    """A resource as read from its file, without what the Bundle reader adds to it."""
+    return {k: v for k, v in res.items() if k not in ("_fullUrl", "id")}
 
 
 def _patient_ref(ref: str) -> str:
@@ -104,7 +111,7 @@ class FhirCollector:
         self.appointments: dict[str, PendingAppointment] = {}
         self.observations = ObservationReader()
         self._observations: dict[str, Observation] = {}
-        self._updated: dict[str, datetime | None] = {}
+        self._seen: dict[str, Where] = {}
         self._handlers: dict[str, Callable[[Json, Where, str], None]] = {
             rtype: getattr(self, f"_add_{rtype.lower()}")
             for rtype in USED_TYPES if hasattr(self, f"_add_{rtype.lower()}")
@@ -118,30 +125,48 @@ class FhirCollector:
             self.skipped[f"{rtype} resources (type not used)"] += 1
             return
         rid = res.get("id")
-        if not isinstance(rid, str) or not rid:
+        if rid is not None and not isinstance(rid, str):
+            raise InputError(
+                f"{rtype}, field id: expected a JSON string, got {json_kind(rid)}",
+                where=str(where),
+            )
+        if not rid:
             raise InputError(f"{rtype} has no id", where=str(where))
         key = f"{rtype}/{rid}"
+        if not self._first_copy(rtype, rid, res, where):
+            return
+        check_identity(res, where)
         if "_fullUrl" in res:
             self.aliases[str(res["_fullUrl"])] = key
         updated = meta_time(res, where)
         if updated is not None:
             self.evidence.saw_last_updated(updated)
-        if rtype != "Observation" and not self._newer(key, updated):
-            return
         handler = self._handlers.get(rtype)
         if handler is not None:
             handler(res, where, key)
         else:
             self.names[key] = text_of({"text": res.get("name")}) or str(res.get("name") or "")
 
-    def _newer(self, key: str, updated: datetime | None) -> bool:
-        """Of two copies of one resource, keep the later by meta.lastUpdated (else the last)."""
-        if key in self._updated:
-            previous = self._updated[key]
-            if previous is not None and updated is not None and updated < previous:
-                return False
-        self._updated[key] = updated
-        return True
+    def _first_copy(self, rtype: str, rid: str, res: Json, where: Where) -> bool:
+        """True for the first copy of a resource; False for a word-for-word repeat (per-patient
+        Bundles often repeat a shared Practitioner or Location). Two *different* resources with
+        one type and id fail the import naming both places (issue 13, item 1): whichever won,
+        one patient's identity or prescription would silently replace another's, and no rule
+        (not even a later ``meta.lastUpdated``, which a hostile or broken extract sets freely)
+        can say which is true."""
+        key = f"{rtype}/{rid}"
+        first = self._seen.get(key)
+        if first is None:
+            self._seen[key] = where
+            return True
+        if _comparable(first.reread()) == _comparable(res):
+            return False
+        raise InputError(
+            f"two different {rtype} resources with id {rid!r}: this one and the one at "
+            f"{first}; one would silently replace the other, so the extract is refused (fix "
+            "the duplicate id in the EPR export)",
+            where=str(where),
+        )
 
     def _add_patient(self, res: Json, where: Where, key: str) -> None:
         patient = map_patient(res, where, self.hospital_systems)
@@ -185,7 +210,11 @@ class FhirCollector:
 
     def _add_observation(self, res: Json, where: Where, key: str) -> None:
         for obs in self.observations.read(res, where):
-            self._observations[obs.id] = obs
+            problem = reading_problem(obs.value)
+            if problem:  # never printed on a chart; IT sees where it came from
+                self.skipped[f"Observation {obs.id!r} at {where} not printed: {problem}"] += 1
+            else:
+                self._observations[obs.id] = obs
 
     def _add_appointment(self, res: Json, where: Where, key: str) -> None:
         self.appointments[key] = read_appointment(res, where)
@@ -297,6 +326,10 @@ class FhirCollector:
                 parts.skipped["MedicationRequest about a patient not in the extract"] += 1
                 continue
             used_requests.add(key)
+            for problem in pending.problems:
+                parts.skipped[
+                    f"{CHECK_DOSE_NOTE}: MedicationRequest {rx.id!r} at {pending.where}, "
+                    f"{problem}"] += 1
             drug, code = rx.drug, rx.drug_code
             if pending.medication_ref:
                 med_text, med_code = self.medications.get(

@@ -22,6 +22,56 @@ from paperfallback.domain.errors import InputError
 
 FHIR_SUFFIXES = (".json", ".ndjson", ".jsonl")
 TABULAR_SUFFIXES = (".csv", ".xlsx")
+# FHIR resources nest about 10 levels deep, a resource in a Bundle in a Bundle about 20.
+# Deeper JSON is an attack or a broken export; without a limit it ends in a RecursionError
+# traceback (issue 12, item 6) instead of a message naming the file and line.
+MAX_JSON_DEPTH = 64
+
+
+class _NonFinite(ValueError):
+    """NaN or Infinity: not JSON (RFC 8259), though Python's reader accepts them."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``json.loads`` that refuses nesting deeper than MAX_JSON_DEPTH and NaN/Infinity,
+    with ``where`` in the message; a syntax error is raised as json.JSONDecodeError for the
+    caller to place (it knows the line)."""
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InputError(_TOO_DEEP, where=where) from None
+    except _NonFinite as exc:
+        raise InputError(f"not valid JSON: {exc} is not a number JSON allows",
+                         where=where) from None
+    # Depth cannot exceed the number of brackets: only a text with many is walked.
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH and _deeper_than(data):
+        raise InputError(_TOO_DEEP, where=where)
+    return data
+
+
+_TOO_DEEP = (
+    f"JSON nested deeper than {MAX_JSON_DEPTH} levels; no FHIR resource nests this deep, "
+    "so the file is damaged or hostile"
+)
+
+
+def _deeper_than(data: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    if not isinstance(data, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 class BundleText:
@@ -71,6 +121,28 @@ class Where:
         if self.entry is not None:
             return f"{self.file}:{self.line}, Bundle entry {self.entry + 1}"
         return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+    def reread(self) -> Json:
+        """The resource read again from its file (only on an error path: comparing two
+        copies of one id without keeping every resource of a large extract in memory)."""
+        if self.entry is not None and self._bundle is not None:
+            return _entry_resource(self._bundle, self.entry)
+        try:
+            with open(self.file, encoding="utf-8-sig") as handle:
+                if self.file.lower().endswith(".json"):
+                    data = json.load(handle)
+                else:
+                    text = next(
+                        (t for n, t in enumerate(handle, start=1) if n == self.line), "{}"
+                    )
+                    data = json.loads(text)
+        except (OSError, ValueError):
+            return {}
+        if self.entry is not None and isinstance(data, dict):
+            entries = data.get("entry") or []
+            data = entries[self.entry].get("resource") if self.entry < len(entries) else {}
+        return data if isinstance(data, dict) else {}
 
 
 def _entry_resource(bundle: BundleText, entry: int) -> Json:
@@ -194,7 +266,7 @@ def _load_json(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", where=str(path)) from exc
     try:
-        return json.loads(text)
+        return parse_json(text, str(path))
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from exc
 
@@ -211,7 +283,7 @@ def read_fhir_file(
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", where=str(path)) from exc
     try:
-        data = json.loads(text)
+        data = parse_json(text, f"{path}:1")
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from exc
     _require_resource(data, Where(str(path), 1))
@@ -240,7 +312,7 @@ def _read_ndjson(
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = parse_json(line, f"{path}:{lineno}")
             except json.JSONDecodeError as exc:
                 raise InputError(
                     f"not valid JSON: {exc.msg} (column {exc.colno})", where=f"{path}:{lineno}"

@@ -29,7 +29,9 @@ from paperfallback.cache.importers.fhir_values import (
     reference_key,
     text_of,
 )
+from paperfallback.cache.importers.identity import death_from_fhir, name_fields
 from paperfallback.domain.errors import InputError, InvalidNhsNumber
+from paperfallback.domain.names import clean_name
 from paperfallback.domain.nhs_number import normalise
 from paperfallback.domain.records import NextOfKin, Patient, Phone, Sex, Stay, Ward
 
@@ -37,7 +39,9 @@ PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 CURRENT_ENCOUNTER = frozenset({"in-progress", "arrived", "triaged", "onleave"})
 NEVER_ENCOUNTER = frozenset({"entered-in-error", "cancelled"})
 INPATIENT_CLASSES = frozenset({"IMP", "ACUTE", "NONAC", "SS", "inpatient"})
-CONSULTANT_ROLES = ("CON", "ATND", "PPRF")  # v3-ParticipationType, in order of preference
+CONSULTANT_ROLES = ("CON", "ATND", "PPRF")
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"  # HL7 v2 identifier types
+MEDICAL_RECORD = "MR"  # v3-ParticipationType, in order of preference
 
 
 _SEEN_TIMES: dict[str, datetime] = {}
@@ -71,6 +75,7 @@ def map_patient(res: Json, where: Where, hospital_systems: tuple[str, ...]) -> P
         raise InputError("Patient has no id", where=str(where))
     nhs: str | None = None
     hospital: str | None = None
+    medical_record: str | None = None
     hospital_rank = len(hospital_systems)
     for ident in dicts(res.get("identifier")):
         system, value = ident.get("system"), ident.get("value")
@@ -85,7 +90,15 @@ def map_patient(res: Json, where: Where, hospital_systems: tuple[str, ...]) -> P
                 ) from None
         elif system in hospital_systems and hospital_systems.index(system) < hospital_rank:
             hospital, hospital_rank = value.strip(), hospital_systems.index(system)
+        elif medical_record is None and MEDICAL_RECORD in codes_of(ident.get("type"), V2_0203):
+            medical_record = value.strip()
+    # A configured system wins; else the identifier typed MR (HL7 v2-0203 "Medical record
+    # number"), which is how most EPRs and Synthea mark the hospital number (issue 14, 3).
+    hospital = hospital or medical_record
     name = pick_name(res.get("name"))
+    deceased, died_on = death_from_fhir(
+        res.get("deceasedBoolean"), res.get("deceasedDateTime"), where
+    )
     phones = tuple(
         Phone(str(t["value"]).strip(), str(t.get("use") or ""))
         for t in dicts(res.get("telecom"))
@@ -95,8 +108,7 @@ def map_patient(res: Json, where: Where, hospital_systems: tuple[str, ...]) -> P
         id=sys.intern(rid),
         nhs_number=nhs,
         hospital_number=hospital,
-        family=family_of(name),
-        given=given_of(name),
+        **name_fields(family_of(name), given_of(name)),
         birth_date=parse_date(res.get("birthDate"), field_name="birthDate", where=where),
         sex=_sex(res.get("gender")),
         address=address_text(res.get("address")),
@@ -106,6 +118,8 @@ def map_patient(res: Json, where: Where, hospital_systems: tuple[str, ...]) -> P
             d for d in (display_of(g) for g in as_list(res.get("generalPractitioner"))) if d
         ),
         source_time=meta_time(res, where),
+        deceased=deceased,
+        deceased_date=died_on,
     )
 
 
@@ -130,7 +144,7 @@ def _next_of_kin(contact: Json) -> NextOfKin:
         "",
     )
     relationship = ", ".join(text_of(r) for r in as_list(contact.get("relationship")) if r)
-    return NextOfKin(name=full, relationship=relationship, phone=phone)
+    return NextOfKin(name=clean_name(full), relationship=relationship, phone=phone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,12 +207,17 @@ def quantity_text(quantity: Any) -> str:
     if not isinstance(quantity, dict) or quantity.get("value") is None:
         return ""
     value = number_text(quantity["value"])
+    unit = quantity_unit(quantity)
+    return f"{value} {unit}".strip() if unit else value
+
+
+def quantity_unit(quantity: Json) -> str:
+    """A Quantity's unit as printed: its text, else its UCUM code, made safe (SAFE_UNITS)."""
     unit = quantity.get("unit")
     code = quantity.get("code")
     if not (isinstance(unit, str) and unit.strip()):
         unit = code if isinstance(code, str) and code and "{" not in code else ""
-    unit = safe_unit(unit)
-    return f"{value} {unit}".strip() if unit else value
+    return safe_unit(unit)
 
 
 def number_text(value: Any) -> str:

@@ -11,6 +11,8 @@ counted; other files and sheets are skipped and listed.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,10 +23,18 @@ from typing import Any
 
 from paperfallback.cache.importers.as_of import aware, parse_date, parse_datetime
 from paperfallback.cache.importers.fhir_values import safe_unit
+from paperfallback.cache.importers.identity import death_from_cell, name_fields
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import ImportPolicy
 from paperfallback.domain.errors import InputError, InvalidNhsNumber
+from paperfallback.domain.names import clean_name
 from paperfallback.domain.nhs_number import normalise
+from paperfallback.domain.plausible import (
+    CHECK_DOSE,
+    CHECK_DOSE_NOTE,
+    dose_text_problem,
+    reading_problem,
+)
 from paperfallback.domain.records import (
     Alert,
     Allergy,
@@ -133,7 +143,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         S("given"), S("birth_date", _date), S("sex", _choice(Sex)), S("address"),
         S("phone"), S("mobile"), S("next_of_kin_name"), S("next_of_kin_relationship"),
         S("next_of_kin_phone"), S("gp_practice"), S("spo2_scale", _integer),
-        S("source_time", _datetime),
+        S("deceased", death_from_cell), S("source_time", _datetime),
     ),
     "stays": (
         S("id"), S("patient_id", required=True), S("ward_code", required=True), S("ward_name"),
@@ -178,7 +188,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
 def read_tables(paths: list[Path], *, policy: ImportPolicy, as_of: datetime) -> Parts:
     """Every known table in the CSV files and xlsx workbooks given."""
     parts = Parts()
-    seen_nhs: dict[str, tuple[str, str]] = {}  # NHS number -> (patient id, where)
+    # NHS number -> (patient id, where), and "table/id" -> (id, where) for duplicate ids
+    seen_nhs: dict[str, tuple[str, str]] = {}
     for path in paths:
         if path.suffix.lower() == ".csv":
             table = path.stem.lower()
@@ -279,8 +290,58 @@ def _read_table(
                 raise InputError("is empty but required", where=where(number, name))
             values[name] = column.convert(text, where(number, name))
         _ROW_BUILDERS[table](values, number, parts)
+        if table in ("prescriptions", "observations"):
+            _check_amounts(table, parts, functools.partial(where, number))
+        if table in _ID_TABLES and (values.get("id") or (table == "patients" and (
+                values.get("hospital_number") or values.get("nhs_number")))):
+            record = getattr(parts, table)[-1]
+            _check_unique_id(table, record.id, where(number, ""), seen_nhs)
         if table == "patients":
             _check_unique_nhs(parts.patients[-1], where(number, ""), seen_nhs)
+
+
+def _check_amounts(table: str, parts: Parts, where: Callable[[str], str]) -> None:
+    # ``where`` is the row's place: where("dose") -> "prescriptions.csv:4, column 'dose'"
+    """Impossible amounts (domain.plausible): a prescription's dose or maximum prints as
+    CHECK_DOSE, an observation that cannot be a reading is not kept; each is listed in the
+    import summary with its row, as the FHIR reader does."""
+    if table == "observations":
+        obs = parts.observations[-1]
+        problem = reading_problem(obs.value)
+        if problem:
+            parts.observations.pop()
+            parts.skipped[f"Observation {obs.id!r} at {where('value')} not printed: "
+                          f"{problem}"] += 1
+        return
+    rx = parts.prescriptions[-1]
+    changes: dict[str, Any] = {}
+    for column, what in (("dose", "dose"), ("prn_max_24h", "maximum dose")):
+        problem = dose_text_problem(getattr(rx, column), what=what)
+        if problem:
+            changes[column] = CHECK_DOSE
+            parts.skipped[f"{CHECK_DOSE_NOTE}: prescription {rx.id!r} at "
+                          f"{where(column)}, {problem}"] += 1
+    if changes:
+        parts.prescriptions[-1] = dataclasses.replace(rx, **changes)
+
+
+_ID_TABLES = frozenset({"patients", "stays", "allergies", "alerts", "prescriptions",
+                        "observations", "appointments", "theatre_cases"})
+
+
+def _check_unique_id(
+    table: str, rid: str, where: str, seen: dict[str, tuple[str, str]]
+) -> None:
+    """Two rows of one table with one id: the last would silently replace the first (a
+    patient's identity, a prescription), so the extract is refused naming both rows, as
+    the FHIR reader refuses two resources with one id (issue 13, item 1)."""
+    _, other_where = seen.setdefault(f"{table}/{rid}", (rid, where))
+    if other_where != where:
+        raise InputError(
+            f"two {table} rows with id {rid!r}: this one and {other_where}; one would "
+            "silently replace the other, so the extract is refused (fix the duplicate id)",
+            where=where,
+        )
 
 
 def _check_unique_nhs(patient: Patient, where: str, seen: dict[str, tuple[str, str]]) -> None:
@@ -305,16 +366,18 @@ def _s(values: dict[str, Any], name: str) -> str:
 
 def _patient(v: dict[str, Any], n: int, parts: Parts) -> None:
     pid = _s(v, "id") or _s(v, "hospital_number") or v.get("nhs_number") or f"patient-{n}"
+    death = v.get("deceased") or (False, None)
     phones = [Phone(_s(v, "phone"), "home")] if _s(v, "phone") else []
     if _s(v, "mobile"):
         phones.append(Phone(_s(v, "mobile"), "mobile"))
-    kin = (NextOfKin(_s(v, "next_of_kin_name"), _s(v, "next_of_kin_relationship"),
+    kin = (NextOfKin(clean_name(_s(v, "next_of_kin_name")), _s(v, "next_of_kin_relationship"),
                      _s(v, "next_of_kin_phone")),) if _s(v, "next_of_kin_name") else ()
     parts.patients.append(Patient(
         id=pid, nhs_number=v.get("nhs_number"), hospital_number=_s(v, "hospital_number") or None,
-        family=_s(v, "family"), given=_s(v, "given"), birth_date=v.get("birth_date"),
+        **name_fields(_s(v, "family"), _s(v, "given")), birth_date=v.get("birth_date"),
         sex=v.get("sex") or Sex.UNKNOWN, address=_s(v, "address"), phones=tuple(phones),
         next_of_kin=kin, gp_practice=_s(v, "gp_practice"), source_time=v.get("source_time"),
+        deceased=death[0], deceased_date=death[1],
     ))
     if v.get("spo2_scale") in (1, 2):
         parts.spo2_scale[pid] = int(v["spo2_scale"])
