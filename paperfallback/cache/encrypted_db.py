@@ -143,9 +143,8 @@ def refuse_unproven_key(path: Path, key: str, key_source: str) -> None:
         )
     if check is False:
         raise WrongKey(
-            f"{key_source} is not the key this data folder was set up with "
-            f"({folder / key_check.CHECK_FILE}), so {path.name} was not created; "
-            "nothing was changed" + _BLANK
+            f"the key is wrong: {key_source} is not the key this data folder was set up "
+            f"with ({folder / key_check.CHECK_FILE}); nothing was created or changed" + _BLANK
         )
 
 

@@ -23,6 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlcipher3
 
+from paperfallback.cache import key_check
 from paperfallback.cache.encrypted_db import (
     Connection,
     DatabaseError,
@@ -134,6 +135,7 @@ class CacheStore:
     ) -> CacheStore:
         if readonly and not path.exists():
             refuse_unproven_key(path, key, key_source)  # a wrong key is not "no cache"
+            key_check.remember(path.parent, key)  # the first key used is this folder's
             empty = cls(_empty_cache(), path, key=key, key_source=key_source)
             empty.stand_in = True
             return empty
