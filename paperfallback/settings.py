@@ -22,13 +22,13 @@ from typing import Any
 import platformdirs
 
 from paperfallback.domain.errors import InputError, WrongKey
+from paperfallback.domain.terminology import LOCAL_PATIENT_ID_SYSTEM as LOCAL_PATIENT_ID_SYSTEM
 
 APP_NAME = "PaperFallback"
 SETTINGS_FILE = "settings.json"
 KEY_FILE = "cache.key"
 KEYRING_SERVICE = "PaperFallback cache"
 DEFAULT_FORMS = ("handover", "news2", "mar", "fluid-balance")
-LOCAL_PATIENT_ID_SYSTEM = "https://fhir.nhs.uk/Id/local-patient-identifier"
 
 
 def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

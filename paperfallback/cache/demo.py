@@ -18,17 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from paperfallback.cache.importers.fhir_values import (
-    LAST_ADMINISTERED_URL,
-    LOINC,
-    NHS_NUMBER_SYSTEM,
-    SNOMED,
-    SPO2_SCALE_SYSTEM,
-)
+from paperfallback.cache.importers.fhir_values import LAST_ADMINISTERED_URL
 from paperfallback.cache.staleness import UK
 from paperfallback.cache.store import CacheStore, ImportResult
+from paperfallback.domain import terminology as terms
 from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.domain.nhs_number import check_digit
+from paperfallback.domain.terminology import NHS_NUMBER_SYSTEM, SNOMED, UCUM
 from paperfallback.resources import resource
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM
 
@@ -36,7 +32,7 @@ Json = dict[str, Any]
 PHYSICAL = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
-UCUM = "http://unitsofmeasure.org"
+_NKA = (terms.NO_KNOWN_ALLERGY[0].code, terms.NO_KNOWN_ALLERGY[0].display)
 _LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 WARD_CODE_SYSTEM = "https://fhir.paperfallback.example/Id/ward-code"
 DEMO_SEED = 2018  # the seed the demo command and the app's button use by default
@@ -95,6 +91,10 @@ class _Writer:
         }
         (self.folder / "manifest.json").write_text(json.dumps(manifest, indent=2),
                                                    encoding="utf-8")
+
+
+def _role(code: terms.Code) -> Json:
+    return _concept(code.display, code.system, code.code)
 
 
 def _coding(system: str, code: str, display: str) -> Json:
@@ -275,7 +275,7 @@ class _Hospital:
                 "verificationStatus": {"coding": [_coding(
                     "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
                     "confirmed", "Confirmed")]},
-                "code": {"coding": [_coding(SNOMED, "716186003", "No known allergy")]},
+                "code": {"coding": [_coding(SNOMED, *_NKA)]},
                 "patient": _ref("Patient", pid), "recordedDate": _iso(recorded),
             })
             return
@@ -307,7 +307,7 @@ class _Hospital:
             self.out.write({
                 "resourceType": "Flag", "id": f"flag-{pid}-spo2", "meta": self.meta,
                 "status": "active", "category": [{"text": "Clinical"}],
-                "code": {"coding": [{"system": SPO2_SCALE_SYSTEM, "code": "scale-2",
+                "code": {"coding": [{"system": terms.SPO2_SCALE_SYSTEM, "code": "scale-2",
                                      "display": "NEWS2 SpO2 scale 2"}],
                          "text": "Target SpO2 88–92 %: score on NEWS2 SpO2 scale 2"},
                 "subject": _ref("Patient", pid), "period": {"start": _iso(since)},
@@ -434,48 +434,38 @@ class _Hospital:
                             "status": "final", "category": vital, "code": code,
                             "subject": subject, "effectiveDateTime": eff, **value})
 
-        def qty(v: float, unit: str, code: str) -> Json:
-            return {"value": v, "unit": unit, "system": UCUM, "code": code}
+        def coded(*codes: terms.Code) -> Json:
+            return {"coding": [_coding(c.system, c.code, c.display) for c in codes]}
 
-        obs("rr", {"coding": [_coding(SNOMED, "86290005", "Respiratory rate"),
-                              _coding(LOINC, "9279-1", "Respiratory rate")]},
-            valueQuantity=qty(rr, "breaths/minute", "/min"))
-        obs("spo2", {"coding": [_coding(SNOMED, "431314004", "SpO2"),
-                                _coding(LOINC, "59408-5", "Oxygen saturation by pulse oximetry")]},
-            valueQuantity=qty(spo2, "%", "%"))
+        def qty_of(v: float, parameter: str) -> Json:
+            return {"value": v, **terms.PARAMETER_UNITS[parameter].quantity()}
+
+        # An EPR codes vitals its own way: SpO2 by pulse oximetry (codes the importer
+        # reads but the export never writes), the rest as the UK Core example.
+        vital_codes = terms.VITAL_CODES
+        obs("rr", coded(*vital_codes["resp_rate"]), valueQuantity=qty_of(rr, "resp_rate"))
+        obs("spo2", coded(terms.READ_ALSO["spo2"][-1], terms.READ_ALSO["spo2"][0]),
+            valueQuantity=qty_of(spo2, "spo2"))
         if on_o2:
-            obs("o2", {"coding": [_coding(SNOMED, "371825009", "Patient on oxygen")]},
+            obs("o2", coded(terms.AIR_OR_OXYGEN["O2"]),
                 valueCodeableConcept={"text": rng.choice(("Nasal cannula", "Venturi mask"))})
-            obs("flow", {"coding": [_coding(LOINC, "3151-8", "Inhaled oxygen flow rate")]},
-                valueQuantity=qty(rng.choice((1, 2, 2, 3, 4)), "L/min", "L/min"))
+            obs("flow", coded(*vital_codes["o2_flow"]),
+                valueQuantity=qty_of(rng.choice((1, 2, 2, 3, 4)), "o2_flow"))
         else:
-            obs("air", {"coding": [_coding(SNOMED, "722742002", "Breathing room air")]})
-        obs("bp", {"coding": [_coding(SNOMED, "75367002", "Blood pressure"),
-                              _coding(LOINC, "85354-9", "Blood pressure panel")]},
+            obs("air", coded(terms.AIR_OR_OXYGEN["A"]))
+        obs("bp", coded(*vital_codes["bp"]),
             component=[
-                {"code": {"coding": [_coding(LOINC, "8480-6", "Systolic blood pressure")]},
-                 "valueQuantity": qty(sbp, "mmHg", "mm[Hg]")},
-                {"code": {"coding": [_coding(LOINC, "8462-4", "Diastolic blood pressure")]},
-                 "valueQuantity": qty(dbp, "mmHg", "mm[Hg]")},
+                {"code": coded(vital_codes["sbp"][-1]), "valueQuantity": qty_of(sbp, "sbp")},
+                {"code": coded(vital_codes["dbp"][-1]), "valueQuantity": qty_of(dbp, "dbp")},
             ])
-        obs("pulse", {"coding": [_coding(SNOMED, "364075005", "Heart rate"),
-                                 _coding(LOINC, "8867-4", "Heart rate")]},
-            valueQuantity=qty(pulse, "beats/minute", "/min"))
-        obs("temp", {"coding": [_coding(SNOMED, "276885007", "Core body temperature"),
-                                _coding(LOINC, "8310-5", "Body temperature")]},
-            valueQuantity=qty(temp, "degree Celsius", "Cel"))
-        acvpu_codes = {"A": ("248234008", "Mentally alert"), "C": ("130987000", "Acute confusion"),
-                       "V": ("300202002", "Responds to voice")}
-        obs("acvpu", {"coding": [_coding(SNOMED, "1104441000000107", "ACVPU scale score")]},
-            valueCodeableConcept={"coding": [_coding(SNOMED, *acvpu_codes[acvpu])]})
-        scale_code = ("1104321000000109", "oxygen saturation scale 2 score") if scale2 else (
-            "1104311000000102", "oxygen saturation scale 1 score")
-        obs("news2", {"coding": [_coding(SNOMED, "1104051000000101",
-                                         "Royal College of Physicians NEWS2 total score")]},
-            valueQuantity=qty(news2.total, "score", "{score}"),
-            component=[{"code": {"coding": [_coding(SNOMED, scale_code[0],
-                                                    f"NEWS2 {scale_code[1]}")]},
-                        "valueQuantity": qty(news2.components["spo2"], "score", "{score}")}])
+        obs("pulse", coded(*vital_codes["pulse"][::2]), valueQuantity=qty_of(pulse, "pulse"))
+        obs("temp", coded(*vital_codes["temp"]), valueQuantity=qty_of(temp, "temp"))
+        obs("acvpu", coded(*vital_codes["acvpu"]),
+            valueCodeableConcept=coded(terms.ACVPU_VALUES[acvpu]))
+        obs("news2", coded(terms.NEWS2_TOTAL),
+            valueQuantity=qty_of(news2.total, "news2_total"),
+            component=[{"code": coded(terms.SPO2_SCALE_SCORE[2 if scale2 else 1]),
+                        "valueQuantity": qty_of(news2.components["spo2"], "news2_total")}])
 
     # ---- clinics and theatres -----------------------------------------------------------
 
@@ -564,9 +554,9 @@ class _Hospital:
                         "start": _iso(start), "end": _iso(start + length),
                         "participant": [
                             {"actor": _ref("Patient", pid), "status": "accepted"},
-                            {"type": [_concept("Surgeon", SNOMED, "304292004")],
+                            {"type": [_role(terms.SURGEON)],
                              "actor": _ref("Practitioner", *surgeon), "status": "accepted"},
-                            {"type": [_concept("Anaesthetist", SNOMED, "88189002")],
+                            {"type": [_role(terms.ANAESTHETIST)],
                              "actor": _ref("Practitioner", *anaesthetist), "status": "accepted"},
                             {"actor": _ref("Location", f"theatre-{t + 1}", THEATRES[t]),
                              "status": "accepted"},

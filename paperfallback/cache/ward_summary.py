@@ -26,7 +26,8 @@ from paperfallback.domain.keyed import (
     is_unchecked_total,
     with_keyed,
 )
-from paperfallback.domain.news2 import ClinicalRisk, News2Observation, score
+from paperfallback.domain.news2 import ClinicalRisk
+from paperfallback.domain.news2_input import Raw, news2_input
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import (
     AllergyStatus,
@@ -119,30 +120,11 @@ def _keyed_at(observations: Iterable[Observation]) -> datetime | None:
 def _score_group(group: dict[ObservationKind, Observation], spo2_scale: int) -> int | None:
     if any(kind not in group for kind in _NEWS2_PARAMETERS):
         return None
-    numbers = {}
-    for kind in (ObservationKind.RESP_RATE, ObservationKind.SPO2, ObservationKind.SBP,
-                 ObservationKind.PULSE, ObservationKind.TEMP):
-        value = group[kind].value
-        if value is None:
-            return None
-        numbers[kind] = value
-    oxygen = (group[ObservationKind.OXYGEN].text or "A").strip().upper()
-    acvpu = (group[ObservationKind.ACVPU].text or "").strip().upper()
-    try:
-        return score(
-            News2Observation(
-                resp_rate=numbers[ObservationKind.RESP_RATE],
-                spo2=numbers[ObservationKind.SPO2],
-                oxygen="O2" if oxygen not in ("A", "AIR") else "A",
-                sbp=numbers[ObservationKind.SBP],
-                pulse=numbers[ObservationKind.PULSE],
-                acvpu=acvpu,
-                temp=numbers[ObservationKind.TEMP],
-                spo2_scale=spo2_scale,
-            )
-        ).total
-    except ValueError:  # a coded value the chart does not know: show no score, not a guess
-        return None
+    values: dict[str, Raw] = {
+        kind.value: obs.value if obs.value is not None else obs.text
+        for kind, obs in group.items()}
+    values.pop(ObservationKind.NEWS2_TOTAL.value, None)
+    return news2_input(values, printed_scale=spo2_scale).total
 
 
 def allergy_text(record: PatientRecord) -> str:

@@ -42,12 +42,14 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
                 "ward": wards[stay.ward_code].name if stay and stay.ward_code in wards else None,
                 "ward_code": stay.ward_code if stay else None,
                 "bed": stay.bed if stay else None,
+                "deceased": p.deceased,
+                "deceased_date": p.deceased_date.isoformat() if p.deceased_date else None,
             })
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     for row in rows:
         p, stay = row.patient, row.stay
-        where = f"{stay.ward_code} {stay.bed}" if stay else "-"
+        where = f"{stay.ward_code} {stay.bed}" if stay else ("DECEASED" if p.deceased else "-")
         dob = p.birth_date.strftime("%d-%b-%Y") if p.birth_date else "DOB not recorded"
         nhs = format_nhs_number(p.nhs_number) or "NHS no. not recorded"
         print(f"{where:<14} {p.display_name:<36} {nhs:<14} {p.hospital_number or '':<12} {dob}")

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from paperfallback.domain.news2 import News2Observation, score
+from paperfallback.domain.news2_input import Raw, news2_input
 from paperfallback.domain.records import Observation, ObservationKind, PatientRecord
 
 KEYED_PREFIX = "keyed-from-paper:"
@@ -68,8 +68,9 @@ def _column(obs: Observation) -> str:
 def rescore_keyed(keyed: Iterable[Observation],
                   default_scale: int | None) -> list[Observation]:
     """Keyed observations with each column's NEWS2 total computed from its keyed
-    parameters (RCP NEWS2 2017, chart 1, via :func:`paperfallback.domain.news2.score`) on
-    the column's keyed SpO2 scale, else ``default_scale`` (the EPR's), else Scale 1.
+    parameters (RCP NEWS2 2017, chart 1, via :func:`paperfallback.domain.news2_input`) on
+    the column's SpO2 scale as carried on its ids (re-entry puts the keyed scale, else the
+    one printed on the chart, there), else ``default_scale``, else Scale 1.
 
     A handwritten total is never passed on alone: where it differs from the computed one
     the total keeps the computed value with the paper's in its text (:func:`paper_total`),
@@ -106,27 +107,10 @@ def rescore_keyed(keyed: Iterable[Observation],
 
 
 def _score(params: dict[ObservationKind, Observation], scale: int) -> int | None:
-    def number(kind: ObservationKind) -> float | None:
-        obs = params.get(kind)
-        return obs.value if obs is not None else None
-
-    def code(kind: ObservationKind) -> str:
-        obs = params.get(kind)
-        return obs.text.strip().upper() if obs is not None else ""
-
-    numbers = [number(k) for k in (ObservationKind.RESP_RATE, ObservationKind.SPO2,
-                                   ObservationKind.SBP, ObservationKind.PULSE,
-                                   ObservationKind.TEMP)]
-    oxygen, acvpu = code(ObservationKind.OXYGEN), code(ObservationKind.ACVPU)
-    if any(n is None for n in numbers) or not oxygen or not acvpu:
-        return None
-    rr, spo2, sbp, pulse, temp = (float(n or 0) for n in numbers)
-    try:
-        return score(News2Observation(
-            resp_rate=rr, spo2=spo2, oxygen="A" if oxygen in ("A", "AIR") else "O2", sbp=sbp,
-            pulse=pulse, acvpu=acvpu, temp=temp, spo2_scale=scale)).total
-    except ValueError:  # a code the chart does not know: no total rather than a guess
-        return None
+    values: dict[str, Raw] = {
+        kind.value: obs.value if obs.value is not None else obs.text
+        for kind, obs in params.items()}
+    return news2_input(values, printed_scale=scale).total
 
 
 def _minute(moment: datetime) -> datetime:

@@ -21,14 +21,16 @@ from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import quote
 
-from paperfallback.export.model import NHS_NUMBER_SYSTEM, Code, KeyedValue, PatientRef
+from paperfallback.domain.terminology import (
+    DATA_ABSENT_REASON,
+    NHS_NUMBER_SYSTEM,
+    OBSERVATION_CATEGORY,
+    PRINTED_UNITS,
+    Code,
+)
+from paperfallback.export.model import KeyedValue, PatientRef
 
 DEFAULT_BASE_URL = "https://paperfallback.example.nhs.uk"
-SNOMED = "http://snomed.info/sct"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 
 Method = Literal["POST", "PUT", "PATCH"]
 
@@ -194,19 +196,6 @@ def category(code: str, display: str) -> list[dict[str, Any]]:
     return [{"coding": [{"system": OBSERVATION_CATEGORY, "code": code, "display": display}]}]
 
 
-# UCUM for the units forms print. Keys are the printed unit.
-UCUM_UNITS: dict[str, tuple[str, str]] = {
-    "/min": ("/min", "per minute"),
-    "%": ("%", "percent"),
-    "mmHg": ("mm[Hg]", "millimeter of mercury"),
-    "°C": ("Cel", "degree Celsius"),
-    "L/min": ("L/min", "liter per minute"),
-    "ml": ("mL", "milliliter"),
-    "mL": ("mL", "milliliter"),
-    "kg": ("kg", "kilogram"),
-}
-
-
 def decimal_value(number: float, text: str | None = None) -> int | float:
     """The number as keyed: '37.0' stays 37.0 (its precision), '96' stays an integer."""
     if text is not None and "." in text:
@@ -217,9 +206,8 @@ def decimal_value(number: float, text: str | None = None) -> int | float:
 def quantity(number: float, printed_unit: str, text: str | None = None) -> dict[str, Any]:
     """A valueQuantity with its UCUM code."""
     out: dict[str, Any] = {"value": decimal_value(number, text)}
-    if printed_unit in UCUM_UNITS:
-        code, unit = UCUM_UNITS[printed_unit]
-        out.update(unit=unit, system=UCUM, code=code)
+    if printed_unit in PRINTED_UNITS:
+        out.update(PRINTED_UNITS[printed_unit].quantity())
     elif printed_unit:
         out["unit"] = printed_unit
     return out

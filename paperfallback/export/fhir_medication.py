@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from paperfallback.cache.staleness import UK
+from paperfallback.domain.terminology import OMISSION_REASONS as OMISSION_REASONS
 from paperfallback.export.fhir_common import (
     entry_id,
     identified,
@@ -32,19 +33,6 @@ from paperfallback.export.model import (
     KeyedRow,
     fhir_datetime,
 )
-
-# MAR omission codes, as the legend of forms/mar.yaml prints them (a test keeps them equal).
-OMISSION_REASONS: dict[str, str] = {
-    "1": "Patient refused",
-    "2": "Nil by mouth",
-    "3": "Drug unavailable (inform prescriber)",
-    "4": "Patient away from ward",
-    "5": "Vomiting / unable to take",
-    "6": "Withheld on clinical grounds (document why)",
-    "7": "Self-administered",
-    "8": "Other (document in notes)",
-}
-
 
 _SECTIONS = ("regular", "prn", "once_infusions")
 

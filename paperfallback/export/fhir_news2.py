@@ -18,11 +18,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from paperfallback.domain.news2 import News2Observation, score
+from paperfallback.domain import terminology as terms
+from paperfallback.domain.news2_input import news2_input
 from paperfallback.export.fhir_common import (
-    LOINC,
-    SNOMED,
-    UCUM,
     BuiltEntry,
     SiteSystems,
     category,
@@ -40,73 +38,12 @@ from paperfallback.export.model import (
     KeyedValue,
     ValueState,
     fhir_datetime,
+    news2_values,
 )
 
-NEWS2_TOTAL = Code(
-    SNOMED, "1104051000000101",
-    "Royal College of Physicians NEWS2 (National Early Warning Score 2) total score",
-)
-_SCORE_PREFIX = "Royal College of Physicians NEWS2 (National Early Warning Score 2) - "
-# Component score codes, in the order of the UK Core example.
-COMPONENT_CODES: dict[str, Code] = {
-    "resp_rate": Code(SNOMED, "1104301000000104", _SCORE_PREFIX + "respiration rate score"),
-    "pulse": Code(SNOMED, "1104351000000103", _SCORE_PREFIX + "pulse score"),
-    "spo2_scale1": Code(
-        SNOMED, "1104311000000102", _SCORE_PREFIX + "oxygen saturation scale 1 score"
-    ),
-    "spo2_scale2": Code(
-        SNOMED, "1104321000000108", _SCORE_PREFIX + "oxygen saturation scale 2 score"
-    ),
-    "oxygen": Code(SNOMED, "1104331000000105", _SCORE_PREFIX + "air or oxygen score"),
-    "temp": Code(SNOMED, "1104371000000107", _SCORE_PREFIX + "temperature score"),
-    "sbp": Code(SNOMED, "1104341000000101", _SCORE_PREFIX + "systolic blood pressure score"),
-    "acvpu": Code(SNOMED, "1104361000000100", _SCORE_PREFIX + "consciousness score"),
-}
-
-# Parameter codes exactly as the UK Core example bundle codes them.
-VITAL_CODES: dict[str, tuple[Code, ...]] = {
-    "resp_rate": (Code(SNOMED, "86290005", "Respiratory rate"),
-                  Code(LOINC, "9279-1", "Respiratory Rate")),
-    "pulse": (Code(SNOMED, "364075005", "Heart rate"),
-              Code(SNOMED, "78564009", "Pulse rate"),
-              Code(LOINC, "8867-4", "Heart rate")),
-    "spo2": (Code(SNOMED, "103228002", "Hemoglobin saturation with oxygen"),
-             Code(LOINC, "2708-6", "Oxygen saturation in Arterial blood")),
-    "temp": (Code(SNOMED, "276885007", "Core body temperature"),
-             Code(LOINC, "8310-5", "Body temperature")),
-    "bp": (Code(SNOMED, "75367002", "Blood pressure"),
-           Code(LOINC, "85354-9", "Blood pressure panel with all children optional")),
-    "sbp": (Code(SNOMED, "72313002", "Systolic arterial pressure"),
-            Code(LOINC, "8480-6", "Systolic blood pressure")),
-    "dbp": (Code(SNOMED, "1091811000000102", "Diastolic arterial pressure"),
-            Code(LOINC, "8462-4", "Diastolic blood pressure")),
-    "o2_flow": (Code(LOINC, "3151-8", "Inhaled oxygen flow rate"),),
-    "acvpu": (Code(SNOMED, "1104441000000107",
-                   "ACVPU (Alert Confusion Voice Pain Unresponsive) scale score"),),
-}
-# Units as the example bundle writes them (UCUM with annotations).
+SCORE_UNIT = terms.SCORE_UNIT.quantity()
 VITAL_UNITS: dict[str, dict[str, str]] = {
-    "resp_rate": {"unit": "Breaths / minute", "system": UCUM, "code": "{Breaths}/min"},
-    "pulse": {"unit": "heart beats per minute", "system": UCUM, "code": "{beats}/min"},
-    "spo2": {"unit": "percent", "system": UCUM, "code": "%"},
-    "temp": {"unit": "degree Celsius", "system": UCUM, "code": "Cel"},
-    "sbp": {"unit": "millimeter of mercury", "system": UCUM, "code": "mm[Hg]"},
-    "dbp": {"unit": "millimeter of mercury", "system": UCUM, "code": "mm[Hg]"},
-    "o2_flow": {"unit": "liter per minute", "system": UCUM, "code": "L/min"},
-}
-AIR_OR_OXYGEN: dict[str, Code] = {
-    "A": Code(SNOMED, "722742002", "Breathing room air"),
-    "O2": Code(SNOMED, "371825009", "Patient on oxygen"),
-}
-ACVPU_VALUES: dict[str, Code] = {
-    "A": Code(SNOMED, "248234008", "Mentally alert"),
-    "C": Code(SNOMED, "130987000", "Acute confusion"),
-    "V": Code(SNOMED, "300202002", "Responds to voice"),
-    "P": Code(SNOMED, "450847001", "Responds to pain"),
-    "U": Code(SNOMED, "422768004", "Unresponsive"),
-}
-SCORE_UNIT = {"unit": "ScoreOf", "system": UCUM, "code": "{ScoreOf}"}
-PARAMETERS = ("resp_rate", "spo2", "oxygen", "sbp", "pulse", "acvpu", "temp")
+    parameter: unit.quantity() for parameter, unit in terms.PARAMETER_UNITS.items()}
 
 
 @dataclass
@@ -163,7 +100,7 @@ def news2_column(
             continue
         body = vital(field_id, value)
         if field_id == "spo2":
-            scale = _spo2_scale(row)
+            scale = news2_input(news2_values(row), printed_scale=form.spo2_scale).scale
             body["note"] = [{"text": f"SpO2 scale {scale} (RCP NEWS2 2017)"}]
         built = observation(field_id, body)
         if field_id != "o2_flow":
@@ -192,7 +129,7 @@ def news2_column(
 
     oxygen = row.get("oxygen")
     if oxygen is not None and oxygen.has_value:
-        code = AIR_OR_OXYGEN.get((oxygen.text or "").upper())
+        code = terms.AIR_OR_OXYGEN.get((oxygen.text or "").upper())
         if code is None:
             out.problems.append(f"air or oxygen {oxygen.text!r} is neither A nor O2")
         else:
@@ -206,9 +143,9 @@ def news2_column(
     if acvpu is not None and _exportable(acvpu):
         body = {
             "category": category("survey", "Survey"),
-            "code": concept(merged_codes(VITAL_CODES["acvpu"], acvpu.codes)),
+            "code": concept(merged_codes(terms.VITAL_CODES["acvpu"], acvpu.codes)),
         }
-        value_code = ACVPU_VALUES.get((acvpu.text or "").upper())
+        value_code = terms.ACVPU_VALUES.get((acvpu.text or "").upper())
         if acvpu.state is ValueState.ILLEGIBLE or value_code is None:
             body["dataAbsentReason"] = data_absent()
         else:
@@ -217,13 +154,14 @@ def news2_column(
             )
         parameter_urls.append(observation("acvpu", body).full_url)
 
-    total = _total(row, parameter_urls)
+    total = _total(form, row, parameter_urls)
     if total is not None:
         observation("news2_total", total)
     return out
 
 
-def _total(row: KeyedRow, parameter_urls: list[str]) -> dict[str, Any] | None:
+def _total(form: ExportedForm, row: KeyedRow,
+           parameter_urls: list[str]) -> dict[str, Any] | None:
     """The NEWS2 total: computed where every parameter was keyed, else the handwritten
     total as written (said so in a note). None when neither exists."""
     handwritten = row.get("news2_total")
@@ -231,39 +169,26 @@ def _total(row: KeyedRow, parameter_urls: list[str]) -> dict[str, Any] | None:
     notes: list[str] = []
     body: dict[str, Any] = {
         "category": category("survey", "Survey"),
-        "code": concept([NEWS2_TOTAL]),
+        "code": concept([terms.NEWS2_TOTAL]),
     }
-    missing = [p for p in PARAMETERS if not _keyed(row, p)]
-    computed = None
-    if not missing:
-        try:
-            computed = score(News2Observation(
-                resp_rate=float(row.text("resp_rate")),
-                spo2=float(row.text("spo2")),
-                oxygen=row.text("oxygen"),
-                sbp=float(row.text("sbp")),
-                pulse=float(row.text("pulse")),
-                acvpu=row.text("acvpu"),
-                temp=float(row.text("temp")),
-                spo2_scale=_spo2_scale(row),
-            ))
-        except ValueError:
-            computed = None
+    built = news2_input(news2_values(row), printed_scale=form.spo2_scale)
+    missing = list(built.missing)
+    computed = built.score
     if computed is not None:
-        scale_key = "spo2_scale2" if _spo2_scale(row) == 2 else "spo2_scale1"
         body["valueQuantity"] = {"value": computed.total, **SCORE_UNIT}
         body["derivedFrom"] = [{"reference": url} for url in parameter_urls]
         order = ("resp_rate", "pulse", "spo2", "oxygen", "temp", "sbp", "acvpu")
         body["component"] = [
             {
-                "code": concept([COMPONENT_CODES[scale_key if p == "spo2" else p]]),
+                "code": concept([terms.SPO2_SCALE_SCORE[built.scale] if p == "spo2"
+                                 else terms.COMPONENT_CODES[p]]),
                 "valueQuantity": {"value": computed.components[p], **SCORE_UNIT},
             }
             for p in order
         ]
         notes.append(
             f"Computed by PaperFallback from the keyed parameters (RCP NEWS2 2017, chart 1; "
-            f"SpO2 scale {_spo2_scale(row)}): {computed.total}, clinical risk {computed.risk}."
+            f"SpO2 scale {built.scale}): {computed.total}, clinical risk {computed.risk}."
         )
         if written is not None and int(written) != computed.total:
             notes.append(
@@ -297,22 +222,10 @@ def _total(row: KeyedRow, parameter_urls: list[str]) -> dict[str, Any] | None:
 @lru_cache(maxsize=256)
 def _vital_concept(field_id: str, extra: tuple[Code, ...]) -> dict[str, Any]:
     """The UK Core codes of a parameter plus any the form adds (shared: never mutate)."""
-    out = concept(merged_codes(VITAL_CODES[field_id], extra))
+    out = concept(merged_codes(terms.VITAL_CODES[field_id], extra))
     if field_id == "pulse":  # as the example: pulse rate is the reading taken
         out["coding"][1]["userSelected"] = True
     return out
-
-
-def _keyed(row: KeyedRow, parameter: str) -> bool:
-    if parameter in ("oxygen", "acvpu"):
-        return bool(row.text(parameter))
-    value = row.get(parameter)
-    return value is not None and value.number() is not None
-
-
-def _spo2_scale(row: KeyedRow) -> int:
-    text = row.text("spo2_scale") or row.context.get("spo2_scale", "")
-    return 2 if text.strip() == "2" else 1
 
 
 def _exportable(value: KeyedValue) -> bool:

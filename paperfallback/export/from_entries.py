@@ -231,6 +231,7 @@ class _Reader:
             status=record.status.value if record else "keyed",
             form_date=issued.session_date,
             verified_by=record.resolved_by if record else "",
+            spo2_scale=issued.spo2_scale,
         )
 
     def _with_context(

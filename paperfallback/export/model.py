@@ -20,9 +20,9 @@ import orjson
 
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.errors import InputError
-
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-LOCAL_PATIENT_ID_SYSTEM = "https://fhir.nhs.uk/Id/local-patient-identifier"
+from paperfallback.domain.terminology import LOCAL_PATIENT_ID_SYSTEM as LOCAL_PATIENT_ID_SYSTEM
+from paperfallback.domain.terminology import NHS_NUMBER_SYSTEM as NHS_NUMBER_SYSTEM
+from paperfallback.domain.terminology import Code as Code  # re-exported: export's Coding
 
 
 class ValueState(StrEnum):
@@ -31,15 +31,6 @@ class ValueState(StrEnum):
     VALUE = "value"
     ILLEGIBLE = "illegible"
     NOT_RECORDED = "not_recorded"
-
-
-@dataclass(frozen=True, slots=True)
-class Code:
-    """A FHIR Coding from the form definition (LOINC, SNOMED CT, dm+d ...)."""
-
-    system: str
-    code: str
-    display: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +140,12 @@ class KeyedRow:
         return tuple(sorted({v.keyed_by for v in self.values.values() if v.keyed_by}))
 
 
+def news2_values(row: KeyedRow) -> dict[str, str | None]:
+    """A row's values as the NEWS2 input builder takes them (field id -> text of a value;
+    illegible / not recorded give None): see paperfallback.domain.news2_input."""
+    return {f: v.text if v.has_value else None for f, v in row.values.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class ExportedForm:
     """One issued paper form instance with what was keyed from it."""
@@ -166,6 +163,7 @@ class ExportedForm:
     status: str = "keyed"  # keyed or verified (double entry)
     form_date: date | None = None  # the day of a clinic or theatre list
     verified_by: str = ""
+    spo2_scale: int | None = None  # printed on the chart, from the register (IssuedForm)
 
     def patient_for(self, row: KeyedRow) -> PatientRef | None:
         return row.patient if row.patient is not None else self.patient

@@ -10,6 +10,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 from paperfallback.domain.nhs_number import check_digit
+from paperfallback.domain.terminology import URINE_OUTPUT
 from paperfallback.export.model import (
     Code,
     ExportedForm,
@@ -179,7 +180,7 @@ def random_fluid_form(n: int, rng: random.Random, *, pc_id: str = "WARD-PC-1") -
                          "fb_initials": "JK"},
             context={"time_point": hour}, units={"in_oral": "ml", "out_urine": "ml"},
             types={"in_oral": "number", "out_urine": "number"},
-            codes={"out_urine": (Code("http://loinc.org", "9187-6", "Urine output"),)},
+            codes={"out_urine": (URINE_OUTPUT,)},
         ))
     return keyed_form("fluid-balance", f"F{n:06d}X", rows, patient=synthetic_patient(n),
                       pc_id=pc_id)

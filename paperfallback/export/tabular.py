@@ -18,12 +18,13 @@ from pathlib import Path
 
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.errors import InputError
-from paperfallback.domain.news2 import News2Observation, score
-from paperfallback.export.fhir_common import LOINC, SNOMED
+from paperfallback.domain.news2_input import TOTAL, news2_input
+from paperfallback.domain.terminology import LOINC, NEWS2_TOTAL, SNOMED
 from paperfallback.export.model import (
     ExportedForm,
     KeyedRow,
     KeyedValue,
+    news2_values,
     parse_when,
     row_fingerprint,
 )
@@ -119,16 +120,16 @@ def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new") -> Iterat
     for value in sorted(row.values.values(), key=lambda v: v.field_id):
         yield {**base, **_value_columns(value)}
     if form.form_id == "news2" and row.section == "observations":
-        computed = _news2_total(row)
+        built = news2_input(news2_values(row), printed_scale=form.spo2_scale)
+        computed = built.total
         if computed is not None:
-            written = row.get("news2_total")
-            note = "computed from the keyed parameters (RCP NEWS2 2017, chart 1)"
-            if written is not None and written.number() is not None and \
-                    int(written.number() or 0) != computed:
-                note += f"; DIFFERS from the handwritten total {written.text}"
+            note = ("computed from the keyed parameters (RCP NEWS2 2017, chart 1; "
+                    f"SpO2 scale {built.scale})")
+            if built.handwritten is not None and built.handwritten != computed:
+                note += f"; DIFFERS from the handwritten total {row.text(TOTAL)}"
             yield {**base, "field_id": "news2_total_computed",
                    "field_label": "NEWS2 total (computed)", "value": str(computed),
-                   "state": "computed", "snomed_code": "1104051000000101", "note": note,
+                   "state": "computed", "snomed_code": NEWS2_TOTAL.code, "note": note,
                    "keyed_at": _iso(row.keyed_at), "keyed_by": ", ".join(row.keyed_by)}
 
 
@@ -151,19 +152,6 @@ def _value_columns(value: KeyedValue) -> dict[str, str]:
         "keyed_by": value.keyed_by,
         "keyed_at": _iso(value.keyed_at),
     }
-
-
-def _news2_total(row: KeyedRow) -> int | None:
-    try:
-        return score(News2Observation(
-            resp_rate=float(row.text("resp_rate")), spo2=float(row.text("spo2")),
-            oxygen=row.text("oxygen"), sbp=float(row.text("sbp")),
-            pulse=float(row.text("pulse")), acvpu=row.text("acvpu"),
-            temp=float(row.text("temp")),
-            spo2_scale=2 if row.text("spo2_scale") == "2" else 1,
-        )).total
-    except ValueError:
-        return None
 
 
 def row_time(form: ExportedForm, row: KeyedRow) -> datetime | None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from paperfallback.domain.news2 import News2Observation, News2Score, score
+from paperfallback.domain.news2 import News2Score
+from paperfallback.domain.news2_input import PARAMETERS, TOTAL, is_news2_column, news2_input
 from paperfallback.reentry.model import DiscrepancyKind, Entry, EntryState, FieldAddress
 from paperfallback.reentry.store import EntriesStore
 
-PARAMETERS = ("resp_rate", "spo2", "oxygen", "sbp", "pulse", "acvpu", "temp")
-TOTAL_FIELD = "news2_total"
+TOTAL_FIELD = TOTAL
+__all__ = ["PARAMETERS", "TOTAL_FIELD", "ColumnScore", "check_column", "column_score",
+           "is_news2_chart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,46 +41,16 @@ class ColumnScore:
 
 
 def is_news2_chart(field_ids: set[str]) -> bool:
-    return set(PARAMETERS) <= field_ids and TOTAL_FIELD in field_ids
+    return is_news2_column(field_ids)
 
 
-def column_score(values: Mapping[str, Entry], *, default_scale: int = 1) -> ColumnScore:
-    """Score a column from its entries (field id -> entry of the pass being checked)."""
-    def number(field_id: str) -> float | None:
-        entry = values.get(field_id)
-        if entry is None or entry.state is not EntryState.VALUE or entry.value is None:
-            return None
-        try:
-            return float(entry.value)
-        except ValueError:
-            return None
-
-    def text(field_id: str) -> str | None:
-        entry = values.get(field_id)
-        if entry is None or entry.state is not EntryState.VALUE:
-            return None
-        return entry.value
-
-    scale_text = text("spo2_scale")
-    scale = int(scale_text) if scale_text in ("1", "2") else default_scale
-    numbers = {p: number(p) for p in ("resp_rate", "spo2", "sbp", "pulse", "temp")}
-    codes = {p: text(p) for p in ("oxygen", "acvpu")}
-    missing = tuple(p for p in PARAMETERS if (numbers.get(p) if p in numbers else codes[p]) is None)
-    total = number(TOTAL_FIELD)
-    handwritten = int(total) if total is not None else None
-    if missing:
-        return ColumnScore(None, missing, handwritten, scale)
-    obs = News2Observation(
-        resp_rate=_req(numbers["resp_rate"]), spo2=_req(numbers["spo2"]),
-        oxygen=codes["oxygen"] or "", sbp=_req(numbers["sbp"]), pulse=_req(numbers["pulse"]),
-        acvpu=codes["acvpu"] or "", temp=_req(numbers["temp"]), spo2_scale=scale,
-    )
-    return ColumnScore(score(obs), (), handwritten, scale)
-
-
-def _req(value: float | None) -> float:
-    assert value is not None
-    return value
+def column_score(values: Mapping[str, Entry], *, printed_scale: int | None) -> ColumnScore:
+    """Score a column from its entries (field id -> entry of the pass being checked), on
+    the keyed "Scale used", else the scale printed on the chart (the issued form's)."""
+    built = news2_input(
+        {f: e.value for f, e in values.items() if e.state is EntryState.VALUE},
+        printed_scale=printed_scale)
+    return ColumnScore(built.score, built.missing, built.handwritten, built.scale)
 
 
 def check_column(
@@ -88,7 +60,7 @@ def check_column(
     index: int,
     values: Mapping[str, Entry],
     *,
-    default_scale: int = 1,
+    printed_scale: int | None,
     clerk: str = "",
 ) -> ColumnScore:
     """Score a column and open (or close) its NEWS2 discrepancy accordingly.
@@ -96,7 +68,7 @@ def check_column(
     The discrepancy closes by itself only when the keyed values now agree (a keying slip
     corrected); a real difference on the paper stays open until someone acknowledges it.
     """
-    result = column_score(values, default_scale=default_scale)
+    result = column_score(values, printed_scale=printed_scale)
     address = FieldAddress(instance_id, section_id, index, TOTAL_FIELD)
     if result.differs and result.computed is not None:
         store.raise_discrepancy(

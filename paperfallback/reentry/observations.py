@@ -16,19 +16,17 @@ from collections import defaultdict
 from datetime import datetime
 
 from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
+from paperfallback.domain.news2_input import SCALE, spo2_scale_for
 from paperfallback.domain.records import Observation, ObservationKind
+from paperfallback.domain.terminology import PARAMETER_UNITS
 from paperfallback.reentry.model import EntryState
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
+from paperfallback.register import printed_spo2_scales
 from paperfallback.workstore import WorkStore
 
 TIME_FIELD = "obs_time"  # the NEWS2 chart's time field (issue 4 names it)
-SCALE_FIELD = "spo2_scale"  # the column's SpO2 scale: carried on the ids (domain.keyed)
-_UNITS = {
-    ObservationKind.RESP_RATE: "/min", ObservationKind.SPO2: "%", ObservationKind.O2_FLOW: "L/min",
-    ObservationKind.SBP: "mmHg", ObservationKind.DBP: "mmHg", ObservationKind.PULSE: "/min",
-    ObservationKind.TEMP: "Cel",
-}
+SCALE_FIELD = SCALE  # the column's SpO2 scale: carried on the ids (domain.keyed)
 _CODED = {ObservationKind.OXYGEN, ObservationKind.ACVPU}
 
 
@@ -70,6 +68,7 @@ def keyed_by_patient(work_db: WorkStore) -> dict[str, list[Observation]]:
 def _keyed_by_patient(work_db: WorkStore,
                       patient_ids: set[str] | None) -> dict[str, list[Observation]]:
     store = EntriesStore(work_db)
+    printed = printed_spo2_scales(work_db)
     kinds = {k.value: k for k in ObservationKind}
     by_patient: dict[str, list[Observation]] = defaultdict(list)
     for record in store.instances():
@@ -89,8 +88,9 @@ def _keyed_by_patient(work_db: WorkStore,
                 effective = datetime.fromisoformat(values[TIME_FIELD][0])
             except ValueError:
                 continue
-            scale_text = values.get(SCALE_FIELD, ("", effective))[0].strip()
-            scale = int(scale_text) if scale_text in ("1", "2") else None
+            # The column's scale: keyed, else printed on the chart (domain.news2_input).
+            scale = spo2_scale_for(values.get(SCALE_FIELD, ("", effective))[0],
+                                   printed.get(record.instance_id))
             for field_id, (value, keyed_at) in values.items():
                 kind = kinds.get(field_id)
                 if kind is None:
@@ -105,8 +105,13 @@ def _keyed_by_patient(work_db: WorkStore,
                     except ValueError:
                         continue
                     obs = Observation(ident, patient_id, kind, effective, value=number,
-                                      unit=_UNITS.get(kind, ""), source_time=keyed_at)
+                                      unit=_unit(kind), source_time=keyed_at)
                 out.append(obs)
     for observations in by_patient.values():
         observations.sort(key=lambda o: (o.effective, o.kind.value))
     return dict(by_patient)
+
+
+def _unit(kind: ObservationKind) -> str:
+    unit = PARAMETER_UNITS.get(kind.value)
+    return unit.printed if unit is not None else ""

@@ -53,7 +53,6 @@ class KeyingSession:
         clerk: str,
         entry_pass: EntryPass = EntryPass.FIRST,
         ctx: KeyingContext | None = None,
-        default_spo2_scale: int = 1,
         source: str = "screen",
     ) -> None:
         if not clerk.strip():
@@ -64,7 +63,6 @@ class KeyingSession:
         self.clerk = clerk.strip()
         self.entry_pass = entry_pass
         self.ctx = ctx or KeyingContext(printed_at=printed.printed_at)
-        self.default_spo2_scale = default_spo2_scale
         self.source = source
         record = store.instance(printed.instance_id)
         if (entry_pass is EntryPass.SECOND and record is not None
@@ -193,7 +191,7 @@ class KeyingSession:
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index
         )
-        return column_score(values, default_scale=self.default_spo2_scale)
+        return column_score(values, printed_scale=self.printed.spo2_scale)
 
     def _after_save(self, section_id: str, index: int) -> str:
         section = self.layout.section(section_id)
@@ -206,7 +204,7 @@ class KeyingSession:
         )
         result = check_column(
             self.store, self.printed.instance_id, section_id, index, values,
-            default_scale=self.default_spo2_scale, clerk=self.clerk,
+            printed_scale=self.printed.spo2_scale, clerk=self.clerk,
         )
         if result.differs and result.computed is not None:
             return (

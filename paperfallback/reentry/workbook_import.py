@@ -30,6 +30,7 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from paperfallback.cache.importers.workbook_limits import KEYING_LIMITS, check_workbook
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormCatalogue, FormSpec
@@ -159,6 +160,7 @@ def _open(path: Path) -> Any:
 
     if not path.exists():
         raise InputError("no such file", where=str(path))
+    check_workbook(path, KEYING_LIMITS)  # size, rows, no DTD: before any XML parser runs
     try:
         # Formulas as written (not their cached results), so they can be refused.
         return load_workbook(path, read_only=True, data_only=False)

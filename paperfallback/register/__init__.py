@@ -14,6 +14,7 @@ from paperfallback.register.store import (
     MemoryAllocator,
     Register,
     pc_code_for,
+    printed_spo2_scales,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "format_downtime_number",
     "format_instance_id",
     "pc_code_for",
+    "printed_spo2_scales",
     "validate_downtime_number",
     "validate_instance_id",
 ]

@@ -74,6 +74,11 @@ class IssuedForm:
     stale: bool = False  # the page carried the STALE DATA warning
     copy: int = 1
     extra: dict[str, str] = field(default_factory=dict)
+    # The SpO2 scale printed on a NEWS2 chart (1 or 2), decided once at print time; every
+    # later path scores the chart's columns on it unless a column's "Scale used" is keyed
+    # (paperfallback.domain.news2_input). None: a blank copy, or printed by a version
+    # before 0.x recorded it (old work.db rows have no such key and read back as None).
+    spo2_scale: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = to_json(self)
@@ -232,6 +237,23 @@ class Register:
             from_json(IssuedForm, json.loads(r[0]))
             for r in self._conn.execute(sql, params).fetchall()
         ]
+
+
+def printed_spo2_scales(work: WorkStore) -> dict[str, int]:
+    """Instance ID -> the SpO2 scale printed on that chart, for every issued form that
+    recorded one (read-only; a work store without a register gives none)."""
+    conn = work.connection
+    known = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'issued_forms'"
+    ).fetchone()
+    if known is None:
+        return {}
+    out: dict[str, int] = {}
+    for instance_id, data in conn.execute("SELECT instance_id, data FROM issued_forms"):
+        scale = json.loads(data).get("spo2_scale")
+        if scale in (1, 2):
+            out[str(instance_id)] = int(scale)
+    return out
 
 
 def recorded_line(items: list[IssuedForm], added: int) -> str:

@@ -21,6 +21,7 @@ from paperfallback.domain.keyed import (
     keyed_spo2_scale,
     paper_total,
 )
+from paperfallback.domain.news2_input import chart_spo2_scale
 from paperfallback.domain.records import Observation, ObservationKind, PatientRecord
 from paperfallback.formspec.models import ChartRow, ChartSection, FieldSpec, GraphRow
 from paperfallback.render.draw import (
@@ -198,9 +199,10 @@ class ColumnsChartFlow:
         if self.ctx.subject is None:
             return "SpO2 scale: circle the scale prescribed (Scale 1 unless a clinician " \
                    "prescribes Scale 2)."
-        if self.spo2_scale:
+        if self.ctx.subject.record is not None and \
+                self.ctx.subject.record.spo2_scale in (1, 2):
             return f"SpO2 scale recorded in the EPR: Scale {self.spo2_scale}."
-        return "SpO2 scale not recorded in the EPR: use Scale 1 unless a clinician " \
+        return "SpO2 scale not recorded in the EPR: Scale 1 unless a clinician " \
                "prescribes Scale 2."
 
     def _draw(self, c: Canvas, x: float, top: float, width: float, columns: int,
@@ -461,7 +463,9 @@ def chart_flow(chart: ChartSection, ctx: BuildContext) -> list[Flow]:
         return [RowsChartFlow(chart, ctx)]
     record = ctx.subject.record if ctx.subject else None
     points = time_points(record, chart) if (record and chart.prefill) else []
-    scale = record.spo2_scale if record else None
+    scale = chart_spo2_scale(record.spo2_scale) if record else None
+    if scale is not None and any(f.prefill == "observation.spo2_scale" for f in chart.fields):
+        ctx.stats.spo2_scale = scale  # recorded on the issued form: every later path reads it
     return [ColumnsChartFlow(chart, ctx, points, scale, first=(i == 0)) for i in range(chart.pages)]
 
 

@@ -41,6 +41,7 @@ class Stats:
     prefilled_times: list[str] = field(default_factory=list)
     rows: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # e.g. "dates:regular" -> ISO dates
+    spo2_scale: int | None = None  # the SpO2 scale a NEWS2 chart printed (decided once)
 
 
 @dataclass

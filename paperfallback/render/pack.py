@@ -536,4 +536,5 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         rows=tuple(stats.rows),
         stale=stale and job.from_cache,
         extra={"printed_on": printed_on, **stats.extra},
+        spo2_scale=stats.spo2_scale,
     )

@@ -206,8 +206,8 @@ _RESOLVERS: dict[str, Callable[[RowContext], str]] = {
     "patient.hospital_number": _patient(lambda p, _c: p.hospital_number or ""),
     "patient.birth_date": _patient(lambda p, c: dob_with_age(p, uk_time(c.now).date())),
     "patient.age": _patient(
-        lambda p, c: str(age_in_years(p.birth_date, uk_time(c.now).date()))
-        if p.birth_date else ""
+        lambda p, c: "DECEASED" if p.deceased else (
+            str(age_in_years(p.birth_date, uk_time(c.now).date())) if p.birth_date else "")
     ),
     "patient.sex": _patient(lambda p, _c: p.sex.value.title()),
     "patient.address": _patient(lambda p, _c: p.address),

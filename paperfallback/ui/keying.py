@@ -183,7 +183,6 @@ class KeyingWindow(QWidget):
             self.store, layout, issued, clerk=clerk, entry_pass=entry_pass,
             ctx=KeyingContext(printed_at=issued.printed_at,
                               window_hours=self.settings.entry_window_hours),
-            default_spo2_scale=self._spo2_scale(issued),
         )
         editable = None
         if entry_pass is EntryPass.RESOLVED:
@@ -222,15 +221,6 @@ class KeyingWindow(QWidget):
         self._update_status()
         widget.focus_resume_point()
         return widget
-
-    def _spo2_scale(self, issued: IssuedForm) -> int:
-        if not issued.patient_id:
-            return 1
-        with contextlib.suppress(Exception):
-            cache = self.ctx.open_cache()
-            scale = cache.patient_record(issued.patient_id).spo2_scale
-            return int(scale) if scale in (1, 2) else 1
-        return 1
 
     def _resolve_hook(self, session: KeyingSession) -> Any:
         def hook(edit: FieldEdit, text: str) -> str:

@@ -43,3 +43,13 @@ def test_printing_a_deceased_patient_says_deceased_on_every_page(
         assert "DECEASED 10-May-1989" in text
         assert "99 y" not in text and "(99" not in text
         assert DIED_1989 in text  # the hospital number, from the identifier typed MR
+
+
+def test_patient_search_says_deceased(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cache", "import", *map(str, FILES)]) == 0
+    capsys.readouterr()
+    assert main(["patients", "--search", "medhurst"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "MEDHURST" in x)
+    assert line.startswith("DECEASED")
+    assert main(["patients", "--search", "medhurst", "--json"]) == 0
+    assert '"deceased_date": "1989-05-10"' in capsys.readouterr().out

@@ -13,6 +13,7 @@ from paperfallback.cache.importers import read_extract
 from paperfallback.domain.errors import InputError
 from paperfallback.domain.records import AllergyStatus, ObservationKind, PatientRecord
 from paperfallback.domain.records import PrescriptionKind as Kind
+from paperfallback.domain.terminology import SPO2_SCALE_SCORE
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SCT = "http://snomed.info/sct"
@@ -148,7 +149,8 @@ def test_observations_kinds_window_and_spo2_scale(tmp_path: Path) -> None:
         _obs("avpu", "1104441000000107", recent,
              valueCodeableConcept={"coding": [{"code": "248234008"}]}),
         _obs("news", "1104051000000101", recent, valueQuantity={"value": 6}, component=[
-            {"code": {"coding": [{"code": "1104321000000109"}]}, "valueQuantity": {"value": 0}}]),
+            {"code": {"coding": [{"code": SPO2_SCALE_SCORE[2].code}]},
+             "valueQuantity": {"value": 0}}]),
         {"resourceType": "Flag", "id": "f", "status": "active", "subject": _ref("Patient/b"),
          "code": {"coding": [{"system": "https://fhir.paperfallback.example/CodeSystem/"
                               "news2-spo2-scale", "code": "scale-2"}]}},

@@ -207,3 +207,27 @@ def test_json_file_nested_too_deep_fails(tmp_path: Path) -> None:
 def test_ordinary_nesting_is_fine(tmp_path: Path) -> None:
     f = write(tmp_path / "b.json", bundle("collection", patient("p1", extension=[_nested(30)])))
     assert len(read_extract([f], now=NOW).patients) == 1
+
+
+def test_two_copies_in_one_bundle_are_named_by_their_own_lines(tmp_path: Path) -> None:
+    f = write(tmp_path / "b.json", bundle("collection", patient("p1"), _impostor()))
+    with pytest.raises(InputError, match="two different Patient") as err:
+        read_extract([f], now=NOW)
+    lines = f.read_text().splitlines()
+    here = int(str(err.value.where).rsplit(":", 1)[1])
+    there = int(str(err.value).split("the one at ")[1].split(":")[1].split(";")[0])
+    assert here != there
+    assert '"id": "p1"' in lines[here - 1] and '"id": "p1"' in lines[there - 1]
+    assert "IMPOSTOR" in "".join(lines[here - 1:here + 12])
+
+
+def test_a_shared_resource_repeated_in_nested_bundles_is_read_once(tmp_path: Path) -> None:
+    doctor = {"resourceType": "Practitioner", "id": "dr1", "name": [{"family": "Evans"}]}
+    outer = bundle("collection", bundle("document", patient("p1"), doctor) | {"id": "d1"},
+                   bundle("document", patient("p2", nhs="9990000018"), doctor) | {"id": "d2"})
+    snap = read_extract([write(tmp_path / "docs.json", outer)], now=NOW)
+    assert {p.id for p in snap.patients} == {"p1", "p2"}
+    changed = {**doctor, "name": [{"family": "Impostor"}]}
+    outer["entry"][1]["resource"]["entry"][1]["resource"] = changed
+    with pytest.raises(InputError, match="two different Practitioner resources with id 'dr1'"):
+        read_extract([write(tmp_path / "docs.json", outer)], now=NOW)

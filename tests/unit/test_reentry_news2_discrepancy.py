@@ -24,11 +24,10 @@ def _session(data_dir: Path, *, scale: int = 1, entry_pass: EntryPass = EntryPas
              clerk: str = "Ann") -> KeyingSession:
     issued = IssuedForm(instance_id="T1-00001-X", form_id="news2", form_version="1.0",
                         scope="patient", page_count=1, printed_at=NOW - timedelta(hours=6),
-                        pc_id="pc", patient_id="p1")
+                        pc_id="pc", patient_id="p1", spo2_scale=scale)
     return KeyingSession(EntriesStore.open(data_dir, "k"), form_layout(NEWS2), issued,
                          clerk=clerk, entry_pass=entry_pass,
-                         ctx=KeyingContext(printed_at=issued.printed_at, now=NOW),
-                         default_spo2_scale=scale)
+                         ctx=KeyingContext(printed_at=issued.printed_at, now=NOW))
 
 
 def _key(session: KeyingSession, values: dict[str, str], index: int = 0) -> str:

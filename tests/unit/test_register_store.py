@@ -50,3 +50,26 @@ def test_derived_pc_code_when_it_left_it_empty(data_dir: Path) -> None:
     with Register.open(data_dir, TEST_KEY, Settings(pc_code="", pc_id="WARD-PC-3")) as register:
         assert len(register.pc_code) == 3
         assert register.instance_id().startswith(register.pc_code + "-")
+
+
+def test_an_old_register_row_without_a_scale_reads_back(data_dir: Path) -> None:
+    """A work.db written before the printed SpO2 scale was recorded: its rows have no
+    such key and read back as "no scale printed" (scored on Scale 1 unless keyed)."""
+    import dataclasses
+    import json
+
+    from paperfallback.register import printed_spo2_scales
+
+    with Register.open(data_dir, TEST_KEY, Settings(pc_code="K7")) as register:
+        old, new = register.instance_id(), register.instance_id()
+        legacy = _issued(old).to_json()
+        del legacy["spo2_scale"]
+        register.connection.execute(
+            "INSERT INTO issued_forms VALUES (?, 'news2', 'p1', ?, ?)",
+            (old, legacy["printed_at"], json.dumps(legacy)))
+        register.record(dataclasses.replace(_issued(new), spo2_scale=2))
+        got_old, got_new = register.get(old), register.get(new)
+        assert got_old is not None and got_old.spo2_scale is None
+        assert got_old.patient_name == _issued(old).patient_name
+        assert got_new is not None and got_new.spo2_scale == 2
+        assert printed_spo2_scales(register.work) == {new: 2}

@@ -30,9 +30,10 @@ from paperfallback.cache.importers.fhir_values import (
 )
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.records import Appointment, TheatreCase
+from paperfallback.domain.terminology import ANAESTHETIST, SURGEON
 
-SURGEON_ROLES = frozenset({"304292004", "PPRF"})
-ANAESTHETIST_ROLES = frozenset({"88189002", "SPRF"})
+SURGEON_ROLES = frozenset({SURGEON.code, "PPRF"})  # SNOMED CT or HL7 v3 ParticipationType
+ANAESTHETIST_ROLES = frozenset({ANAESTHETIST.code, "SPRF"})
 CLINICIAN_ROLES = ("ATND", "PPRF", "CON")
 LIVE_STATUS = frozenset({"booked", "arrived", "checked-in", "fulfilled", "pending"})
 NEVER_STATUS = frozenset({"entered-in-error"})

@@ -35,15 +35,8 @@ from paperfallback.cache.importers.fhir_values import (
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.plausible import CHECK_DOSE, amount_problem, range_problem
 from paperfallback.domain.records import Alert, Allergy, Prescription, PrescriptionKind
+from paperfallback.domain.terminology import NO_KNOWN_ALLERGY_CODES, SPO2_SCALE_FLAG_CODES
 
-# SNOMED CT "no known ..." situations (UK Core AllergyIntolerance guidance).
-NO_KNOWN_ALLERGY_CODES = frozenset({
-    "716186003",  # No known allergy
-    "409137002",  # No known drug allergy
-    "429625007",  # No known food allergy
-    "428607008",  # No known environmental allergy
-    "428197003",  # No known insect allergy
-})
 _SEVERITY_ORDER = {"mild": 1, "moderate": 2, "severe": 3}
 ACTIVE_ORDER_INTENTS = frozenset(
     {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
@@ -120,7 +113,7 @@ def map_flag(res: Json, where: Where) -> PendingFlag:
             parse_datetime(period["end"], field_name="period.end", where=where)
             if period.get("end") else None
         ),
-        spo2_scale={"scale-1": 1, "scale-2": 2}.get(scale_code),
+        spo2_scale=SPO2_SCALE_FLAG_CODES.get(scale_code),
     )
 
 

@@ -77,57 +77,92 @@ def _deeper_than(data: Any, limit: int = MAX_JSON_DEPTH) -> bool:
 class BundleText:
     """A Bundle's text, kept so an error in entry N can be placed on a line (lazily)."""
 
-    __slots__ = ("_cursor", "_lines", "text")
+    __slots__ = ("_cursor", "_entries", "_lines", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._lines: dict[int, int | None] = {}
         self._cursor = 0
+        self._entries: list[Any] | None = None
+
+    def entries(self) -> list[Any]:
+        """The Bundle's entries, parsed again once (error and duplicate paths only)."""
+        if self._entries is None:
+            try:
+                found = json.loads(self.text).get("entry")
+            except (ValueError, AttributeError):
+                found = None
+            self._entries = found if isinstance(found, list) else []
+        return self._entries
 
     def line_of(self, entry: int, resource_id: str) -> int | None:
+        """The line of entry ``entry``'s ``"id"``: the n-th occurrence of that id in the text,
+        n counting earlier top-level entries with the same id (two copies of one resource)."""
         if entry in self._lines:
             return self._lines[entry]
         line = None
         if resource_id:
+            earlier = sum(
+                1 for item in self.entries()[:entry]
+                if isinstance(item, dict) and isinstance(item.get("resource"), dict)
+                and item["resource"].get("id") == resource_id
+            )
             pattern = re.compile(r'"id"\s*:\s*' + re.escape(json.dumps(resource_id)))
-            found = pattern.search(self.text)
-            if found:
+            matches = list(pattern.finditer(self.text))
+            if matches:
+                found = matches[min(earlier, len(matches) - 1)]
                 line = self.text.count("\n", 0, found.start()) + 1
         self._lines[entry] = line
         return line
 
+    def first_line_of(self, resource_id: str) -> int | None:
+        if not resource_id:
+            return None
+        pattern = re.compile(r'"id"\s*:\s*' + re.escape(json.dumps(resource_id)))
+        found = pattern.search(self.text)
+        return self.text.count("\n", 0, found.start()) + 1 if found else None
+
 
 class Where:
-    """Where a resource came from, as "file:line" (computed only when an error needs it)."""
+    """Where a resource came from, as "file:line" (computed only when an error needs it).
 
-    __slots__ = ("_bundle", "entry", "file", "line")
+    ``entry`` is the index of the top-level Bundle entry, ``nested`` the indexes below it
+    when a Bundle holds Bundles."""
+
+    __slots__ = ("_bundle", "entry", "file", "line", "nested")
 
     def __init__(
         self, file: str, line: int | None = None, entry: int | None = None,
-        bundle: BundleText | None = None,
+        bundle: BundleText | None = None, nested: tuple[int, ...] = (),
     ) -> None:
         self.file = file
         self.line = line
         self.entry = entry
         self._bundle = bundle
+        self.nested = nested
 
     def __str__(self) -> str:
         if self.entry is not None and self._bundle is not None:
             resource = _entry_resource(self._bundle, self.entry)
-            line = self._bundle.line_of(self.entry, str(resource.get("id") or ""))
+            if not self.nested:
+                line = self._bundle.line_of(self.entry, str(resource.get("id") or ""))
+            else:  # inside a Bundle inside the Bundle: the first line with its id
+                line = self._bundle.first_line_of(str(self.reread().get("id") or ""))
             if line is not None:
                 return f"{self.file}:{line}"
-            return f"{self.file}, Bundle entry {self.entry + 1}"
+            return f"{self.file}, Bundle entry {'.'.join(map(str, self._numbers()))}"
         if self.entry is not None:
-            return f"{self.file}:{self.line}, Bundle entry {self.entry + 1}"
+            return f"{self.file}:{self.line}, Bundle entry {'.'.join(map(str, self._numbers()))}"
         return f"{self.file}:{self.line}" if self.line is not None else self.file
 
+    def _numbers(self) -> list[int]:
+        return [n + 1 for n in ((self.entry or 0), *self.nested)]
 
     def reread(self) -> Json:
         """The resource read again from its file (only on an error path: comparing two
         copies of one id without keeping every resource of a large extract in memory)."""
         if self.entry is not None and self._bundle is not None:
-            return _entry_resource(self._bundle, self.entry)
+            return _nested_resource(_entry_resource(self._bundle, self.entry), self.nested)
         try:
             with open(self.file, encoding="utf-8-sig") as handle:
                 if self.file.lower().endswith(".json"):
@@ -140,18 +175,24 @@ class Where:
         except (OSError, ValueError):
             return {}
         if self.entry is not None and isinstance(data, dict):
-            entries = data.get("entry") or []
-            data = entries[self.entry].get("resource") if self.entry < len(entries) else {}
+            data = _nested_resource(data, (self.entry, *self.nested))
         return data if isinstance(data, dict) else {}
+
+
+def _nested_resource(resource: Any, path: tuple[int, ...]) -> Json:
+    """Follow entry indexes down through nested Bundles."""
+    for index in path:
+        entries = resource.get("entry") if isinstance(resource, dict) else None
+        item = entries[index] if isinstance(entries, list) and index < len(entries) else None
+        resource = item.get("resource") if isinstance(item, dict) else None
+    return resource if isinstance(resource, dict) else {}
 
 
 def _entry_resource(bundle: BundleText, entry: int) -> Json:
     # Re-parse only on the error path; the text is the Bundle we already read once.
-    try:
-        entries = json.loads(bundle.text).get("entry") or []
-        resource = entries[entry].get("resource") if entry < len(entries) else None
-    except (ValueError, AttributeError):
-        return {}
+    entries = bundle.entries()
+    item = entries[entry] if entry < len(entries) else None
+    resource = item.get("resource") if isinstance(item, dict) else None
     return resource if isinstance(resource, dict) else {}
 
 
@@ -334,7 +375,8 @@ def _require_resource(data: Any, where: Where) -> None:
 
 
 def _bundle_entries(
-    bundle: Json, file: str, evidence: AsOfEvidence, text: BundleText | None, line: int | None
+    bundle: Json, file: str, evidence: AsOfEvidence, text: BundleText | None, line: int | None,
+    outer: tuple[int, ...] = (),
 ) -> Iterator[tuple[Json, Where]]:
     """Entries of a collection, searchset, transaction, batch or document Bundle.
 
@@ -346,7 +388,8 @@ def _bundle_entries(
             parse_datetime(bundle["timestamp"], field_name="Bundle.timestamp", where=file)
         )
     for index, entry in enumerate(bundle.get("entry") or []):
-        where = Where(file, line, index, text)
+        chain = (*outer, index)
+        where = Where(file, line, chain[0], text, chain[1:])
         if not isinstance(entry, dict):
             raise InputError("a Bundle entry is not a JSON object", where=str(where))
         resource = entry.get("resource")
@@ -361,6 +404,6 @@ def _bundle_entries(
                 resource = {**resource, "id": full_url.rsplit(":", 1)[-1].rsplit("/", 1)[-1]}
             resource["_fullUrl"] = full_url
         if resource["resourceType"] == "Bundle":
-            yield from _bundle_entries(resource, file, evidence, text, line)
+            yield from _bundle_entries(resource, file, evidence, text, line, chain)
         else:
             yield resource, where

@@ -23,35 +23,18 @@ from paperfallback.cache.importers.fhir_values import (
     reference_key,
     text_of,
 )
+from paperfallback.domain import terminology as terms
 from paperfallback.domain.errors import InputError
 from paperfallback.domain.records import Observation, ObservationKind
 
 K = ObservationKind
-# code (LOINC or SNOMED CT) -> kind; LOINC codes carry a hyphen, so the two never collide.
+# code (LOINC or SNOMED CT) -> kind, looked up in reverse from the one terminology module.
 CODE_KINDS: dict[str, ObservationKind] = {
-    **dict.fromkeys(("9279-1", "86290005", "271625008"), K.RESP_RATE),
-    **dict.fromkeys(("59408-5", "2708-6", "20564-1", "59417-6", "103228002", "431314004"),
-                    K.SPO2),
-    **dict.fromkeys(("8480-6", "72313002", "271649006"), K.SBP),
-    **dict.fromkeys(("8462-4", "1091811000000102", "271650006"), K.DBP),
-    **dict.fromkeys(("8867-4", "8889-8", "364075005", "78564009"), K.PULSE),
-    **dict.fromkeys(("8310-5", "8331-1", "276885007", "386725007"), K.TEMP),
-    **dict.fromkeys(("1104441000000107", "67775-7"), K.ACVPU),
-    **dict.fromkeys(("722742002", "371825009", "57485005", "3150-0"), K.OXYGEN),
-    **dict.fromkeys(("3151-8", "19935-6"), K.O2_FLOW),
-    "1104051000000101": K.NEWS2_TOTAL,
-}
-BP_PANEL_CODES = frozenset({"85354-9", "55284-4", "35094-2", "75367002", "163020007"})
-ROOM_AIR = "722742002"  # Breathing room air
-SCALE_COMPONENTS = {"1104311000000102": 1, "1104321000000109": 2}  # NEWS2 SpO2 scale 1|2
-# ACVPU values (SNOMED CT) and the words that name them.
-ACVPU_CODES = {"248234008": "A", "130987000": "C", "300202002": "V", "450847001": "P",
-               "422768004": "U"}
-ACVPU_WORDS = (("alert", "A"), ("confus", "C"), ("voice", "V"), ("pain", "P"),
-               ("unrespons", "U"))
+    code: ObservationKind(parameter) for code, parameter in terms.PARAMETER_OF_CODE.items()}
 USABLE_STATUS = frozenset({"final", "amended", "corrected", "preliminary", ""})
-UNITS = {K.RESP_RATE: "/min", K.SPO2: "%", K.SBP: "mmHg", K.DBP: "mmHg", K.PULSE: "/min",
-         K.TEMP: "°C", K.O2_FLOW: "L/min", K.NEWS2_TOTAL: ""}
+UNITS = {kind: terms.PARAMETER_UNITS[kind.value].printed
+         for kind in (K.RESP_RATE, K.SPO2, K.SBP, K.DBP, K.PULSE, K.TEMP, K.O2_FLOW,
+                      K.NEWS2_TOTAL)}
 
 
 class ObservationReader:
@@ -82,7 +65,7 @@ class ObservationReader:
         code = res.get("code")
         codes = codes_of(code)
         kinds = {CODE_KINDS[c] for c in codes if c in CODE_KINDS}
-        is_panel = bool(codes & BP_PANEL_CODES)
+        is_panel = bool(codes & terms.BP_PANEL_CODES)
         if not kinds and not is_panel:
             return self._skip("Observation not a NEWS2 parameter")
         effective = (
@@ -115,15 +98,15 @@ class ObservationReader:
         if kind is K.NEWS2_TOTAL:
             for component in dicts(res.get("component")):
                 for c in codes_of(component.get("code")):
-                    if c in SCALE_COMPONENTS:
-                        self._note_scale(patient, when, SCALE_COMPONENTS[c])
+                    if c in terms.SPO2_SCALE_OF_CODE:
+                        self._note_scale(patient, when, terms.SPO2_SCALE_OF_CODE[c])
         if kind is K.ACVPU:
             letter = _acvpu(res)
             if not letter:
                 return self._skip("Observation ACVPU with an unrecognised value")
             return [Observation(rid, patient, kind, when, None, letter, "", source)]
         if kind is K.OXYGEN:
-            if ROOM_AIR in codes:
+            if terms.ROOM_AIR in codes:
                 return [Observation(rid, patient, kind, when, None, "A", "", source)]
             value = _number(res, "valueQuantity.value", rid, where)
             return [Observation(rid, patient, kind, when, value, "O2",
@@ -131,7 +114,7 @@ class ObservationReader:
         value = _number(res, "valueQuantity.value", rid, where)
         if value is None:
             return self._skip("Observation without a value")
-        if kind is K.TEMP and (res.get("valueQuantity") or {}).get("code") == "[degF]":
+        if kind is K.TEMP and (res.get("valueQuantity") or {}).get("code") == terms.FAHRENHEIT:
             value = round((value - 32) * 5 / 9, 1)
         return [Observation(rid, patient, kind, when, value, "", UNITS[kind], source)]
 
@@ -161,11 +144,5 @@ def _number(holder: Json, field_name: str, rid: str, where: Where) -> float | No
 
 def _acvpu(res: Json) -> str:
     concept = res.get("valueCodeableConcept")
-    for c in codes_of(concept):
-        if c in ACVPU_CODES:
-            return ACVPU_CODES[c]
-    text = (text_of(concept) or str(res.get("valueString") or "")).strip()
-    if text.upper() in ("A", "C", "V", "P", "U"):
-        return text.upper()
-    lowered = text.lower()
-    return next((letter for word, letter in ACVPU_WORDS if word in lowered), "")
+    return terms.acvpu_letter(codes_of(concept),
+                              text_of(concept) or str(res.get("valueString") or ""))

@@ -134,8 +134,18 @@ _CHECKS: dict[str, Callable[[_Checker], None]] = {
 }
 
 
+_SUBJECT_ONLY = {"Encounter": "subject", "AllergyIntolerance": "patient", "Flag": "subject",
+                 "MedicationRequest": "subject", "Observation": "subject"}
+
+
 def check_identity(res: Json, where: Where) -> None:
     """Raise InputError naming file:line and field for an identity field of the wrong type."""
-    check = _CHECKS.get(str(res.get("resourceType")))
+    rtype = res.get("resourceType")
+    field = _SUBJECT_ONLY.get(rtype) if isinstance(rtype, str) else None
+    if field is not None:  # the hot path (most of an extract): one well-formed reference
+        ref = res.get(field)
+        if ref is None or (type(ref) is dict and type(ref.get("reference", "")) is str):
+            return
+    check = _CHECKS.get(str(rtype))
     if check is not None:
         check(_Checker(res, where))

@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+# Code and identifier systems: defined once in paperfallback.domain.terminology.
+from paperfallback.domain.terminology import DMD_SYSTEMS as DMD_SYSTEMS
+from paperfallback.domain.terminology import LOINC as LOINC
+from paperfallback.domain.terminology import NHS_NUMBER_SYSTEM as NHS_NUMBER_SYSTEM
+from paperfallback.domain.terminology import SNOMED as SNOMED
+from paperfallback.domain.terminology import SPO2_SCALE_SYSTEM as SPO2_SCALE_SYSTEM
+
 Json = dict[str, Any]
 
-SNOMED = "http://snomed.info/sct"
-LOINC = "http://loinc.org"
-DMD_SYSTEMS = ("https://dmd.nhs.uk", "http://snomed.info/sct")
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 # Our own documented codes and extensions (docs/formats.md), where UK Core has none.
 PF_BASE = "https://fhir.paperfallback.example"
-SPO2_SCALE_SYSTEM = f"{PF_BASE}/CodeSystem/news2-spo2-scale"
 LAST_ADMINISTERED_URL = f"{PF_BASE}/StructureDefinition/last-administered"
 
 

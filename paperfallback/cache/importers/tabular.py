@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from paperfallback.cache.importers import workbook_limits
 from paperfallback.cache.importers.as_of import aware, parse_date, parse_datetime
 from paperfallback.cache.importers.fhir_values import safe_unit
 from paperfallback.cache.importers.identity import death_from_cell, name_fields
@@ -230,6 +231,7 @@ def _csv_rows(path: Path) -> Iterator[list[str]]:
 def _read_workbook(path: Path, parts: Parts, seen_nhs: dict[str, tuple[str, str]]) -> None:
     from openpyxl import load_workbook
 
+    workbook_limits.check_workbook(path)  # size, rows, no DTD: before any XML parser runs
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
