@@ -63,6 +63,13 @@ class Settings:
     refresh_token_env: str = "PAPERFALLBACK_REFRESH_TOKEN"  # env var holding the bearer token
     refresh_token: str = ""  # discouraged: plaintext in settings.json
     refresh_timeout_minutes: int = 10
+    # SMART Backend Services (docs/install.md): client id registered with the EPR, the PC's
+    # private key file (PEM or JWKS, private to this user), its key id, the scope asked for.
+    refresh_client_id: str = ""
+    refresh_private_key: str = ""
+    refresh_key_id: str = ""
+    refresh_scope: str = "system/*.read"
+    refresh_max_download_mb: int = 2048  # per downloaded Bulk Data file
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

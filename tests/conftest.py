@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 TEST_KEY = "test-key-not-secret"
+# Local test servers (SMART token endpoint, Bulk Data server): importable from any suite.
+sys.path.insert(0, str(Path(__file__).parent / "servers"))
 
 
 @pytest.fixture(autouse=True)
@@ -298,3 +301,20 @@ def sample_as_of():  # type: ignore[no-untyped-def]
 def make_sample_snapshot():  # type: ignore[no-untyped-def]
     """The builder of the hand-made Cedar Ward snapshot, to vary it in a test."""
     return sample_snapshot
+
+
+@pytest.fixture
+def smart_token_server():  # type: ignore[no-untyped-def]
+    """A SMART Backend Services token endpoint on 127.0.0.1 (tests/servers/)."""
+    from smart_token_server import SmartTokenServer
+
+    with SmartTokenServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smart_client_key(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An ES384 key pair for a test client: ``.pem_path``, ``.jwks_path``, ``.public_jwk``."""
+    from smart_token_server import make_client_key
+
+    return make_client_key(tmp_path / "keys", "ES384", kid="ward-pc-key")

@@ -18,38 +18,46 @@ without a marker, or whose name starts with ``.`` or ``_`` or ends with ``.tmp``
 ``.partial``, are being written and are never read. The newest complete drop (by its
 marker's modification time) is imported; older drops are left for the engine to prune.
 
-FHIR Bulk Data (HL7 FHIR Bulk Data Access 2.0, "Bulk Data Export"): kick-off with
-``Prefer: respond-async`` (202 + Content-Location), poll the status URL honouring
-Retry-After until 200 + the manifest, download every output file into a private
-temporary folder inside the data folder, import it, delete it.
+FHIR Bulk Data: ``paperfallback.fhirclient.bulk_export`` runs the export (kick-off,
+poll, manifest, streamed downloads, all hardened) into a private temporary folder inside
+the data folder; this module imports it and deletes it. Authorisation: SMART Backend
+Services when ``refresh_client_id`` is set (or ``--client-id``), else a static bearer
+token from the environment (``refresh_token_env``) or settings.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from paperfallback.cache.importers.client_log import LOG_NAME, is_client_log, log_is_complete
-from paperfallback.cache.staleness import format_uk, utc_now
+from paperfallback.cache.staleness import format_uk
 from paperfallback.cache.store import CacheStore, ImportResult
 from paperfallback.domain.errors import CacheError, PaperFallbackError
 from paperfallback.domain.records import Snapshot
+from paperfallback.fhirclient.bulk_export import (
+    DEFAULT_MIN_POLL_S,
+    BulkDataClient,
+    export_url,
+    fhir_base,
+)
+from paperfallback.fhirclient.safe_http import check_scheme, describe
+from paperfallback.fhirclient.smart_auth import (
+    DEFAULT_SCOPE,
+    Authorizer,
+    SmartBackendAuth,
+    StaticBearerAuth,
+)
 from paperfallback.logs import redact
 from paperfallback.settings import Settings
 
@@ -59,10 +67,7 @@ DROP_MARKERS = ("manifest.json", "READY")
 TEMP_FOLDER = "refresh-tmp"
 AS_OF_DROP_MARKER = "drop marker time"
 TOKEN_ENV = "PAPERFALLBACK_REFRESH_TOKEN"
-_DOWNLOAD_CHUNK_BYTES = 64 * 1024
-_DEFAULT_RETRY_AFTER_S = 10.0
-_MAX_RETRY_AFTER_S = 120.0
-_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+__all__ = ["RefreshFailed", "RefreshOptions", "SmartClient", "export_url", "refresh_cache"]
 
 
 class RefreshFailed(CacheError):
@@ -70,29 +75,83 @@ class RefreshFailed(CacheError):
 
 
 @dataclass(frozen=True, slots=True)
+class SmartClient:
+    """Who this PC is to the EPR under SMART Backend Services (settings ``refresh_*``)."""
+
+    client_id: str
+    private_key: str  # path of a PEM or JWKS file, private to this user
+    key_id: str = ""
+    scope: str = DEFAULT_SCOPE
+
+    def authorizer(self, source: str) -> SmartBackendAuth:
+        return SmartBackendAuth(fhir_base(source), self.client_id, self.private_key,
+                                self.key_id, self.scope)
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshOptions:
     """How patient to be with a server, and who we are to it."""
 
     bearer_token: str | None = None
+    smart: SmartClient | None = None  # wins over bearer_token when set
+    auth: Authorizer | None = field(default=None, repr=False)  # wins over both (tests)
     request_timeout_s: float = 60.0
     deadline_s: float = 600.0  # the whole export; shorter than the 15-minute schedule
+    min_poll_s: float = DEFAULT_MIN_POLL_S
+    max_download_bytes: int = 2048 * 1_000_000
     force: bool = False  # accept a fall in patient count, or an extract older than the cache
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> RefreshOptions:
-        """Options from settings.json keys ``refresh_timeout_minutes``,
-        ``refresh_token_env`` (name of the environment variable holding the bearer token,
-        default PAPERFALLBACK_REFRESH_TOKEN) and ``refresh_token`` (discouraged: plaintext)."""
+        """Options from settings.json: ``refresh_timeout_minutes``, ``refresh_max_download_mb``;
+        SMART Backend Services from ``refresh_client_id``, ``refresh_private_key``,
+        ``refresh_key_id``, ``refresh_scope``; else a bearer token from the environment
+        variable named by ``refresh_token_env`` (default PAPERFALLBACK_REFRESH_TOKEN) or
+        ``refresh_token`` (discouraged: plaintext). ``overrides`` (the command line) win;
+        ``client_id``, ``private_key``, ``key_id`` and ``scope`` override the SMART keys."""
+        names = ("client_id", "private_key", "key_id", "scope")
+        smart_keys: dict[str, Any] = {k: overrides.pop(k) for k in names if k in overrides}
         env_name = settings.refresh_token_env or TOKEN_ENV
         token = os.environ.get(env_name) or settings.refresh_token or None
         minutes = settings.refresh_timeout_minutes
         if minutes <= 0:
             raise CacheError("setting 'refresh_timeout_minutes' must be a positive number")
-        values: dict[str, Any] = {"bearer_token": token, "deadline_s": float(minutes) * 60}
+        if settings.refresh_max_download_mb <= 0:
+            raise CacheError("setting 'refresh_max_download_mb' must be a positive number")
+        values: dict[str, Any] = {
+            "bearer_token": token, "deadline_s": float(minutes) * 60,
+            "smart": _smart_client(settings, smart_keys),
+            "max_download_bytes": settings.refresh_max_download_mb * 1_000_000,
+        }
         values.update(overrides)
         return cls(**values)
+
+    def authorizer(self, source: str) -> Authorizer | None:
+        """SMART Backend Services if configured, else the static token, else none."""
+        if self.auth is not None:
+            return self.auth
+        if self.smart is not None:
+            return self.smart.authorizer(source)
+        if self.bearer_token:
+            return StaticBearerAuth(source, self.bearer_token)
+        return None
+
+
+def _smart_client(settings: Settings, given: dict[str, Any]) -> SmartClient | None:
+    client_id = given.get("client_id") or settings.refresh_client_id
+    private_key = given.get("private_key") or settings.refresh_private_key
+    if not client_id and not private_key:
+        return None
+    if not client_id or not private_key:
+        missing = "client id (refresh_client_id, --client-id)" if not client_id else (
+            "private key file (refresh_private_key, --private-key)")
+        raise CacheError(f"SMART Backend Services needs a {missing} as well")
+    return SmartClient(
+        client_id, str(private_key), given.get("key_id") or settings.refresh_key_id,
+        given.get("scope") or settings.refresh_scope or DEFAULT_SCOPE,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +169,7 @@ ReadExtract = Callable[[list[Path]], Snapshot]
 
 def describe_source(source: str) -> str:
     """The source as it may be logged: a URL without credentials or query string."""
-    if _is_url(source):
-        parts = urllib.parse.urlsplit(source)
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
-    return str(Path(source))
+    return describe(source) if _is_url(source) else str(Path(source))
 
 
 def refresh_cache(
@@ -139,6 +192,8 @@ def refresh_cache(
     reader = read_extract or _default_reader(settings)
     log.info("refresh started from %s", label)
     try:
+        if "://" in source and not _is_url(source):  # ftp:, file: ... are not folders either
+            check_scheme(source, "refresh source")
         if _is_url(source):
             report = _refresh_from_server(store, source, label, data_dir, settings, options,
                                           reader)
@@ -198,6 +253,7 @@ def _import(
     current = store.status(stale_minutes=settings.stale_minutes, verify=True)
     if (
         not options.force
+        and current.data_as_of_known  # an unknown time is no reason to keep the cache
         and current.data_as_of is not None
         and snapshot.data_as_of <= current.data_as_of
     ):
@@ -299,7 +355,12 @@ def _refresh_from_server(
     options: RefreshOptions,
     reader: ReadExtract,
 ) -> RefreshReport:
-    client = BulkDataClient(options)
+    client = BulkDataClient(
+        options.authorizer(url), request_timeout_s=options.request_timeout_s,
+        deadline_s=options.deadline_s, min_poll_s=options.min_poll_s,
+        max_download_bytes=options.max_download_bytes, sleep=options.sleep,
+        clock=options.clock,
+    )
     with private_temp_folder(data_dir) as folder:
         manifest = client.export(url, folder)
         snapshot = reader([folder])
@@ -328,270 +389,3 @@ def private_temp_folder(
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-class _NoTokenToOtherHosts(urllib.request.HTTPRedirectHandler):
-    """urllib copies every header to a redirect's target, even on another host; the bearer
-    token must only go where it was meant to."""
-
-    def redirect_request(
-        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and (
-            urllib.parse.urlsplit(new.full_url).netloc != urllib.parse.urlsplit(req.full_url).netloc
-        ):
-            new.remove_header("Authorization")
-        return new
-
-
-_OPENER = urllib.request.build_opener(_NoTokenToOtherHosts)
-
-
-class BulkDataClient:
-    """A minimal FHIR Bulk Data export client on the standard library's urllib.
-
-    urllib is enough for kick-off, polling and streaming downloads; a third-party HTTP
-    stack would be one more thing to bundle and patch on every ward PC.
-    """
-
-    def __init__(self, options: RefreshOptions) -> None:
-        self.options = options
-        self._deadline = options.clock() + options.deadline_s
-        self._progress = ""  # the server's last X-Progress, for the timeout message
-
-    def export(self, url: str, folder: Path) -> dict[str, Any]:
-        """Run one export into ``folder``: NDJSON files plus a manifest.json naming them."""
-        status_url = self.kick_off(export_url(url))
-        manifest = self.wait_for_manifest(status_url)
-        self.download(manifest, folder, base_url=status_url)
-        self._request(status_url, method="DELETE", accept="application/json", quiet=True)
-        return manifest
-
-    def kick_off(self, url: str) -> str:
-        status, headers, body = self._request(
-            url, accept="application/fhir+json", extra_headers={"Prefer": "respond-async"}
-        )
-        location = headers.get("Content-Location")
-        if status != 202 or not location:
-            raise RefreshFailed(
-                f"the server did not start an export (HTTP {status}, expected 202 with "
-                f"Content-Location){_outcome_text(body)}"
-            )
-        return urllib.parse.urljoin(url, str(location))
-
-    def wait_for_manifest(self, status_url: str) -> dict[str, Any]:
-        while True:
-            status, headers, body = self._request(status_url, accept="application/json")
-            if status == 200:
-                return _parse_manifest(body)
-            if status not in (202, 429):
-                raise RefreshFailed(
-                    f"the export failed on the server (HTTP {status}){_outcome_text(body)}"
-                )
-            self._progress = str(headers.get("X-Progress") or "")[:40]
-            wait_s = _retry_after_s(headers.get("Retry-After"))
-            if self.options.clock() + wait_s > self._deadline:
-                self._give_up()
-            log.debug("export in progress (%s); next poll in %.0f s", self._progress, wait_s)
-            self.options.sleep(wait_s)
-
-    def download(self, manifest: dict[str, Any], folder: Path, base_url: str = "") -> None:
-        """Stream each output file to ``folder`` and check its resource count; write a local
-        manifest.json naming the downloaded files so the importer can check the set."""
-        outputs = manifest.get("output")
-        if not isinstance(outputs, list):
-            raise RefreshFailed("the export manifest has no 'output' list")
-        errors = manifest.get("error") or []
-        if errors:
-            raise RefreshFailed(
-                f"the server reported {len(errors)} error file(s) with the export, so it may "
-                "be incomplete"
-            )
-        local_outputs: list[dict[str, Any]] = []
-        per_type: dict[str, int] = {}
-        for number, item in enumerate(outputs, start=1):
-            if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-                raise RefreshFailed(f"output {number} of the export manifest has no url")
-            rtype = str(item.get("type", ""))
-            if not _RESOURCE_TYPE.fullmatch(rtype):
-                raise RefreshFailed(f"output {number} of the export manifest has no valid type")
-            per_type[rtype] = per_type.get(rtype, 0) + 1
-            name = f"{rtype}.{per_type[rtype]:03d}.ndjson"
-            target = folder / name
-            self._download_file(
-                urllib.parse.urljoin(base_url, item["url"]), target,
-                token=bool(manifest.get("requiresAccessToken", True)),
-            )
-            expected = item.get("count")
-            found = _count_resources(target)
-            if isinstance(expected, int) and expected != found:
-                raise RefreshFailed(
-                    f"output {number} ({rtype}) has {found} resources but the manifest says "
-                    f"{expected}: the download is incomplete"
-                )
-            local_outputs.append({**item, "url": name})
-        # Only what was downloaded: the importer checks the folder holds exactly these files.
-        local = {**manifest, "output": local_outputs, "error": []}
-        local.pop("deleted", None)
-        (folder / "manifest.json").write_text(json.dumps(local, indent=1), encoding="utf-8")
-
-    def _download_file(self, url: str, target: Path, *, token: bool) -> None:
-        request = self._build(url, accept="application/fhir+ndjson", token=token)
-        try:
-            with self._open(request) as response, target.open("wb") as out:
-                while chunk := response.read(_DOWNLOAD_CHUNK_BYTES):
-                    self._check_deadline()
-                    out.write(chunk)
-        except urllib.error.HTTPError as exc:
-            raise RefreshFailed(
-                f"downloading export file {target.name} gave HTTP {exc.code}"
-                f"{_outcome_text(_read_error_body(exc))}"
-            ) from exc
-        except TimeoutError as exc:
-            raise RefreshFailed(f"downloading export file {target.name} timed out") from exc
-
-    # ---- HTTP plumbing --------------------------------------------------------------------
-
-    def _check_deadline(self) -> None:
-        if self.options.clock() > self._deadline:
-            self._give_up()
-
-    def _give_up(self) -> None:
-        raise RefreshFailed(
-            f"the export did not finish within {self.options.deadline_s / 60:g} minutes"
-            + (f" (server progress: {self._progress})" if self._progress else "")
-        )
-
-    def _build(
-        self,
-        url: str,
-        *,
-        accept: str,
-        method: str = "GET",
-        token: bool = True,
-        extra_headers: dict[str, str] | None = None,
-    ) -> urllib.request.Request:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise RefreshFailed(f"unsupported address in the export: {parts.scheme or 'none'}")
-        headers = {"Accept": accept, **(extra_headers or {})}
-        if token and self.options.bearer_token:
-            if parts.scheme != "https" and parts.hostname not in ("localhost", "127.0.0.1",
-                                                                  "::1"):
-                raise RefreshFailed(
-                    "refusing to send the access token over plain http; use an https address"
-                )
-            headers["Authorization"] = f"Bearer {self.options.bearer_token}"
-        return urllib.request.Request(url, headers=headers, method=method)
-
-    def _open(self, request: urllib.request.Request) -> Any:
-        self._check_deadline()
-        timeout = max(0.1, min(self.options.request_timeout_s,
-                               self._deadline - self.options.clock()))
-        try:
-            return _OPENER.open(request, timeout=timeout)  # http(s) only: see _build
-        except urllib.error.HTTPError:
-            raise
-        except (TimeoutError, urllib.error.URLError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            where = describe_source(request.full_url)
-            if isinstance(reason, TimeoutError):
-                raise RefreshFailed(
-                    f"the server did not answer within {timeout:g} s ({where})"
-                ) from exc
-            raise RefreshFailed(
-                f"cannot reach {describe_source(request.full_url)}: {reason}"
-            ) from exc
-
-    def _request(
-        self,
-        url: str,
-        *,
-        accept: str,
-        method: str = "GET",
-        extra_headers: dict[str, str] | None = None,
-        quiet: bool = False,
-    ) -> tuple[int, Any, bytes]:
-        request = self._build(url, accept=accept, method=method, extra_headers=extra_headers)
-        try:
-            with self._open(request) as response:
-                return response.status, response.headers, response.read(4_000_000)
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers, _read_error_body(exc)
-        except TimeoutError as exc:
-            if quiet:
-                return 0, {}, b""
-            raise RefreshFailed(
-                f"the server did not answer in time ({describe_source(url)})"
-            ) from exc
-        except (RefreshFailed, OSError):
-            if quiet:
-                return 0, {}, b""
-            raise
-
-
-def export_url(source: str) -> str:
-    """The kick-off URL: ``source`` itself if it names ``$export``, else ``source/$export``."""
-    parts = urllib.parse.urlsplit(source)
-    if "$export" in parts.path:
-        return source
-    path = parts.path.rstrip("/") + "/$export"
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
-
-
-def _parse_manifest(body: bytes) -> dict[str, Any]:
-    try:
-        manifest = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RefreshFailed("the export manifest is not valid JSON") from exc
-    if not isinstance(manifest, dict):
-        raise RefreshFailed("the export manifest is not a JSON object")
-    return manifest
-
-
-def _retry_after_s(value: str | None) -> float:
-    """Retry-After as seconds (a number or an HTTP date), capped so a polling loop stays
-    responsive to the deadline."""
-    if not value:
-        return _DEFAULT_RETRY_AFTER_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return _DEFAULT_RETRY_AFTER_S
-        seconds = (when - utc_now()).total_seconds() if when.tzinfo else _DEFAULT_RETRY_AFTER_S
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)
-
-
-def _read_error_body(exc: urllib.error.HTTPError) -> bytes:
-    try:
-        return exc.read(100_000)
-    except OSError:
-        return b""
-
-
-def _outcome_text(body: bytes) -> str:
-    """The diagnostics of an OperationOutcome, if the body is one (shortened, redacted)."""
-    try:
-        outcome = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return ""
-    if not isinstance(outcome, dict) or outcome.get("resourceType") != "OperationOutcome":
-        return ""
-    texts = [
-        str(issue.get("diagnostics") or issue.get("code") or "")
-        for issue in outcome.get("issue", [])
-        if isinstance(issue, dict)
-    ]
-    text = "; ".join(t for t in texts if t)
-    return f": {redact(text)[:200]}" if text else ""
-
-
-def _count_resources(path: Path) -> int:
-    """Non-blank lines of an NDJSON file: one resource each."""
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())

@@ -15,6 +15,30 @@ EPR servers disagree by seconds to a few minutes; more than this is a wrong cloc
 wrong --as-of, and a future time would make old data look fresh."""
 
 FUTURE_AS_OF_MESSAGE = "data-as-of time is in the future: check the PC clock"
+UNKNOWN_AS_OF_MESSAGE = "data-as-of time not known: the extract carried no time of its own"
+
+UNKNOWN_SOURCE = "unknown"
+_PUBLIC_SOURCES = {
+    "option": "--as-of option",
+    "bundle.timestamp": "bundle-meta",
+    "manifest.transactionTime": "manifest-transactionTime",
+    "log.ndjson transactionTime": "client-log",
+    "meta.lastUpdated": "resource-lastUpdated",
+    "drop marker time": "drop-marker",
+}
+"""Where a data-as-of time came from, as ``cache status --json`` names it (``as_of_source``),
+keyed by the value the importers record (``Snapshot.as_of_source``, kept in the cache).
+The import time is not the data's time: it is "unknown" (hazard BULK-2)."""
+
+
+def public_as_of_source(recorded: str) -> str:
+    """The public name of a recorded as-of source; anything unrecognised is "unknown"."""
+    return _PUBLIC_SOURCES.get(recorded, UNKNOWN_SOURCE)
+
+
+def as_of_is_known(recorded: str) -> bool:
+    """Did the time come from the extract, the drop or the user, rather than the import?"""
+    return recorded in _PUBLIC_SOURCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +46,7 @@ class Freshness:
     data_as_of: datetime
     now: datetime
     stale_minutes: int
+    known: bool = True  # False: data_as_of is only the import time (see as_of_is_known)
 
     @property
     def age(self) -> timedelta:
@@ -35,11 +60,15 @@ class Freshness:
     @property
     def is_stale(self) -> bool:
         # A future data-as-of is never fresh: the PC clock or the extract's time is wrong,
-        # so nobody can say how old the data really is.
-        return self.is_future or self.age > timedelta(minutes=self.stale_minutes)
+        # so nobody can say how old the data really is. Nor is data whose time is not known
+        # at all: a two-year-old extract imported a minute ago is not a minute old.
+        return (not self.known or self.is_future
+                or self.age > timedelta(minutes=self.stale_minutes))
 
     @property
     def age_text(self) -> str:
+        if not self.known:
+            return f"of unknown age ({UNKNOWN_AS_OF_MESSAGE})"
         if self.is_future:
             return f"of unknown age ({FUTURE_AS_OF_MESSAGE})"
         return describe_age(self.age)

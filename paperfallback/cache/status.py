@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from paperfallback.cache.staleness import Freshness
+from paperfallback.cache.staleness import Freshness, as_of_is_known, public_as_of_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,12 @@ class CacheStatus:
         return self.freshness is None or self.freshness.is_stale
 
     @property
+    def data_as_of_known(self) -> bool:
+        """False when the extract carried no time of its own (``data_as_of`` is then only
+        the import time): such data is always stale (hazard BULK-2)."""
+        return self.data_as_of is not None and as_of_is_known(self.as_of_source)
+
+    @property
     def is_damaged(self) -> bool:
         return bool(self.damage)
 
@@ -44,11 +50,16 @@ class CacheStatus:
             "has_snapshot": self.has_snapshot,
             "damaged": self.is_damaged,
             "damage": self.damage or None,
-            "data_as_of": self.data_as_of.isoformat() if self.data_as_of else None,
+            "data_as_of": (
+                self.data_as_of.isoformat() if self.data_as_of and self.data_as_of_known else None
+            ),
+            "data_as_of_known": self.data_as_of_known if self.has_snapshot else None,
+            "as_of_source": public_as_of_source(self.as_of_source) if self.has_snapshot else None,
             "data_as_of_source": self.as_of_source or None,
             "imported_at": self.imported_at.isoformat() if self.imported_at else None,
             "age_minutes": (
-                round(self.freshness.age.total_seconds() / 60, 1) if self.freshness else None
+                round(self.freshness.age.total_seconds() / 60, 1)
+                if self.freshness and self.data_as_of_known else None
             ),
             "stale": self.is_stale,
             "stale_threshold_minutes": self.freshness.stale_minutes if self.freshness else None,

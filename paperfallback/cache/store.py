@@ -34,7 +34,7 @@ from paperfallback.cache.encrypted_db import (
     refuse_unproven_key,
 )
 from paperfallback.cache.search_keys import fold, identifier_key
-from paperfallback.cache.staleness import Freshness, utc_now
+from paperfallback.cache.staleness import Freshness, as_of_is_known, utc_now
 from paperfallback.cache.status import CacheStatus
 from paperfallback.cache.store_rows import (
     FACT_KINDS,
@@ -364,7 +364,8 @@ class CacheStore:
             as_of_source=row[1] if row else "",
             imported_at=imported_at,
             counts=json.loads(row[3]) if row else {},
-            freshness=Freshness(data_as_of, now, stale_minutes) if data_as_of else None,
+            freshness=(Freshness(data_as_of, now, stale_minutes,
+                                 known=as_of_is_known(row[1])) if data_as_of else None),
             last_refresh_ok_at=(
                 datetime.fromisoformat(last_ok) if last_ok else imported_at
             ),

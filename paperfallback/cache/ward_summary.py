@@ -223,6 +223,14 @@ def cache_banner(status: CacheStatus, *, now: datetime | None = None) -> CacheBa
         refresh = " The last refresh FAILED: " + (status.last_refresh_message or "no reason given")
     imported = " (time of import; the extract carried no time of its own)" if (
         status.as_of_source == "import time") else ""
+    if not status.freshness.known:
+        return CacheBanner(
+            CacheLevel.STALE,
+            "DATA AGE UNKNOWN — the EPR extract did not say when its data was true",
+            f"Imported {format_uk(status.data_as_of)}, but the data may be much older. Treat "
+            "it as stale and check anything important against the patient and the latest "
+            f"paper records.{refresh}",
+        )
     if status.freshness.is_future:
         return CacheBanner(
             CacheLevel.STALE,

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from paperfallback.cache.encrypted_db import probe_folder
-from paperfallback.cache.staleness import FUTURE_AS_OF_MESSAGE, format_uk, utc_now
+from paperfallback.cache.staleness import (
+    FUTURE_AS_OF_MESSAGE,
+    UNKNOWN_AS_OF_MESSAGE,
+    as_of_is_known,
+    format_uk,
+    utc_now,
+)
 from paperfallback.cache.store import CacheStatus
 from paperfallback.cli.context import AppContext
 from paperfallback.domain.errors import CacheError, InputError
@@ -59,7 +65,28 @@ def add_parser(sub: Any) -> None:
         "--timeout-minutes", type=float, metavar="N",
         help="give up on a Bulk Data export after N minutes (default 10)",
     )
+    smart = refresh.add_argument_group(
+        "SMART Backend Services (override the refresh_* settings)")
+    smart.add_argument("--client-id", metavar="ID",
+                       help="client id the EPR registered for this PC (refresh_client_id)")
+    smart.add_argument("--private-key", metavar="FILE",
+                       help="this PC's private key, PEM or JWKS, private to this user "
+                       "(refresh_private_key)")
+    smart.add_argument("--key-id", metavar="KID",
+                       help="the key id (kid) registered with the EPR (refresh_key_id)")
+    smart.add_argument("--scope", metavar="SCOPE",
+                       help="scope to ask for (refresh_scope, default system/*.read)")
     refresh.set_defaults(func=_refresh)
+
+    jwks = cache_sub.add_parser(
+        "jwks", help="print the public JWKS of the refresh private key, for the EPR to register",
+        description="Print the public half of this PC's SMART Backend Services key as a JWKS "
+        "(never the private key), for IT to register with the EPR.",
+    )
+    jwks.add_argument("--private-key", metavar="FILE",
+                      help="PEM or JWKS private key (default: refresh_private_key)")
+    jwks.add_argument("--key-id", metavar="KID", help="key id (default: refresh_key_id)")
+    jwks.set_defaults(func=_jwks)
 
     status = cache_sub.add_parser("status", help="data-as-of time, age, staleness, counts")
     status.add_argument("--json", action="store_true", help="print JSON for monitoring")
@@ -113,10 +140,13 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
     log.info("import from %s ok: %s; data as of %s", source, counts,
              result.data_as_of.isoformat())
-    print(f"Imported: {counts}. Data as of {format_uk(result.data_as_of)} "
-          f"(from {result.as_of_source}).")
-    if result.as_of_source == "import time":
-        print("Warning: the extract carries no time of its own; 'data as of' is the import time.")
+    if as_of_is_known(result.as_of_source):
+        print(f"Imported: {counts}. Data as of {format_uk(result.data_as_of)} "
+              f"(from {result.as_of_source}).")
+    else:
+        print(f"Imported: {counts}. Data as of: not known — the extract carries no time of "
+              "its own, so the cache shows as STALE. Give the time the EPR produced it with "
+              "--as-of.")
     for what, count in sorted(result.skipped.items()):
         print(f"Skipped {count} {what}")
     return 0
@@ -131,11 +161,14 @@ def _refresh(ctx: AppContext, args: argparse.Namespace) -> int:
             "no source: give --from FOLDER or --from https://.../$export, or set "
             "refresh_source in settings.json", where="--from",
         )
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if args.timeout_minutes is not None:
         if args.timeout_minutes <= 0:
             raise InputError("must be a positive number of minutes", where="--timeout-minutes")
         overrides["deadline_s"] = args.timeout_minutes * 60
+    for name in ("client_id", "private_key", "key_id", "scope"):
+        if getattr(args, name, None):
+            overrides[name] = getattr(args, name)
     options = RefreshOptions.from_settings(ctx.settings, force=args.force, **overrides)
     store = ctx.open_cache(write=True)
     report = refresh_cache(
@@ -151,6 +184,18 @@ def _refresh(ctx: AppContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def _jwks(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.fhirclient.private_key import load_private_key, public_jwks
+
+    path = args.private_key or ctx.settings.refresh_private_key
+    if not path:
+        raise InputError("no key file: give --private-key or set refresh_private_key",
+                         where="--private-key")
+    key = load_private_key(Path(path), args.key_id or ctx.settings.refresh_key_id)
+    print(json.dumps(public_jwks(key), indent=2))
+    return 0
+
+
 def health_problems(
     status: CacheStatus, *, refresh_alert_minutes: int = DEFAULT_REFRESH_ALERT_MINUTES,
     now: datetime | None = None,
@@ -162,6 +207,8 @@ def health_problems(
         problems.append(status.damage)
     elif not status.has_snapshot:
         problems.append("no cache has been imported")
+    elif status.freshness is not None and not status.freshness.known:
+        problems.append(UNKNOWN_AS_OF_MESSAGE)
     elif status.freshness is not None and status.freshness.is_future:
         problems.append(FUTURE_AS_OF_MESSAGE)
     elif status.is_stale and status.freshness is not None:
@@ -230,7 +277,10 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
         print("No cache yet: run 'paperfallback demo' or 'paperfallback cache import PATH'.")
         return exit_code
     state = "STALE" if status.is_stale else "fresh"
-    print(f"Data as of:  {format_uk(status.data_as_of)} ({status.as_of_source})")
+    if status.data_as_of_known:
+        print(f"Data as of:  {format_uk(status.data_as_of)} ({status.as_of_source})")
+    else:
+        print("Data as of:  NOT KNOWN (the extract carried no time of its own)")
     if status.imported_at:
         print(f"Imported at: {format_uk(status.imported_at)}")
     print(f"Age:         {status.freshness.age_text} ({state}; "

@@ -146,4 +146,6 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
 
         print(f"Data as of {format_uk(as_of)}" + (" — STALE DATA: every page is marked."
                                                    if stale else "."))
+    elif stale:
+        print("Data as of: not known — STALE DATA: every page is marked.")
     return 0

@@ -172,6 +172,8 @@ class SelfTest:
         status = store.status(stale_minutes=limit)
         if status.freshness is None:
             raise Failed("cache age unknown: no snapshot")
+        if not status.freshness.known:
+            raise Failed("cache age unknown: the extract carried no time of its own")
         age = compact_age(status.freshness.age)
         if status.freshness.is_stale:
             raise Failed(f"cache age {age} > {limit} min")

@@ -75,6 +75,7 @@ class PageInfo:
     printed_on: str  # PC id and site
     legend: tuple[str, ...]
     today: date
+    data_as_of_known: bool = True  # False: data_as_of is only the import time
 
 
 def header_height(stale: bool) -> float:
@@ -123,7 +124,9 @@ def draw_furniture(c: Canvas, info: PageInfo, page_w: float, page_h: float,
     # data strip
     y = banner_top - BANNER_H
     c.setFont(BOLD, 8.5)
-    if info.data_as_of is not None:
+    if info.data_as_of is not None and not info.data_as_of_known:
+        as_of = f"Data as of: NOT KNOWN (imported {format_uk(info.data_as_of)})"
+    elif info.data_as_of is not None:
         as_of = f"Data as of {format_uk(info.data_as_of)}"
     else:
         as_of = "Data as of: blank form (nothing printed from the cache)"
@@ -325,6 +328,9 @@ def _label_area(c: Canvas, x: float, top: float, width: float) -> None:
 
 
 def stale_text(freshness: Freshness, stale_minutes: int) -> str:
+    if not freshness.known:  # the extract carried no time: its age cannot be known
+        return ("STALE DATA: the data's time is not known (the EPR extract gave none). Check "
+                "every printed value with the patient and the latest records.")
     if freshness.is_future:  # a wrong PC clock: the age cannot be known
         return ("STALE DATA: the cache's data-as-of time is in the future, so its age is "
                 "unknown (check the PC clock). Check every printed value with the patient "

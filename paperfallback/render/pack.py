@@ -365,6 +365,8 @@ def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
         if inst.job.record is not None:
             patients.setdefault(inst.job.record.patient.id, []).append(inst)
     as_of = format_uk(status.data_as_of) if status and status.data_as_of else "no cache"
+    if status and status.data_as_of and not status.data_as_of_known:
+        as_of = f"NOT KNOWN (imported {as_of})"
 
     def draw(c: Canvas, x: float, top: float, width: float) -> None:
         lines = [
@@ -480,6 +482,7 @@ def _draw_pages(instances: list[_Instance], status: CacheStatus | None, now: dat
                 stale_text=warning if from_cache else "", printed_at=now,
                 printed_on=printed_on, legend=tuple(inst.job.spec.legend)
                 if not inst.cover else (), today=local_day(now),
+                data_as_of_known=bool(status is None or status.data_as_of_known),
             )
             draw_furniture(c, info, geo.page_w, geo.page_h, geo.margin)
             y = geo.content_top
@@ -519,7 +522,9 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         page_count=len(inst.laid.pages),
         printed_at=now,
         pc_id=settings.pc_id,
-        data_as_of=status.data_as_of if (status and job.from_cache) else None,
+        # Not the import time when the data's own time is unknown (hazard BULK-2).
+        data_as_of=status.data_as_of if (status and job.from_cache
+                                         and status.data_as_of_known) else None,
         patient_id=patient.id if patient else None,
         nhs_number=patient.nhs_number if patient else None,
         hospital_number=patient.hospital_number if patient else None,

@@ -55,6 +55,22 @@ def test_cache_import_of_the_client_folder_takes_the_log_transaction_time(
     assert status["data_as_of"] == TRANSACTION_TIME
     assert status["stale"] is True
     assert status["counts"]["patients"] == 13  # type: ignore[index]
+    assert status["counts"]["deceased"] == 3  # type: ignore[index]  # deceasedDateTime
+    assert status["as_of_source"] == "client-log"
+
+
+def test_synthea_patients_have_mr_hospital_numbers_and_print_by_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cache", "import", str(_copy(tmp_path / "synthea"))]) == 0
+    capsys.readouterr()
+    assert main(["patients", "--search", "", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(row["hospital_number"] and row["nhs_number"] is None for row in rows)
+    out = tmp_path / "p.pdf"
+    assert main(["print", "--patient", rows[0]["hospital_number"], "--forms", "news2",
+                 "--out", str(out)]) == 0
+    assert "STALE DATA" in capsys.readouterr().out  # 2024 data, printed in 2026
 
 
 def test_drop_folder_refresh_of_the_client_folder(

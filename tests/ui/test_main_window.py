@@ -236,3 +236,17 @@ def test_run_app_shows_the_window_and_returns(tiny_cache: Path) -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "AN", "True", "exit", "0"]
+
+
+def test_data_of_unknown_age_shows_as_stale_not_fresh(
+        tmp_path: Path, make_window: Any) -> None:
+    import dataclasses
+
+    folder = tmp_path / "unknown-age"
+    folder.mkdir()
+    snapshot = dataclasses.replace(tiny_snapshot(now_utc()), as_of_source="import time")
+    write_cache(folder, "test-key-not-secret", snapshot)
+    window = make_window(folder)
+    assert window.cache_banner.level is CacheLevel.STALE
+    assert window.cache_banner.headline.text().startswith("DATA AGE UNKNOWN")
+    assert "ago" not in window.cache_banner.headline.text()

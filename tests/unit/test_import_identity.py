@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from paperfallback.cache.importers import read_extract
-from paperfallback.cache.importers.fhir_files import MAX_JSON_DEPTH
+from paperfallback.cache.importers.json_text import MAX_JSON_DEPTH
 from paperfallback.domain.errors import InputError
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -231,3 +231,25 @@ def test_a_shared_resource_repeated_in_nested_bundles_is_read_once(tmp_path: Pat
     outer["entry"][1]["resource"]["entry"][1]["resource"] = changed
     with pytest.raises(InputError, match="two different Practitioner resources with id 'dr1'"):
         read_extract([write(tmp_path / "docs.json", outer)], now=NOW)
+
+
+def test_null_given_paired_with_an_extension_is_valid_fhir_json(tmp_path: Path) -> None:
+    p = patient("p1")
+    p["name"][0]["given"] = ["Gwen", None]
+    p["name"][0]["_given"] = [None, {"extension": [{"url": "http://x.example/e",
+                                                    "valueString": "initial"}]}]
+    snap = read_extract([ndjson(tmp_path / "Patient.ndjson", p)], now=NOW)
+    assert snap.patients[0].given == "Gwen"
+
+
+def test_a_client_log_nested_too_deep_fails_with_file_and_line(tmp_path: Path) -> None:
+    ndjson(tmp_path / "Patient.ndjson", patient("p1"))
+    event = {"eventId": "kickoff", "exportId": "x", "timestamp": "2026-03-02T10:00:00Z",
+             "eventDetail": {}}
+    deep = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
+    (tmp_path / "log.ndjson").write_text(
+        json.dumps(event) + "\n" + json.dumps(event)[:-1] + ', "x": ' + deep + "}\n",
+        encoding="utf-8")
+    with pytest.raises(InputError, match="nested deeper") as err:
+        read_extract([tmp_path], now=NOW)
+    assert err.value.where == f"{tmp_path / 'log.ndjson'}:2"

@@ -174,7 +174,7 @@ def store(data_dir: Path) -> Iterator[CacheStore]:
 
 def _options(**overrides: Any) -> RefreshOptions:
     values: dict[str, Any] = {"bearer_token": "secret-token", "request_timeout_s": 5.0,
-                              "deadline_s": 30.0}
+                              "deadline_s": 30.0, "min_poll_s": 0.01}
     values.update(overrides)
     return RefreshOptions(**values)
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from paperfallback.cache.importers.as_of import parse_datetime
+from paperfallback.cache.importers.json_text import parse_json
 from paperfallback.domain.errors import InputError
 
 LOG_NAME = "log.ndjson"
@@ -33,8 +34,8 @@ def is_client_log(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8-sig") as handle:
             first = handle.readline(1_000_000)
-        event = json.loads(first)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        event = parse_json(first, str(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, InputError):
         return False
     return _is_event(event)
 
@@ -94,7 +95,7 @@ def _events(path: Path) -> list[dict[str, object]]:
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
+            event = parse_json(line, f"{path}:{lineno}")
         except json.JSONDecodeError as exc:
             raise InputError(f"not valid JSON: {exc.msg}", where=f"{path}:{lineno}") from exc
         if not _is_event(event):

@@ -62,8 +62,10 @@ class _Checker:
         return list(items)
 
     def strings(self, parent: Json, name: str, path: str) -> None:
+        """An array of strings; null items are allowed (FHIR JSON pairs them with ``_name``
+        extensions, e.g. ``"given": ["Ann", null], "_given": [null, {...}]``)."""
         for index, item in enumerate(self.typed(parent, name, list, path) or []):
-            if not isinstance(item, str):
+            if item is not None and not isinstance(item, str):
                 self.fail(f"{path}[{index}]", str, item)
 
     def reference(self, parent: Json, name: str, path: str) -> None:
