@@ -35,8 +35,28 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Resolve the data folder: explicit argument, environment, then platformdirs."""
     chosen = explicit or os.environ.get("PAPERFALLBACK_DATA_DIR")
     path = Path(chosen) if chosen else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # private when we create it
     return path
+
+
+def loose_permissions(folder: Path) -> tuple[list[str], list[str]]:
+    """(faults, warnings) about who else can read the data folder (POSIX modes; on
+    Windows IT sets ACLs, docs/install.md section 3). A key file others can read is a
+    fault: with it any local user decrypts every patient in the cache."""
+    if os.name == "nt":
+        return [], []
+    faults, warnings = [], []
+    key_path = folder / KEY_FILE
+    if key_path.exists() and key_path.stat().st_mode & 0o077:
+        faults.append(f"the key file {key_path} can be read by other users "
+                      f"(mode {stat.S_IMODE(key_path.stat().st_mode):04o}; run chmod 600)")
+    for name in ("cache.db", "work.db", "blank-ids.json", "key.check"):
+        path = folder / name
+        if path.exists() and path.stat().st_mode & 0o077:
+            warnings.append(f"{name} mode {stat.S_IMODE(path.stat().st_mode):04o}")
+    if folder.stat().st_mode & 0o077:
+        warnings.append(f"the data folder mode {stat.S_IMODE(folder.stat().st_mode):04o}")
+    return faults, warnings
 
 
 @dataclass

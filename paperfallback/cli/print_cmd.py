@@ -87,8 +87,7 @@ def parse_day(text: str | None) -> date | None:
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.observations import KeyedObservations
-    from paperfallback.register import Register
-    from paperfallback.register.reservation import blank_form_ids
+    from paperfallback.register.reservation import form_ids_or_reserve
     from paperfallback.render import PackRequest, render_pack
     from paperfallback.resources import forms_dir
 
@@ -113,7 +112,7 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
     if args.blank:
         # Blank forms need no key, no cache and no writable work store (issue #12).
-        allocator = blank_form_ids(ctx.data_dir, lambda: ctx.key, ctx.settings)
+        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
         try:
             result = render_pack(request, None, catalogue, ctx.settings, out=out,
                                  allocate_ids=allocator)
@@ -123,13 +122,20 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         if allocator.problem:
             print(f"Note: {allocator.problem}", file=sys.stderr)
     else:
+        # Pre-filled forms need a readable cache; an unusable work store only moves their
+        # IDs to the reserve (and leaves keyed-from-paper observations off the charts).
         store = ctx.open_cache()
-        key, source = ctx.key
-        with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
+        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
+        try:
+            keyed = KeyedObservations(allocator.register.work) if allocator.register else None
             result = render_pack(request, store, catalogue, ctx.settings, out=out,
-                                 allocate_ids=register,
-                                 keyed=KeyedObservations(register.work))
-            register.record(result.issued)
+                                 allocate_ids=allocator, keyed=keyed)
+            allocator.record(result.issued)
+        finally:
+            allocator.close()
+        if allocator.problem:
+            missing = "" if keyed else " Observations keyed from paper are not on these pages."
+            print(f"Note: {allocator.problem}{missing}", file=sys.stderr)
     ids = [i.instance_id for i in result.issued]
     stale = any(i.stale for i in result.issued)
     if args.json:

@@ -22,6 +22,7 @@ forms are recorded in the register later like any other pending blank form.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -198,11 +199,20 @@ class ReservedIds:
         if not issued:
             return 0
         reservation = load(self.folder, self.pc_code) or _unregistered_block(self.pc_code)
-        reservation.pending += [i.to_json() for i in issued]
+        reservation.pending += [without_patient(i).to_json() for i in issued]
         save(self.folder, reservation)
         log.info("register unusable: %d blank form instances kept in %s to enter later: %s",
                  len(issued), RESERVATION_FILE, " ".join(i.instance_id for i in issued))
         return len(issued)
+
+
+def without_patient(issued: Any) -> Any:
+    """An issued form as the unencrypted reserve may hold it: which form, where, when, how
+    many pages; never who. A pre-filled form kept this way is keyed back like a blank copy
+    (the clerk identifies the patient from the printed banner)."""
+    return dataclasses.replace(
+        issued, patient_id=None, nhs_number=None, hospital_number=None, patient_name="",
+        bed="", rows=(), prefilled_times=(), extra={})
 
 
 def _unregistered_block(pc_code: str) -> Reservation:
@@ -246,8 +256,8 @@ def top_up(register: Any, folder: Path) -> None:
         log.warning("reserve of blank-form IDs not updated: %s", exc)
 
 
-class BlankFormIds:
-    """IDs for one blank-form job: the register while it works, else this PC's reserve.
+class FormIds:
+    """IDs for one print job: the register while it works, else this PC's reserve.
 
     A register that opened may still fail mid-job (another process holds its lock, the
     disk fills): the job then goes on from the reserve, and forms it could not record are
@@ -255,54 +265,54 @@ class BlankFormIds:
     """
 
     def __init__(self, folder: Path, pc_code: str, register: Any | None, problem: str) -> None:
-        self._register = register
+        self.register = register  # None once the reserve took over
         self._reserve = ReservedIds(folder, pc_code)
         self.problem = problem
 
     def _fall_back(self, exc: BaseException) -> None:
         log.warning("blank forms numbered from the reserve: %s", exc)
         self.problem = self.problem or _why(exc)
-        if self._register is not None:
-            self._register.close()
-            self._register = None
+        if self.register is not None:
+            self.register.close()
+            self.register = None
 
     def reserve(self, forms: int, downtime: int = 0) -> None:
-        if self._register is not None:
+        if self.register is not None:
             try:
-                self._register.reserve(forms, downtime)
+                self.register.reserve(forms, downtime)
                 return
             except PaperFallbackError as exc:
                 self._fall_back(exc)
         self._reserve.reserve(forms, downtime)
 
     def instance_id(self) -> str:
-        if self._register is not None:
+        if self.register is not None:
             try:
-                return str(self._register.instance_id())
+                return str(self.register.instance_id())
             except PaperFallbackError as exc:
                 self._fall_back(exc)
         return self._reserve.instance_id()
 
     def downtime_number(self) -> str:
-        if self._register is not None:
+        if self.register is not None:
             try:
-                return str(self._register.downtime_number())
+                return str(self.register.downtime_number())
             except PaperFallbackError as exc:
                 self._fall_back(exc)
         return self._reserve.downtime_number()
 
     def record(self, issued: list[Any]) -> int:
         """After printing or saving: into the register, else pending in the reserve."""
-        if self._register is not None:
+        if self.register is not None:
             try:
-                return int(self._register.record(issued))
+                return int(self.register.record(issued))
             except PaperFallbackError as exc:
                 self._fall_back(exc)
         return self._reserve.record(issued)
 
     def close(self) -> None:
-        if self._register is not None:
-            self._register.close()
+        if self.register is not None:
+            self.register.close()
 
 
 def _why(exc: BaseException) -> str:
@@ -310,9 +320,9 @@ def _why(exc: BaseException) -> str:
             "reserve; they are entered in the register when it can be opened again.")
 
 
-def blank_form_ids(folder: Path, key: Callable[[], tuple[str, str]],
-                   settings: Any) -> BlankFormIds:
-    """The ID source for a blank-form job (see :class:`BlankFormIds`). ``key`` is called
+def form_ids_or_reserve(folder: Path, key: Callable[[], tuple[str, str]],
+                   settings: Any) -> FormIds:
+    """The ID source for a blank-form job (see :class:`FormIds`). ``key`` is called
     here, so a lost key falls back to the reserve like a wrong one."""
     from paperfallback.register.store import Register, pc_code_for
 
@@ -322,5 +332,5 @@ def blank_form_ids(folder: Path, key: Callable[[], tuple[str, str]],
         register = Register.open(folder, key_value, settings, key_source=source)
     except (PaperFallbackError, OSError) as exc:
         log.warning("blank forms numbered from the reserve: %s", exc)
-        return BlankFormIds(folder, pc_code, None, _why(exc))
-    return BlankFormIds(folder, pc_code, register, "")
+        return FormIds(folder, pc_code, None, _why(exc))
+    return FormIds(folder, pc_code, register, "")
