@@ -68,3 +68,21 @@ def test_a_lost_key_is_not_replaced_by_a_new_one(demo_data_dir: Path, run: Run,
     assert not (demo_data_dir / "work.db").exists()
     data = status_json(run)
     assert data["fault"] == "wrong-key" and "no key" in str(data["fault_message"])
+
+
+def test_the_apps_blank_forms_print_with_a_wrong_key(used_folder: Path, run: Run) -> None:
+    """The GUI's path (print dialog -> render job -> record after printing), without a
+    window: the same reserve as the command line."""
+    from paperfallback.settings import Settings
+    from paperfallback.ui.background import TaskControl
+    from paperfallback.ui.pack_jobs import PackChoice, RenderPlace, record_issued, render_job
+
+    place = RenderPlace(data_dir=used_folder, key="wrong", key_source="PAPERFALLBACK_KEY",
+                        settings=Settings.load(used_folder))
+    choice = PackChoice(kind="blank", title="Blank forms", form_ids=("news2",), blank_count=3)
+    pack = render_job(choice, place)(TaskControl(lambda *_a: None))
+    assert len(pack.issued) == 3 and pack.page_count >= 3
+    assert record_issued(place, pack) == 3  # kept in the reserve for the register
+    _code, out, _err = run("register", "list", "--json")
+    listed = {f["instance_id"] for f in json.loads(out)}
+    assert {i.instance_id for i in pack.issued} <= listed
