@@ -72,12 +72,13 @@ class BulkDataClient:
 
     def export(self, url: str, folder: Path) -> dict[str, Any]:
         """Run one export into ``folder``: NDJSON files plus a manifest.json naming them."""
-        status_url = self.kick_off(export_url(url))
-        manifest = self.wait_for_manifest(status_url)
-        self.download(manifest, folder, base_url=status_url)
-        with contextlib.suppress(FhirClientError):  # the server cleans up on its own too
-            self._call(status_url, method="DELETE", accept="application/json")
-        return manifest
+        with self.deadline:  # stops its watchdog however the export ends
+            status_url = self.kick_off(export_url(url))
+            manifest = self.wait_for_manifest(status_url)
+            self.download(manifest, folder, base_url=status_url)
+            with contextlib.suppress(FhirClientError):  # the server cleans up on its own too
+                self._call(status_url, method="DELETE", accept="application/json")
+            return manifest
 
     def kick_off(self, url: str) -> str:
         answer = self._call(url, accept="application/fhir+json",

@@ -21,6 +21,12 @@ see :func:`check_token_transport`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.client
+import socket
+import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -51,7 +57,13 @@ class HttpResponse:
 
 
 class Deadline:
-    """A point in time by which the whole job must be done; ``clock`` is monotonic."""
+    """A point in time by which the whole job must be done; ``clock`` is monotonic.
+
+    With the real clock, a watchdog shuts down every socket opened under this deadline
+    when it passes, so no read can outlast it: not a body dripped one byte at a time, not
+    a status line or headers dripped the same way (which urllib reads in a loop of its
+    own). ``close()`` stops the watchdog; a read cut off by it raises DeadlinePassed.
+    """
 
     def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic,
                  what: str = "the request") -> None:
@@ -60,16 +72,52 @@ class Deadline:
         self.what = what
         self.at = clock() + seconds
         self.note = ""  # extra context for the timeout message (e.g. server progress)
+        self.expired = False  # the watchdog shut the sockets down
+        self._sockets: list[socket.socket] = []
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
 
     def remaining(self) -> float:
         return self.at - self.clock()
 
     def check(self) -> None:
-        if self.remaining() <= 0:
+        if self.expired or self.remaining() <= 0:
             raise DeadlinePassed(
                 f"{self.what} did not finish within {_duration(self.seconds)}"
                 + (f" ({self.note})" if self.note else "")
             )
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down when the deadline passes (real clock only)."""
+        if self.clock is not time.monotonic:
+            return  # a test's fake clock: real-time watchdogs would mean nothing
+        with self._lock:
+            self._sockets = [s for s in self._sockets if s.fileno() != -1]
+            self._sockets.append(sock)
+            if self._timer is None:
+                self._timer = threading.Timer(max(0.0, self.remaining()), self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._sockets = []
+
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _duration(seconds: float) -> str:
@@ -130,7 +178,55 @@ class _SafeRedirects(urllib.request.HTTPRedirectHandler):
         return new
 
 
-_OPENER = urllib.request.build_opener(_SafeRedirects)
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _WatchedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(functools.partial(_WatchedHTTPConnection, deadline=self._deadline),
+                            req)
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        self._tls = ssl.create_default_context()  # verifies certificates and host names
+        super().__init__(context=self._tls)
+        self._deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(functools.partial(_WatchedHTTPSConnection, deadline=self._deadline),
+                            req, context=self._tls)
+
+
+def _opener(deadline: Deadline) -> urllib.request.OpenerDirector:
+    """http(s) only (no ftp, file or data handlers), safe redirects, watched sockets."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.UnknownHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                    _SafeRedirects(), urllib.request.HTTPErrorProcessor(),
+                    _WatchedHTTPHandler(deadline), _WatchedHTTPSHandler(deadline)):
+        opener.add_handler(handler)
+    return opener
 
 
 def open_url(
@@ -147,20 +243,22 @@ def open_url(
     timeout = max(0.05, min(timeout_s, deadline.remaining()))
     request = urllib.request.Request(url, headers=headers or {}, method=method, data=data)
     try:
-        return _OPENER.open(request, timeout=timeout)
+        return _opener(deadline).open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         return exc  # has .status, .headers and .read() like a response
     except (TimeoutError, urllib.error.URLError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         if isinstance(reason, FhirClientError):
             raise reason from exc
+        deadline.check()  # the watchdog cut it off: say so, not "cannot reach"
         if isinstance(reason, TimeoutError):
             deadline.check()
             raise FhirClientError(
                 f"the server did not answer within {timeout:g} s ({describe(url)})"
             ) from exc
         raise FhirClientError(f"cannot reach {describe(url)}: {reason}") from exc
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
+        deadline.check()
         raise FhirClientError(f"cannot reach {describe(url)}: {exc}") from exc
 
 
@@ -187,9 +285,12 @@ def read_chunks(
             raise FhirClientError(
                 f"the server stopped sending within {timeout_s:g} s ({describe(url)})"
             ) from exc
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
+            deadline.check()
             raise FhirClientError(f"the download from {describe(url)} broke off: {exc}") from exc
         if not chunk:
+            if deadline.expired:  # cut short by the watchdog: not the end of the file
+                deadline.check()
             return
         yield chunk
 

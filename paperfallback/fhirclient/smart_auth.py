@@ -140,10 +140,10 @@ class SmartBackendAuth:
 
     def _discover(self) -> str:
         url = f"{self.base_url}/.well-known/smart-configuration"
-        config = self._json(request(url, deadline=self._deadline("discovery"),
-                                    timeout_s=self.timeout_s,
-                                    headers={"Accept": "application/json"}),
-                            url, "the SMART configuration")
+        with self._deadline("discovery") as deadline:
+            answer = request(url, deadline=deadline, timeout_s=self.timeout_s,
+                             headers={"Accept": "application/json"})
+        config = self._json(answer, url, "the SMART configuration")
         endpoint = config.get("token_endpoint")
         if not isinstance(endpoint, str) or not endpoint:
             raise AuthorisationFailed(
@@ -186,12 +186,12 @@ class SmartBackendAuth:
             "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": self.client_assertion(endpoint),
         }).encode("ascii")
-        response = request(
-            endpoint, deadline=self._deadline("the token request"), timeout_s=self.timeout_s,
-            method="POST", data=form,
-            headers={"Accept": "application/json",
-                     "Content-Type": "application/x-www-form-urlencoded"},
-        )
+        with self._deadline("the token request") as deadline:
+            response = request(
+                endpoint, deadline=deadline, timeout_s=self.timeout_s, method="POST", data=form,
+                headers={"Accept": "application/json",
+                         "Content-Type": "application/x-www-form-urlencoded"},
+            )
         if response.status != 200:
             raise AuthorisationFailed(
                 f"the token endpoint {describe(endpoint)} refused this PC (HTTP "

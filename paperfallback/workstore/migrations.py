@@ -92,6 +92,19 @@ MIGRATIONS: tuple[Migration, ...] = (
 CREATE TABLE work_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO work_meta VALUES ('schema_2_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
 """),
+    Migration(3, "what export --to sent to the EPR, entry by entry (export.send_state)", """
+CREATE TABLE IF NOT EXISTS send_entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL, full_url TEXT NOT NULL, unit_key TEXT NOT NULL,
+    instance_id TEXT NOT NULL, form_id TEXT NOT NULL, resource_type TEXT NOT NULL,
+    method TEXT NOT NULL, url TEXT NOT NULL, entry BLOB NOT NULL, digest TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    http_status TEXT NOT NULL DEFAULT '', location TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT '', queued_at TEXT NOT NULL, answered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS send_entries_by_url ON send_entries (target, full_url);
+CREATE INDEX IF NOT EXISTS send_entries_by_state ON send_entries (target, state);
+"""),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

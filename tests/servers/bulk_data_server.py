@@ -30,6 +30,7 @@ class Misbehaviour:
     retry_after: str = "0"
     never_finishes: bool = False
     drip_s: float = 0.0  # seconds between bytes of every file
+    drip_status_s: float = 0.0  # seconds between bytes of the status answer, headers and all
     huge_line_bytes: int = 0  # the Patient file is one line of this many bytes
     redirect_files_to: str = ""  # e.g. "ftp://127.0.0.1/x"
     empty_export: bool = False
@@ -70,6 +71,9 @@ class SecuredBulkServer(SmartTokenServer):
                 return 401, {}, b""
             self.polls += 1
             self.bad.poll_times.append(time.monotonic())
+            if self.bad.drip_status_s:
+                return 0, {}, self._drip(b"HTTP/1.1 202 Accepted\r\nX-Progress: "
+                                         + b"5" * 2000 + b"\r\n\r\n", self.bad.drip_status_s)
             if self.bad.never_finishes or self.polls <= self.bad.polls_before_done:
                 return 202, {"Retry-After": self.bad.retry_after, "X-Progress": "50%"}, b""
             return 200, {"Content-Type": "application/json"}, json.dumps(
@@ -92,13 +96,17 @@ class SecuredBulkServer(SmartTokenServer):
         body = files[rtype]
         headers = {"Content-Type": "application/fhir+ndjson", "Content-Length": str(len(body))}
         if self.bad.drip_s:
-            def drip(out: Any) -> None:
-                for byte in body:
-                    out.write(bytes([byte]))
-                    out.flush()
-                    time.sleep(self.bad.drip_s)
-            return 200, headers, drip
+            return 200, headers, self._drip(body, self.bad.drip_s)
         return 200, headers, body
+
+    @staticmethod
+    def _drip(data: bytes, interval_s: float) -> Callable[[Any], None]:
+        def drip(out: Any) -> None:
+            for byte in data:
+                out.write(bytes([byte]))
+                out.flush()
+                time.sleep(interval_s)
+        return drip
 
     # ---- content ------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ handler(request) -> (status, headers, body)``) so one server can also be the FHI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -49,7 +50,9 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME_S = 300
 CLOCK_SKEW_S = 10
 
-Body = bytes | Callable[[Any], None]  # bytes, or a writer given the socket file (streaming)
+# bytes, or a writer given the socket file (streaming); with status 0 the writer sends the
+# status line and headers too (a server that drips even those)
+Body = bytes | Callable[[Any], None]
 Answer = tuple[int, dict[str, str], Body]
 
 
@@ -308,6 +311,11 @@ class SmartTokenServer:
                               dict(self.headers), body)
                 server.requests.append(req)
                 status, headers, payload = server._route(req)
+                if status == 0 and not isinstance(payload, bytes):  # raw: the writer does all
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        payload(self.wfile)
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

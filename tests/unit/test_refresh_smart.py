@@ -181,6 +181,19 @@ def test_the_deadline_holds_against_a_server_that_drips_one_byte_at_a_time(
     _assert_nothing_left(data_dir)
 
 
+def test_the_deadline_holds_when_even_the_status_line_and_headers_drip(
+    store: CacheStore, server: SecuredBulkServer, smart_client_key: ClientKey, data_dir: Path
+) -> None:
+    server.bad.drip_status_s = 0.05  # 2 kB of headers: well over a minute
+    started = time.monotonic()
+
+    with pytest.raises(RefreshFailed, match=r"did not finish within 1\.5 seconds"):
+        _refresh(store, server, smart_client_key, data_dir, deadline_s=1.5)
+
+    assert time.monotonic() - started < 4
+    _assert_nothing_left(data_dir)
+
+
 def test_a_download_larger_than_the_cap_is_refused_while_streaming(
     store: CacheStore, server: SecuredBulkServer, smart_client_key: ClientKey, data_dir: Path
 ) -> None:
