@@ -23,6 +23,7 @@ from urllib.parse import quote
 import sqlcipher3
 
 from paperfallback.cache import key_check
+from paperfallback.cache.key_derivation import is_raw_key, raw_key_with_salt
 from paperfallback.domain.errors import (
     CacheError,
     DamagedFile,
@@ -47,9 +48,12 @@ _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 
 _BLANK = "; blank forms still print"
 
 
-def _key_pragma(key: str) -> str:
-    if len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key):
+def _key_pragma(key: str, path: Path | None = None) -> str:
+    if is_raw_key(key):
         return f"PRAGMA key = \"x'{key}'\""  # raw 256-bit key: no key derivation cost
+    derived = raw_key_with_salt(path, key) if path is not None else None
+    if derived is not None:  # the passphrase's key, derived once per process (#15)
+        return f"PRAGMA key = \"x'{derived}'\""
     return "PRAGMA key = '" + key.replace("'", "''") + "'"
 
 
@@ -91,7 +95,7 @@ def open_encrypted(
     try:
         with contextlib.suppress(DatabaseError):
             conn.execute("PRAGMA cipher_log_level = NONE")
-        conn.execute(_key_pragma(key))
+        conn.execute(_key_pragma(key, path))
         conn.execute(f"PRAGMA busy_timeout = {READ_WAIT_MS if readonly else WRITE_WAIT_MS}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA foreign_keys = ON")
@@ -155,7 +159,7 @@ def key_opens(path: Path, key: str) -> bool | None:
     except (DatabaseError, OSError):
         return None
     try:
-        conn.execute(_key_pragma(key))
+        conn.execute(_key_pragma(key, path))
         conn.execute(f"PRAGMA busy_timeout = {READ_WAIT_MS}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return True

@@ -81,6 +81,16 @@ def _cache_or_none(ctx: AppContext) -> Any:
         return None
 
 
+def _ward_code(ctx: AppContext, text: str) -> str:
+    """``--ward`` by the one rule (paperfallback.cache.wards): code or full name; without
+    a cache, the code as typed (the register keeps ward codes)."""
+    from paperfallback.cache.wards import match_ward
+
+    cache = _cache_or_none(ctx)
+    wards = cache.wards() if cache is not None else []
+    return match_ward(text, wards).code if wards else text.strip()
+
+
 def double_entry_forms(ctx: AppContext) -> list[str]:
     return list(ctx.settings.double_entry_forms)
 
@@ -94,8 +104,8 @@ def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:
     try:
         issued = register.list(form_id=form.id)
         if args.ward:
-            ward = args.ward.strip().casefold()
-            issued = [i for i in issued if i.ward_code.casefold() == ward]
+            ward = _ward_code(ctx, args.ward)
+            issued = [i for i in issued if i.ward_code.casefold() == ward.casefold()]
         if not issued:
             raise InputError(
                 f"no printed {form.id!r} forms{' for ward ' + args.ward if args.ward else ''} "

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from paperfallback.domain import terminology as terms
-from paperfallback.domain.news2_input import news2_input
+from paperfallback.domain.news2_input import TOTAL, field_of, news2_input
 from paperfallback.export.fhir_common import (
     BuiltEntry,
     SiteSystems,
@@ -94,8 +94,9 @@ def news2_column(
                                      **VITAL_UNITS[field_id]}
         return body
 
+    # Keys here are NEWS2 chart rows (parameters); the form's field for each is field_of().
     for field_id in ("resp_rate", "spo2", "pulse", "temp", "o2_flow"):
-        value = row.get(field_id)
+        value = row.get(field_of(field_id))
         if value is None or not _exportable(value):
             continue
         body = vital(field_id, value)
@@ -106,7 +107,7 @@ def news2_column(
         if field_id != "o2_flow":
             parameter_urls.append(built.full_url)
 
-    sbp, dbp = row.get("sbp"), row.get("dbp")
+    sbp, dbp = row.get(field_of("sbp")), row.get(field_of("dbp"))
     components = []
     for field_id, value in (("sbp", sbp), ("dbp", dbp)):
         if value is None or not _exportable(value):
@@ -127,7 +128,7 @@ def news2_column(
         })
         parameter_urls.append(built.full_url)
 
-    oxygen = row.get("oxygen")
+    oxygen = row.get(field_of("oxygen"))
     if oxygen is not None and oxygen.has_value:
         code = terms.AIR_OR_OXYGEN.get((oxygen.text or "").upper())
         if code is None:
@@ -139,7 +140,7 @@ def news2_column(
                 body["note"] = [{"text": f"Oxygen device: {device}"}]
             parameter_urls.append(observation("oxygen", body).full_url)
 
-    acvpu = row.get("acvpu")
+    acvpu = row.get(field_of("acvpu"))
     if acvpu is not None and _exportable(acvpu):
         body = {
             "category": category("survey", "Survey"),
@@ -164,7 +165,7 @@ def _total(form: ExportedForm, row: KeyedRow,
            parameter_urls: list[str]) -> dict[str, Any] | None:
     """The NEWS2 total: computed where every parameter was keyed, else the handwritten
     total as written (said so in a note). None when neither exists."""
-    handwritten = row.get("news2_total")
+    handwritten = row.get(field_of(TOTAL))
     written = handwritten.number() if handwritten is not None else None
     notes: list[str] = []
     body: dict[str, Any] = {

@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
-from paperfallback.domain.news2_input import SCALE, spo2_scale_for
+from paperfallback.domain.news2_input import NEWS2_FIELDS, SCALE, spo2_scale_for
 from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.domain.terminology import PARAMETER_UNITS
 from paperfallback.reentry.model import EntryState
@@ -92,7 +92,7 @@ def _keyed_by_patient(work_db: WorkStore,
             scale = spo2_scale_for(values.get(SCALE_FIELD, ("", effective))[0],
                                    printed.get(record.instance_id))
             for field_id, (value, keyed_at) in values.items():
-                kind = kinds.get(field_id)
+                kind = kinds.get(NEWS2_FIELDS.get(field_id, ""))
                 if kind is None:
                     continue
                 ident = keyed_id(record.instance_id, section, index, field_id, scale)

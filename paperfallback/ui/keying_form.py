@@ -197,7 +197,9 @@ class FormKeyingWidget(QWidget):
         if result is None or result.computed is None:
             label.setText("")
             return
-        text = f"{result.computed.total} ({result.computed.risk.value})"
+        # The scale it was scored on: keyed in the column, else printed on the chart.
+        text = (f"{result.computed.total} ({result.computed.risk.value}), "
+                f"SpO2 scale {result.scale}")
         if result.differs:
             label.setText(f"{text} ≠ {result.handwritten}")
             label.setStyleSheet("color: #B3000C; font-weight: bold;")

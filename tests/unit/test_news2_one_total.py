@@ -27,7 +27,7 @@ from paperfallback.cache.staleness import UK
 from paperfallback.cache.ward_summary import latest_news2
 from paperfallback.domain.keyed import rescore_keyed
 from paperfallback.domain.news2 import News2Observation, score
-from paperfallback.domain.news2_input import news2_input, spo2_scale_for
+from paperfallback.domain.news2_input import chart_spo2_scale, news2_input, spo2_scale_for
 from paperfallback.domain.records import ObservationKind
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.fhir_news2 import news2_column
@@ -207,6 +207,7 @@ def test_the_scale_rule_keyed_then_printed_then_scale_1() -> None:
     assert spo2_scale_for("2", 1) == 2 and spo2_scale_for(" 1 ", 2) == 1
     assert spo2_scale_for(None, 2) == 2 and spo2_scale_for("", 2) == 2
     assert spo2_scale_for(None, None) == 1 and spo2_scale_for("3", None) == 1
+    assert chart_spo2_scale(2) == 2 and chart_spo2_scale(None) == 1  # printed: EPR, else 1
     keyed = {"resp_rate": "16", "spo2": "97", "oxygen": "O2", "sbp": "120", "pulse": "70",
              "acvpu": "A", "temp": "37.0"}
     assert news2_input(keyed, printed_scale=2).total == 5  # SpO2 97 on O2: 3 + oxygen 2
