@@ -6,24 +6,29 @@ the cache). ``key.check`` holds a random salt and PBKDF2-HMAC-SHA512 of the key 
 rounds, as SQLCipher 4 derives its own page keys), so it tells the two apart and is no
 easier to attack than the encrypted files themselves. It is written the first time a key
 opens a store, never overwritten, private to the user (0600), and holds no patient data.
+A raw 256-bit key (64 hex digits, as PaperFallback generates) needs no stretching: one
+round. Writing it is a once-per-folder cost, apart from the per-process derivation of
+:mod:`paperfallback.cache.key_derivation`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import json
 import os
 import secrets
+from hashlib import pbkdf2_hmac
 from pathlib import Path
+
+from paperfallback.cache.key_derivation import is_raw_key
 
 CHECK_FILE = "key.check"
 _ROUNDS = 256_000
 
 
 def _derive(key: str, salt: bytes, rounds: int) -> str:
-    return hashlib.pbkdf2_hmac("sha512", key.encode("utf-8"), salt, rounds).hex()
+    return pbkdf2_hmac("sha512", key.encode("utf-8"), salt, rounds).hex()
 
 
 def matches(folder: Path, key: str) -> bool | None:
@@ -49,9 +54,10 @@ def remember(folder: Path, key: str) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # fails fast when
         with os.fdopen(fd, "w", encoding="ascii") as handle:  # read-only: derive after
             salt = secrets.token_bytes(16)
+            rounds = 1 if is_raw_key(key) else _ROUNDS  # a raw key is 256 random bits
             handle.write(json.dumps({
-                "kdf": "pbkdf2-hmac-sha512", "rounds": _ROUNDS, "salt": salt.hex(),
-                "verifier": _derive(key, salt, _ROUNDS)}))
+                "kdf": "pbkdf2-hmac-sha512", "rounds": rounds, "salt": salt.hex(),
+                "verifier": _derive(key, salt, rounds)}))
         os.link(tmp, path)  # never replaces a check another process wrote meanwhile
     except OSError:
         pass
