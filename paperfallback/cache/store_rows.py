@@ -27,10 +27,10 @@ from paperfallback.domain.records import (
 )
 
 T = TypeVar("T")
-# SpO2 scale per patient in ``meta``: key 'spo2_scale:<patient id>', value '1' or '2'
+# SpO2 scale per patient in ``meta`` (cache.store reads them): 'spo2_scale:<patient id>'
 _SPO2_ROW = "spo2_scale:"
 _SPO2_ROW_RANGE = ("spo2_scale:", "spo2_scale;")  # ';' follows ':': every row's key between
-_SPO2_ROWS_COMPLETE = "spo2_scale_rows"
+_SPO2_ROWS_COMPLETE = "spo2_scale_rows"  # value: the import time of the snapshot they match
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +269,11 @@ def write_snapshot_rows(db: Any, snapshot: Snapshot, imported_at: datetime) -> N
         (json.dumps(snapshot.spo2_scale),),
     )
     # One row per patient too, found through meta's key index, so a record costs
-    # the same whatever the hospital's size; the marker says the rows are complete
-    # (a cache written before them has only the map above, decoded once).
+    # the same whatever the hospital's size; the marker (this snapshot's import
+    # time) says the rows belong to this snapshot: a cache written before them, or
+    # rewritten by an older version, has only the map above, decoded once.
     db.execute("DELETE FROM meta WHERE key >= ? AND key < ?", _SPO2_ROW_RANGE)
     db.executemany("INSERT INTO meta VALUES (?, ?)", (
         (_SPO2_ROW + pid, str(scale)) for pid, scale in snapshot.spo2_scale.items()))
-    db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_SPO2_ROWS_COMPLETE,))
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+               (_SPO2_ROWS_COMPLETE, imported_at.isoformat()))

@@ -127,7 +127,8 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         store = ctx.open_cache()
         allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
         try:
-            keyed = KeyedObservations(allocator.register.work) if allocator.register else None
+            keyed = (KeyedObservations(allocator.register.work, catalogue) if allocator.register
+                     else None)
             result = render_pack(request, store, catalogue, ctx.settings, out=out,
                                  allocate_ids=allocator, keyed=keyed)
             allocator.record(result.issued)

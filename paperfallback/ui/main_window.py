@@ -290,7 +290,7 @@ class MainWindow(CacheJobs):
         key, source = self.ctx.key
         try:
             with WorkStore.open(self.ctx.data_dir, key, key_source=source) as work:
-                by_patient = keyed_by_patient(work)
+                by_patient = keyed_by_patient(work, self.ctx.catalogue)
                 flags = open_news2_flags(EntriesStore(work))
         except PaperFallbackError as exc:
             log.warning("ward list without keyed observations or NEWS2 flags: %s", exc)

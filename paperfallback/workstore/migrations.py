@@ -105,6 +105,23 @@ CREATE TABLE IF NOT EXISTS send_entries (
 CREATE INDEX IF NOT EXISTS send_entries_by_url ON send_entries (target, full_url);
 CREATE INDEX IF NOT EXISTS send_entries_by_state ON send_entries (target, state);
 """),
+    Migration(4, "scanned page images (scan.store)", """
+CREATE TABLE IF NOT EXISTS scanned_pages (
+    id INTEGER PRIMARY KEY,
+    form_id TEXT,             -- instance ID, NULL while queued
+    page INTEGER,
+    status TEXT NOT NULL,     -- identified | queued | not-in-register
+    source TEXT NOT NULL,
+    source_index INTEGER NOT NULL,
+    imported_at TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '',
+    image BLOB NOT NULL,
+    purged_at TEXT  -- the image was removed under the retention rule; the row stays
+);
+CREATE UNIQUE INDEX IF NOT EXISTS scanned_pages_attached
+    ON scanned_pages (form_id, page) WHERE status = 'identified';
+CREATE INDEX IF NOT EXISTS scanned_pages_status ON scanned_pages (status);
+"""),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -251,7 +251,7 @@ def test_double_entry_discrepancy_resolved_from_the_paper(
         _type(qtbot, pulse)
         window.store.set_double_entry(issued.instance_id, True)
         window.finish_form()  # warns: required fields (SpO2, ...) left empty
-        assert "required field(s) are empty: spo2 (column 1)" in window.status_label.text()
+        assert "required field(s) are empty: SpO2 (column 1)" in window.status_label.text()
         assert QApplication.focusWidget() is window.field("observations", 0, "spo2")
         window.finish_form()  # the clerk confirms: the paper has nothing there
     with EntriesStore.open(data_dir, KEY) as store:
