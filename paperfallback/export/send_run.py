@@ -41,6 +41,7 @@ from paperfallback.export.send_http import (
 from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.export.state import ExportState
 from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
+from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.settings import Settings
 
@@ -140,7 +141,10 @@ def run_send(
     retry_rejected: bool = False,
     options: SendOptions | None = None,
     now: datetime | None = None,
+    catalogue: FormCatalogue | None = None,
 ) -> SendSummary:
+    """Plan, queue and send (or, with ``dry_run``, check and show) the FHIR export for
+    ``target``; what the EPR answered is in the summary and the work store."""
     target = check_base_url(target)
     opts = options or SendOptions(chunk_size=settings.export_chunk_size)
     moment = now or datetime.now(UTC)
@@ -149,7 +153,7 @@ def run_send(
     conn = open_work_db(data_dir, key, key_source=key_source)
     try:
         store = EntriesStore(conn)
-        read = read_keyed_forms(conn, store, cache, settings, data_dir)
+        read = read_keyed_forms(conn, store, cache, settings, data_dir, catalogue=catalogue)
         summary.problems = list(read.problems)
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)

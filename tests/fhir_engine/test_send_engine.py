@@ -213,7 +213,7 @@ def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
 ) -> None:
     forms = _forms()
     monkeypatch.setattr("paperfallback.export.send_run.read_keyed_forms",
-                        lambda *_a: ReadResult(forms=forms))
+                        lambda *_a, **_k: ReadResult(forms=forms))
     Settings(export_client_id="paperfallback-send", export_private_key=str(
         smart.writer.pem_path), export_key_id=smart.writer.kid).save(data_dir)
     total = len(_entries(forms))
