@@ -199,7 +199,8 @@ def export_forms(
     tabular = plan_tabular_export(forms, previous, all_entries=all_entries)
     if fmt == "csv":
         if out.suffix.lower() in (".csv", ".xlsx", ".json"):
-            raise InputError("CSV export writes one file per form type: give --out a folder")
+            raise InputError("CSV export writes one file per form type: choose a folder, "
+                             "not a file", where=str(out))
         written = write_csv(tabular, out)
         if not written:  # say so on disk too, not only on screen
             out.mkdir(parents=True, exist_ok=True)

@@ -133,7 +133,7 @@ def import_workbook(
     are recorded as downtime patients under the form's downtime number).
     """
     if not clerk.strip():
-        raise InputError("name the clerk who keyed the workbook (--clerk NAME)")
+        raise InputError("name the clerk who keyed the workbook")
     wb = _open(path)
     try:
         result = ImportResult()
@@ -194,8 +194,8 @@ def _data_sheets(wb: Any, catalogue: FormCatalogue,
         form_id = next((n.split(".")[0] for n in names if n.split(".")[0] in catalogue), None)
     if form_id is None or form_id not in catalogue:
         raise InputError(
-            "this workbook has no sheet for a known form: make it with 'paperfallback "
-            "entries workbook --form F' and key into that file"
+            "this workbook has no sheet for a known form: make a new workbook for the form "
+            "with PaperFallback and key into that file"
         )
     form = catalogue.get(form_id)
     out = []

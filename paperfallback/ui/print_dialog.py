@@ -151,7 +151,8 @@ class PrintDialog(QDialog):
         self.ward_name = ward_name
         self.selected_ids = list(selected_ids or [])
         self.place = render_place(window)
-        self.output: PackOutput | None = None
+        self.output: PackOutput | None = None  # the print job: one render, one set of IDs
+        self._job_imported_at: object = None
         self.page_count: int | None = None
         self._count_task: BackgroundTask | None = None
         title = (f"Print ward pack — {ward_name}" if kind == "ward" else "Print blank forms")
@@ -461,10 +462,19 @@ class PrintDialog(QDialog):
     # ---- render, then preview / print / save ------------------------------------------
 
     def render_then(self, action: Callable[[PackOutput], None]) -> None:
+        """Preview, print or save the print job of the current choice. One job, one set of
+        form IDs: a later Preview, Print or Save of the same choice reuses the rendered
+        pack (the register records its forms once, when first printed or saved); a changed
+        choice or a new extract is a new job with its own render and IDs."""
         choice = self.choice()
         problem = self._problem(choice)
         if problem:
             self.status_label.setText(problem)
+            return
+        job = self.output
+        if (job is not None and job.pack.choice == choice
+                and self._imported_at() == self._job_imported_at):
+            action(job)
             return
         if self._count_task is not None:
             self._count_task.cancel()
@@ -478,6 +488,7 @@ class PrintDialog(QDialog):
             self.status_label.setText(f"Ready: {pack.page_count} pages.")
             self.output = PackOutput(self.window_, self.place, pack,
                                      on_finished=self._finished)
+            self._job_imported_at = imported_at
             action(self.output)
 
         def failed(exc: BaseException) -> None:
@@ -486,9 +497,15 @@ class PrintDialog(QDialog):
             self.status_label.setText(f"The pages could not be prepared: {message}")
             self.window_.prompts.error(self, "The pages could not be prepared", message)
 
+        imported_at = self._imported_at()
         task = self.runner.start(render_job(choice, self.place), "Preparing the pages…",
                                  on_success=rendered, on_failure=failed)
         task.cancelled.connect(lambda: self._set_busy(False))
+
+    def _imported_at(self) -> object:
+        """The extract the main window shows (a new one makes the next render a new job)."""
+        status = self.window_.status
+        return status.imported_at if status is not None else None
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.preview_button, self.print_button, self.save_button,
