@@ -213,7 +213,8 @@ def export_forms(
         written = [write_xlsx(tabular, path)]
     summary = ExportSummary(fmt, written, {k: len(v) for k, v in sorted(tabular.sheets.items())},
                             tabular.new_units, tabular.changed_units, tabular.repeated_units,
-                            tabular.unchanged_units, 0, [], tabular.instance_ids())
+                            tabular.unchanged_units, 0, list(tabular.problems),
+                            tabular.instance_ids())
     state.record(fmt, str(uuid.uuid4()), moment, tabular.marks, all_entries=all_entries,
                  out=str(out), resources=tabular.row_count)
     return summary

@@ -62,6 +62,9 @@ class KeyedSection:
     axis: Literal["columns", "rows"] = "columns"
     time_points: tuple[str, ...] = ()  # chart axis "rows": printed labels ("07:00")
     row_labels: tuple[str, ...] = ()  # table rows: what is printed on them ("08:00")
+    # chart columns: pre-filled (cache) columns printed before the first blank one, so
+    # the screen numbers a column as the paper does (the first blank is 'column 8')
+    columns_before: int = 0
 
     @property
     def repeats(self) -> bool:
@@ -78,7 +81,7 @@ class KeyedSection:
         if self.kind == "chart" and self.axis == "rows" and index < len(self.time_points):
             return f"row {self.time_points[index]}"
         if self.kind == "chart":
-            return f"column {index + 1}"
+            return f"column {index + 1 + self.columns_before}"
         if self.kind == "table":
             label = self.row_labels[index] if index < len(self.row_labels) else ""
             return f"row {index + 1} ({label})" if label else f"row {index + 1}"
@@ -141,6 +144,7 @@ def form_layout(
     table_rows: dict[str, int] | None = None,
     dates_printed: dict[str, tuple[str, ...]] | None = None,
     row_labels: dict[str, tuple[str, ...]] | None = None,
+    prefilled_columns: int = 0,
 ) -> FormLayout:
     """The keyed layout of ``form``.
 
@@ -149,6 +153,7 @@ def form_layout(
     ``blank``: a blank copy of a patient form, so the patient is identified by hand.
     ``dates_printed``: per table, the dates printed over its day columns ("Tue 24-Nov");
     ``row_labels``: per table, what each printed row shows (the register's dose times).
+    ``prefilled_columns``: cache columns printed before the blank ones on the first chart.
     """
     sections: list[KeyedSection] = []
     if blank and form.scope == "patient":
@@ -165,7 +170,9 @@ def form_layout(
             sections.append(
                 KeyedSection(section.id, section.title, "chart", keyed, count,
                              time_field=section.time_field, axis=section.axis,
-                             time_points=tuple(section.time_points))
+                             time_points=tuple(section.time_points),
+                             columns_before=prefilled_columns if section.axis == "columns"
+                             and not any(s.kind == "chart" for s in sections) else 0)
             )
         elif isinstance(section, TableSection):
             fields = tuple(f for f in section.fields if f.keyed)

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormSpec, TableSection
 from paperfallback.reentry.layout import FormLayout, form_layout
-from paperfallback.register import IssuedForm, Register, validate_instance_id
+from paperfallback.register import IssuedForm, Register
 
 
 def is_blank_copy(form: FormSpec, issued: IssuedForm) -> bool:
@@ -41,6 +40,7 @@ def issued_layout(form: FormSpec, issued: IssuedForm) -> FormLayout:
         dates_printed={s: tuple(f"{d:%a %d-%b-%Y}" for d in printed_day_dates(issued, s))
                        for s in _all_table_ids(form)},
         row_labels=labels,
+        prefilled_columns=issued.prefilled_columns,
     )
 
 
@@ -74,14 +74,8 @@ def row_reference(issued: IssuedForm, section_id: str, index: int) -> str | None
 
 
 def find_issued(register: Register, typed_id: str) -> IssuedForm:
-    """The issued form a clerk typed or scanned; InputError naming what is wrong.
+    """The issued form a clerk typed or scanned (a form ID, its QR payload or the
+    downtime number it carries); InputError naming what is wrong."""
+    from paperfallback.reentry.typed_id import locate_form
 
-    The check character catches a mistyped ID before any lookup.
-    """
-    normal = validate_instance_id(typed_id)
-    issued = register.get(normal)
-    if issued is None:
-        raise InputError(
-            f"form {normal} is not in this PC's register: was it printed on another PC?"
-        )
-    return issued
+    return locate_form(register, typed_id).issued

@@ -291,7 +291,7 @@ class MainWindow(CacheJobs):
         try:
             conn = open_work_db(self.ctx.data_dir, key, key_source=source)
             try:
-                by_patient = keyed_by_patient(conn)
+                by_patient = keyed_by_patient(conn, self.ctx.catalogue)
                 flags = open_news2_flags(EntriesStore(conn))
             finally:
                 conn.close()

@@ -36,7 +36,7 @@ from paperfallback.ui.pack_jobs import (
     RenderPlace,
     render_job,
 )
-from paperfallback.ui.pack_output import PackOutput
+from paperfallback.ui.pack_output import PackOutput, extract_time
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -152,7 +152,6 @@ class PrintDialog(QDialog):
         self.selected_ids = list(selected_ids or [])
         self.place = render_place(window)
         self.output: PackOutput | None = None  # the print job: one render, one set of IDs
-        self._job_imported_at: object = None
         self.page_count: int | None = None
         self._count_task: BackgroundTask | None = None
         title = (f"Print ward pack — {ward_name}" if kind == "ward" else "Print blank forms")
@@ -471,10 +470,8 @@ class PrintDialog(QDialog):
         if problem:
             self.status_label.setText(problem)
             return
-        job = self.output
-        if (job is not None and job.pack.choice == choice
-                and self._imported_at() == self._job_imported_at):
-            action(job)
+        if self.output is not None and self.output.is_job_for(choice):
+            action(self.output)
             return
         if self._count_task is not None:
             self._count_task.cancel()
@@ -487,8 +484,7 @@ class PrintDialog(QDialog):
             self.count_label.setText(_pages_text(pack))
             self.status_label.setText(f"Ready: {pack.page_count} pages.")
             self.output = PackOutput(self.window_, self.place, pack,
-                                     on_finished=self._finished)
-            self._job_imported_at = imported_at
+                                     on_finished=self._finished, extract=extract)
             action(self.output)
 
         def failed(exc: BaseException) -> None:
@@ -497,15 +493,10 @@ class PrintDialog(QDialog):
             self.status_label.setText(f"The pages could not be prepared: {message}")
             self.window_.prompts.error(self, "The pages could not be prepared", message)
 
-        imported_at = self._imported_at()
+        extract = extract_time(self.window_)
         task = self.runner.start(render_job(choice, self.place), "Preparing the pages…",
                                  on_success=rendered, on_failure=failed)
         task.cancelled.connect(lambda: self._set_busy(False))
-
-    def _imported_at(self) -> object:
-        """The extract the main window shows (a new one makes the next render a new job)."""
-        status = self.window_.status
-        return status.imported_at if status is not None else None
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.preview_button, self.print_button, self.save_button,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtPrintSupport import QPrinterInfo
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,6 +31,7 @@ from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.domain.records import Ward
 from paperfallback.register.ids import normalise_pc_code
 from paperfallback.settings import Settings
+from paperfallback.ui.screen_fit import fit_window
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -143,7 +144,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(forms_box, 1)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
-        self.resize(640, 720)
+        fit_window(self, preferred=QSize(640, 720))  # Save stays on a 1366×768 screen
 
     def _wards(self) -> list[Ward]:
         store = self.window_.store

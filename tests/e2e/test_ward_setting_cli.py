@@ -55,3 +55,20 @@ def test_print_ward_never_guesses(
     err = capsys.readouterr().err
     assert "no ward 'Ward 3'" in err and "(W3)" in err
     assert not out.exists()
+
+
+def test_entries_workbook_ward_by_code_or_full_name(
+        demo_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``entries workbook --ward`` follows the same rule as everywhere (the user guide's
+    example gives the ward's name): code or full name, never a part of the name."""
+    assert main(["print", "--ward", "W3", "--forms", "news2", "--no-cover",
+                 "--out", str(tmp_path / "pack.pdf")]) == 0
+    for ward in ("W3", "ward 3 — dewi sant"):
+        out = tmp_path / f"{ward[:2]}.xlsx"
+        assert main(["entries", "workbook", "--form", "news2", "--ward", ward,
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+        assert out.exists()
+    capsys.readouterr()
+    assert main(["entries", "workbook", "--form", "news2", "--ward", "Ward 3",
+                 "--out", str(tmp_path / "x.xlsx")]) != 0
+    assert "did you mean 'Ward 3 — Dewi Sant (W3)'" in capsys.readouterr().err

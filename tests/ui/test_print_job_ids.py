@@ -131,3 +131,23 @@ def test_a_preview_never_printed_leaves_nothing_outstanding(
         dialog.output.preview_dialog = None
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert _register_json(tiny_cache, capsys) == []
+
+
+def test_a_clinic_list_previewed_then_saved_is_one_job(
+        demo_data_dir: Path, make_window: Any, prompts: Any, qtbot: Any,
+        tmp_path: Path) -> None:
+    window = make_window(demo_data_dir)
+    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.open_dialog
+    dialog.preview_button.click()
+    qtbot.waitUntil(lambda: dialog.output is not None
+                    and dialog.output.preview_dialog is not None, timeout=30_000)
+    job = dialog.output
+    job.preview_dialog.close()
+    prompts.save_to = str(tmp_path / "clinic.pdf")
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: dialog.output is not None
+                    and dialog.output.saved_to is not None, timeout=30_000)
+    assert dialog.output is job
+    assert [i.instance_id for i in register_list(demo_data_dir, KEY)] == [
+        i.instance_id for i in job.pack.issued]

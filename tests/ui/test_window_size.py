@@ -110,3 +110,27 @@ def test_the_window_scales_down_without_losing_controls(
     assert (window.width(), window.height()) == size
     assert _outside(window) == []
     assert window.statusBar().isVisible()
+
+
+def test_the_preview_and_settings_fit_the_screen(
+        tiny_cache: Path, make_window: Any, qtbot: Any) -> None:
+    """Dialogs taller than a 1366×768 work area lost their buttons below the screen edge;
+    they open at most as large as the screen they open on (the test screen is 800×800)."""
+    from pf_ui_helpers import open_ward_dialog
+    from PySide6.QtCore import Qt
+
+    window = make_window(tiny_cache)
+    area = window.screen().availableGeometry()
+    dialog = open_ward_dialog(window, qtbot)
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)  # Preview
+    qtbot.waitUntil(lambda: dialog.output is not None
+                    and dialog.output.preview_dialog is not None, timeout=30_000)
+    preview = dialog.output.preview_dialog
+    assert preview.height() <= area.height() - 30 and preview.width() <= area.width()
+    preview.close()
+    dialog.close()
+    window.open_settings()
+    settings = window.open_dialog
+    assert settings.height() <= area.height() - 30
+    assert area.contains(QRect(settings.pos(), settings.size()))
+    settings.close()

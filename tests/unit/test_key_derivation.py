@@ -23,13 +23,13 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     monkeypatch.setattr(key_derivation, "_derived", {})
     monkeypatch.setattr(key_derivation, "_opened_once", set())
     calls: list[bytes] = []
-    real = key_derivation.hashlib.pbkdf2_hmac
+    real = key_derivation._pbkdf2
 
-    def counting(*args: Any) -> bytes:
-        calls.append(args[2])
-        return real(*args)
+    def counting(passphrase: bytes, salt: bytes) -> bytes:
+        calls.append(salt)
+        return real(passphrase, salt)
 
-    monkeypatch.setattr(key_derivation.hashlib, "pbkdf2_hmac", counting)
+    monkeypatch.setattr(key_derivation, "_pbkdf2", counting)
     yield calls
 
 

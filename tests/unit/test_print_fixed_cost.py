@@ -130,3 +130,22 @@ def test_forms_are_parsed_by_libyaml() -> None:
         assert catalogue._SafeLoader is yaml.CSafeLoader
     assert issubclass(catalogue._SafeLoader, yaml.SafeLoader) or (
         catalogue._SafeLoader is getattr(yaml, "CSafeLoader", None))
+
+
+def test_a_print_before_any_keying_does_not_read_the_whole_register(tmp_path: Path) -> None:
+    """Each print of an outage adds its forms to the register; a print that finds nothing
+    keyed must not decode every issued form (the cost grew with every pack printed)."""
+    from paperfallback.reentry.observations import KeyedObservations
+    from paperfallback.register import IssuedForm, Register
+    from paperfallback.settings import Settings
+
+    printed = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    with Register.open(tmp_path, KEY, Settings(pc_code="K7")) as register:
+        register.record([IssuedForm(
+            instance_id=register.instance_id(), form_id="news2", form_version="1.0",
+            scope="patient", page_count=2, printed_at=printed, pc_id="PC-1",
+            patient_id=f"p{i}", spo2_scale=2) for i in range(50)])
+        queries: list[str] = []
+        register.connection.set_trace_callback(queries.append)
+        assert KeyedObservations(register.connection)("p1") == []
+        assert not [q for q in queries if "issued_forms" in q]
