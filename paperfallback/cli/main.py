@@ -31,6 +31,8 @@ COMMAND_MODULES = (
     "paperfallback.cli.entries_cmd",
     "paperfallback.cli.export_cmd",
     "paperfallback.cli.merge_cmd",
+    "paperfallback.cli.scans_cmd",
+    "paperfallback.cli.report_cmd",
 )
 
 

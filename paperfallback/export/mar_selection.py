@@ -48,8 +48,10 @@ def is_drug_row(row: KeyedRow) -> bool:
     return row.section in MAR_SECTIONS and bool(row.context.get("drug"))
 
 
-def dose_time_of(row: KeyedRow) -> str:
-    return row.text(mar_doses.DOSE_TIME_FIELD) or row.context.get("dose_time", "")
+def dose_time_of(row: KeyedRow, form: ExportedForm | None = None) -> str:
+    """The row's dose time: keyed (the field declaring ``dose_time``), else printed."""
+    keyed = form.role_text(row, "dose_time") if form is not None else ""
+    return keyed or row.context.get("dose_time", "")
 
 
 def where(form: ExportedForm, row: KeyedRow) -> str:
@@ -59,12 +61,14 @@ def where(form: ExportedForm, row: KeyedRow) -> str:
 def select_regular(form: ExportedForm, row: KeyedRow) -> RegularRow:
     """The doses of one regular-medicine row, or the problems that hold it back."""
     out = RegularRow()
+    base = form.role_field(row, "administration")  # the day cells, by declared role
     given = sorted((day, v) for fid, v in row.values.items()
-                   if (day := mar_doses.day_of(fid)) is not None and v.has_value)
+                   if base and (day := mar_doses.day_number(fid, base)) is not None
+                   and v.has_value)
     out.has_marks = bool(given)
     if not given:
         return out
-    dose_time = dose_time_of(row)
+    dose_time = dose_time_of(row, form)
     if not dose_time or mar_doses.dose_moment(date(2000, 1, 1), dose_time) is None:
         out.problems.append(f"{where(form, row)}: no dose time keyed or printed (reg_time)")
         return out

@@ -139,7 +139,7 @@ def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new",
         base["drug"] = " ".join(x for x in (row.context.get("drug", ""),
                                             row.context.get("dose", ""),
                                             row.context.get("route", "")) if x)
-        base["dose_time"] = dose_time_of(row)
+        base["dose_time"] = dose_time_of(row, form)
     for value in sorted(row.values.values(), key=lambda v: v.field_id):
         line = {**base, **_value_columns(value)}
         dose = (doses or {}).get(value.field_id)

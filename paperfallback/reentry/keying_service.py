@@ -144,6 +144,16 @@ class OpenForm:
     def opened_message(self) -> str:
         return f"Opened {self.instance_id} ({PASS_NAMES[self.entry_pass]})."
 
+    def start_point(self) -> FieldAddress | None:
+        """Where the cursor goes: the first field of the scanned page's part of the form
+        (a chart over several pages), else where keying stopped."""
+        if self.page and self.page > 1:
+            for section in self.layout.sections:
+                index = section.first_index_on_page(self.page)
+                if index is not None and section.fields:
+                    return self.session.address(section.id, index, section.fields[0].id)
+        return self.session.resume_point()
+
     def differing(self) -> list[FieldAddress]:
         """Resolve pass: the fields whose two keyings differ and await the paper."""
         if self.entry_pass is not EntryPass.RESOLVED:

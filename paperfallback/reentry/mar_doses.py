@@ -1,6 +1,7 @@
 """The MAR's rules for one regular-medicine cell, in one place for keying and export.
 
-A day cell of a regular medicine holds the initials of who gave the dose, or an omission
+A day cell of a regular medicine (the field declaring the role ``administration`` in
+forms/*.yaml, repeated per day column) holds the initials of who gave the dose, or an omission
 code from the chart's legend (1-8, "Omission codes" on forms/mar.yaml); anything else is
 refused when it is keyed, not first found at export (issue #13 item 11). The moment of
 the dose is the date of its day column (keyed, else printed) at the row's dose time
@@ -21,9 +22,6 @@ from paperfallback.domain.terminology import OMISSION_REASONS as _OMISSION_REASO
 
 # MAR omission codes: the one table (printed in the legend of forms/mar.yaml).
 OMISSION_REASONS = _OMISSION_REASONS
-GIVEN_PREFIX = "reg_given_"  # the day cells of a regular medicine row: reg_given_1..7
-DOSE_TIME_FIELD = "reg_time"
-DAY_DATE_PREFIX = "day_date_"
 _INITIALS = re.compile(r"[A-Za-z][A-Za-z.'\- ]{0,7}")
 _DOSE_TIME = re.compile(r"\d{1,2}:\d{2}")
 
@@ -47,12 +45,13 @@ class MarMark:
         return f"Omission code {self.code}: {self.label}" if self.code else ""
 
 
-def day_of(field_id: str) -> int | None:
-    """1..7 for a regular-medicine day cell ('reg_given_3' -> 3), else None."""
-    if not field_id.startswith(GIVEN_PREFIX):
+def day_number(field_id: str, base: str | None = None) -> int | None:
+    """The day column of a repeated day cell ('reg_given_3' -> 3), else None; with
+    ``base`` (the declared field's id) only cells of that field count."""
+    head, _, tail = field_id.rpartition("_")
+    if not tail.isdigit() or (base is not None and head != base):
         return None
-    tail = field_id[len(GIVEN_PREFIX):]
-    return int(tail) if tail.isdigit() else None
+    return int(tail)
 
 
 def read_mark(text: str) -> MarMark:

@@ -101,6 +101,7 @@ class DiscrepancyKind(StrEnum):
     NEWS2_TOTAL = "news2_total"  # handwritten total differs from the keyed parameters
     DOUBLE_ENTRY = "double_entry"  # the two blind keyings differ
     RUNNING_TOTAL = "running_total"  # a written running total does not add up (fluid balance)
+    PAPER_MARK = "paper_mark"  # the band row inked on the scanned chart disagrees with the key
 
 
 @dataclass(frozen=True, slots=True)

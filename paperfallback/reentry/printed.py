@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from paperfallback.formspec import FormSpec, TableSection
+from paperfallback.formspec import ChartSection, FormSpec, TableSection
 from paperfallback.reentry.layout import FormLayout, form_layout
 from paperfallback.register import IssuedForm, Register
 
@@ -41,7 +41,20 @@ def issued_layout(form: FormSpec, issued: IssuedForm) -> FormLayout:
                        for s in _all_table_ids(form)},
         row_labels=labels,
         prefilled_columns=issued.prefilled_columns,
+        columns_per_page=_columns_per_page(form, issued),
     )
+
+
+def _columns_per_page(form: FormSpec, issued: IssuedForm) -> int:
+    """Columns on each page of a chart printed over several pages: every page of the
+    chart has the same number, the first starting with the pre-filled ones (0 when the
+    chart is one page, or the register's counts do not divide evenly)."""
+    chart = next((s for s in form.sections if isinstance(s, ChartSection)
+                  and s.axis == "columns"), None)
+    if chart is None or chart.pages <= 1 or issued.page_count != chart.pages:
+        return 0  # other pages in the form: the chart's pages are not the form's
+    columns = issued.blank_columns + issued.prefilled_columns
+    return columns // chart.pages if columns and columns % chart.pages == 0 else 0
 
 
 def _all_table_ids(form: FormSpec) -> list[str]:

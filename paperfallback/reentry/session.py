@@ -148,14 +148,16 @@ class KeyingSession:
 
     def _check_mar_cell(self, section: KeyedSection, index: int, field_id: str,
                         parsed: Parsed) -> None:
-        """A MAR day cell: initials or a code on the legend, and not dated after now
-        (issue #13 item 11; the export reads the same rules from mar_doses)."""
-        day = mar_doses.day_of(field_id)
+        """A day cell of a drug row (the field declaring the role ``administration``):
+        initials or a code on the legend, and not dated after now (issue #13 item 11; the
+        export reads the same rules from mar_doses)."""
+        spec = section.field(field_id)
+        day = mar_doses.day_number(field_id) if spec.role == "administration" else None
         if day is None or section.kind != "table":
             return
         mar_doses.read_mark(parsed.canonical)
         day_date = self._mar_day_date(section.id, day)
-        dose_time = self._mar_dose_time(section.id, index)
+        dose_time = self._mar_dose_time(section, index)
         if day_date is None or not dose_time:
             return
         moment = mar_doses.dose_moment(day_date, dose_time)
@@ -164,9 +166,12 @@ class KeyingSession:
                                       dose_time=dose_time)
 
     def _mar_day_date(self, section_id: str, day: int) -> date | None:
-        keyed = self.store.entry(
-            self.address(day_section_id(section_id), 0, f"{mar_doses.DAY_DATE_PREFIX}{day}"),
-            self.entry_pass)
+        try:  # the dates section's n-th field (day_date_<n>), as the layout expanded it
+            days = self.layout.section(day_section_id(section_id))
+            keyed = self.store.entry(self.address(days.id, 0, days.fields[day - 1].id),
+                                     self.entry_pass) if day <= len(days.fields) else None
+        except KeyError:
+            keyed = None
         if keyed is not None and keyed.state is EntryState.VALUE and keyed.value:
             try:
                 return date.fromisoformat(keyed.value[:10])
@@ -175,12 +180,13 @@ class KeyingSession:
         printed = printed_day_dates(self.printed, section_id)
         return printed[day - 1] if day <= len(printed) else None
 
-    def _mar_dose_time(self, section_id: str, index: int) -> str:
-        keyed = self.store.entry(self.address(section_id, index, mar_doses.DOSE_TIME_FIELD),
-                                 self.entry_pass)
+    def _mar_dose_time(self, section: KeyedSection, index: int) -> str:
+        field = next((f.id for f in section.fields if f.role == "dose_time"), None)
+        keyed = self.store.entry(self.address(section.id, index, field),
+                                 self.entry_pass) if field else None
         if keyed is not None and keyed.state is EntryState.VALUE and keyed.value:
             return keyed.value
-        refs = section_references(self.printed, section_id)
+        refs = section_references(self.printed, section.id)
         return split_reference(refs[index])[1] or "" if index < len(refs) else ""
 
     def enter(self, section_id: str, index: int, field_id: str, raw: object) -> FieldOutcome:

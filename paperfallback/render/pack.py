@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -487,6 +488,7 @@ def _draw_pages(instances: list[_Instance], status: CacheStatus | None, now: dat
                 data_as_of_known=bool(status is None or status.data_as_of_known),
             )
             draw_furniture(c, info, geo.page_w, geo.page_h, geo.margin)
+            inst.laid.stats.page = number
             y = geo.content_top
             for block in blocks:
                 c.saveState()
@@ -542,6 +544,16 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         prefilled_times=tuple(stats.prefilled_times),
         rows=tuple(stats.rows),
         stale=stale and job.from_cache,
-        extra={"printed_on": printed_on, **stats.extra},
+        extra={"printed_on": printed_on, **stats.extra, **_scan_layout(inst)},
         spo2_scale=stats.spo2_scale,
     )
+
+
+def _scan_layout(inst: _Instance) -> dict[str, str]:
+    """The page geometry and chart boxes a scan of this instance is read against."""
+    grids = inst.laid.stats.grids
+    if not grids:
+        return {}
+    geo = inst.laid.geometry
+    page = [round(geo.page_w, 2), round(geo.page_h, 2), round(geo.margin, 2)]
+    return {"scan_layout": json.dumps({"page": page, "grids": grids}, separators=(",", ":"))}

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -42,6 +43,7 @@ from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.ward_flags import acknowledge_news2, news2_flag
 from paperfallback.register import IssuedForm, Register, pc_code_for
+from paperfallback.scan.store import ScanStore
 from paperfallback.settings import Settings
 from paperfallback.ui.keying_form import (
     FieldEdit,
@@ -49,6 +51,7 @@ from paperfallback.ui.keying_form import (
     remember_clerk,
     remembered_clerk,
 )
+from paperfallback.ui.scan_pane import ScanPane
 
 PASSES = (
     ("First keying", EntryPass.FIRST),
@@ -72,6 +75,7 @@ class KeyingWindow(QWidget):
         self.store = EntriesStore(self._conn)
         self.register = Register(self._conn, pc_code=pc_code_for(self.settings))
         self.catalogue = catalogue or ctx.catalogue
+        self._scans: ScanStore | None = None
         self.service = KeyingService(
             self.store, self.register, self.catalogue,
             window_hours=self.settings.entry_window_hours,
@@ -147,7 +151,16 @@ class KeyingWindow(QWidget):
         column.addLayout(top)
         column.addWidget(self.id_message)
         column.addWidget(self.form_title)
-        column.addWidget(self.scroll, 1)
+        # The returned page beside the fields, zoomed to the column keyed (scan-back):
+        # the clerk keys from the screen and the paper can go to medical records.
+        self.scan_pane = ScanPane(tab)
+        self.scan_pane.setObjectName("scanPane")
+        split = QSplitter(Qt.Orientation.Horizontal, tab)
+        split.addWidget(self.scroll)
+        split.addWidget(self.scan_pane)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        column.addWidget(split, 1)
         column.addLayout(bottom)
         column.addWidget(help_text)
         return tab
@@ -200,6 +213,7 @@ class KeyingWindow(QWidget):
         widget = FormKeyingWidget(opened)
         widget.changed.connect(self._update_status)
         widget.field_entered.connect(lambda edit: self.scroll.ensureWidgetVisible(edit, 60, 40))
+        widget.field_entered.connect(self._follow_scan)
         old = self.scroll.takeWidget()
         if isinstance(old, FormKeyingWidget):
             old.closed = True
@@ -216,6 +230,11 @@ class KeyingWindow(QWidget):
         self._update_status()
         widget.focus_resume_point()
         return widget
+
+    def _follow_scan(self, edit: Any) -> None:
+        if self._scans is None:
+            self._scans = ScanStore(self.service.register.connection)
+        self.scan_pane.follow(self.issued, self._scans, edit.section.id, edit.index)
 
     # ---- finishing ----------------------------------------------------------------------
 

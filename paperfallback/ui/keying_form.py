@@ -241,7 +241,7 @@ class FormKeyingWidget(QWidget):
 
     def focus_resume_point(self) -> FieldEdit | None:
         """Put the cursor where keying stopped (the first field after the last keyed)."""
-        point = self.session.resume_point()
+        point = self.opened.start_point()
         edit = self.edits.get(point) if point else None
         if edit is None or edit.focusPolicy() == Qt.FocusPolicy.NoFocus:
             edit = next((e for e in self.order if e.focusPolicy() != Qt.FocusPolicy.NoFocus),

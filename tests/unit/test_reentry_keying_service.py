@@ -230,3 +230,20 @@ def test_a_name_only_match_waits_for_the_clerk(service: KeyingService, data_dir:
     assert first is not None and first.patient_id == "p9"
     assert second is not None and second.patient_match.startswith("downtime:")
     cache.close()
+
+
+def test_a_scanned_page_two_jumps_to_its_columns_numbered_as_printed(
+        service: KeyingService) -> None:
+    """Issue #13 items 10 and 13: a NEWS2 chart over 2 pages of 8 columns, 7 of page 1
+    pre-filled from the EPR: page 1's blank column is 'column 8', page 2 starts at its
+    own 'column 1', and scanning page 2's QR puts the cursor there."""
+    issued = _issue(service, page_count=2, blank_columns=9, prefilled_columns=7)
+    form = service.open(f"{issued.instance_id}/2", "Ann")
+    chart = form.layout.section("observations")
+    assert chart.index_label(0) == "column 8"
+    assert chart.index_label(1) == "column 1 on page 2"
+    point = form.start_point()
+    assert point == FieldAddress(issued.instance_id, "observations", 1, "obs_time")
+    first_page = service.open(f"{issued.instance_id}/1", "Ann")
+    assert first_page.start_point() == FieldAddress(issued.instance_id, "observations", 0,
+                                                    "obs_time")
