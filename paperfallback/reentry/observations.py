@@ -23,6 +23,7 @@ from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.domain.terminology import PARAMETER_UNITS
 from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.model import EntryState
+from paperfallback.reentry.patients import is_unconfirmed
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
 from paperfallback.register import printed_spo2_scales
@@ -113,6 +114,8 @@ def _keyed_by_patient(work_db: Connection, patient_ids: set[str] | None,
         patient_id = record.patient_id
         if patient_id is None or (patient_ids is not None and patient_id not in patient_ids):
             continue
+        if is_unconfirmed(record.patient_match):
+            continue  # a name-only match: not this patient's until a clerk confirms (#13.8)
         out = by_patient[patient_id]
         columns: dict[tuple[str, int], dict[str, tuple[str, datetime]]] = defaultdict(dict)
         for entry in final_entries(store, record.instance_id):
