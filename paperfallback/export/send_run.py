@@ -41,7 +41,7 @@ from paperfallback.export.send_http import (
 from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.export.state import ExportState
 from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
-from paperfallback.formspec import site_catalogue
+from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.settings import Settings
 from paperfallback.workstore import WorkStore
@@ -142,7 +142,10 @@ def run_send(
     retry_rejected: bool = False,
     options: SendOptions | None = None,
     now: datetime | None = None,
+    catalogue: FormCatalogue | None = None,
 ) -> SendSummary:
+    """Plan, queue and send (or, with ``dry_run``, check and show) the FHIR export for
+    ``target``; what the EPR answered is in the summary and the work store."""
     target = check_base_url(target)
     opts = options or SendOptions(chunk_size=settings.export_chunk_size)
     moment = now or datetime.now(UTC)
@@ -151,13 +154,14 @@ def run_send(
     conn = WorkStore.open(data_dir, key, key_source=key_source)
     try:
         store = EntriesStore(conn)
-        read = read_keyed_forms(conn, store, cache, settings, data_dir)
+        read = read_keyed_forms(conn, store, cache, settings, data_dir, catalogue=catalogue)
         summary.problems = list(read.problems)
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
         state, fmt = ExportState(conn), state_key(target)
-        documents = scanned_documents(conn, read.forms, settings,
-                                      site_catalogue(settings.form_dirs, data_dir), systems)
+        documents = scanned_documents(
+            conn, read.forms, settings,
+            catalogue or site_catalogue(settings.form_dirs, data_dir), systems)
         plan = plan_fhir_export(read.forms, systems, state.previous(fmt), all_entries=all_entries,
                                 pc_id=settings.pc_id, exported_at=moment,
                                 previous_forms=state.previous_forms(fmt), documents=documents)

@@ -116,6 +116,19 @@ class ScanStore:
                     removed += 1
         return removed
 
+    def queued(self) -> list[StoredPage]:
+        """Pages waiting for a person: no readable code, or a code this PC never issued."""
+        return [p for p in self.pages() if p.status in ("queued", "not-in-register")]
+
+    def assign(self, page_id: int, form_id: str, page: int, payload: str) -> None:
+        """A clerk who can see the image names its form and page: the page is attached.
+        The caller has checked the ID against the register (scan.intake.assign_page)."""
+        with self._conn:
+            self._conn.execute(
+                "UPDATE scanned_pages SET form_id = ?, page = ?, status = 'identified', "
+                "payload = ? WHERE id = ? AND status IN ('queued', 'not-in-register')",
+                (form_id, page, payload, page_id))
+
     def image(self, page_id: int) -> bytes:
         row = self._conn.execute(
             "SELECT image FROM scanned_pages WHERE id = ?", (page_id,)).fetchone()
