@@ -58,9 +58,9 @@ def _recovery(ctx: AppContext, args: argparse.Namespace) -> int:
     key, source = ctx.key
     with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
         sent = {instance: (counts["accepted"], counts["rejected"])
-                for (instance, _form), counts in send_counts(register.connection).items()}
-        report = build_report(register.list(), ScanStore(register.connection).returned_pages(),
-                              EntriesStore(register.connection).instances(), ward=args.ward,
+                for (instance, _form), counts in send_counts(register.work).items()}
+        report = build_report(register.list(), ScanStore(register.work).returned_pages(),
+                              EntriesStore(register.work).instances(), ward=args.ward,
                               start=start, end=end, sent=sent)
     write_report_pdf(report, args.out)
     totals = report.totals()

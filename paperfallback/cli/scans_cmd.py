@@ -52,7 +52,7 @@ def _open(ctx: AppContext) -> tuple[Any, Any]:
 
     key, source = ctx.key
     register = Register.open(ctx.data_dir, key, ctx.settings, key_source=source)
-    store = ScanStore(register.connection)
+    store = ScanStore(register.work)
     _apply_retention(ctx, register, store)
     return register, store
 
@@ -68,7 +68,7 @@ def _apply_retention(ctx: AppContext, register: Any, store: Any) -> None:
     days = ctx.settings.scan_retention_days
     if days <= 0:
         return
-    exported = {i.instance_id for i in EntriesStore(register.connection).instances()
+    exported = {i.instance_id for i in EntriesStore(register.work).instances()
                 if i.status is InstanceStatus.EXPORTED}
     if exported:
         store.purge(exported, older_than=datetime.now(UTC) - timedelta(days=days))
@@ -121,7 +121,7 @@ def _check(ctx: AppContext, args: argparse.Namespace) -> int:
     register, store = _open(ctx)
     catalogue = ctx.catalogue
     with register:
-        entries = EntriesStore(register.connection)
+        entries = EntriesStore(register.work)
         wanted = [parse_qr_payload(f)[0] for f in args.form_ids] or sorted(
             set(entries.keyed_instance_ids()) & set(store.returned_pages()))
         results: list[dict[str, Any]] = []

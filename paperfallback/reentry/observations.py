@@ -16,7 +16,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from paperfallback.cache.encrypted_db import Connection
 from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
 from paperfallback.domain.news2_input import NEWS2_FIELDS, SCALE, TOTAL, spo2_scale_for
 from paperfallback.domain.records import Observation, ObservationKind
@@ -27,6 +26,7 @@ from paperfallback.reentry.patients import is_unconfirmed
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
 from paperfallback.register import printed_spo2_scales
+from paperfallback.workstore import WorkStore
 
 TIME_FIELD = "obs_time"  # the NEWS2 chart's time field (issue 4 names it)
 SCALE_FIELD = SCALE  # the column's SpO2 scale: carried on the ids (domain.keyed)
@@ -37,7 +37,7 @@ __all__ = ["KEYED_PREFIX", "KeyedObservations", "is_keyed_from_paper", "keyed_by
            "keyed_observations"]
 
 
-def keyed_observations(work_db: Connection, patient_id: str,
+def keyed_observations(work_db: WorkStore, patient_id: str,
                        catalogue: FormCatalogue | None = None) -> list[Observation]:
     """Every observation keyed from paper for ``patient_id``, oldest first.
 
@@ -56,7 +56,7 @@ class KeyedObservations:
     Call it with a cache patient id (a :data:`paperfallback.domain.keyed.KeyedSource`).
     """
 
-    def __init__(self, work_db: Connection, catalogue: FormCatalogue | None = None) -> None:
+    def __init__(self, work_db: WorkStore, catalogue: FormCatalogue | None = None) -> None:
         self._conn = work_db
         self._catalogue = catalogue
         self._by_patient: dict[str, list[Observation]] | None = None
@@ -67,7 +67,7 @@ class KeyedObservations:
         return self._by_patient.get(patient_id, [])
 
 
-def keyed_by_patient(work_db: Connection, catalogue: FormCatalogue | None = None,
+def keyed_by_patient(work_db: WorkStore, catalogue: FormCatalogue | None = None,
                      ) -> dict[str, list[Observation]]:
     """Every patient's keyed observations (cache patient id -> oldest first), read now."""
     return _keyed_by_patient(work_db, None, catalogue)
@@ -101,7 +101,7 @@ def _chart_fields(catalogue: FormCatalogue | None, form_id: str, section: str) -
         declared.get(SCALE, SCALE_FIELD))
 
 
-def _keyed_by_patient(work_db: Connection, patient_ids: set[str] | None,
+def _keyed_by_patient(work_db: WorkStore, patient_ids: set[str] | None,
                       catalogue: FormCatalogue | None = None) -> dict[str, list[Observation]]:
     store = EntriesStore(work_db)
     records = store.instances()

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.keying_service import KeyingService, OpenForm
@@ -53,6 +52,7 @@ from paperfallback.ui.keying_form import (
 )
 from paperfallback.ui.scan_pane import ScanPane
 from paperfallback.ui.scan_queue import ScanQueueView
+from paperfallback.workstore import WorkStore
 
 PASSES = (
     ("First keying", EntryPass.FIRST),
@@ -72,9 +72,9 @@ class KeyingWindow(QWidget):
         self.ctx = ctx
         self.settings = Settings.load(ctx.data_dir)
         key, source = ctx.key
-        self._conn = open_work_db(ctx.data_dir, key, key_source=source)
-        self.store = EntriesStore(self._conn)
-        self.register = Register(self._conn, pc_code=pc_code_for(self.settings))
+        self._work = WorkStore.open(ctx.data_dir, key, key_source=source)
+        self.store = EntriesStore(self._work)
+        self.register = Register(self._work, pc_code=pc_code_for(self.settings))
         self.catalogue = catalogue or ctx.catalogue
         self._scans: ScanStore | None = None
         self.service = KeyingService(
@@ -237,7 +237,7 @@ class KeyingWindow(QWidget):
 
     def _scan_stores(self) -> tuple[Any, ScanStore]:
         if self._scans is None:
-            self._scans = ScanStore(self.service.register.connection)
+            self._scans = ScanStore(self.service.register.work)
         return self.service.register, self._scans
 
     def _follow_scan(self, edit: Any) -> None:
@@ -313,7 +313,7 @@ class KeyingWindow(QWidget):
             if isinstance(focused, FieldEdit):
                 self.form_widget.commit(focused)
             self.form_widget.closed = True
-        self._conn.close()
+        self._work.close()
         super().closeEvent(event)
 
     def field(self, section: str, index: int, field_id: str) -> FieldEdit:

@@ -186,7 +186,7 @@ def test_images_of_exported_forms_are_removed_after_the_retention_period(
     _json(capsys, sample_data_dir, "scans", "import", str(tmp_path / "s.pdf"))
     key = "test-key-not-secret"
     with Register.open(sample_data_dir, key, Settings.load(sample_data_dir)) as register:
-        store = ScanStore(register.connection)
+        store = ScanStore(register.work)
         before = store.returned_pages()
         exported, kept = sorted(before)[:2]
         later = datetime.now(UTC) + timedelta(seconds=5)

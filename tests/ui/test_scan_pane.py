@@ -75,12 +75,12 @@ def test_the_pane_shows_the_column_being_keyed_and_follows_it(
     pane.show()
     with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
         issued = register.list(form_id="news2")[-1] if register.list(form_id="news2") else None
-        pane.follow(issued, ScanStore(register.connection), "observations", 0)
+        pane.follow(issued, ScanStore(register.work), "observations", 0)
         assert pane.caption.text() == NO_SCAN  # nothing printed yet
     _print_and_scan(sample_data_dir, tmp_path)
     with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
         issued = register.list(form_id="news2")[-1]
-        scans = ScanStore(register.connection)
+        scans = ScanStore(register.work)
         places = column_places(scan_layout(issued.extra) or {}, "observations")
         pane.follow(issued, scans, "observations", 2)
         view = pane.view
@@ -162,7 +162,7 @@ def test_a_clerk_attaches_an_unreadable_page_by_reading_its_id_off_the_image(
     assert queue.message.text() == f"Attached to {issued.instance_id}/2."
     assert queue.pages.count() == 0
     with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
-        assert ScanStore(register.connection).returned_pages() == {issued.instance_id: {2}}
+        assert ScanStore(register.work).returned_pages() == {issued.instance_id: {2}}
 
 
 def test_the_reconciliation_screen_says_which_pages_came_back(
