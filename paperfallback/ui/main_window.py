@@ -24,7 +24,7 @@ from paperfallback.cache.ward_summary import (
     ward_summaries,
 )
 from paperfallback.cache.wards import UnknownWard, home_ward, ward_label
-from paperfallback.domain.errors import PaperFallbackError, WrongKey
+from paperfallback.domain.errors import PaperFallbackError, StorageFault
 from paperfallback.domain.keyed import KeyedSource
 from paperfallback.reentry.observations import keyed_by_patient
 from paperfallback.reentry.store import EntriesStore
@@ -36,6 +36,20 @@ from paperfallback.ui.context import AppContextLike
 from paperfallback.ui.patient_model import PATIENT_ID_ROLE, Column
 from paperfallback.ui.prompts import Prompts
 from paperfallback.workstore import WORK_FILE, WorkStore
+
+# What the problem page says for each storage fault (cache status --json "fault").
+FAULT_TEXT = {
+    "wrong-key": "The patient data on this PC cannot be unlocked: the key is wrong or has "
+                 "been lost (the files themselves are intact).",
+    "damaged": "The patient data file on this PC is damaged. A new extract (cache import "
+               "or refresh) rebuilds it; the damaged copy is kept aside for IT.",
+    "locked": "The patient data is busy: another PaperFallback process is writing it. Try "
+              "again in a minute.",
+    "disk-full": "The disk holding the patient data is full.",
+    "read-only": "The data folder is read-only for this Windows user.",
+    "permission-denied": "This Windows user is not allowed to open the patient data file.",
+    "unreadable": "The patient data on this PC cannot be read.",
+}
 
 WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
 STATUS_REFRESH_MS = 30_000
@@ -98,11 +112,11 @@ class MainWindow(CacheJobs):
             self.status = store.status(stale_minutes=self.settings.stale_minutes)
             if self.status.has_snapshot:
                 store.wards()  # a damaged page shows here, not half-way through the list
-        except WrongKey as exc:
+        except StorageFault as exc:  # named truly: IT must not chase a key that is fine
             self._show_problem(
                 "Patient data cannot be opened",
-                "The patient data on this PC cannot be unlocked: the key is wrong or the "
-                "file is damaged. Nothing has been changed or deleted.<br><br>"
+                f"{FAULT_TEXT.get(exc.fault, FAULT_TEXT['unreadable'])} Nothing has been "
+                "changed or deleted.<br><br>"
                 "<b>What to do:</b> call the IT service desk and tell them the message "
                 "below. You can still print <b>blank forms</b>.<br><br>"
                 f"<small>{_escape(str(exc))}</small>")
