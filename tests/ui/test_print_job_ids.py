@@ -17,7 +17,7 @@ import pytest
 from pf_ui_helpers import open_ward_dialog, register_list
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtPrintSupport import QPrintDialog
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
 
 from paperfallback.cli.main import main
 from paperfallback.ui.prompts import Prompts
@@ -40,6 +40,13 @@ def _answer_print_dialog(qtbot: Any, out: Path, seen: list[str]) -> None:
             QTimer.singleShot(50, answer)
             return
         seen.append(dialog.windowTitle())
+        # With a CUPS server running (CI starts one for the CUPS test) the dialog opens on
+        # a real queue: choose "Print to File (PDF)" as a nurse would pick a printer.
+        printers = dialog.findChild(QComboBox, "printers")
+        if printers is not None:
+            for index in range(printers.count()):
+                if "file" in printers.itemText(index).casefold():
+                    printers.setCurrentIndex(index)
         name = dialog.findChild(QLineEdit, "filename")
         name.setText(str(out))
         qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Return)
