@@ -55,7 +55,13 @@ SCHEMA_VERSION = 1
 # SpO2 scale per patient in ``meta``: key 'spo2_scale:<patient id>', value '1' or '2'
 _SPO2_ROW = "spo2_scale:"
 _SPO2_ROW_RANGE = ("spo2_scale:", "spo2_scale;")  # ';' follows ':': every row's key between
-_SPO2_ROWS_COMPLETE = "spo2_scale_rows"
+_SPO2_ROWS_COMPLETE = "spo2_scale_rows"  # value: the import time of the snapshot they match
+# The patient's scale row and whether the rows are this snapshot's, read with the patient
+# (parameters: _SPO2_ROW, _SPO2_ROWS_COMPLETE): no extra query per record.
+_SPO2_COLUMNS = (
+    "(SELECT value FROM meta WHERE key = ? || patients.id), "
+    "(SELECT m.value = s.imported_at FROM meta m, snapshot s WHERE m.key = ? AND s.id = 1)"
+)
 T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
@@ -384,12 +390,14 @@ class CacheStore:
                 (json.dumps(snapshot.spo2_scale),),
             )
             # One row per patient too, found through meta's key index, so a record costs
-            # the same whatever the hospital's size; the marker says the rows are complete
-            # (a cache written before them has only the map above, decoded once).
+            # the same whatever the hospital's size; the marker (this snapshot's import
+            # time) says the rows belong to this snapshot: a cache written before them, or
+            # rewritten by an older version, has only the map above, decoded once.
             db.execute("DELETE FROM meta WHERE key >= ? AND key < ?", _SPO2_ROW_RANGE)
             db.executemany("INSERT INTO meta VALUES (?, ?)", (
                 (_SPO2_ROW + pid, str(scale)) for pid, scale in snapshot.spo2_scale.items()))
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_SPO2_ROWS_COMPLETE,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                       (_SPO2_ROWS_COMPLETE, imported_at.isoformat()))
         self._spo2_cache = None  # data_version does not change for this connection's writes
 
     def _rebuild(self, snapshot: Snapshot, imported_at: datetime, cause: BaseException) -> None:
@@ -587,7 +595,8 @@ class CacheStore:
     @_guarded
     def patient_record(self, patient_id: str) -> PatientRecord:
         row = self._conn.execute(
-            "SELECT data, stay, ward_code FROM patients WHERE id = ?", (patient_id,)
+            "SELECT data, stay, ward_code, " + _SPO2_COLUMNS + " FROM patients WHERE id = ?",
+            (_SPO2_ROW, _SPO2_ROWS_COMPLETE, patient_id),
         ).fetchone()
         if row is None:
             raise InputError(f"no patient {patient_id!r} in the cache")
@@ -611,44 +620,38 @@ class CacheStore:
             alerts=tuple(facts["alert"]),
             prescriptions=tuple(facts["prescription"]),
             observations=tuple(facts["observation"]),
-            spo2_scale=self._spo2_scale(patient_id),
+            spo2_scale=self._spo2_scale(patient_id, row[3], row[4]),
         )
 
     def ward_records(self, ward_code: str) -> list[PatientRecord]:
         """Every patient on a ward with all their facts, in bed order."""
         return [self.patient_record(r.patient.id) for r in self.patients(ward_code=ward_code)]
 
-    # (connection, its data_version, scales or None when the per-patient rows are complete)
-    _spo2_cache: tuple[Connection, int, dict[str, int] | None] | None = None
+    # (connection, its data_version, the decoded map) of a cache without per-patient rows
+    _spo2_cache: tuple[Connection, int, dict[str, int]] | None = None
 
-    def _spo2_scale(self, patient_id: str) -> int | None:
-        """One patient's SpO2 scale, at a cost that does not grow with the hospital
-        (issue #15: decoding the whole hospital's map per record made a ward print grow
-        with the hospital's size): one indexed row, or in a cache written before those
-        rows, the map decoded once per snapshot."""
-        scales = self._spo2_scales()
-        if scales is not None:
-            return scales.get(patient_id)
-        row = self._conn.execute(
-            "SELECT value FROM meta WHERE key = ?", (_SPO2_ROW + patient_id,)).fetchone()
-        return int(row[0]) if row else None
+    def _spo2_scale(self, patient_id: str, stored: str | None, rows_current: int | None,
+                    ) -> int | None:
+        """One patient's SpO2 scale at a cost that does not grow with the hospital (issue
+        #15: decoding the whole hospital's map per record made a ward print grow with the
+        hospital's size): the patient's own row, read with the patient (``_SPO2_COLUMNS``);
+        in a cache without current rows, the map, decoded once per snapshot."""
+        if rows_current:
+            return int(stored) if stored else None
+        return self._spo2_map().get(patient_id)
 
     @_guarded
-    def _spo2_scales(self) -> dict[str, int] | None:
-        """The decoded map of a cache without per-patient rows; None when it has them.
-        ``PRAGMA data_version`` changes when another process commits (a new snapshot
-        while the app stays open), and this store's own writes clear the cache
-        (``_write_snapshot``), so a new scale is never missed."""
+    def _spo2_map(self) -> dict[str, int]:
+        """The decoded map of a cache without current per-patient rows. ``PRAGMA
+        data_version`` changes when another process commits (a new snapshot while the app
+        stays open), and this store's own writes clear it (``_write_snapshot``), so a new
+        scale is never missed."""
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         cached = self._spo2_cache
         if cached is not None and cached[0] is self._conn and cached[1] == version:
             return cached[2]
-        scales: dict[str, int] | None = None
-        if self._conn.execute(
-                "SELECT 1 FROM meta WHERE key = ?", (_SPO2_ROWS_COMPLETE,)).fetchone() is None:
-            row = self._conn.execute(
-                "SELECT value FROM meta WHERE key = 'spo2_scale'").fetchone()
-            scales = {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'spo2_scale'").fetchone()
+        scales = {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
         self._spo2_cache = (self._conn, version, scales)
         return scales
 
