@@ -70,6 +70,19 @@ class Settings:
     refresh_key_id: str = ""
     refresh_scope: str = "system/*.read"
     refresh_max_download_mb: int = 2048  # per downloaded Bulk Data file
+    # export --to URL (docs/export.md, docs/install.md): SMART Backend Services client; an
+    # empty client id, key or key id falls back to the refresh_* one
+    export_to_url: str = ""  # the EPR's FHIR base URL the app's Export dialog sends to
+    export_client_id: str = ""
+    export_private_key: str = ""
+    export_key_id: str = ""
+    export_scope: str = "system/*.write"
+    export_token_env: str = "PAPERFALLBACK_EXPORT_TOKEN"  # else a bearer token IT issued
+    export_chunk_size: int = 100  # entries per transaction Bundle
+    export_conditional_references: bool = False  # Patient?identifier=... for such servers
+    export_timeout_seconds: int = 120
+    # Folders of site forms (*.yaml) IT adds to the bundled ones; relative to the data folder.
+    form_dirs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:
@@ -105,6 +118,8 @@ class Settings:
                     where=str(path),
                 )
             setattr(settings, key, value)
+        if settings.export_chunk_size <= 0:
+            raise InputError("setting 'export_chunk_size' must be positive", where=str(path))
         if settings.stale_minutes <= 0:
             raise InputError("setting 'stale_minutes' must be positive", where=str(path))
         if not 0 < settings.max_patient_drop_share <= 1:

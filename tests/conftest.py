@@ -20,6 +20,12 @@ TEST_KEY = "test-key-not-secret"
 sys.path.insert(0, str(Path(__file__).parent / "servers"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regen-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/*.pdf from the current renderer (look at "
+                          "every changed page before committing)")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

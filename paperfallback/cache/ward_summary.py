@@ -86,6 +86,7 @@ class PatientSummary:
     allergy_text: str  # substances, "No known allergies" or "Not recorded"
     alerts: tuple[str, ...]
     news2: LatestNews2 | None
+    deceased: str = ""  # "DECEASED 09-May-1989" (shown instead of an age), or ""
 
     @property
     def has_allergies(self) -> bool:
@@ -147,7 +148,9 @@ def summarise(record: PatientRecord, *, today: date) -> PatientSummary:
         nhs_number=format_nhs_number(patient.nhs_number),
         hospital_number=patient.hospital_number or "",
         birth_date=patient.birth_date,
-        age_years=age_in_years(patient.birth_date, today) if patient.birth_date else None,
+        age_years=(age_in_years(patient.birth_date, today)
+                   if patient.birth_date and not patient.deceased else None),
+        deceased=patient.death_text,
         allergy_status=record.allergy_status,
         allergy_text=allergy_text(record),
         alerts=tuple(a.text for a in record.alerts),

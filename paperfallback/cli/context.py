@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from paperfallback.cache.store import CacheStore
+from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.settings import Settings, cache_key, data_dir
 
 
@@ -24,6 +27,24 @@ class AppContext:
     @cached_property
     def settings(self) -> Settings:
         return Settings.load(self.data_dir)
+
+    @cached_property
+    def catalogue(self) -> FormCatalogue:
+        """The forms, loaded once: bundled, then the site folders of ``form_dirs``.
+
+        Printing, keying, workbooks, reconciliation and export all use this one, so a
+        site form is printed, keyed and exported alike. Site forms that do not load are
+        named once on stderr (and by ``self-test``); the others still work.
+        """
+        try:
+            form_dirs = self.settings.form_dirs
+        except PaperFallbackError:  # reported where the settings are used; forms still print
+            form_dirs = []
+        catalogue = site_catalogue(form_dirs, self.data_dir)
+        for problem in catalogue.problems:
+            log.warning("site form left out: %s", problem)
+            print(f"paperfallback: warning: site form left out: {problem}", file=sys.stderr)
+        return catalogue
 
     @cached_property
     def key(self) -> tuple[str, str]:

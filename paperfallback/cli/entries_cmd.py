@@ -89,10 +89,9 @@ def double_entry_forms(ctx: AppContext) -> list[str]:
 
 def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.domain.errors import InputError
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.workbook import build_workbook
 
-    form = load_catalogue().get(args.form)
+    form = ctx.catalogue.get(args.form)
     register, store = _stores(ctx)
     try:
         issued = register.list(form_id=form.id)
@@ -117,7 +116,6 @@ def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:
 def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     import getpass
 
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.model import DiscrepancyKind, EntryPass
     from paperfallback.reentry.workbook_import import import_workbook
 
@@ -126,7 +124,7 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     cache = _cache_or_none(ctx)
     try:
         result = import_workbook(
-            Path(args.path), catalogue=load_catalogue(), lookup=register.get, store=store,
+            Path(args.path), catalogue=ctx.catalogue, lookup=register.get, store=store,
             clerk=clerk, entry_pass=EntryPass(args.entry_pass),
             window_hours=ctx.settings.entry_window_hours,
             double_entry_forms=double_entry_forms(ctx), cache=cache,
@@ -156,15 +154,17 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.export.send_state import add_send_counts, send_counts
     from paperfallback.reentry.reconciliation import reconcile
 
     register, store = _stores(ctx)
     try:
         report = reconcile(register.list(), store, double_entry_forms=double_entry_forms(ctx))
+        sent = send_counts(store.connection)  # export --to: sent / accepted / rejected
     finally:
         store.close()
     if args.json:
-        data = report.to_json()
+        data = add_send_counts(report.to_json(), sent)
         data["discrepancies"] = [_blind_json(d) for d in data["discrepancies"]]
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
@@ -173,6 +173,9 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     print(f"Forms: {backlog['total']}; keyed or beyond: {backlog['done']} "
           f"({backlog['done_share']:.0%}); still to key: {backlog['to_key']}")
     print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if sent:  # export --to
+        total = add_send_counts({}, sent)["sending"]["total"]
+        print("Sent to the EPR: " + ", ".join(f"{k} {v}" for k, v in total.items()))
     for group in report.by_ward_and_form():
         print(f"  {group['ward'] or '-':<12} {group['form_id']:<22} "
               + " ".join(f"{s} {group[s]}" for s in counts))
@@ -249,7 +252,6 @@ def _differences(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.domain.errors import InputError
-    from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.model import DiscrepancyKind, EntryPass, EntryState
     from paperfallback.reentry.printed import issued_layout
     from paperfallback.reentry.session import KeyingSession
@@ -274,7 +276,7 @@ def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
                                    record.second_clerk.casefold()):
             raise InputError(f"{resolver} keyed this form: a third person must resolve the "
                              "differences from the paper", where="--resolver")
-        form = load_catalogue().get(issued.form_id)
+        form = ctx.catalogue.get(issued.form_id)
         session = KeyingSession(
             store, issued_layout(form, issued), issued, clerk=resolver,
             entry_pass=EntryPass.RESOLVED,

@@ -84,11 +84,10 @@ def parse_day(text: str | None) -> date | None:
 
 
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
-    from paperfallback.formspec import load_catalogue
+    from paperfallback.formspec import site_catalogue
     from paperfallback.reentry.observations import KeyedObservations
     from paperfallback.register import Register
     from paperfallback.render import PackRequest, render_pack
-    from paperfallback.resources import forms_dir
 
     forms = tuple(f for f in re.split(r"[,\s]+", args.forms or "") if f)
     if (args.clinic or args.theatre) and not args.date:
@@ -105,7 +104,8 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         copies=args.copies,
         cover_sheet=False if args.no_cover else None,
     )
-    catalogue = load_catalogue(forms_dir(), *(Path(p) for p in args.forms_dir))
+    catalogue = ctx.catalogue if not args.forms_dir else site_catalogue(
+        ctx.settings.form_dirs, ctx.data_dir, *(Path(p) for p in args.forms_dir))
     store = None if args.blank else ctx.open_cache()
     key, source = ctx.key
     out = Path(args.out)

@@ -180,13 +180,16 @@ class SelfTest:
         return f"cache age {age} <= {limit} min"
 
     def forms(self) -> str:
-        from paperfallback.formspec import load_catalogue
         from paperfallback.resources import forms_dir
 
-        self.catalogue = load_catalogue()
+        self.catalogue = self.ctx.catalogue
         if not len(self.catalogue):
             raise Failed(f"no forms found in {forms_dir()}")
-        return f"{len(self.catalogue)} forms load from {forms_dir()}"
+        if self.catalogue.problems:  # the others still print: IT must fix the site forms
+            raise Failed(f"site forms left out: {'; '.join(self.catalogue.problems)}")
+        site = len(self.ctx.settings.form_dirs)
+        return (f"{len(self.catalogue)} forms load from {forms_dir()}"
+                + (f" and {site} site folder(s) (form_dirs)" if site else ""))
 
     def pack(self) -> str:
         store = self._require_store()

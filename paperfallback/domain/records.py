@@ -63,6 +63,16 @@ class Patient:
         """FAMILY, Given: the order used on NHS wristbands and banners."""
         return f"{self.family.upper()}, {self.given}".strip(", ")
 
+    @property
+    def death_text(self) -> str:
+        """'DECEASED 09-May-1989' (the date as every form prints dates), or '' if alive:
+        the one wording on pages, lists and screens."""
+        if not self.deceased:
+            return ""
+        if self.deceased_date is None:
+            return "DECEASED (date not recorded)"
+        return f"DECEASED {self.deceased_date.strftime('%d-%b-%Y')}"
+
 
 @dataclass(frozen=True, slots=True)
 class Ward:

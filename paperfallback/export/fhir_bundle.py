@@ -49,6 +49,7 @@ class FhirExport:
     entries: list[BuiltEntry] = field(default_factory=list)
     marks: list[ExportedUnit] = field(default_factory=list)
     forms_done: dict[str, str] = field(default_factory=dict)  # instance -> form fingerprint
+    unit_of: dict[str, str] = field(default_factory=dict)  # entry fullUrl -> unit key
     problems: list[str] = field(default_factory=list)
     new_units: int = 0
     changed_units: int = 0
@@ -156,6 +157,7 @@ def _select(
                     entries = [*entries, withdrawn]
                     export.withdrawn += 1
     export.entries.extend(entries)
+    export.unit_of.update((e.full_url, unit.key) for e in entries)
     subject = next((e.resource["subject"] for e in identified
                     if "identifier" in e.resource.get("subject", {})), None)
     export.marks.append(ExportedUnit(
@@ -171,8 +173,12 @@ def _effective(resource: dict[str, Any]) -> str:
 
 
 def _as_update(entry: BuiltEntry, systems: SiteSystems) -> BuiltEntry:
-    """A conditional create turned into a conditional update on the same identifier."""
-    if entry.method != "POST" or entry.if_none_exist != token(systems.entry, entry.key):
+    """A conditional create turned into a conditional update on the same identifier (or,
+    for Provenance, the same tag)."""
+    provenance = entry.resource_type == "Provenance" and entry.if_none_exist
+    if entry.method != "POST" or (
+        entry.if_none_exist != token(systems.entry, entry.key) and not provenance
+    ):
         return entry  # PUT/PATCH already idempotent; a Patient matched on NHS number stays
     resource = entry.resource
     if resource.get("resourceType") == "Observation" and resource.get("status") == "final":

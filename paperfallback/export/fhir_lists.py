@@ -20,6 +20,7 @@ from paperfallback.export.fhir_units import (
     subject_of,
     where,
 )
+from paperfallback.export.model import KeyedRow
 
 # Clinic outcome codes (forms/clinic-list.yaml) -> Appointment.status (FHIR R4).
 CLINIC_STATUS: dict[str, str] = {
@@ -33,11 +34,12 @@ CLINIC_STATUS: dict[str, str] = {
 THEATRE_STATUS: dict[str, str] = {"DONE": "completed", "POST": "not-done", "CANC": "not-done"}
 
 
-def clinic_units(ctx: FormContext) -> list[BuiltUnit]:
+def clinic_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
+    """Rows of ``appointment-status`` sections: the field with role ``outcome``."""
     units: list[BuiltUnit] = []
-    for row in ctx.form.rows:
-        outcome = row.text("cl_outcome").upper()
-        if row.section != "appointments" or not outcome:
+    for row in rows:
+        outcome = ctx.form.role_text(row, "outcome").upper()
+        if not outcome:
             units.extend(questionnaire_rows(ctx, [row]))
             continue
         unit = new_unit(ctx, row.key, [row])
@@ -72,11 +74,12 @@ def clinic_units(ctx: FormContext) -> list[BuiltUnit]:
     return units
 
 
-def theatre_units(ctx: FormContext) -> list[BuiltUnit]:
+def theatre_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
+    """Rows of ``procedure`` sections: roles ``outcome``, ``outcome_reason``, ``performer``."""
     units: list[BuiltUnit] = []
-    for row in ctx.form.rows:
-        outcome = row.text("th_outcome").upper()
-        if row.section != "cases" or not outcome:
+    for row in rows:
+        outcome = ctx.form.role_text(row, "outcome").upper()
+        if not outcome:
             units.extend(questionnaire_rows(ctx, [row]))
             continue
         unit = new_unit(ctx, row.key, [row])
@@ -95,7 +98,7 @@ def theatre_units(ctx: FormContext) -> list[BuiltUnit]:
             "code": {"text": procedure},
             "subject": subject,
         }
-        reason = row.text("th_reason")
+        reason = ctx.form.role_text(row, "outcome_reason")
         if status == "not-done":
             what = "Postponed" if outcome == "POST" else "Cancelled"
             resource["statusReason"] = {"text": f"{what}: {reason}" if reason else what}
@@ -104,12 +107,14 @@ def theatre_units(ctx: FormContext) -> list[BuiltUnit]:
             resource["performedDateTime"] = day.isoformat()
         notes = [f"Outcome on the paper theatre list: {outcome}"
                  + (f", reason: {reason}" if reason else "")]
-        if row.text("th_initials"):
-            notes.append(f"Initials: {row.text('th_initials')}")
+        initials = ctx.form.role_text(row, "performer")
+        if initials:
+            notes.append(f"Initials: {initials}")
         if row.source_ref:
             notes.append(f"Theatre case {row.source_ref} in the EPR extract")
         resource["note"] = [{"text": "; ".join(notes)}]
         unit.entries.append(identified(
-            resource, ctx.systems, entry_id(ctx.form.instance_id, "th_outcome", row.index)
+            resource, ctx.systems,
+            entry_id(ctx.form.instance_id, ctx.form.role_field(row, "outcome") or "", row.index)
         ))
     return units

@@ -17,6 +17,7 @@ from paperfallback.domain.terminology import OMISSION_REASONS as OMISSION_REASON
 from paperfallback.export.fhir_common import (
     entry_id,
     identified,
+    quantity,
 )
 from paperfallback.export.fhir_units import (
     BuiltUnit,
@@ -37,10 +38,11 @@ from paperfallback.export.model import (
 _SECTIONS = ("regular", "prn", "once_infusions")
 
 
-def mar_units(ctx: FormContext) -> list[BuiltUnit]:
+def mar_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
+    """The rows of ``medication-administration`` sections (the MAR's three tables)."""
     units: list[BuiltUnit] = []
     other: list[KeyedRow] = []
-    for row in ctx.form.rows:
+    for row in rows:
         if row.section in _SECTIONS and not row.context.get("drug"):
             # A blank row: the medicine was handwritten and is not keyed, so there is no
             # drug to administer. The row goes out as written (QuestionnaireResponse).
@@ -84,17 +86,24 @@ def _administration(
         resource["request"] = fhir_id_reference(
             "MedicationRequest", row.source_ref, f"Prescription: {drug}"
         )
-    dosage: dict[str, Any] = {}
     dose_text = dose or row.context.get("dose", "")
-    if dose_text:
-        dosage["text"] = dose_text
-    if row.context.get("route"):
-        dosage["route"] = {"text": row.context["route"]}
-    if dosage:
-        resource["dosage"] = dosage
+    route = row.context.get("route", "")
+    amount = _DOSE.fullmatch(dose_text.strip())
+    if amount:  # FHIR R4 mad-1: a dosage SHALL have a dose or a rate (a real EPR refuses it)
+        resource["dosage"] = {"text": dose_text,
+                              "dose": quantity(float(amount[1]), amount[2] or "", amount[1])}
+        if route:
+            resource["dosage"]["route"] = {"text": route}
+    elif dose_text or route:  # a dose that is not one number (+ unit) stays as written
+        written = "; ".join(p for p in (dose_text and f"Dose as written: {dose_text}",
+                                        route and f"route: {route}") if p)
+        note = f"{note}. {written}" if note else written
     if note:
         resource["note"] = [{"text": note}]
     return resource
+
+
+_DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-zµ]+)?")
 
 
 def _mar_regular(ctx: FormContext, row: KeyedRow) -> BuiltUnit:

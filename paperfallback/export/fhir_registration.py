@@ -18,6 +18,7 @@ from paperfallback.export.fhir_units import (
 )
 from paperfallback.export.model import (
     NHS_NUMBER_SYSTEM,
+    KeyedRow,
     KeyedValue,
     PatientRef,
     fhir_datetime,
@@ -28,16 +29,23 @@ ENCOUNTER_CLASS = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 SEX_CODES = {"M": "male", "F": "female", "O": "other", "U": "unknown"}
 
 
-def registration_units(ctx: FormContext) -> list[BuiltUnit]:
+def registration_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
+    """The rows of ``patient-encounter`` sections, as one registration."""
     form = ctx.form
-    rows = list(form.rows)
     unit = new_unit(ctx, "registration", rows)
     values: dict[str, KeyedValue] = {}
     for row in rows:
         values.update(row.values)
 
-    def text(field_id: str) -> str:
-        value = values.get(field_id)
+    spec = form.definition
+
+    def field(role: str) -> str:
+        """The id of the field declaring ``role`` (forms/*.yaml), "" when none does."""
+        found = spec.role_field(role) if spec is not None else None
+        return found.id if found is not None else ""
+
+    def text(role: str) -> str:
+        value = values.get(field(role))
         return (value.text or "").strip() if value is not None and value.has_value else ""
 
     downtime = form.patient.downtime_number if form.patient else None
@@ -45,38 +53,38 @@ def registration_units(ctx: FormContext) -> list[BuiltUnit]:
         unit.problems.append(f"form {form.instance_id}: no downtime number for this registration")
         return [unit]
     systems = ctx.systems
-    nhs = text("dt_nhs_number").replace(" ", "")
+    nhs = text("patient.nhs_number").replace(" ", "")
     identifiers: list[dict[str, Any]] = [{"system": systems.downtime_number, "value": downtime}]
     if nhs:
         identifiers.append({"system": NHS_NUMBER_SYSTEM, "value": nhs})
-    if text("dt_hospital_number"):
+    if text("patient.hospital_number"):
         system = form.patient.hospital_number_system if form.patient else ""
         identifiers.append({"system": system or PatientRef().hospital_number_system,
-                            "value": text("dt_hospital_number")})
+                            "value": text("patient.hospital_number")})
     patient: dict[str, Any] = {"resourceType": "Patient", "identifier": identifiers}
     name: dict[str, Any] = {"use": "official"}
-    if text("dt_family"):
-        name["family"] = text("dt_family")
-    if text("dt_given"):
-        name["given"] = text("dt_given").split()
+    if text("patient.family"):
+        name["family"] = text("patient.family")
+    if text("patient.given"):
+        name["given"] = text("patient.given").split()
     if len(name) > 1:
         patient["name"] = [name]
-    sex = SEX_CODES.get(text("dt_sex").upper())
+    sex = SEX_CODES.get(text("patient.sex").upper())
     if sex:
         patient["gender"] = sex
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text("dt_birth_date")):
-        patient["birthDate"] = text("dt_birth_date")
-    if text("dt_phone"):
-        patient["telecom"] = [{"system": "phone", "value": text("dt_phone")}]
-    if text("dt_address") or text("dt_postcode"):
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text("patient.birth_date")):
+        patient["birthDate"] = text("patient.birth_date")
+    if text("patient.phone"):
+        patient["telecom"] = [{"system": "phone", "value": text("patient.phone")}]
+    if text("patient.address") or text("patient.postcode"):
         address: dict[str, Any] = {}
-        if text("dt_address"):
-            address["text"] = text("dt_address")
-        if text("dt_postcode"):
-            address["postalCode"] = text("dt_postcode").upper()
+        if text("patient.address"):
+            address["text"] = text("patient.address")
+        if text("patient.postcode"):
+            address["postalCode"] = text("patient.postcode").upper()
         patient["address"] = [address]
-    if text("dt_gp"):
-        patient["generalPractitioner"] = [{"display": text("dt_gp")}]
+    if text("patient.gp_practice"):
+        patient["generalPractitioner"] = [{"display": text("patient.gp_practice")}]
     patient_entry = identified(patient, systems, f"{form.instance_id}/patient/1")
     if nhs:
         # An NHS number that the EPR already holds must not make a second record.
@@ -86,15 +94,16 @@ def registration_units(ctx: FormContext) -> list[BuiltUnit]:
         )
     unit.entries.append(patient_entry)
 
-    arrived_value = values.get("dt_arrived")
+    arrived_value = values.get(field("observation_time"))
     encounter: dict[str, Any] = {
         "resourceType": "Encounter",
         "identifier": [{"system": systems.downtime_number, "value": downtime}],
         "status": "arrived",
         "subject": {"reference": patient_entry.full_url,
-                    "display": f"{text('dt_family').upper()}, {text('dt_given')}".strip(", ")},
+                    "display": f"{text('patient.family').upper()}, "
+                               f"{text('patient.given')}".strip(", ")},
     }
-    emergency = bool(text("dt_triage")) or text("dt_mode").upper() in ("AMB", "WALK")
+    emergency = bool(text("priority")) or text("arrival_mode").upper() in ("AMB", "WALK")
     encounter["class"] = {
         "system": ENCOUNTER_CLASS,
         "code": "EMER" if emergency else "IMP",
@@ -106,13 +115,13 @@ def registration_units(ctx: FormContext) -> list[BuiltUnit]:
             encounter["period"] = {"start": fhir_datetime(arrived)}
         except InputError as exc:
             unit.problems.append(f"form {form.instance_id}: arrival time: {exc}")
-    if text("dt_complaint"):
-        encounter["reasonCode"] = [{"text": text("dt_complaint")}]
-    if text("dt_triage"):
-        label = values["dt_triage"].choice_label or text("dt_triage")
-        encounter["priority"] = {"text": f"Triage category {text('dt_triage')}: {label}"}
-    if text("dt_mode"):
-        label = values["dt_mode"].choice_label or text("dt_mode")
+    if text("reason"):
+        encounter["reasonCode"] = [{"text": text("reason")}]
+    if text("priority"):
+        label = values[field("priority")].choice_label or text("priority")
+        encounter["priority"] = {"text": f"Triage category {text('priority')}: {label}"}
+    if text("arrival_mode"):
+        label = values[field("arrival_mode")].choice_label or text("arrival_mode")
         encounter["hospitalization"] = {"admitSource": {"text": label}}
     unit.entries.append(identified(encounter, systems, f"{form.instance_id}/encounter/1"))
     # Every keyed field, as written (allergies, next of kin, destination ...).

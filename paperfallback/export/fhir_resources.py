@@ -1,15 +1,18 @@
 """Build the FHIR R4 (UK Core) resources for one keyed paper form.
 
-One builder per kind of form, chosen by form id; anything a builder does not model
-becomes a QuestionnaireResponse, so no keyed value is dropped on the way to the EPR:
+Each section of a form definition declares how it is exported (``export:`` in
+forms/*.yaml); one builder per declaration, never per form id, so a site form exports
+like a bundled one. A section that declares nothing becomes a QuestionnaireResponse, so
+no keyed value is dropped on the way to the EPR:
 
-- ``news2``: vital-sign Observations and the computed NEWS2 total (fhir_news2);
-- ``mar``: a MedicationAdministration per administration or omission;
-- ``fluid-balance``: an Observation per recorded intake or output and the 24 h totals;
-- ``clinic-list``: the Appointment's status, as a FHIRPath Patch of ``status`` only (the
-  EPR keeps everything else it holds), plus the row as a QuestionnaireResponse;
-- ``theatre-list``: a Procedure per case outcome (done, or not-done with the reason);
-- ``downtime-registration``: Patient + Encounter carrying the downtime number.
+- ``news2-vital-signs``: vital-sign Observations and the computed NEWS2 total (fhir_news2);
+- ``observation``: an Observation per keyed value, at the row's declared time
+  (fhir_measurements: fluid balance, site charts);
+- ``medication-administration``: a MedicationAdministration per administration or omission;
+- ``appointment-status``: the Appointment's status, as a FHIRPath Patch of ``status`` only
+  (the EPR keeps everything else it holds), plus the row as a QuestionnaireResponse;
+- ``procedure``: a Procedure per case outcome (done, or not-done with the reason);
+- ``patient-encounter``: Patient + Encounter carrying the downtime number.
 
 Each *unit* (a chart column, a table row, or a whole registration) gets one Provenance
 saying who keyed it, when, from which paper form, entered retrospectively in downtime.
@@ -17,10 +20,11 @@ saying who keyed it, when, from which paper form, entered retrospectively in dow
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
-from paperfallback.export.fhir_charts import fluid_units, news2_units
+from paperfallback.export.fhir_charts import news2_units
 from paperfallback.export.fhir_common import (
     BuiltEntry,
     SiteSystems,
@@ -28,28 +32,31 @@ from paperfallback.export.fhir_common import (
     full_url_for,
 )
 from paperfallback.export.fhir_lists import clinic_units, theatre_units
+from paperfallback.export.fhir_measurements import observation_units
 from paperfallback.export.fhir_medication import OMISSION_REASONS, mar_units
 from paperfallback.export.fhir_registration import registration_units
 from paperfallback.export.fhir_units import (
-    Builder,
     BuiltUnit,
     FormContext,
     keyed_at,
-    questionnaire_units,
+    questionnaire_rows,
 )
-from paperfallback.export.model import ExportedForm, fhir_datetime
+from paperfallback.export.model import ExportedForm, KeyedRow, fhir_datetime
 
 RETROSPECTIVE_TEXT = "Entered retrospectively from paper during downtime"
 PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 
-_BUILDERS: dict[str, Builder] = {
-    "news2": news2_units,
-    "mar": mar_units,
-    "fluid-balance": fluid_units,
-    "clinic-list": clinic_units,
-    "theatre-list": theatre_units,
-    "downtime-registration": registration_units,
+SectionBuilder = Callable[[FormContext, list[KeyedRow]], list[BuiltUnit]]
+
+# A section's ``export`` declaration -> its builder ("questionnaire-response": the rest).
+_BUILDERS: dict[str, SectionBuilder] = {
+    "news2-vital-signs": news2_units,
+    "observation": observation_units,
+    "medication-administration": mar_units,
+    "appointment-status": clinic_units,
+    "procedure": theatre_units,
+    "patient-encounter": registration_units,
 }
 
 
@@ -63,8 +70,14 @@ def build_form(
     printed on another one); it makes each PC's Provenance its own.
     """
     ctx = FormContext(form, systems, keyed_on or form.pc_id, fingerprints or {})
-    builder = _BUILDERS.get(form.form_id, questionnaire_units)
-    units = builder(ctx)
+    declared: dict[str, list[KeyedRow]] = {}
+    for row in form.rows:
+        declared.setdefault(form.export_of(row), []).append(row)
+    units: list[BuiltUnit] = []
+    for export, builder in _BUILDERS.items():
+        if export in declared:
+            units += builder(ctx, declared.pop(export))
+    units += questionnaire_rows(ctx, [r for rows in declared.values() for r in rows])
     for unit in units:
         if unit.entries and not unit.problems:
             unit.entries.append(_provenance(ctx, unit))
@@ -95,9 +108,12 @@ def _provenance(ctx: FormContext, unit: BuiltUnit) -> BuiltEntry:
                                  "display": "Verifier"}]},
             "who": {"display": f"Double entry resolved by {form.verified_by}"},
         })
+    tag = deterministic_id(ctx.systems.entry, ctx.keyed_on, unit.key)
+    tag_system = provenance_tag_system(ctx.systems)
     resource: dict[str, Any] = {
         "resourceType": "Provenance",
-        "id": deterministic_id(ctx.systems.entry, ctx.keyed_on, unit.key),
+        "meta": {"tag": [{"system": tag_system, "code": tag,
+                          "display": "PaperFallback keying provenance"}]},
         "target": targets,
         "recorded": keyed_at(ctx, rows).isoformat(timespec="seconds"),
         "activity": {
@@ -120,8 +136,16 @@ def _provenance(ctx: FormContext, unit: BuiltUnit) -> BuiltEntry:
             },
         }],
     }
-    return BuiltEntry(resource, full_url_for("Provenance", resource["id"]), "PUT",
-                      f"Provenance/{resource['id']}", None, f"Provenance/{resource['id']}")
+    # A conditional create like every other resource (some EPRs refuse a PUT with an id
+    # the client chose). Provenance has no identifier element, so the match is on a tag.
+    return BuiltEntry(resource, full_url_for("Provenance", tag), "POST", "Provenance",
+                      f"_tag={quote(tag_system, safe=':/')}|{tag}", f"Provenance/{tag}")
+
+
+def provenance_tag_system(systems: SiteSystems) -> str:
+    """The tag system that identifies PaperFallback's Provenance per site (``_tag`` search):
+    ``<base>/CodeSystem/keying-provenance/<site>``."""
+    return systems.entry.replace("/Id/downtime-entry/", "/CodeSystem/keying-provenance/")
 
 
 __all__ = ["OMISSION_REASONS", "RETROSPECTIVE_TEXT", "BuiltUnit", "build_form"]

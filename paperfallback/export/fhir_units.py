@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,9 +57,6 @@ class FormContext:
     systems: SiteSystems
     keyed_on: str  # the PC whose work store the values were keyed into (the exporting PC)
     fingerprints: Mapping[str, str] = field(default_factory=dict)  # row key -> fingerprint
-
-
-Builder = Callable[[FormContext], list[BuiltUnit]]
 
 
 def new_unit(
@@ -123,10 +120,6 @@ def fhir_id_reference(kind: str, ref: str, display: str = "") -> dict[str, Any]:
             out["display"] = display
         return out
     return {"display": display or f"{kind} {ref}".strip()}
-
-
-def questionnaire_units(ctx: FormContext) -> list[BuiltUnit]:
-    return questionnaire_rows(ctx, ctx.form.rows)
 
 
 def questionnaire_rows(ctx: FormContext, rows: Iterable[KeyedRow]) -> list[BuiltUnit]:

@@ -204,7 +204,7 @@ class _Reader:
             address = entry.address
             grouped[(address.section, address.index)][address.field_id] = entry
         patient = self.form_patient(issued, record)
-        if spec.id == "downtime-registration" and issued.downtime_number:
+        if spec.registration_number and issued.downtime_number:
             patient = PatientRef(
                 downtime_number=issued.downtime_number,
                 nhs_number=patient.nhs_number if patient else None,
@@ -232,6 +232,7 @@ class _Reader:
             form_date=issued.session_date,
             verified_by=record.resolved_by if record else "",
             spo2_scale=issued.spo2_scale,
+            spec=spec,
         )
 
     def _with_context(

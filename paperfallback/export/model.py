@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,6 +24,9 @@ from paperfallback.domain.errors import InputError
 from paperfallback.domain.terminology import LOCAL_PATIENT_ID_SYSTEM as LOCAL_PATIENT_ID_SYSTEM
 from paperfallback.domain.terminology import NHS_NUMBER_SYSTEM as NHS_NUMBER_SYSTEM
 from paperfallback.domain.terminology import Code as Code  # re-exported: export's Coding
+
+if TYPE_CHECKING:
+    from paperfallback.formspec import FormCatalogue, FormSpec
 
 
 class ValueState(StrEnum):
@@ -164,6 +168,34 @@ class ExportedForm:
     form_date: date | None = None  # the day of a clinic or theatre list
     verified_by: str = ""
     spo2_scale: int | None = None  # printed on the chart, from the register (IssuedForm)
+    spec: FormSpec | None = None  # the form definition it was keyed from (site forms too)
+
+    @property
+    def definition(self) -> FormSpec | None:
+        """The form definition: what every writer asks how a section is exported and
+        which field plays which role. Forms built without one (samples, tests) take the
+        bundled form of the same id; None when there is none (all questionnaire)."""
+        if self.spec is not None:
+            return self.spec
+        forms = _bundled_forms()
+        return forms.get(self.form_id) if self.form_id in forms else None
+
+    def role_field(self, row: KeyedRow, role: str) -> str | None:
+        """The id of the field declaring ``role`` in the row's section, if any."""
+        spec = self.definition
+        found = spec.role_field(role, row.section) if spec is not None else None
+        return found.id if found is not None else None
+
+    def role_text(self, row: KeyedRow, role: str) -> str:
+        """The keyed text of the row's field declaring ``role`` ("" when none)."""
+        field_id = self.role_field(row, role)
+        return row.text(field_id) if field_id else ""
+
+    def export_of(self, row: KeyedRow) -> str:
+        """How the row's section is exported (``SectionExport``) as its definition says."""
+        spec = self.definition
+        section = spec.section(row.section) if spec is not None else None
+        return section.export if section is not None else "questionnaire-response"
 
     def patient_for(self, row: KeyedRow) -> PatientRef | None:
         return row.patient if row.patient is not None else self.patient
@@ -176,6 +208,13 @@ class ExportedForm:
     @property
     def keyed_by(self) -> tuple[str, ...]:
         return tuple(sorted({c for r in self.rows for c in r.keyed_by}))
+
+
+@cache
+def _bundled_forms() -> FormCatalogue:
+    from paperfallback.formspec import load_catalogue
+
+    return load_catalogue()
 
 
 def row_fingerprint(form: ExportedForm, row: KeyedRow) -> str:

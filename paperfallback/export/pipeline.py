@@ -17,16 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from paperfallback.cache.encrypted_db import Connection
 from paperfallback.cache.store import CacheStore
 from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.export.fhir_bundle import plan_fhir_export, write_fhir
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
-from paperfallback.export.from_entries import read_forms
+from paperfallback.export.from_entries import ReadResult, read_forms
 from paperfallback.export.model import ExportedForm
 from paperfallback.export.state import ExportState
 from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
-from paperfallback.formspec import load_catalogue
+from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import Register, pc_code_for
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM, Settings
@@ -91,31 +92,18 @@ class ExportSummary:
 
 
 def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fmt: Format,
-               out: Path, all_entries: bool = False) -> ExportSummary:
+               out: Path, all_entries: bool = False,
+               catalogue: FormCatalogue | None = None) -> ExportSummary:
     """One whole export, as ``paperfallback export`` and the app's Export dialog run it:
     read the keyed forms from the work store (with the cache for printed facts, if it can
     be read), write ``fmt`` to ``out``, and mark what went out. Problems with single forms
     are in ``summary.problems``; a cache that cannot be read is a warning, not a stop."""
-    cache: CacheStore | None
-    warnings = []
-    try:
-        cache = CacheStore.open(data_dir, key, key_source=key_source)
-    except CacheError as exc:  # the export still works; pre-printed facts may be missing
-        log.warning("export without the cache: %s", exc)
-        warnings.append(f"the cache cannot be read ({exc}); printed drug names, procedures "
-                        "and list patients will be missing.")
-        cache = None
+    cache, warnings = open_cache_for_export(data_dir, key, key_source)
     conn = open_work_db(data_dir, key, key_source=key_source)
     try:
-        register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
         store = EntriesStore(conn)
-        with gc_paused():  # thousands of small objects, no cycles: see gc_paused
-            read = read_forms(
-                store, register, load_catalogue(), cache, site_code=settings.site_code,
-                hospital_number_system=(settings.hospital_number_systems or [""])[0]
-                or LOCAL_PATIENT_ID_SYSTEM,
-                double_entry_forms=settings.double_entry_forms,
-            )
+        read = read_keyed_forms(conn, store, cache, settings, data_dir,
+                                catalogue=catalogue)
         summary = export_forms(
             read.forms, fmt=fmt, out=out, state=ExportState(conn),
             systems=SiteSystems.for_site(settings.site_code,
@@ -136,6 +124,32 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     summary.problems[:0] = read.problems
     summary.warnings[:0] = warnings
     return summary
+
+
+def open_cache_for_export(data_dir: Path, key: str,
+                          key_source: str) -> tuple[CacheStore | None, list[str]]:
+    """The cache for printed facts, or None with a warning: an export works without it."""
+    try:
+        return CacheStore.open(data_dir, key, key_source=key_source), []
+    except CacheError as exc:  # the export still works; pre-printed facts may be missing
+        log.warning("export without the cache: %s", exc)
+        return None, [f"the cache cannot be read ({exc}); printed drug names, procedures "
+                      "and list patients will be missing."]
+
+
+def read_keyed_forms(conn: Connection, store: EntriesStore, cache: CacheStore | None,
+                     settings: Settings, data_dir: Path, *,
+                     catalogue: FormCatalogue | None = None) -> ReadResult:
+    """Every form ready for export, as the file export and ``export --to`` both read it."""
+    register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+    with gc_paused():  # thousands of small objects, no cycles: see gc_paused
+        return read_forms(
+            store, register, catalogue or site_catalogue(settings.form_dirs, data_dir), cache,
+            site_code=settings.site_code,
+            hospital_number_system=(settings.hospital_number_systems or [""])[0]
+            or LOCAL_PATIENT_ID_SYSTEM,
+            double_entry_forms=settings.double_entry_forms,
+        )
 
 
 @contextmanager

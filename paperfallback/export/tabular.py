@@ -18,8 +18,9 @@ from pathlib import Path
 
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.errors import InputError
-from paperfallback.domain.news2_input import TOTAL, news2_input
+from paperfallback.domain.news2_input import news2_input
 from paperfallback.domain.terminology import LOINC, NEWS2_TOTAL, SNOMED
+from paperfallback.export.fhir_measurements import day_start as _day_start
 from paperfallback.export.model import (
     ExportedForm,
     KeyedRow,
@@ -119,14 +120,16 @@ def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new") -> Iterat
     }
     for value in sorted(row.values.values(), key=lambda v: v.field_id):
         yield {**base, **_value_columns(value)}
-    if form.form_id == "news2" and row.section == "observations":
-        built = news2_input(news2_values(row), printed_scale=form.spo2_scale)
+    spec = form.definition
+    if spec is not None and form.export_of(row) == "news2-vital-signs":
+        values = spec.news2_values(row.section, news2_values(row))  # by declared role
+        built = news2_input(values, printed_scale=form.spo2_scale)
         computed = built.total
         if computed is not None:
             note = ("computed from the keyed parameters (RCP NEWS2 2017, chart 1; "
                     f"SpO2 scale {built.scale})")
             if built.handwritten is not None and built.handwritten != computed:
-                note += f"; DIFFERS from the handwritten total {row.text(TOTAL)}"
+                note += f"; DIFFERS from the handwritten total {form.role_text(row, 'news2.total')}"
             yield {**base, "field_id": "news2_total_computed",
                    "field_label": "NEWS2 total (computed)", "value": str(computed),
                    "state": "computed", "snomed_code": NEWS2_TOTAL.code, "note": note,
@@ -157,16 +160,19 @@ def _value_columns(value: KeyedValue) -> dict[str, str]:
 def row_time(form: ExportedForm, row: KeyedRow) -> datetime | None:
     """When the row happened, as written on the paper (None when it has no time)."""
     printed_day = form.printed_at.astimezone(UK).date()
-    for field_id in ("obs_time", "once_started", "cl_outcome_time"):
-        text = row.text(field_id)
+    for role in _ROW_TIMES:
+        text = form.role_text(row, role)
         if text:
             try:
                 return parse_when(text, default_day=form.form_date or printed_day)
             except InputError:
                 return None
-    if form.form_id == "fluid-balance" and row.section == "hours":
-        label = row.text("fb_hour") or row.context.get("time_point", "")
-        day_text = next((r.text("fb_date") for r in form.rows if r.text("fb_date")), "")
+    spec = form.definition
+    time_point = form.role_field(row, "time_point")
+    day_field = spec.role_field("chart_date") if spec is not None else None
+    if spec is not None and time_point is not None and day_field is not None:
+        label = row.text(time_point) or row.context.get("time_point", "")
+        day_text = next((r.text(day_field.id) for r in form.rows if r.text(day_field.id)), "")
         if re.fullmatch(r"\d{1,2}:\d{2}", label) and day_text:
             try:
                 day = date.fromisoformat(day_text[:10])
@@ -174,8 +180,13 @@ def row_time(form: ExportedForm, row: KeyedRow) -> datetime | None:
                 return None
             hours, minutes = (int(p) for p in label.split(":"))
             when = datetime.combine(day, time(hours, minutes), tzinfo=UK)
-            return when + timedelta(days=1) if hours < 7 else when
+            start = _day_start(spec)
+            return when + timedelta(days=1) if time(hours, minutes) < start else when
     return None
+
+
+# The roles that say when a row happened, in the order asked (forms/*.yaml declare them).
+_ROW_TIMES = ("observation_time", "administered_at", "outcome_time")
 
 
 def _iso(moment: datetime | None) -> str:

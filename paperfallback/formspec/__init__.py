@@ -4,8 +4,14 @@ The same :class:`FormSpec` drives the printed page (``paperfallback.render``), t
 screen and the xlsx workbook, so a field added to a YAML file appears everywhere at once.
 """
 
-from paperfallback.formspec.catalogue import FormCatalogue, load_catalogue, load_form
+from paperfallback.formspec.catalogue import (
+    FormCatalogue,
+    load_catalogue,
+    load_form,
+    site_catalogue,
+)
 from paperfallback.formspec.models import (
+    FIELD_ROLES,
     PREFILL_SOURCES,
     SCORE_TABLES,
     ChartRow,
@@ -23,9 +29,11 @@ from paperfallback.formspec.models import (
     RepeatGroup,
     Section,
     TableSection,
+    declares_news2,
 )
 
 __all__ = [
+    "FIELD_ROLES",
     "PREFILL_SOURCES",
     "SCORE_TABLES",
     "ChartRow",
@@ -44,6 +52,8 @@ __all__ = [
     "RepeatGroup",
     "Section",
     "TableSection",
+    "declares_news2",
     "load_catalogue",
     "load_form",
+    "site_catalogue",
 ]

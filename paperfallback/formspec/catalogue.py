@@ -74,12 +74,20 @@ def _key_path(loc: tuple[int | str, ...], raw: Any) -> str:
 
 
 class FormCatalogue:
-    """The forms available to print, by id."""
+    """The forms available to print, key, import and export, by id.
 
-    def __init__(self, forms: Iterable[FormSpec]) -> None:
+    ``problems``: site forms that could not be loaded (file and reason); the other forms
+    stay usable, so one bad YAML file pushed by IT never stops a ward printing.
+    """
+
+    def __init__(self, forms: Iterable[FormSpec], problems: Iterable[str] = ()) -> None:
         self._forms: dict[str, FormSpec] = {}
+        self._order: list[str] = []
         for form in forms:
+            if form.id not in self._forms:
+                self._order.append(form.id)
             self._forms[form.id] = form  # a later folder overrides an earlier one
+        self.problems: list[str] = list(problems)
 
     def __iter__(self) -> Iterator[FormSpec]:
         return iter(sorted(self._forms.values(), key=lambda f: f.id))
@@ -104,6 +112,39 @@ class FormCatalogue:
 
     def resolve(self, form_ids: Iterable[str]) -> list[FormSpec]:
         return [self.get(f) for f in form_ids if f.strip()]
+
+    def of_scope(self, scope: str) -> list[FormSpec]:
+        """The forms of one scope in load order: bundled forms first, then site forms."""
+        return [self._forms[i] for i in self._order if self._forms[i].scope == scope]
+
+
+def site_catalogue(form_dirs: Iterable[str], data_dir: Path, *extra: Path) -> FormCatalogue:
+    """The catalogue every command and window uses: the bundled ``forms/``, then each
+    folder IT lists in ``settings.json`` (``form_dirs``, relative to the data folder),
+    then ``extra`` folders (``print --forms-dir``).
+
+    A listed site folder that is missing, or a site form that does not validate, is
+    left out and named in ``problems`` (shown by the app, the CLI and ``self-test``),
+    so the bundled forms still print. An ``extra`` folder is asked for explicitly on
+    this command: there a mistake stops the command, naming the file and key path.
+    """
+    catalogue = load_catalogue()
+    forms = list(catalogue)
+    problems: list[str] = []
+    for entry in form_dirs:
+        folder = Path(entry).expanduser()
+        folder = folder if folder.is_absolute() else data_dir / folder
+        if not folder.is_dir():
+            problems.append(f"{folder}: the site forms folder (form_dirs) does not exist")
+            continue
+        for path in sorted(folder.glob("*.yaml")):
+            try:
+                forms.append(load_form(path))
+            except InputError as exc:
+                problems.append(str(exc))
+    if extra:
+        forms.extend(load_catalogue(*extra))
+    return FormCatalogue(forms, problems)
 
 
 def load_catalogue(*folders: Path) -> FormCatalogue:

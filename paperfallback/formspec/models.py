@@ -21,7 +21,8 @@ read them, so keep them stable.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -82,11 +83,69 @@ PREFILL_SOURCES: frozenset[str] = frozenset(
     }
 )
 
+# What a field IS, declared in the YAML so that no code infers it from a field id. Code
+# asks the definition ("which field holds the observation time?") and never a naming rule.
+FieldRole = Literal[
+    # who the paper is about: keyed from a blank copy to identify the patient
+    "patient.nhs_number",  # checked with Modulus 11 when keyed
+    "patient.hospital_number", "patient.family", "patient.given", "patient.birth_date",
+    "patient.sex", "patient.phone", "patient.address", "patient.postcode",
+    "patient.gp_practice",
+    # when
+    "observation_time",  # the date and time of a chart column or a row (what was observed)
+    "chart_date",  # the day a chart of fixed time points starts (fluid balance 07:00)
+    "time_point",  # the printed time of one fixed row of such a chart ("07:00")
+    "administered_at",  # when a medicine was given or started
+    "outcome_time",  # when the outcome of a list row was recorded
+    # NEWS2 (RCP 2017, chart 1): which parameter a field records
+    "news2.resp_rate", "news2.spo2", "news2.spo2_scale", "news2.oxygen", "news2.o2_device",
+    "news2.o2_flow", "news2.sbp", "news2.dbp", "news2.pulse", "news2.acvpu", "news2.temp",
+    "news2.total",  # the handwritten total: recomputed and compared, never trusted
+    # derived and people
+    "running_total",  # carried by hand from the rows above: a check figure, not a reading
+    "performer",  # initials or name of who did it
+    # medicines and lists
+    "drug",  # the medicine a row is about (a drug row)
+    "dose_time",  # a scheduled dose time (a sub-row of a regular medicine)
+    "administration",  # initials of who gave a dose, or an omission code (the legend)
+    "omission_code",  # an omission code only (why a dose was not given)
+    "outcome",  # the outcome of a list row (attended, done, cancelled ...)
+    "outcome_reason",
+    # a downtime registration's encounter
+    "reason",  # the presenting complaint
+    "priority",  # the triage category
+    "arrival_mode",  # how the patient arrived (ambulance, walk-in ...)
+]
+FIELD_ROLES: frozenset[str] = frozenset(get_args(FieldRole))
+PATIENT_ROLES: tuple[str, ...] = tuple(r for r in get_args(FieldRole) if r.startswith("patient."))
+NEWS2_ROLES: tuple[str, ...] = tuple(r for r in get_args(FieldRole) if r.startswith("news2."))
+# Roles several fields of one section may share (in, out and balance running totals).
+REPEATABLE_ROLES: frozenset[str] = frozenset({"running_total"})
+# The parameters RCP NEWS2 chart 1 scores: a section exported as NEWS2 must declare all.
+NEWS2_SCORED_ROLES: tuple[str, ...] = (
+    "news2.resp_rate", "news2.spo2", "news2.oxygen", "news2.sbp", "news2.pulse",
+    "news2.acvpu", "news2.temp", "observation_time",
+)
+
+# How the keyed rows of a section reach the EPR (paperfallback.export.fhir_resources).
+# Whatever a section does not declare becomes a QuestionnaireResponse, so nothing keyed
+# is ever dropped for want of a mapping.
+SectionExport = Literal[
+    "questionnaire-response",  # one QuestionnaireResponse per row, an item per keyed value
+    "observation",  # an Observation per keyed value (its ``code``), at the row's time
+    "news2-vital-signs",  # the UK Core NEWS2 vital signs and the computed NEWS2 total per column
+    "medication-administration",  # a MedicationAdministration per dose given or omitted
+    "appointment-status",  # the Appointment's status (clinic outcome)
+    "procedure",  # a Procedure per theatre case outcome
+    "patient-encounter",  # a Patient and an Encounter for a downtime registration
+]
+
 # Score tables a chart row may be shaded by: the NEWS2 bands of paperfallback.domain.news2
 # (so the paper and the scorer can never disagree) plus the two coded parameters.
 SCORE_TABLES: frozenset[str] = frozenset({*BANDS, "acvpu", "oxygen"})
 
 _ID = r"^[a-z][a-z0-9_]*$"
+V = TypeVar("V")
 
 
 class _Model(BaseModel):
@@ -129,6 +188,8 @@ class FieldSpec(_Model):
     width: float = Field(default=1.0, gt=0)  # relative width in a table or a fields box
     lines: int = Field(default=1, ge=1, le=40)  # ruled lines for type "lines"
     help: str = ""  # shown on the keying screen and as a workbook comment
+    role: FieldRole | None = None  # what the field is, for code that needs to know
+    bold: bool = False  # printed in bold on a shaded row (the NEWS2 total)
 
     @model_validator(mode="after")
     def _check(self) -> FieldSpec:
@@ -152,6 +213,12 @@ class FieldSpec(_Model):
         """The choice printed as ``code`` (case-insensitive), if any."""
         wanted = code.strip().casefold()
         return next((c for c in self.choices if c.code.casefold() == wanted), None)
+
+
+def declares_news2(fields: Iterable[FieldSpec]) -> bool:
+    """True when ``fields`` declare every scored NEWS2 parameter and the total."""
+    roles = {f.role for f in fields}
+    return set(NEWS2_SCORED_ROLES) - {"observation_time"} <= roles and "news2.total" in roles
 
 
 class GraphRow(_Model):
@@ -218,6 +285,7 @@ class SectionBase(_Model):
     title: str = ""
     page_break_before: bool = False  # start this section on a new page
     note: str = ""  # printed under the title (instructions, citations)
+    export: SectionExport = "questionnaire-response"  # how its rows reach the EPR
 
     def all_fields(self) -> list[FieldSpec]:
         """Every keyed or printed field of the section, in order."""
@@ -393,7 +461,89 @@ class FormSpec(_Model):
             f.prefill for s in self.sections for f in s.all_fields()
         ):
             raise ValueError("a blank-only form cannot pre-fill fields")
+        self._check_roles()
         return self
+
+    def _check_roles(self) -> None:
+        """A role names one field: twice in a section (or a patient role twice in the
+        form) would make 'the' observation time or NHS number ambiguous."""
+        patient_roles: dict[str, str] = {}
+        for section in self.sections:
+            seen: dict[str, str] = {}
+            for spec in section.all_fields():
+                if spec.role is None:
+                    continue
+                if spec.role in seen and spec.role not in REPEATABLE_ROLES:
+                    raise ValueError(
+                        f"section {section.id!r}: fields {seen[spec.role]!r} and {spec.id!r} "
+                        f"both have role {spec.role!r}"
+                    )
+                seen[spec.role] = spec.id
+                if spec.role in PATIENT_ROLES:
+                    if spec.role in patient_roles:
+                        raise ValueError(
+                            f"fields {patient_roles[spec.role]!r} and {spec.id!r} both have "
+                            f"role {spec.role!r}"
+                        )
+                    patient_roles[spec.role] = spec.id
+            if section.export == "news2-vital-signs":
+                missing = [r for r in NEWS2_SCORED_ROLES if r not in seen]
+                if section.kind != "chart" or missing:
+                    raise ValueError(
+                        f"section {section.id!r} is exported as NEWS2 but is not a chart "
+                        f"declaring the roles {', '.join(missing) or 'of a chart'}"
+                    )
+            if section.export == "observation" and not (
+                {"observation_time", "time_point"} & set(seen) or self.role_field("chart_date")
+            ):
+                raise ValueError(
+                    f"section {section.id!r} is exported as observations but no field says "
+                    "when: give one the role observation_time (or time_point, with a "
+                    "chart_date field in the form)"
+                )
+
+    def section(self, section_id: str) -> Section | None:
+        """The section with this id, if any."""
+        return next((s for s in self.sections if s.id == section_id), None)
+
+    def role_field(self, role: str, section_id: str | None = None) -> FieldSpec | None:
+        """The field declaring ``role`` (in ``section_id``, else the first in the form)."""
+        for section in self.sections:
+            if section_id is not None and section.id != section_id:
+                continue
+            for spec in section.all_fields():
+                if spec.role == role:
+                    return spec
+        return None
+
+    def role_of(self, field_id: str) -> str | None:
+        """The declared role of a field (None: no role, or no such field)."""
+        for _section, spec in self.fields():
+            if spec.id == field_id:
+                return spec.role
+        return None
+
+    def roles(self, section_id: str) -> dict[str, str]:
+        """role -> field id for the (non-repeated) fields of a section."""
+        section = self.section(section_id)
+        if section is None:
+            return {}
+        return {f.role: f.id for f in getattr(section, "fields", []) if f.role is not None}
+
+    def news2_values(self, section_id: str, values: Mapping[str, V]) -> dict[str, V]:
+        """A column's values (field id -> value) keyed as the NEWS2 input builder names
+        them (``paperfallback.domain.news2_input``), through the declared roles, so a
+        chart whose fields have other ids is scored the same way."""
+        from paperfallback.domain.news2_input import TOTAL
+
+        return {(TOTAL if parameter == "total" else parameter): values[field_id]
+                for parameter, field_id in self.news2_fields(section_id).items()
+                if field_id in values}
+
+    def news2_fields(self, section_id: str) -> dict[str, str]:
+        """NEWS2 parameter ('resp_rate' ... 'total') -> field id, as the section declares."""
+        return {role.removeprefix("news2."): fid for role, fid in self.roles(section_id).items()
+                if role.startswith("news2.")}
 
     @property
     def display_title(self) -> str:

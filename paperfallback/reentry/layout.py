@@ -16,6 +16,7 @@ the paper row the clerk is looking at.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,7 @@ from paperfallback.formspec import (
     LinesSection,
     TableSection,
 )
+from paperfallback.formspec.models import PATIENT_ROLES
 
 SectionKind = Literal["fields", "chart", "table", "lines"]
 PATIENT_SECTION = "_patient"  # never clashes: form section ids start with a letter
@@ -36,12 +38,13 @@ DEFAULT_TABLE_ROWS = 10
 PATIENT_FIELDS: tuple[FieldSpec, ...] = tuple(
     FieldSpec.model_validate(spec)
     for spec in (
-        {"id": "nhs_number", "label": "NHS number",
+        {"id": "nhs_number", "label": "NHS number", "role": "patient.nhs_number",
          "help": "10 digits; the check digit is verified"},
-        {"id": "hospital_number", "label": "Hospital number"},
-        {"id": "family", "label": "Family name", "required": True},
-        {"id": "given", "label": "Given name(s)", "required": True},
-        {"id": "birth_date", "label": "Date of birth", "type": "date", "required": True},
+        {"id": "hospital_number", "label": "Hospital number", "role": "patient.hospital_number"},
+        {"id": "family", "label": "Family name", "required": True, "role": "patient.family"},
+        {"id": "given", "label": "Given name(s)", "required": True, "role": "patient.given"},
+        {"id": "birth_date", "label": "Date of birth", "type": "date", "required": True,
+         "role": "patient.birth_date"},
     )
 )
 
@@ -112,6 +115,18 @@ class FormLayout:
     @property
     def has_patient_section(self) -> bool:
         return any(s.id == PATIENT_SECTION for s in self.sections)
+
+    def patient_identity(self, values: Mapping[str, str | None]) -> dict[str, str]:
+        """The handwritten identity of a blank copy by declared role ('nhs_number',
+        'family', 'birth_date' ...), from keyed ``values`` (field id -> text): the
+        fields that say so in forms/*.yaml (or the patient box added to blank copies)."""
+        found: dict[str, str] = {}
+        for section in self.sections:
+            for spec in section.fields:
+                value = values.get(spec.id)
+                if spec.role in PATIENT_ROLES and value:
+                    found.setdefault(spec.role.removeprefix("patient."), value)
+        return found
 
 
 def day_section_id(table_id: str) -> str:

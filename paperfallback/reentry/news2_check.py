@@ -9,11 +9,12 @@ nor any parameter is ever changed to make them agree. Scoring is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from paperfallback.domain.news2 import News2Score
-from paperfallback.domain.news2_input import PARAMETERS, TOTAL, is_news2_column, news2_input
+from paperfallback.domain.news2_input import PARAMETERS, TOTAL, news2_input
+from paperfallback.formspec import FieldSpec, declares_news2
 from paperfallback.reentry.model import DiscrepancyKind, Entry, EntryState, FieldAddress
 from paperfallback.reentry.store import EntriesStore
 
@@ -40,8 +41,10 @@ class ColumnScore:
         )
 
 
-def is_news2_chart(field_ids: set[str]) -> bool:
-    return is_news2_column(field_ids)
+def is_news2_chart(fields: Iterable[FieldSpec]) -> bool:
+    """A chart whose fields declare every scored NEWS2 parameter and the total (roles
+    ``news2.*`` in forms/*.yaml), never guessed from field ids."""
+    return declares_news2(fields)
 
 
 def column_score(values: Mapping[str, Entry], *, printed_scale: int | None) -> ColumnScore:

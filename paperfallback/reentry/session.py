@@ -186,7 +186,7 @@ class KeyingSession:
 
     def column_score(self, section_id: str, index: int) -> ColumnScore | None:
         section = self.layout.section(section_id)
-        if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
+        if section.kind != "chart" or not is_news2_chart(section.fields):
             return None
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index
@@ -197,7 +197,7 @@ class KeyingSession:
         section = self.layout.section(section_id)
         if self.entry_pass is EntryPass.SECOND:
             return ""  # blind second keying: differences are found by the comparison
-        if section.kind != "chart" or not is_news2_chart({f.id for f in section.fields}):
+        if section.kind != "chart" or not is_news2_chart(section.fields):
             return ""
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index

@@ -82,7 +82,7 @@ def parse_value(
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise InputError(f"{spec.label}: nothing typed")
-    if spec.id.endswith("nhs_number"):
+    if spec.role == "patient.nhs_number":
         return _nhs(raw)
     kind = spec.type
     if kind == "number":

@@ -520,8 +520,10 @@ def _identify_blank_copies(importer: _Importer, cache: CacheStore | None) -> Non
                   if e.state is EntryState.VALUE and e.value
                   and (a.section == PATIENT_SECTION or form.scope == "blank")}
 
-        def pick(suffix: str, values: dict[str, str] = values) -> str | None:
-            return next((v for k, v in values.items() if k.endswith(suffix) and v), None)
+        identity = session.layout.patient_identity(values)
+
+        def pick(role: str, identity: dict[str, str] = identity) -> str | None:
+            return identity.get(role)  # declared roles, never field-id suffixes
 
         sheet, number = importer.identity_rows.get(instance_id, ("?", 0))
         if not any(pick(k) for k in ("nhs_number", "hospital_number", "family", "given")):

@@ -196,6 +196,8 @@ class ColumnsChartFlow:
         return Block(height, draw), None
 
     def _note(self) -> str:
+        if not any(f.role == "news2.spo2" for f in self.chart.fields):
+            return ""  # not a NEWS2 chart (a site chart): no SpO2 scale to state
         if self.ctx.subject is None:
             return "SpO2 scale: circle the scale prescribed (Scale 1 unless a clinician " \
                    "prescribes Scale 2)."
@@ -278,7 +280,7 @@ class ColumnsChartFlow:
                 c.setLineWidth(0.7)
                 c.line(x + GROUP_W + NAME_W, block_top, x + GROUP_W + NAME_W, y)
             else:
-                heavy = spec.id in ("news2_total",)
+                heavy = spec.bold  # declared in forms/*.yaml (the NEWS2 total)
                 if heavy:
                     c.setFillColorRGB(*LIGHT_GREY)
                     c.rect(x + GROUP_W, y - row_h, width - GROUP_W, row_h, stroke=0, fill=1)

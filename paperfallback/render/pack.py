@@ -284,22 +284,25 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
     return _list_jobs(request, kind, store, forms, now, day), None
 
 
-# Day lists: kind -> (default form, form scope, table source, what a row is).
+# Day lists: kind -> (form scope, table source, what a row is). The default form is the
+# first of that scope in the catalogue (the bundled list, then any site list).
 _DAY_LISTS = {
-    "clinic": ("clinic-list", "clinic-day", "appointments", "appointments"),
-    "theatre": ("theatre-list", "theatre-day", "theatre_cases", "cases"),
+    "clinic": ("clinic-day", "appointments", "appointments"),
+    "theatre": ("theatre-day", "theatre_cases", "cases"),
 }
 
 
 def _list_jobs(request: PackRequest, kind: str, store: CacheStore, forms: FormCatalogue,
                now: datetime, day: date) -> list[_Job]:
     """A clinic's or a theatre's list for one day."""
-    default_form, scope, source, noun = _DAY_LISTS[kind]
+    scope, source, noun = _DAY_LISTS[kind]
     asked = request.clinic if kind == "clinic" else request.theatre
     assert asked is not None
     known = store.clinics() if kind == "clinic" else store.theatres()
     name = _known(asked, known, kind, f"--{kind}")
-    specs = forms.resolve(request.forms or (default_form,))
+    specs = forms.resolve(request.forms) if request.forms else forms.of_scope(scope)[:1]
+    if not specs:
+        raise InputError(f"no {kind} list form is installed (a form of scope {scope!r})")
     _check_scopes(specs, {scope}, f"--{kind}")
     rows = []
     if kind == "clinic":

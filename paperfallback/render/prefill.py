@@ -86,10 +86,7 @@ def printed_name(patient: Patient) -> str:
 
 def deceased_text(patient: Patient) -> str:
     """'DECEASED 09-May-1989' for a patient the extract records as dead, else ''."""
-    if not patient.deceased:
-        return ""
-    when = format_date(patient.deceased_date)
-    return f"DECEASED {when}" if when else "DECEASED (date not recorded)"
+    return patient.death_text
 
 
 def dob_with_age(patient: Patient, on: date) -> str:

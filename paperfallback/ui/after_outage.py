@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.formspec import FormCatalogue
 from paperfallback.settings import Settings
 from paperfallback.ui.background import TaskControl
 from paperfallback.ui.banners import downtime_dialog_body
@@ -61,14 +62,31 @@ class ExportChoice:
     all_entries: bool
 
 
-def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice) -> list[str]:
+def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice,
+               catalogue: FormCatalogue | None = None) -> list[str]:
     """What ``paperfallback export`` does (the same core call), as lines for the dialog."""
     from paperfallback.export.pipeline import run_export as export
 
     summary = export(data_dir, Settings.load(data_dir), key[0], key[1],
                      choice.fmt,  # type: ignore[arg-type]
-                     choice.out, all_entries=choice.all_entries)
+                     choice.out, all_entries=choice.all_entries, catalogue=catalogue)
     return summary.lines()
+
+
+def send_to_epr(data_dir: Path, key: tuple[str, str], *, retry_rejected: bool) -> list[str]:
+    """What ``paperfallback export --to <export_to_url> [--retry-rejected]`` does."""
+    from paperfallback.export.send_run import run_send
+
+    settings = Settings.load(data_dir)
+    summary = run_send(data_dir, settings, key[0], key[1], settings.export_to_url,
+                       retry_rejected=retry_rejected)
+    return summary.lines()
+
+
+def send_status(data_dir: Path, key: tuple[str, str]) -> list[str]:
+    from paperfallback.export.send_run import send_status_lines
+
+    return send_status_lines(data_dir, key[0], key[1])
 
 
 class ExportDialog(QDialog):
@@ -120,8 +138,69 @@ class ExportDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.close_button)
+        body.addWidget(self._sending_box())
         body.addLayout(buttons)
         self.setMinimumWidth(600)
+        self.refresh_sending()
+
+    def _sending_box(self) -> QGroupBox:
+        """Sent to the EPR (export --to): the counts, and send / retry the rejected ones."""
+        box = QGroupBox("Sent to the EPR", self)
+        layout = QVBoxLayout(box)
+        self.sending_label = QLabel(box)
+        self.sending_label.setWordWrap(True)
+        self.sending_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.sending_label)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.send_button = QPushButton("&Send to the EPR", box)
+        self.retry_button = QPushButton("&Retry rejected", box)
+        target = Settings.load(self.window_.ctx.data_dir).export_to_url
+        for button in (self.send_button, self.retry_button):
+            button.setEnabled(bool(target))
+            button.setToolTip(f"Send to {target}" if target else
+                              "IT sets export_to_url in settings.json (docs/install.md §10)")
+            row.addWidget(button)
+        self.send_button.clicked.connect(lambda: self.send(retry_rejected=False))
+        self.retry_button.clicked.connect(lambda: self.send(retry_rejected=True))
+        layout.addLayout(row)
+        return box
+
+    def refresh_sending(self) -> None:
+        try:
+            lines = send_status(self.window_.ctx.data_dir, self.window_.ctx.key)
+        except PaperFallbackError as exc:
+            lines = [f"Cannot read what was sent: {exc}"]
+        self.sending_label.setText("\n".join(lines))
+
+    def send(self, *, retry_rejected: bool) -> None:
+        data_dir, key = self.window_.ctx.data_dir, self.window_.ctx.key
+
+        def job(control: TaskControl) -> list[str]:
+            control.progress(0, 1, "Sending to the EPR…")
+            return send_to_epr(data_dir, key, retry_rejected=retry_rejected)
+
+        def done(lines: Any) -> None:
+            self._sending_idle()
+            self.result_lines = list(lines)
+            self.status_label.setText("\n".join(self.result_lines))
+            self.refresh_sending()
+
+        def failed(exc: BaseException) -> None:
+            self._sending_idle()
+            message = str(exc) if isinstance(exc, PaperFallbackError | OSError) else repr(exc)
+            self.status_label.setText(f"NOT SENT: {message}")
+            self.window_.prompts.error(self, "Sending to the EPR failed", message)
+            self.refresh_sending()
+
+        self.send_button.setEnabled(False)
+        self.retry_button.setEnabled(False)
+        self.status_label.setText("Sending to the EPR…")
+        self.window_.run_task(job, on_success=done, on_failure=failed)
+
+    def _sending_idle(self) -> None:
+        self.send_button.setEnabled(True)
+        self.retry_button.setEnabled(True)
 
     def chosen_format(self) -> str:
         return next(f for f, b in self.format_buttons.items() if b.isChecked())
@@ -141,10 +220,11 @@ class ExportDialog(QDialog):
             return
         choice = ExportChoice(fmt, out, self.all_check.isChecked())
         data_dir, key = self.window_.ctx.data_dir, self.window_.ctx.key
+        catalogue = self.window_.ctx.catalogue
 
         def job(control: TaskControl) -> list[str]:
             control.progress(0, 1, "Exporting…")
-            return run_export(data_dir, key, choice)
+            return run_export(data_dir, key, choice, catalogue)
 
         def done(lines: Any) -> None:
             self.export_button.setEnabled(True)

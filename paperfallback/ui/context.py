@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Protocol
 
 from paperfallback.cache.store import CacheStore
+from paperfallback.formspec import FormCatalogue
 
 
 class AppContextLike(Protocol):
     @property
     def data_dir(self) -> Path: ...
+
+    @property
+    def catalogue(self) -> FormCatalogue: ...
 
     @property
     def key(self) -> tuple[str, str]: ...

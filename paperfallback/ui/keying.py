@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import PaperFallbackError
-from paperfallback.formspec import FormCatalogue, load_catalogue
+from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.layout import PATIENT_SECTION
 from paperfallback.reentry.model import (
     Discrepancy,
@@ -76,7 +76,7 @@ class KeyingWindow(QWidget):
         self._conn = open_work_db(ctx.data_dir, key, key_source=source)
         self.store = EntriesStore(self._conn)
         self.register = Register(self._conn, pc_code=pc_code_for(self.settings))
-        self.catalogue = catalogue or load_catalogue()
+        self.catalogue = catalogue or ctx.catalogue
         self.session: KeyingSession | None = None
         self.form_widget: FormKeyingWidget | None = None
         self.issued: IssuedForm | None = None
@@ -294,8 +294,10 @@ class KeyingWindow(QWidget):
                   if e.state is EntryState.VALUE and (a.section == PATIENT_SECTION
                                                       or form.scope == "blank")}
 
-        def pick(suffix: str) -> str | None:
-            return next((v for k, v in values.items() if k.endswith(suffix) and v), None)
+        identity = self.session.layout.patient_identity(values)
+
+        def pick(role: str) -> str | None:  # declared roles, never field-id suffixes
+            return identity.get(role)
 
         birth = pick("birth_date")
         cache = None

@@ -141,7 +141,7 @@ class FormKeyingWidget(QWidget):
                 grid.addWidget(QLabel(section.index_label(index).capitalize(), box), 0, index + 1)
                 for row, spec in enumerate(fields, start=1):
                     grid.addWidget(self._edit(section, index, spec, box), row, index + 1)
-            if is_news2_chart({f.id for f in fields}):
+            if is_news2_chart(fields):
                 grid.addWidget(QLabel("NEWS2 from keyed values", box), len(fields) + 1, 0)
                 for index in range(section.count):
                     score = QLabel("", box)

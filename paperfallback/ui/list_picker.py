@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from paperfallback.cache.staleness import uk_time, utc_now
 from paperfallback.cache.ward_summary import default_day
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.formspec import FormCatalogue
 from paperfallback.ui.banners import downtime_dialog_body
 from paperfallback.ui.pack_jobs import PackChoice, RenderedPack, render_job
 from paperfallback.ui.pack_output import PackOutput
@@ -32,13 +33,10 @@ ListKind = Literal["clinic", "theatre"]
 _SCOPES = {"clinic": "clinic-day", "theatre": "theatre-day"}
 
 
-def list_form_id(kind: ListKind) -> str:
+def list_form_id(kind: ListKind, catalogue: FormCatalogue) -> str:
     """The form that prints this kind of list (scope clinic-day or theatre-day)."""
-    from paperfallback.formspec import load_catalogue
-
-    for form in load_catalogue():
-        if form.scope == _SCOPES[kind]:
-            return form.id
+    for form in catalogue.of_scope(_SCOPES[kind]):
+        return form.id
     raise PaperFallbackError(f"no {kind} list form is installed (forms/*.yaml)")
 
 
@@ -165,7 +163,7 @@ class ListPickerDialog(QDialog):
 
     def render_then(self, action: str) -> None:
         try:
-            choice = self.choice(list_form_id(self.kind))
+            choice = self.choice(list_form_id(self.kind, self.window_.ctx.catalogue))
         except PaperFallbackError as exc:
             self.status_label.setText(str(exc))
             return

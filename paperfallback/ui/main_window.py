@@ -138,6 +138,12 @@ class MainWindow(CacheJobs):
                 banner.level, banner.headline,
                 f"{banner.detail} Settings could not be read ({self.settings_problem}); "
                 "using the defaults: call IT.")
+        left_out = len(self.ctx.catalogue.problems)
+        if left_out:  # named in full by 'paperfallback self-test' and the CLI
+            banner = CacheBanner(
+                banner.level, banner.headline,
+                f"{banner.detail} {left_out} of this trust's own forms could not be loaded "
+                "and are not offered: call IT.")
         return banner
 
     def _show_problem(self, title: str, html: str) -> None:

@@ -15,7 +15,6 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -74,12 +73,7 @@ class RenderPlace:
     key: str
     key_source: str
     settings: Settings
-
-
-@cache
-def catalogue() -> FormCatalogue:
-    """The bundled forms, loaded once per process."""
-    return load_catalogue()
+    catalogue: FormCatalogue = field(default_factory=load_catalogue)  # the app context's
 
 
 def render_job(choice: PackChoice, place: RenderPlace, *,
@@ -100,7 +94,7 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
                   control: TaskControl, *, keyed: KeyedSource | None = None) -> RenderedPack:
     """Render on the calling (worker) thread, with its own cache connection. ``keyed``:
     observations keyed from paper, shown on the NEWS2 chart and handover list."""
-    requests = pack_requests(choice)
+    requests = pack_requests(choice, place.catalogue)
     store = None
     if choice.kind != "blank":
         store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source)
@@ -116,7 +110,7 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
                 control.progress(done, total, f"Preparing page {done} of {total}" + (
                     f" (form {index + 1} of {len(requests)})" if len(requests) > 1 else ""))
 
-            result = render_pack(request, store, catalogue(), place.settings, out=out,
+            result = render_pack(request, store, place.catalogue, place.settings, out=out,
                                  allocate_ids=allocator, progress=progress,
                                  cancelled=control.is_cancelled, keyed=keyed)
             pdfs.append(out.getvalue())
@@ -132,7 +126,7 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
                         blank_pages=blank_pages)
 
 
-def pack_requests(choice: PackChoice) -> list[PackRequest]:
+def pack_requests(choice: PackChoice, catalogue: FormCatalogue) -> list[PackRequest]:
     """The engine's requests for a choice: one, or one per blank form (a ward or patients
     pack is followed by one request per form it adds blank copies of)."""
     forms = tuple(choice.form_ids)
@@ -140,7 +134,7 @@ def pack_requests(choice: PackChoice) -> list[PackRequest]:
         return [PackRequest(ward=choice.ward_code, forms=forms, copies=choice.copies),
                 *_blank_requests(choice.blank_extra)]
     if choice.kind == "patients":
-        patient_forms = tuple(f for f in forms if catalogue().get(f).scope == "patient")
+        patient_forms = tuple(f for f in forms if catalogue.get(f).scope == "patient")
         if not patient_forms:
             raise InputError("tick a form that is printed per patient (the handover list is "
                              "printed for the whole ward only)")

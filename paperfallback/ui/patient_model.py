@@ -125,6 +125,8 @@ class PatientTableModel(QAbstractTableModel):
 
     def _text(self, row: PatientSummary, column: Column) -> str:
         if column == Column.WARD:
+            if row.deceased:  # on no ward; never a living age (issue 13, item 4)
+                return "DECEASED"
             return self.ward_names.get(row.ward_code, row.ward_code)
         if column == Column.BED:
             return row.bed
@@ -151,7 +153,8 @@ class PatientTableModel(QAbstractTableModel):
         if column == Column.NAME:
             hosp = row.hospital_number or "none"
             dob = row.birth_date.strftime("%d-%b-%Y") if row.birth_date else "not recorded"
-            return f"{row.name}\nHospital number: {hosp}\nDate of birth: {dob}"
+            died = f"\n{row.deceased}" if row.deceased else ""
+            return f"{row.name}\nHospital number: {hosp}\nDate of birth: {dob}{died}"
         flags = self.flags_of(row.patient_id)
         if column == Column.NEWS2 and flags:
             lines = [f"! {flag.describe()}" for flag in flags]

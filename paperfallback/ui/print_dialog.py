@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from paperfallback.cache.ward_summary import cache_banner
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.formspec import FormCatalogue
 from paperfallback.ui import theme
 from paperfallback.ui.background import BackgroundTask
 from paperfallback.ui.banners import downtime_dialog_body
@@ -33,7 +34,6 @@ from paperfallback.ui.pack_jobs import (
     PackChoice,
     RenderedPack,
     RenderPlace,
-    catalogue,
     render_job,
 )
 from paperfallback.ui.pack_output import PackOutput
@@ -49,14 +49,14 @@ MAX_BLANK = 100
 def render_place(window: MainWindow) -> RenderPlace:
     key, source = window.ctx.key
     return RenderPlace(data_dir=window.ctx.data_dir, key=key, key_source=source,
-                       settings=window.settings)
+                       settings=window.settings, catalogue=window.ctx.catalogue)
 
 
-def form_choices(kind: str) -> list[tuple[str, str, str]]:
+def form_choices(kind: str, catalogue: FormCatalogue) -> list[tuple[str, str, str]]:
     """(form id, title, scope) of the forms a kind of pack can hold, from forms/*.yaml."""
     scopes = {"ward": ("patient", "ward"), "blank": ("patient", "ward", "blank", "clinic-day",
                                                      "theatre-day")}[kind]
-    return [(f.id, f.display_title, f.scope) for f in catalogue() if f.scope in scopes]
+    return [(f.id, f.display_title, f.scope) for f in catalogue if f.scope in scopes]
 
 
 class RenderRunner:
@@ -213,11 +213,11 @@ class PrintDialog(QDialog):
         self.forms_list.setToolTip("Tick the forms to print. Space ticks or unticks the "
                                    "highlighted form. The ward's usual forms are ticked.")
         defaults = set(window.settings.forms_for_ward(ward_code or None))
-        if kind == "blank":
-            defaults = {"downtime-registration"}
+        if kind == "blank":  # the forms that are only ever printed blank (registration)
+            defaults = {f.id for f in window.ctx.catalogue.of_scope("blank")}
         self.form_scopes: dict[str, str] = {}
         try:
-            choices = form_choices(kind)
+            choices = form_choices(kind, window.ctx.catalogue)
         except PaperFallbackError as exc:
             choices = []
             window.prompts.error(window, "Forms could not be loaded", str(exc))

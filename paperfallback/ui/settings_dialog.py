@@ -151,9 +151,7 @@ class SettingsDialog(QDialog):
 
     def _form_titles(self) -> list[tuple[str, str]]:
         try:
-            from paperfallback.formspec import load_catalogue
-
-            return [(f.id, f.display_title) for f in load_catalogue()
+            return [(f.id, f.display_title) for f in self.window_.ctx.catalogue
                     if f.scope in ("patient", "ward")]
         except PaperFallbackError:
             return [(f, f) for f in self._default_forms]

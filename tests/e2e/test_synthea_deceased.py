@@ -53,3 +53,18 @@ def test_patient_search_says_deceased(capsys: pytest.CaptureFixture[str]) -> Non
     assert line.startswith("DECEASED")
     assert main(["patients", "--search", "medhurst", "--json"]) == 0
     assert '"deceased_date": "1989-05-10"' in capsys.readouterr().out
+
+
+def test_the_all_patients_list_shows_deceased_not_an_age(data_dir: Path) -> None:
+    import os
+
+    from paperfallback.cache.store import CacheStore
+    from paperfallback.cache.ward_summary import ALL_WARDS, ward_summaries
+
+    with CacheStore.open(data_dir, os.environ["PAPERFALLBACK_KEY"]) as store:
+        store.replace_snapshot(read_extract(FILES))
+        rows = {r.patient_id: r for r in ward_summaries(store, ALL_WARDS)}
+    assert rows[DIED_1989].deceased == "DECEASED 10-May-1989"
+    assert rows[DIED_1989].age_years is None
+    assert sum(1 for r in rows.values() if r.deceased) == 3
+    assert all(r.age_years is not None for r in rows.values() if not r.deceased)

@@ -233,7 +233,12 @@ def test_provenance_says_who_when_which_paper_and_retrospective() -> None:
     assert len(provenance) == 1
     entry = provenance[0]
     resource = entry["resource"]
-    assert entry["request"] == {"method": "PUT", "url": f"Provenance/{resource['id']}"}
+    # a conditional create on its tag, never a PUT with an id the client chose (issue 14)
+    assert "id" not in resource
+    tag = resource["meta"]["tag"][0]
+    assert tag["system"].endswith("/CodeSystem/keying-provenance/demo")
+    assert entry["request"] == {"method": "POST", "url": "Provenance",
+                                "ifNoneExist": f"_tag={tag['system']}|{tag['code']}"}
     assert resource["activity"]["text"] == RETROSPECTIVE_TEXT
     assert resource["reason"][0]["text"] == RETROSPECTIVE_TEXT
     assert resource["recorded"] == "2026-11-22T09:00:00+00:00"

@@ -70,8 +70,9 @@ def test_every_entry_is_a_conditional_create_on_its_own_identifier(
     provenance = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Provenance"]
     assert len(provenance) == 2
     for entry in provenance:
-        assert entry["request"] == {"method": "PUT",
-                                    "url": f"Provenance/{entry['resource']['id']}"}
+        tag = entry["resource"]["meta"]["tag"][0]
+        assert entry["request"] == {"method": "POST", "url": "Provenance",
+                                    "ifNoneExist": f"_tag={tag['system']}|{tag['code']}"}
 
 
 def test_exporting_twice_gives_the_same_identifiers_and_full_urls(

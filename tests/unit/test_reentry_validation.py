@@ -81,10 +81,21 @@ def test_dates_are_sane() -> None:
 
 
 def test_nhs_number_check_digit() -> None:
-    nhs = FieldSpec.model_validate({"id": "nhs_number", "label": "NHS number"})
+    # The field's declared role makes it an NHS number, not its id (any id will do).
+    nhs = FieldSpec.model_validate({"id": "site_nhs", "label": "NHS number",
+                                    "role": "patient.nhs_number"})
     assert parse_value(nhs, "943 476 5919", CTX).canonical == "9434765919"
     with pytest.raises(InputError, match="wrong check digit"):
         parse_value(nhs, "943 476 5918", CTX)
+    for form in FORMS:  # every keyed NHS number field of the bundled forms declares it
+        for _section, spec in form.fields():
+            if spec.keyed and "nhs" in spec.id:
+                assert spec.role == "patient.nhs_number", (form.id, spec.id)
+
+
+def test_a_field_named_like_an_nhs_number_is_not_one_without_the_role() -> None:
+    plain = FieldSpec.model_validate({"id": "old_nhs_number", "label": "Old reference"})
+    assert parse_value(plain, "943 476 5918", CTX).canonical == "943 476 5918"
 
 
 def test_times_uk_iso_and_bare() -> None:

@@ -1,0 +1,285 @@
+"""One ``export --to URL`` run, as the CLI and the app's Export dialog start it.
+
+Read the keyed forms, plan the FHIR export for this server, queue it, send the queue and
+say what happened; with ``dry_run``, validate and show what would be sent and change
+nothing. The authoriser is built from the settings here (``export_auth``) so that both
+callers use the same rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paperfallback.cache.work_db import open_work_db
+from paperfallback.domain.errors import InputError
+from paperfallback.export.fhir_bundle import export_source, plan_fhir_export
+from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
+from paperfallback.export.pipeline import open_cache_for_export, read_keyed_forms
+from paperfallback.export.send import (
+    SendInterrupted,
+    SendOptions,
+    SendRefused,
+    SendResult,
+    chunked,
+    count_types,
+    entries_to_send,
+    send_pending,
+)
+from paperfallback.export.send_http import (
+    Auth,
+    NoAuth,
+    SafeTransport,
+    Transport,
+    check_base_url,
+)
+from paperfallback.export.send_state import QueuedEntry, SendLog
+from paperfallback.export.state import ExportState
+from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
+from paperfallback.reentry.store import EntriesStore
+from paperfallback.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def state_key(target: str) -> str:
+    """The export-state "format" of sends to one server: each server has its own record."""
+    return f"send {target}"
+
+
+@dataclass
+class SendSummary:
+    target: str
+    dry_run: bool = False
+    queued: int = 0
+    known: int = 0  # left out: the same content was sent (or queued) before
+    to_send: list[QueuedEntry] = field(default_factory=list)  # dry run: what would go
+    bundles: int = 0
+    result: SendResult | None = None
+    pending_after: int = 0
+    invalid: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stopped: str = ""
+    bundles_of: int = 100  # the chunk size, for the dry run's list of Bundles
+
+    @property
+    def failed(self) -> bool:
+        rejected = self.result.rejected if self.result else 0
+        return bool(self.problems or self.invalid or rejected or self.pending_after
+                    or self.stopped)
+
+    def lines(self, *, warnings: bool = True) -> list[str]:
+        out = [f"Warning: {w}" for w in self.warnings] if warnings else []
+        types = ", ".join(f"{k} {v}" for k, v in count_types(self.to_send).items())
+        if self.dry_run:
+            out.append(f"Dry run: nothing was sent to {self.target}.")
+            out.append(f"Would send {len(self.to_send)} entries in {self.bundles} transaction "
+                       f"Bundles" + (f" ({types})" if types else "") + f"; {self.known} left "
+                       "out as sent before with the same content.")
+            shown = _bundle_lines(self.to_send, self.bundles_of)
+            out.extend(f"  Bundle {n}: {line}" for n, line in enumerate(shown[:20], 1))
+            if len(shown) > 20:
+                out.append(f"  ... and {len(shown) - 20} more Bundles")
+            out.append(f"Checked {len(self.to_send)} resources against FHIR R4: "
+                       + ("all valid." if not self.invalid else f"{len(self.invalid)} invalid:"))
+            out.extend(f"  {line}" for line in self.invalid)
+        else:
+            r = self.result or SendResult()
+            out.append(f"Sent to {self.target}: {r.accepted + r.rejected} entries answered in "
+                       f"{r.bundles} requests: accepted {r.accepted}, rejected {r.rejected}; "
+                       f"still to send {self.pending_after}."
+                       + (f" New this time {self.queued}, left out as sent before "
+                          f"{self.known}." if self.queued or self.known else ""))
+            if r.rejected_entries:
+                out.append(f"{r.rejected} rejected by the EPR (see why, fix, then send again or "
+                           "retry them from the app / --retry-rejected):")
+                out.extend(f"  {describe(q)}: {r.rejected_outcomes.get(q.seq, '')}"
+                           for q in r.rejected_entries[:200])
+            if self.stopped:
+                out.append(f"Stopped: {self.stopped}.")
+        if self.problems:
+            out.append(f"{len(self.problems)} could not be exported (fix and export again):")
+            out.extend(f"  {p}" for p in self.problems)
+        return out
+
+
+def describe(q: QueuedEntry) -> str:
+    where = q.unit_key.split("/", 1)[1] if "/" in q.unit_key else q.unit_key
+    return (f"form {q.instance_id} ({q.form_id or '?'}) {where}: {q.resource_type} "
+            f"{q.entry.get('request', {}).get('method', '')}")
+
+
+def _bundle_lines(entries: Sequence[QueuedEntry], size: int) -> list[str]:
+    out = []
+    for groups in chunked(entries, size):
+        flat = [q for g in groups for q in g]
+        forms = sorted({q.instance_id for q in flat})
+        types = ", ".join(f"{k} {v}" for k, v in count_types(flat).items())
+        out.append(f"{len(flat)} entries ({types}) from forms {', '.join(forms[:8])}"
+                   + (" ..." if len(forms) > 8 else ""))
+    return out
+
+
+def run_send(
+    data_dir: Path,
+    settings: Settings,
+    key: str,
+    key_source: str,
+    target: str,
+    *,
+    auth: Auth | None = None,
+    transport: Transport | None = None,
+    dry_run: bool = False,
+    all_entries: bool = False,
+    retry_rejected: bool = False,
+    options: SendOptions | None = None,
+    now: datetime | None = None,
+) -> SendSummary:
+    target = check_base_url(target)
+    opts = options or SendOptions(chunk_size=settings.export_chunk_size)
+    moment = now or datetime.now(UTC)
+    summary = SendSummary(target, dry_run=dry_run, bundles_of=opts.chunk_size)
+    cache, summary.warnings = open_cache_for_export(data_dir, key, key_source)
+    conn = open_work_db(data_dir, key, key_source=key_source)
+    try:
+        store = EntriesStore(conn)
+        read = read_keyed_forms(conn, store, cache, settings, data_dir)
+        summary.problems = list(read.problems)
+        systems = SiteSystems.for_site(settings.site_code,
+                                       settings.export_base_url or DEFAULT_BASE_URL)
+        state, fmt = ExportState(conn), state_key(target)
+        plan = plan_fhir_export(read.forms, systems, state.previous(fmt), all_entries=all_entries,
+                                pc_id=settings.pc_id, exported_at=moment,
+                                previous_forms=state.previous_forms(fmt))
+        summary.problems.extend(plan.problems)
+        form_ids = {f.instance_id: f.form_id for f in read.forms}
+        new = entries_to_send(plan, form_ids,
+                              conditional_references=settings.export_conditional_references)
+        sends = SendLog(conn)
+        if dry_run:
+            fresh, summary.known = sends.plan_new(target, new)
+            waiting = sends.pending(target) + (
+                [q for q in sends.entries(target) if q.state == "rejected"]
+                if retry_rejected else [])
+            summary.to_send = waiting + [
+                QueuedEntry(-n, target, e.full_url, e.unit_key, e.instance_id, e.form_id,
+                            e.resource_type, e.entry, "pending")
+                for n, e in enumerate(fresh, 1)
+            ]
+            summary.bundles = len(chunked(summary.to_send, opts.chunk_size))
+            summary.invalid = validate_entries(summary.to_send)
+            return summary
+        if retry_rejected:
+            sends.retry_rejected(target)
+        summary.queued, summary.known = sends.queue(target, new, now=moment)
+        state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
+                     out=target, resources=len(plan.entries), forms=plan.forms_done)
+        if plan.instance_ids():
+            store.mark_exported(plan.instance_ids())
+        chosen = auth or export_auth(settings, target)
+        try:
+            summary.result = send_pending(
+                sends, target, auth=chosen,
+                transport=transport or SafeTransport(settings.export_timeout_seconds),
+                source=export_source(systems, settings.pc_id), options=opts)
+        except (SendRefused, SendInterrupted) as exc:
+            summary.stopped = str(exc)
+        summary.pending_after = len(sends.pending(target))
+        r = summary.result or SendResult()
+        log.info(  # counts and instance IDs only: the log holds no patient data
+            "export to %s: queued %d, accepted %d, rejected %d, pending %d%s", target,
+            summary.queued, r.accepted, r.rejected, summary.pending_after,
+            f"; stopped: {summary.stopped}" if summary.stopped else "")
+    finally:
+        conn.close()
+        if cache is not None:
+            cache.close()
+    return summary
+
+
+def retry_rejected_entries(data_dir: Path, key: str, key_source: str,
+                           instance_ids: Sequence[str] | None = None) -> int:
+    """Queue rejected entries again (all servers), for the app's Retry button."""
+    conn = open_work_db(data_dir, key, key_source=key_source)
+    try:
+        return SendLog(conn).retry_rejected(None, instance_ids)
+    finally:
+        conn.close()
+
+
+def send_status_lines(data_dir: Path, key: str, key_source: str, *,
+                      rejected_shown: int = 20) -> list[str]:
+    """What the Export dialog shows: sent / accepted / rejected / pending per form and in
+    total (every server), then the first rejected entries with the EPR's reason."""
+    conn = open_work_db(data_dir, key, key_source=key_source)
+    try:
+        sends = SendLog(conn)
+        counts = sends.counts_by_instance()
+        rejected = [q for q in sends.entries() if q.state == "rejected"]
+    finally:
+        conn.close()
+    if not counts:
+        return ["Nothing sent to the EPR yet."]
+    by_form: dict[str, Counter[str]] = {}
+    for (_instance, form_id), got in counts.items():
+        by_form.setdefault(form_id, Counter()).update(got)
+    total: Counter[str] = sum(by_form.values(), Counter())
+    out = [f"Sent to the EPR: {total['sent']} entries; accepted {total['accepted']}, rejected "
+           f"{total['rejected']}, still to send {total['pending']}."]
+    out.extend(f"  {form}: sent {c['sent']}, accepted {c['accepted']}, rejected "
+               f"{c['rejected']}, still to send {c['pending']}"
+               for form, c in sorted(by_form.items()))
+    if rejected:
+        out.append(f"Rejected by the EPR ({len(rejected)}):")
+        out.extend(f"  {describe(q)}: {q.outcome}" for q in rejected[:rejected_shown])
+        if len(rejected) > rejected_shown:
+            out.append(f"  ... and {len(rejected) - rejected_shown} more "
+                       "(paperfallback entries status --json)")
+    return out
+
+
+def export_auth(settings: Settings, target: str) -> Auth:
+    """SMART Backend Services when a client is configured (``export_*``, else the
+    ``refresh_*`` client, key and key id; the scope is ``export_scope``, never the read-only
+    refresh scope); else a bearer token IT put in the environment variable
+    ``export_token_env``; else none (the server will say 401)."""
+    client_id = settings.export_client_id or settings.refresh_client_id
+    if client_id:
+        private_key = settings.export_private_key or settings.refresh_private_key
+        if not private_key:
+            raise InputError("export_client_id is set but no private key: set "
+                             "export_private_key (or refresh_private_key)", where="settings.json")
+        return SmartBackendAuth(target, client_id, private_key,
+                                settings.export_key_id or settings.refresh_key_id,
+                                settings.export_scope or "system/*.write")
+    token = os.environ.get(settings.export_token_env or "", "")
+    if token:
+        return StaticBearerAuth(target, token.strip())
+    return NoAuth()
+
+
+def validate_entries(entries: Sequence[QueuedEntry]) -> list[str]:
+    """Each resource against the FHIR R4 structure (fhir.resources, R4B models: the
+    resources we send are the same in R4 and R4B), and each request against the rules of a
+    transaction entry. One line per problem."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from pydantic import ValidationError
+
+    out = []
+    for q in entries:
+        request = q.entry.get("request") or {}
+        resource = q.entry.get("resource") or {}
+        if request.get("method") == "POST" and not request.get("ifNoneExist"):
+            out.append(f"{describe(q)}: a create without ifNoneExist would duplicate on resend")
+        try:
+            get_fhir_model_class(str(resource.get("resourceType"))).model_validate(resource)
+        except (ValidationError, KeyError, ValueError) as exc:
+            first = str(exc).splitlines()
+            out.append(f"{describe(q)}: " + "; ".join(first[:3]))
+    return out

@@ -1,0 +1,156 @@
+"""Site forms listed in settings.json (form_dirs) join the catalogue every command uses,
+and the YAML declares what code used to infer from ids (roles, export, bold)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from paperfallback.cli.context import AppContext
+from paperfallback.domain.errors import InputError
+from paperfallback.formspec import load_catalogue, load_form, site_catalogue
+from paperfallback.resources import forms_dir
+
+SITE_FORM = """\
+id: site-check
+version: "1.0"
+title: Site check
+scope: patient
+sections:
+  - id: checks
+    kind: chart
+    time_field: ck_time
+    export: observation
+    fields:
+      - {id: ck_time, label: Time, type: datetime, role: observation_time}
+      - {id: ck_score, label: Score, type: number, min: 0, max: 40}
+"""
+
+
+def _data_dir(tmp_path: Path, form_dirs: list[str]) -> Path:
+    data = tmp_path / "pf-data"
+    data.mkdir()
+    (data / "settings.json").write_text(json.dumps({"form_dirs": form_dirs}), encoding="utf-8")
+    return data
+
+
+def test_a_form_dirs_folder_joins_the_app_catalogue(tmp_path: Path) -> None:
+    site = tmp_path / "site-forms"
+    site.mkdir()
+    (site / "site-check.yaml").write_text(SITE_FORM, encoding="utf-8")
+    ctx = AppContext(data_dir_option=str(_data_dir(tmp_path, [str(site)])))
+    assert "site-check" in ctx.catalogue
+    assert {"news2", "mar"} <= set(ctx.catalogue.ids())  # the bundled forms stay
+    assert ctx.catalogue.problems == []
+
+
+def test_a_relative_form_dir_is_under_the_data_folder(tmp_path: Path) -> None:
+    data = _data_dir(tmp_path, ["site"])
+    (data / "site").mkdir()
+    (data / "site" / "site-check.yaml").write_text(SITE_FORM, encoding="utf-8")
+    assert "site-check" in AppContext(data_dir_option=str(data)).catalogue
+
+
+def test_a_broken_site_form_is_left_out_and_named_the_rest_still_print(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site-check.yaml").write_text(SITE_FORM.replace("type: number", "type: numbr"),
+                                          encoding="utf-8")
+    catalogue = site_catalogue([str(site), str(tmp_path / "missing")], tmp_path)
+    assert "site-check" not in catalogue and "news2" in catalogue
+    assert any("site-check.yaml" in p and "fields[1].type" in p for p in catalogue.problems)
+    assert any("missing" in p and "does not exist" in p for p in catalogue.problems)
+
+
+def test_an_explicit_forms_dir_still_stops_on_a_mistake(tmp_path: Path) -> None:
+    (tmp_path / "site-check.yaml").write_text(SITE_FORM.replace("type: number", "type: numbr"),
+                                              encoding="utf-8")
+    with pytest.raises(InputError, match=r"site-check\.yaml"):
+        site_catalogue([], tmp_path, tmp_path)
+
+
+def test_bundled_forms_declare_roles_exports_and_bold() -> None:
+    forms = load_catalogue()
+    news2 = forms.get("news2")
+    assert news2.section("observations").export == "news2-vital-signs"  # type: ignore[union-attr]
+    assert news2.news2_fields("observations")["total"] == "news2_total"
+    assert news2.field("news2_total").bold
+    assert forms.get("downtime-registration").role_field("patient.nhs_number") is not None
+    assert forms.get("mar").role_field("drug", "regular") is not None
+    fluid = forms.get("fluid-balance")
+    assert [f.id for _s, f in fluid.fields() if f.role == "running_total"] == [
+        "in_running", "out_running", "balance_running"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("role: observation_time}\n      - {id: ck_score, label: Score, type: number, min: 0, max: 40}",
+     None),
+    ("role: observation_time}\n      - {id: ck_score, label: Score, role: observation_time}",
+     "both have role 'observation_time'"),
+])
+def test_a_role_names_one_field_per_section(tmp_path: Path, change: str,
+                                             message: str | None) -> None:
+    text = SITE_FORM.replace(
+        "role: observation_time}\n      - {id: ck_score, label: Score, type: number, min: 0, "
+        "max: 40}", change)
+    path = tmp_path / "site-check.yaml"
+    path.write_text(text, encoding="utf-8")
+    if message is None:
+        load_form(path)
+        return
+    with pytest.raises(InputError, match=message):
+        load_form(path)
+
+
+def test_an_observation_section_must_say_when(tmp_path: Path) -> None:
+    path = tmp_path / "site-check.yaml"
+    path.write_text(SITE_FORM.replace(", role: observation_time", ""), encoding="utf-8")
+    with pytest.raises(InputError, match="no field says when"):
+        load_form(path)
+
+
+def test_a_news2_export_needs_the_news2_roles() -> None:
+    text = (forms_dir() / "news2.yaml").read_text(encoding="utf-8")
+    broken = text.replace("role: news2.pulse", "role: performer").replace(
+        "{id: initials, role: performer, ", "{id: initials, ")
+    assert broken != text
+    spec = yaml_load(broken)
+    with pytest.raises(ValueError, match=r"news2\.pulse"):
+        spec()
+
+
+def yaml_load(text: str):  # type: ignore[no-untyped-def]
+    import yaml
+
+    from paperfallback.formspec import FormSpec
+
+    raw = yaml.safe_load(text)
+    return lambda: FormSpec.model_validate(raw)
+
+
+def test_the_cli_warns_and_self_test_fails_on_a_broken_site_form(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from paperfallback.cli.main import main
+    from paperfallback.cli.selftest_cmd import Failed, SelfTest
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site-check.yaml").write_text(SITE_FORM.replace("kind: chart", "kind: chrt"),
+                                          encoding="utf-8")
+    data = _data_dir(tmp_path, [str(site)])
+    out = tmp_path / "blank.pdf"
+    assert main(["--data-dir", str(data), "print", "--blank", "continuation",
+                 "--out", str(out)]) == 0
+    assert "warning: site form left out" in capsys.readouterr().err and out.exists()
+    with pytest.raises(Failed, match=r"site-check\.yaml"):
+        SelfTest(AppContext(data_dir_option=str(data)), None).forms()
+
+
+def test_a_bad_settings_file_still_gives_the_bundled_forms(tmp_path: Path) -> None:
+    data = tmp_path / "pf-data"
+    data.mkdir()
+    (data / "settings.json").write_text('{"stale_minutes": "sixty"}', encoding="utf-8")
+    ctx = AppContext(data_dir_option=str(data))
+    assert "news2" in ctx.catalogue and ctx.catalogue.problems == []
