@@ -14,6 +14,12 @@ encrypted work store in a temporary folder:
 - with ``--store N``: reading N keyed NEWS2 charts back from the entries store and
   register (paperfallback.export.from_entries), the part of ``paperfallback export``
   before the export proper.
+
+    .venv/bin/python benchmarks/bench_export.py --growth 1,10,30 [--forms 1000] [--tabular]
+
+runs the export at each multiple of ``--forms``, each in its own process, and prints a
+growth table of peak memory (ru_maxrss; the made-up forms themselves included) and the
+first export's time (issue 15: at most 300 MB for 50,000 forms, not growing with them).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 import argparse
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -55,7 +63,11 @@ def main() -> None:
     parser.add_argument("--tabular", action="store_true", help="also CSV and xlsx")
     parser.add_argument("--store", type=int, default=0, metavar="N",
                         help="also read N keyed NEWS2 charts back from the entries store")
+    parser.add_argument("--growth", metavar="F,F", help="growth table at these multiples")
     args = parser.parse_args()
+    if args.growth:
+        growth_table([int(f) for f in args.growth.split(",")], args.forms, args.tabular)
+        return
     rng = random.Random(7)
     started = time.perf_counter()
     forms = [random_form(n, rng) for n in range(args.forms)]
@@ -144,6 +156,21 @@ def _bench_store(folder: Path, count: int) -> None:
     print(f"    {count / wall:,.0f} forms/s; 10,000 forms would take about "
           f"{10_000 * wall / count:.1f} s")
     conn.close()
+
+
+def growth_table(factors: list[int], forms: int, tabular: bool) -> None:
+    """Peak memory and first-export time at each multiple of ``forms``, one process each."""
+    for factor in factors:
+        done = subprocess.run(
+            [sys.executable, __file__, "--forms", str(forms * factor),
+             *(["--tabular"] if tabular else [])],
+            capture_output=True, text=True, check=True)
+        lines = done.stdout.splitlines()
+        first = next(line for line in lines if "first export" in line).split()[-6]
+        peak = next(line for line in lines if line.startswith("peak memory")).split()[2]
+        print(f"{factor:>4}x {forms * factor:>7} forms   first FHIR export {first:>7} s   "
+              f"peak {peak:>6} MB", flush=True)
+    print("target: peak <= 300 MB for 50,000 forms (it must not grow with the forms)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,12 @@ outpatient appointments (the demo generator, FHIR Bulk Data NDJSON), imports it 
 read_extract + CacheStore.replace_snapshot into a temporary data folder, and prints the
 import time, patient-search p95 by name prefix / NHS number / hospital number (200 queries
 each) and the peak memory (ru_maxrss). Targets: import <= 20 s, p95 <= 20 ms, <= 400 MB.
+
+    .venv/bin/python benchmarks/bench_import.py --growth 1,10,30 [--inpatients 1500]
+
+runs the import at each multiple of the size (inpatients and appointments), each in its
+own process, and prints a growth table of import time and peak memory (issue 15: the
+peak must not grow with the extract; target <= 400 MB at 15,000 and 50,000 inpatients).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +48,10 @@ def main() -> int:
     parser.add_argument("--inpatients", type=int, default=1500)
     parser.add_argument("--appointments", type=int, default=30_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--growth", metavar="F,F", help="growth table at these multiples")
     args = parser.parse_args()
+    if args.growth:
+        return growth_table([int(f) for f in args.growth.split(",")], args)
     now = datetime(2026, 1, 14, 9, 30, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix="pf-bench-") as tmp:
         extract, data = Path(tmp) / "extract", Path(tmp) / "data"
@@ -97,6 +107,26 @@ def main() -> int:
           f"every match decoded, as `paperfallback patients --search` does: name prefix p95 "
           f"{_p95(full_name_search):.1f} ms)")
     print(f"peak memory (ru_maxrss): {_peak_mb():.0f} MB   target <= 400 MB")
+    return 0
+
+
+def growth_table(factors: list[int], args: argparse.Namespace) -> int:
+    """Import time and peak memory at each multiple of the size, one process each."""
+    rows = []
+    for factor in factors:
+        inpatients, appointments = args.inpatients * factor, args.appointments * factor
+        done = subprocess.run(
+            [sys.executable, __file__, "--inpatients", str(inpatients),
+             "--appointments", str(appointments), "--queries", "20"],
+            capture_output=True, text=True, check=True)
+        lines = done.stdout.splitlines()
+        extract = next(line for line in lines if line.startswith("extract:"))
+        wall = next(line for line in lines if line.startswith("import:")).split()[1]
+        peak = next(line for line in lines if line.startswith("peak memory")).split()[3]
+        rows.append((factor, inpatients, extract.split(",")[2].split()[0], wall, peak))
+        print(f"{factor:>4}x {inpatients:>7} inpatients {rows[-1][2]:>10} observations   "
+              f"import {wall:>6} s   peak {peak:>6} MB", flush=True)
+    print("target: peak <= 400 MB at every size (it must not grow with the extract)")
     return 0
 
 

@@ -83,6 +83,12 @@ class Settings:
     export_timeout_seconds: int = 120
     # Folders of site forms (*.yaml) IT adds to the bundled ones; relative to the data folder.
     form_dirs: list[str] = field(default_factory=list)
+    # Scan-back: days a returned page's image is kept once its form has been exported
+    # (the image itself is then in the EPR, or the keyed values are); 0 keeps them.
+    scan_retention_days: int = 30
+    # Scanned pages filed to the EPR as DocumentReferences by the FHIR export and
+    # export --to: "unkeyed" (only forms nobody has started keying), "all" or "none".
+    export_scans: str = "unkeyed"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def forms_for_ward(self, ward_code: str | None) -> list[str]:

@@ -52,11 +52,13 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    from PySide6.QtCore import QRect
     from PySide6.QtWidgets import QApplication, QWidget
 
+    from paperfallback.cache.demo import FULL_WARD_CODE
     from paperfallback.cli.context import AppContext
     from paperfallback.settings import Settings
-    from paperfallback.ui.app import create_app
+    from paperfallback.ui.app import create_app, fit_window
     from paperfallback.ui.main_window import MainWindow
 
     app = create_app()
@@ -95,10 +97,17 @@ def main() -> int:
         env = dict(os.environ, PAPERFALLBACK_KEY=key)
         subprocess.run([sys.executable, "-m", "paperfallback", "--data-dir", str(demo), "demo"],
                        check=True, env=env, capture_output=True)
+        Settings(ward=FULL_WARD_CODE).save(demo)  # a ward PC: its ward is set (install.md)
         flagged = _key_news2_flag(demo, key)
 
         window, ctx = window_on(demo)
         save(window, "main-window")
+        for width, height in ((1366, 768), (1280, 800)):  # as fit_window opens it there
+            fit_window(window, QRect(0, 0, width, height - 40))  # less a 40 px taskbar
+            window.statusBar().showMessage("Sent 149 pages to Ward3-Laser (CUPS job 12).")
+            save(window, f"main-window-{width}x{height}")
+        window.statusBar().clearMessage()
+        window.resize(1280, 800)
         window.search_edit.setText("mu")
         save(window, "main-window-search")
         window.search_edit.clear()
@@ -147,10 +156,19 @@ def main() -> int:
         stale = Path(tmp) / "stale"
         stale.mkdir()
         _copy_cache(demo, stale)
-        Settings(stale_minutes=60).save(stale)
+        Settings(ward=FULL_WARD_CODE, stale_minutes=60).save(stale)
         _age_cache(stale, key, hours=3)
         window, ctx = window_on(stale)
         save(window, "main-window-stale")
+        window.close()
+        ctx.close()
+
+        unmatched = Path(tmp) / "unmatched"
+        unmatched.mkdir()
+        _copy_cache(demo, unmatched)
+        Settings(ward="Ward 3").save(unmatched)  # a start of a name: matches no ward
+        window, ctx = window_on(unmatched)
+        save(window, "ward-not-found")
         window.close()
         ctx.close()
 
@@ -179,7 +197,7 @@ def _key_news2_flag(folder: Path, key: str) -> str:
     differs from the score of its values (5), as a clerk would; returns the patient id."""
     from paperfallback.cache.staleness import utc_now
     from paperfallback.cache.store import CacheStore
-    from paperfallback.cache.ward_summary import home_ward
+    from paperfallback.cache.wards import home_ward
     from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.layout import form_layout
     from paperfallback.reentry.session import KeyingSession

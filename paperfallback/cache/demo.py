@@ -52,9 +52,22 @@ WARD_NAMES, SPECIALTIES = _T["ward_names"], _T["specialties"]
 STREETS, TOWNS, CLINICIANS = _T["streets"], _T["towns"], _T["clinicians"]
 CLINICS, THEATRES, PROCEDURES = _T["clinics"], _T["theatres"], _T["procedures"]
 ALLERGIES, ALERTS = _T["allergies"], _T["alerts"]  # (substance, reaction, severity, ...)
+# Drugs a demo patient with each allergy is never prescribed (issue #13 item 14: the demo
+# must not teach staff to overlook a penicillin allergy on an amoxicillin chart).
+ALLERGY_CONFLICTS = {allergen: tuple(words) for allergen, words in _T["allergy_conflicts"]}
 REGULAR, PRN = _T["regular"], _T["prn"]  # (drug, dm+d, dose, route, times) / (..., max 24 h)
 ONCE, INFUSIONS = _T["once"], _T["infusions"]  # (drug, dose, route) / (drug, volume, mL/h)
 
+
+
+def _safe(chosen: list[Any], table: tuple[Any, ...], avoid: tuple[str, ...]) -> list[Any]:
+    """``chosen`` with every drug the patient is allergic to swapped for the next safe,
+    unused one of ``table`` (no random draw, so the rest of the demo stays the same)."""
+    def ok(item: Any) -> bool:
+        return not any(word in str(item[0]).casefold() for word in avoid)
+
+    spare = [t for t in table if ok(t) and t not in chosen]
+    return [item if ok(item) else spare.pop(0) for item in chosen if ok(item) or spare]
 
 
 @dataclass
@@ -254,18 +267,19 @@ class _Hospital:
             "location": [{"location": _ref("Location", bed_id), "status": "active"},
                          {"location": _ref("Location", ward_id), "status": "active"}],
         })
-        self.allergies(pid, bed_index, admitted)
+        allergic_to = self.allergies(pid, bed_index, admitted)
         scale2 = (specialty == "Respiratory medicine" and rng.random() < 0.45) or (
             rng.random() < 0.06)
         self.alerts(pid, admitted, scale2)
-        self.prescriptions(pid, bed_index, admitted, consultant)
+        self.prescriptions(pid, bed_index, admitted, consultant, allergic_to)
         self.observations(pid, admitted, scale2, obs_hours)
 
-    def allergies(self, pid: str, bed_index: int, recorded: datetime) -> None:
+    def allergies(self, pid: str, bed_index: int, recorded: datetime) -> tuple[str, ...]:
+        """Write the patient's allergy record; returns the substances they are allergic to."""
         # The first three beds of every ward show all three states (recorded, NKA, none).
         state = bed_index if bed_index < 3 else self.rng.choices((0, 1, 2), (40, 45, 15))[0]
         if state == 2:
-            return
+            return ()
         if state == 1:
             self.out.write({
                 "resourceType": "AllergyIntolerance", "id": f"alg-{pid}-nka", "meta": self.meta,
@@ -278,10 +292,9 @@ class _Hospital:
                 "code": {"coding": [_coding(SNOMED, *_NKA)]},
                 "patient": _ref("Patient", pid), "recordedDate": _iso(recorded),
             })
-            return
-        for n, (substance, reaction, severity, criticality, category) in enumerate(
-            self.rng.sample(ALLERGIES, self.rng.choice((1, 1, 2)))
-        ):
+            return ()
+        chosen = self.rng.sample(ALLERGIES, self.rng.choice((1, 1, 2)))
+        for n, (substance, reaction, severity, criticality, category) in enumerate(chosen):
             self.out.write({
                 "resourceType": "AllergyIntolerance", "id": f"alg-{pid}-{n}", "meta": self.meta,
                 "clinicalStatus": {"coding": [_coding(
@@ -292,6 +305,7 @@ class _Hospital:
                 "patient": _ref("Patient", pid), "recordedDate": _iso(recorded),
                 "reaction": [{"manifestation": [{"text": reaction}], "severity": severity}],
             })
+        return tuple(a[0] for a in chosen)
 
     def alerts(self, pid: str, since: datetime, scale2: bool) -> None:
         rng = self.rng
@@ -314,9 +328,11 @@ class _Hospital:
             })
 
     def prescriptions(
-        self, pid: str, bed_index: int, since: datetime, prescriber: tuple[str, str]
+        self, pid: str, bed_index: int, since: datetime, prescriber: tuple[str, str],
+        allergic_to: tuple[str, ...] = (),
     ) -> None:
         rng = self.rng
+        avoid = tuple(w for a in allergic_to for w in ALLERGY_CONFLICTS.get(a, (a.casefold(),)))
         count = rng.randint(3, 12)
         kinds = ["regular"] * count
         n_prn = rng.randint(1, max(1, count // 3))
@@ -326,8 +342,9 @@ class _Hospital:
             kinds[0] = "infusion"
         if bed_index % 7 == 4 or rng.random() < 0.12:
             kinds[1] = "once"
-        regular = rng.sample(REGULAR, min(len(REGULAR), kinds.count("regular")))
-        prn = rng.sample(PRN, min(len(PRN), kinds.count("prn")))
+        regular = _safe(rng.sample(REGULAR, min(len(REGULAR), kinds.count("regular"))),
+                        REGULAR, avoid)
+        prn = _safe(rng.sample(PRN, min(len(PRN), kinds.count("prn"))), PRN, avoid)
         for n, kind in enumerate(kinds):
             rid = f"rx-{pid}-{n}"
             base: Json = {
@@ -365,7 +382,7 @@ class _Hospital:
                                                          "system": UCUM, "code": "h"}},
                 }]
             elif kind == "once":
-                drug, dose, route = rng.choice(ONCE)
+                drug, dose, route = _safe([rng.choice(ONCE)], ONCE, avoid)[0]
                 base["medicationCodeableConcept"] = {"text": drug}
                 base["dosageInstruction"] = [{
                     "text": f"{dose} {route.lower()} once only",
@@ -375,7 +392,7 @@ class _Hospital:
                     "doseAndRate": [{"doseQuantity": _quantity(dose)}],
                 }]
             elif kind == "infusion":
-                drug, volume, rate = rng.choice(INFUSIONS)
+                drug, volume, rate = _safe([rng.choice(INFUSIONS)], INFUSIONS, avoid)[0]
                 base["medicationCodeableConcept"] = {"text": drug}
                 base["dosageInstruction"] = [{
                     "text": f"{volume} intravenous over {round(int(volume.split()[0]) / rate)} h",

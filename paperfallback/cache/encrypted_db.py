@@ -12,14 +12,18 @@ from typing import Any
 
 import sqlcipher3
 
+from paperfallback.cache.key_derivation import is_raw_key, raw_key_with_salt
 from paperfallback.domain.errors import CacheError, WrongKey
 
 Connection = Any  # sqlcipher3.dbapi2.Connection, untyped upstream
 
 
-def _key_pragma(key: str) -> str:
-    if len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key):
+def _key_pragma(key: str, path: Path | None = None) -> str:
+    if is_raw_key(key):
         return f"PRAGMA key = \"x'{key}'\""  # raw 256-bit key: no key derivation cost
+    derived = raw_key_with_salt(path, key) if path is not None else None
+    if derived is not None:  # the passphrase's key, derived once per process (#15)
+        return f"PRAGMA key = \"x'{derived}'\""
     return "PRAGMA key = '" + key.replace("'", "''") + "'"
 
 
@@ -33,7 +37,7 @@ def open_encrypted(path: Path, key: str, *, key_source: str = "the configured ke
         raise CacheError(f"cannot open {path}: {exc}") from exc
     with contextlib.suppress(sqlcipher3.DatabaseError):
         conn.execute("PRAGMA cipher_log_level = NONE")
-    conn.execute(_key_pragma(key))
+    conn.execute(_key_pragma(key, path))
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlcipher3.DatabaseError as exc:

@@ -52,6 +52,10 @@ from paperfallback.domain.records import (
 
 CACHE_FILE = "cache.db"
 SCHEMA_VERSION = 1
+# SpO2 scale per patient in ``meta``: key 'spo2_scale:<patient id>', value '1' or '2'
+_SPO2_ROW = "spo2_scale:"
+_SPO2_ROW_RANGE = ("spo2_scale:", "spo2_scale;")  # ';' follows ':': every row's key between
+_SPO2_ROWS_COMPLETE = "spo2_scale_rows"
 T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
@@ -310,7 +314,7 @@ class CacheStore:
             raise ImportRefused(
                 f"the extract has {new_count} patients against {previous} in the current "
                 f"snapshot (a fall of more than {max_drop_share:.0%}); it looks partial, so the "
-                "current snapshot was kept. Use --force if the fall is expected."
+                "current snapshot was kept. Import it anyway only if the fall is expected."
             )
         _check_references(snapshot)
         imported_at = imported_at or utc_now()
@@ -379,6 +383,14 @@ class CacheStore:
                 "INSERT OR REPLACE INTO meta VALUES ('spo2_scale', ?)",
                 (json.dumps(snapshot.spo2_scale),),
             )
+            # One row per patient too, found through meta's key index, so a record costs
+            # the same whatever the hospital's size; the marker says the rows are complete
+            # (a cache written before them has only the map above, decoded once).
+            db.execute("DELETE FROM meta WHERE key >= ? AND key < ?", _SPO2_ROW_RANGE)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", (
+                (_SPO2_ROW + pid, str(scale)) for pid, scale in snapshot.spo2_scale.items()))
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_SPO2_ROWS_COMPLETE,))
+        self._spo2_cache = None  # data_version does not change for this connection's writes
 
     def _rebuild(self, snapshot: Snapshot, imported_at: datetime, cause: BaseException) -> None:
         """Write ``snapshot`` into a fresh file and swap it for the damaged one.
@@ -523,15 +535,10 @@ class CacheStore:
 
     @_guarded
     def resolve_ward(self, text: str) -> Ward:
-        """A ward by its code or its name, case-insensitively."""
-        wanted = text.strip()
-        for ward in self.wards():
-            if wanted.casefold() in (ward.code.casefold(), ward.name.casefold()):
-                return ward
-            if fold(wanted) == fold(ward.name):
-                return ward
-        known = ", ".join(f"{w.name} ({w.code})" for w in self.wards()) or "none"
-        raise InputError(f"no ward {text!r} in the cache; wards are: {known}", where="--ward")
+        """A ward by its code or its name (paperfallback.cache.wards: no guessing)."""
+        from paperfallback.cache.wards import match_ward
+
+        return match_ward(text, self.wards())
 
     @_guarded
     def patients(self, *, ward_code: str | None = None, search: str | None = None,
@@ -572,8 +579,8 @@ class CacheStore:
             # Never pick one silently: a form printed for the wrong patient is worse than none.
             raise InputError(
                 f"{len(rows)} patients in the cache match NHS or hospital number "
-                f"{identifier!r}; search by name (patients --search) and print by the other "
-                "number, and ask IT to check the extract for a duplicate registration"
+                f"{identifier!r}; find the patient by name and print by the other number, "
+                "and ask IT to check the extract for a duplicate registration"
             )
         return _load(Patient, rows[0][0])
 
@@ -604,17 +611,46 @@ class CacheStore:
             alerts=tuple(facts["alert"]),
             prescriptions=tuple(facts["prescription"]),
             observations=tuple(facts["observation"]),
-            spo2_scale=self._spo2_scales().get(patient_id),
+            spo2_scale=self._spo2_scale(patient_id),
         )
 
     def ward_records(self, ward_code: str) -> list[PatientRecord]:
         """Every patient on a ward with all their facts, in bed order."""
         return [self.patient_record(r.patient.id) for r in self.patients(ward_code=ward_code)]
 
+    # (connection, its data_version, scales or None when the per-patient rows are complete)
+    _spo2_cache: tuple[Connection, int, dict[str, int] | None] | None = None
+
+    def _spo2_scale(self, patient_id: str) -> int | None:
+        """One patient's SpO2 scale, at a cost that does not grow with the hospital
+        (issue #15: decoding the whole hospital's map per record made a ward print grow
+        with the hospital's size): one indexed row, or in a cache written before those
+        rows, the map decoded once per snapshot."""
+        scales = self._spo2_scales()
+        if scales is not None:
+            return scales.get(patient_id)
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (_SPO2_ROW + patient_id,)).fetchone()
+        return int(row[0]) if row else None
+
     @_guarded
-    def _spo2_scales(self) -> dict[str, int]:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'spo2_scale'").fetchone()
-        return {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
+    def _spo2_scales(self) -> dict[str, int] | None:
+        """The decoded map of a cache without per-patient rows; None when it has them.
+        ``PRAGMA data_version`` changes when another process commits (a new snapshot
+        while the app stays open), and this store's own writes clear the cache
+        (``_write_snapshot``), so a new scale is never missed."""
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        cached = self._spo2_cache
+        if cached is not None and cached[0] is self._conn and cached[1] == version:
+            return cached[2]
+        scales: dict[str, int] | None = None
+        if self._conn.execute(
+                "SELECT 1 FROM meta WHERE key = ?", (_SPO2_ROWS_COMPLETE,)).fetchone() is None:
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'spo2_scale'").fetchone()
+            scales = {k: int(v) for k, v in json.loads(row[0]).items()} if row else {}
+        self._spo2_cache = (self._conn, version, scales)
+        return scales
 
     # ---- clinics and theatres -------------------------------------------------------------
 

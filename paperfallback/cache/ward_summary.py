@@ -34,7 +34,6 @@ from paperfallback.domain.records import (
     Observation,
     ObservationKind,
     PatientRecord,
-    Ward,
 )
 
 ALL_WARDS = ""  # the ward switcher's "All patients" choice
@@ -178,16 +177,6 @@ def search_ids(store: CacheStore, ward_code: str, text: str) -> set[str] | None:
     if not text.strip():
         return None
     return store.patient_ids(ward_code=ward_code or None, search=text)
-
-
-def home_ward(settings_ward: str, wards: Sequence[Ward]) -> Ward | None:
-    """This PC's own ward from settings (code or name, any case); else the first ward."""
-    wanted = settings_ward.strip().casefold()
-    if wanted:
-        for ward in wards:
-            if wanted in (ward.code.casefold(), ward.name.casefold()):
-                return ward
-    return wards[0] if wards else None
 
 
 class CacheLevel(StrEnum):

@@ -22,9 +22,9 @@ from paperfallback.cache.staleness import (
     format_uk,
     utc_now,
 )
-from paperfallback.cache.store import CacheStatus
+from paperfallback.cache.store import CacheStatus, CacheStore
 from paperfallback.cli.context import AppContext
-from paperfallback.domain.errors import CacheError, InputError
+from paperfallback.domain.errors import CacheError, ImportRefused, InputError
 from paperfallback.logs import redact
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,12 @@ def parse_as_of(text: str | None) -> datetime | None:
         from paperfallback.cache.staleness import UK
 
         moment = moment.replace(tzinfo=UK)
+    from paperfallback.cache.importers.as_of import AS_OF_OPTION, check_not_future
+
+    try:  # the core's rule; the flag's name is the CLI's to add
+        check_not_future(moment, AS_OF_OPTION)
+    except InputError as exc:
+        raise InputError(str(exc), where="--as-of") from exc
     return moment
 
 
@@ -133,6 +139,8 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     except Exception as exc:
         store.record_refresh(ok=False, source=source, message=redact(str(exc))[:500])
         log.error("import from %s FAILED: %s", source, exc)
+        if isinstance(exc, ImportRefused):  # the core names no flag; the CLI's is --force
+            raise ImportRefused(f"{exc} Use --force to import it anyway.") from exc
         raise
     store.record_refresh(ok=True, source=source)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
@@ -224,6 +232,20 @@ def health_problems(
     return problems
 
 
+def ward_problems(store: CacheStore, setting: str) -> list[str]:
+    """This PC's ward setting names no ward of the data: the app opens on no ward (and the
+    nurse must choose), so monitoring should know before an outage (paperfallback.cache.wards)."""
+    from paperfallback.cache.wards import UnknownWard, home_ward
+
+    try:
+        home_ward(setting, store.wards())
+    except UnknownWard as exc:
+        return [str(exc)]
+    except CacheError:
+        return []  # a damaged cache is reported by its own problem line
+    return []
+
+
 def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     now = utc_now()
     try:
@@ -241,6 +263,7 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
         return 1
     status = store.status(stale_minutes=ctx.settings.stale_minutes, now=now, verify=True)
     problems = health_problems(status, refresh_alert_minutes=args.refresh_alert_minutes, now=now)
+    problems += ward_problems(store, ctx.settings.ward) if status.has_snapshot else []
     exit_code = 1 if (args.check and problems) or status.is_damaged else 0
     if args.json:
         data = status.to_json()

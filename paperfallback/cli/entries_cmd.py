@@ -32,6 +32,9 @@ def add_parser(sub: Any) -> None:
     wb.add_argument("--form", required=True, metavar="F", help="form id, e.g. news2")
     wb.add_argument("--ward", metavar="W", help="only copies printed for this ward")
     wb.add_argument("--out", required=True, metavar="FILE", help="the .xlsx file to write")
+    wb.add_argument("--include-keyed", action="store_true",
+                    help="also forms already keyed, verified or exported (default: only "
+                         "forms still to key)")
     wb.set_defaults(func=_workbook)
 
     imp = entries_sub.add_parser("import", help="import a filled keying workbook")
@@ -40,6 +43,16 @@ def add_parser(sub: Any) -> None:
     imp.add_argument("--pass", dest="entry_pass", choices=("first", "second"), default="first",
                      help="second: the blind second keying of a double-entry form")
     imp.set_defaults(func=_import)
+
+    confirm = entries_sub.add_parser(
+        "confirm", help="confirm (or reject) the patient a blank form was matched to by name")
+    confirm.add_argument("instance_id", metavar="FORM-ID", help="the form ID (or its QR text)")
+    confirm.add_argument("--clerk", required=True, metavar="NAME",
+                         help="who checked the paper against the patient's record")
+    confirm.add_argument("--not-this-patient", action="store_true",
+                         help="the proposed patient is someone else: record a new patient "
+                              "under the form's downtime number")
+    confirm.set_defaults(func=_confirm)
 
     status = entries_sub.add_parser("status", help="printed / keyed / verified / exported")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -83,6 +96,16 @@ def _cache_or_none(ctx: AppContext) -> Any:
         return None
 
 
+def _ward_code(ctx: AppContext, text: str) -> str:
+    """``--ward`` by the one rule (paperfallback.cache.wards): code or full name; without
+    a cache, the code as typed (the register keeps ward codes)."""
+    from paperfallback.cache.wards import match_ward
+
+    cache = _cache_or_none(ctx)
+    wards = cache.wards() if cache is not None else []
+    return match_ward(text, wards).code if wards else text.strip()
+
+
 def double_entry_forms(ctx: AppContext) -> list[str]:
     return list(ctx.settings.double_entry_forms)
 
@@ -96,21 +119,47 @@ def _workbook(ctx: AppContext, args: argparse.Namespace) -> int:
     try:
         issued = register.list(form_id=form.id)
         if args.ward:
-            ward = args.ward.strip().casefold()
-            issued = [i for i in issued if i.ward_code.casefold() == ward]
+            ward = _ward_code(ctx, args.ward)
+            issued = [i for i in issued if i.ward_code.casefold() == ward.casefold()]
         if not issued:
             raise InputError(
                 f"no printed {form.id!r} forms{' for ward ' + args.ward if args.ward else ''} "
                 "in this PC's register: print them first", where="--form"
             )
+        left_out = 0
+        if not args.include_keyed:
+            still = still_to_key(store, issued)
+            left_out = len(issued) - len(still)
+            issued = still
+            if not issued:
+                raise InputError(
+                    f"every printed {form.id!r} form has been keyed already; add "
+                    "--include-keyed to make a workbook with them anyway", where="--form")
         out = Path(args.out)
         if out.suffix.lower() != ".xlsx":
             raise InputError("the workbook must be an .xlsx file", where="--out")
         rows = build_workbook(form, issued, out, cache=_cache_or_none(ctx))
     finally:
         store.close()
-    print(f"Wrote {out}: {len(issued)} form(s), {rows} row(s) to key.")
+    print(f"Wrote {out}: {len(issued)} form(s), {rows} row(s) to key."
+          + (f" {left_out} form(s) already keyed were left out (--include-keyed adds them)."
+             if left_out else ""))
     return 0
+
+
+def still_to_key(store: Any, issued: list[Any]) -> list[Any]:
+    """The forms not yet keyed: nothing keyed, or keying not finished (a double-entry
+    form waiting for its second keying included). Keyed, verified and exported forms
+    are left out so a workbook cannot overwrite them (issue #13 item 7)."""
+    from paperfallback.reentry.model import InstanceStatus
+
+    open_statuses = (InstanceStatus.PRINTED, InstanceStatus.DRAFT)
+    out = []
+    for item in issued:
+        record = store.instance(item.instance_id)
+        if record is None or record.status in open_statuses:
+            out.append(item)
+    return out
 
 
 def _import(ctx: AppContext, args: argparse.Namespace) -> int:
@@ -136,6 +185,12 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
         store.close()
     for problem in result.problems:
         print(f"Problem: {problem}", file=sys.stderr)
+    for row in result.left_alone:
+        print(f"Left alone: {row}")
+    for instance_id, who in sorted(result.to_confirm.items()):
+        print(f"To confirm: form {instance_id} matches {who} by name and date of birth only; "
+              f"it is not exported until a clerk confirms it (paperfallback entries confirm "
+              f"{instance_id} --clerk NAME, or --not-this-patient)")
     print(f"Imported {result.rows_imported} row(s) from {len(result.instances)} form(s) "
           f"({result.fields_changed} field(s) new or changed); "
           f"{result.rows_skipped} row(s) with problems not imported.")
@@ -160,12 +215,14 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     register, store = _stores(ctx)
     try:
         report = reconcile(register.list(), store, double_entry_forms=double_entry_forms(ctx))
+        unconfirmed = _unconfirmed(store, _cache_or_none(ctx))
         sent = send_counts(store.connection)  # export --to: sent / accepted / rejected
     finally:
         store.close()
     if args.json:
         data = add_send_counts(report.to_json(), sent)
         data["discrepancies"] = [_blind_json(d) for d in data["discrepancies"]]
+        data["patients_to_confirm"] = unconfirmed
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     backlog = report.backlog()
@@ -184,11 +241,63 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
         print(f"Not come back yet ({len(missing)}): "
               + ", ".join(line.instance_id for line in missing[:50])
               + (" ..." if len(missing) > 50 else ""))
+    if unconfirmed:
+        print(f"Patients to confirm ({len(unconfirmed)}; not exported until confirmed):")
+        for item in unconfirmed:
+            print(f"  {item['instance_id']} ({item['form_id']}): matches "
+                  f"{item['proposed_patient']} by name and date of birth only")
     if report.discrepancies:
         print(f"Open discrepancies ({len(report.discrepancies)}):")
         for d in report.discrepancies:
             print(f"  #{d.id} {d.address.instance_id} {d.address.section} "
                   f"{d.address.index + 1} {d.address.field_id}: {d.describe()}")
+    return 0
+
+
+def _unconfirmed(store: Any, cache: Any) -> list[dict[str, str]]:
+    """Blank forms matched by name only, waiting for a clerk (for the data manager)."""
+    from paperfallback.reentry.keying_service import describe_patient
+    from paperfallback.reentry.patients import is_unconfirmed
+
+    out = []
+    for record in store.instances():
+        if record.patient_id and is_unconfirmed(record.patient_match):
+            who = record.patient_id
+            if cache is not None:
+                try:
+                    who = describe_patient(cache.patient_record(record.patient_id).patient)
+                except Exception:  # the cache no longer holds them: show the id
+                    who = record.patient_id
+            out.append({"instance_id": record.instance_id, "form_id": record.form_id,
+                        "proposed_patient": who})
+    return out
+
+
+def _confirm(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.reentry.keying_service import KeyingService
+    from paperfallback.reentry.patients import is_unconfirmed
+    from paperfallback.register import validate_instance_id
+    from paperfallback.render.qr import parse_qr_payload
+
+    register, store = _stores(ctx)
+    try:
+        instance_id = validate_instance_id(parse_qr_payload(args.instance_id)[0])
+        record = store.instance(instance_id)
+        issued = register.get(instance_id)
+        if record is None or issued is None or not is_unconfirmed(record.patient_match):
+            from paperfallback.domain.errors import InputError
+
+            raise InputError(f"form {instance_id} has no patient match waiting to be "
+                             "confirmed", where="FORM-ID")
+        service = KeyingService(store, register, ctx.catalogue,
+                                window_hours=ctx.settings.entry_window_hours,
+                                double_entry_forms=double_entry_forms(ctx),
+                                open_cache=lambda: _cache_or_none(ctx))
+        message = service.confirm_patient(issued, args.clerk.strip(),
+                                          same=not args.not_this_patient)
+    finally:
+        store.close()
+    print(message)
     return 0
 
 
@@ -252,11 +361,8 @@ def _differences(ctx: AppContext, args: argparse.Namespace) -> int:
 
 def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.domain.errors import InputError
-    from paperfallback.reentry.model import DiscrepancyKind, EntryPass, EntryState
-    from paperfallback.reentry.printed import issued_layout
-    from paperfallback.reentry.session import KeyingSession
-    from paperfallback.reentry.validation import KeyingContext, entry_state_of
-    from paperfallback.reentry.workflow import resolve
+    from paperfallback.reentry.keying_service import KeyingService
+    from paperfallback.reentry.model import DiscrepancyKind, EntryPass
 
     resolver = args.resolver.strip()
     if not resolver:
@@ -268,30 +374,21 @@ def _resolve(ctx: AppContext, args: argparse.Namespace) -> int:
         if not found:
             raise InputError(f"no double-entry difference number {args.number}")
         address = found[0].address
-        record = store.instance(address.instance_id)
         issued = register.get(address.instance_id)
-        if record is None or issued is None:
+        if store.instance(address.instance_id) is None or issued is None:
             raise InputError(f"form {address.instance_id} is not in this PC's register")
-        if resolver.casefold() in (record.first_clerk.casefold(),
-                                   record.second_clerk.casefold()):
-            raise InputError(f"{resolver} keyed this form: a third person must resolve the "
-                             "differences from the paper", where="--resolver")
-        form = ctx.catalogue.get(issued.form_id)
-        session = KeyingSession(
-            store, issued_layout(form, issued), issued, clerk=resolver,
-            entry_pass=EntryPass.RESOLVED,
-            ctx=KeyingContext(printed_at=issued.printed_at,
-                              window_hours=ctx.settings.entry_window_hours),
-        )
-        state = entry_state_of(args.value)
-        value = None
-        if state is None:
-            value = session.check(address.section, address.index, address.field_id,
-                                  args.value).canonical
-            state = EntryState.VALUE
-        status = resolve(store, address, value, state, by=resolver, form_id=form.id)
+        service = KeyingService(store, register, ctx.catalogue,
+                                window_hours=ctx.settings.entry_window_hours,
+                                double_entry_forms=double_entry_forms(ctx))
+        try:
+            opened = service.open(issued, resolver, EntryPass.RESOLVED)
+        except InputError as exc:
+            raise InputError(str(exc), where="--resolver") from None
+        outcome = opened.enter(address.section, address.index, address.field_id, args.value)
+        record = store.instance(address.instance_id)
+        status = record.status if record is not None else None
     finally:
         store.close()
     print(f"Resolved #{args.number} from the paper; form {address.instance_id} is "
-          f"{status.value}.")
+          f"{status.value if status else outcome.notice}.")
     return 0

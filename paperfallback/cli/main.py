@@ -31,10 +31,36 @@ COMMAND_MODULES = (
     "paperfallback.cli.entries_cmd",
     "paperfallback.cli.export_cmd",
     "paperfallback.cli.merge_cmd",
+    "paperfallback.cli.scans_cmd",
+    "paperfallback.cli.report_cmd",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command modules the parser needs for ``argv``: only the chosen command's.
+
+    Importing every command module costs start-up time (each pulls in its feature), so a
+    command imports only its own (no command: the app's); help or an unknown word get
+    them all, so ``--help`` lists every command and argparse names the valid choices.
+    A module ``x_y_cmd`` serves the command ``x-y`` or ``xy`` (``selftest_cmd``:
+    ``self-test``).
+    """
+    words = list(argv)
+    while words and words[0].startswith("-") and words[0] not in ("-h", "--help"):
+        option = words.pop(0)
+        if option == "--data-dir" and words:
+            words.pop(0)
+    if not words:
+        words = ["gui"]  # no command starts the app
+    if words[0] not in ("-h", "--help"):
+        chosen = words[0].replace("-", "").replace("_", "")
+        for name in COMMAND_MODULES:
+            if name.rsplit(".", 1)[-1].removesuffix("_cmd").replace("_", "") == chosen:
+                return (name,)
+    return COMMAND_MODULES
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="paperfallback",
         description="Downtime paper forms for NHS wards, from a local encrypted cache.",
@@ -46,17 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_modules(words))
+    args = parser.parse_args(words)
     ctx = AppContext(data_dir_option=args.data_dir, debug=args.debug)
     if args.command is None:
-        args = parser.parse_args([*(argv or sys.argv[1:]), "gui"])
+        args = parser.parse_args([*words, "gui"])
     # The command's name only, never its arguments: they may name a patient.
     command = " ".join(
         str(v) for k, v in vars(args).items() if (k == "command" or k.endswith("_command")) and v

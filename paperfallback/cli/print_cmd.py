@@ -114,7 +114,7 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
         result = render_pack(request, store, catalogue, ctx.settings, out=out,
                              allocate_ids=register,
-                             keyed=KeyedObservations(register.connection))
+                             keyed=KeyedObservations(register.connection, catalogue))
         register.record(result.issued)
     ids = [i.instance_id for i in result.issued]
     stale = any(i.stale for i in result.issued)

@@ -17,7 +17,8 @@ def add_parser(sub: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=_list)
     show = reg_sub.add_parser("show", help="one issued form by its form ID")
-    show.add_argument("instance_id", metavar="FORM-ID")
+    show.add_argument("instance_id", metavar="FORM-ID",
+                      help="as printed or as scanned from its QR code (K7-0042Q-X/2)")
     show.set_defaults(func=_show)
 
 
@@ -45,7 +46,10 @@ def _list(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _show(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.render.qr import parse_qr_payload
+
+    instance_id, _page = parse_qr_payload(args.instance_id)
     with _open(ctx) as register:
-        issued = register.require(args.instance_id)
+        issued = register.require(instance_id)
     print(json.dumps(issued.to_json(), ensure_ascii=False, indent=2))
     return 0

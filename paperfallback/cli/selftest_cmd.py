@@ -106,8 +106,8 @@ class SelfTest:
         self.results: list[CheckResult] = []
 
     def run(self, emit: Callable[[CheckResult], None]) -> bool:
-        for check in (self.settings, self.pc_code, self.cache_opens, self.snapshot, self.cache_age,
-                      self.forms, self.pack):
+        for check in (self.settings, self.pc_code, self.cache_opens, self.snapshot, self.ward,
+                      self.cache_age, self.forms, self.pack):
             try:
                 result = CheckResult(True, check())
             except Failed as exc:
@@ -166,6 +166,17 @@ class SelfTest:
         return (f"cache holds {counts.get('patients', 0)} patients on "
                 f"{counts.get('wards', 0)} wards")
 
+    def ward(self) -> str:
+        """This PC's ward setting names a ward of the data (else the app opens on no ward
+        and asks the nurse to choose: paperfallback.cache.wards)."""
+        from paperfallback.cache.wards import home_ward, ward_label
+
+        setting = self.ctx.settings.ward
+        ward = home_ward(setting, self._require_store().wards())  # UnknownWard: FAIL
+        if ward is None:
+            return "ward setting empty: all wards"
+        return f"ward setting {setting.strip()!r} is {ward_label(ward)}"
+
     def cache_age(self) -> str:
         store = self._require_store()
         limit = self.max_age_minutes or self.ctx.settings.stale_minutes
@@ -200,7 +211,7 @@ class SelfTest:
 
 _CHECK_NAMES = {
     "settings": "settings", "pc_code": "pc_code", "cache_opens": "cache opens",
-    "snapshot": "cache holds a snapshot",
+    "snapshot": "cache holds a snapshot", "ward": "ward",
     "cache_age": "cache age", "forms": "forms load", "pack": "render a pack of every form",
 }
 
@@ -251,6 +262,7 @@ def render_pack_check(store: CacheStore, ctx: AppContext, catalogue: Any) -> str
 
 
 def _pack_requests(store: CacheStore, ctx: AppContext, catalogue: Any) -> list[tuple[str, Any]]:
+    from paperfallback.cache.wards import UnknownWard, home_ward
     from paperfallback.render import PackRequest
 
     by_scope: dict[str, list[str]] = {}
@@ -259,7 +271,11 @@ def _pack_requests(store: CacheStore, ctx: AppContext, catalogue: Any) -> list[t
     requests: list[tuple[str, Any]] = []
     blank: list[str] = list(by_scope.pop("blank", []))
 
-    ward_code = store.resolve_ward(ctx.settings.ward).code if ctx.settings.ward else None
+    try:
+        home = home_ward(ctx.settings.ward, store.wards())
+    except UnknownWard:
+        home = None  # the ward check has already failed: render from any ward
+    ward_code = home.code if home else None
     rows = store.patients(ward_code=ward_code, limit=50)
     row = next((r for r in rows if r.stay is not None), rows[0] if rows else None)
     patient_forms = by_scope.pop("patient", [])

@@ -21,12 +21,15 @@ from typing import Final
 
 from paperfallback.domain.news2 import ACVPU_SCORE, News2Observation, News2Score, score
 
-# Form field id -> NEWS2 parameter: the one mapping, kept here until forms/*.yaml declares
-# field roles (issue 11 item 4); every path finds a column's parameters through it.
+# The NEWS2 chart rows the builder reads, by name: the seven scored parameters, the two
+# charted but not scored (diastolic BP, oxygen flow), the scale and the handwritten total.
+# Forms declare which field records which (roles ``news2.<name>`` in forms/*.yaml, read by
+# ``FormSpec.news2_values`` / ``news2_fields``); these names are also the bundled chart's
+# field ids, the fallback where no form definition is at hand.
 NEWS2_FIELDS: Final[dict[str, str]] = {
-    "resp_rate": "resp_rate", "spo2": "spo2", "oxygen": "oxygen", "sbp": "sbp",
-    "pulse": "pulse", "acvpu": "acvpu", "temp": "temp",
-    "spo2_scale": "spo2_scale", "news2_total": "news2_total",
+    "resp_rate": "resp_rate", "spo2": "spo2", "spo2_scale": "spo2_scale",
+    "oxygen": "oxygen", "o2_flow": "o2_flow", "sbp": "sbp", "dbp": "dbp", "pulse": "pulse",
+    "acvpu": "acvpu", "temp": "temp", "news2_total": "news2_total",
 }
 PARAMETERS: Final = ("resp_rate", "spo2", "oxygen", "sbp", "pulse", "acvpu", "temp")
 NUMERIC: Final = frozenset({"resp_rate", "spo2", "sbp", "pulse", "temp"})

@@ -305,11 +305,18 @@ def loinc_is_valid(code: str) -> bool:
     return (10 - total % 10) % 10 == int(check)
 
 
+# ---- scanned paper filed as an image (scan-back, docs/export.md) -------------------------
+# DocumentReference.type of a returned paper form filed as its scanned pages: the SNOMED CT
+# record artifact concept; the form's own title goes in type.text (no code exists per form).
+SCANNED_FORM_TYPE: Final = _sct("419891008", "Record artifact")
+
+
 def all_codes() -> list[Code]:
     """Every code defined here (the check-digit test walks them all)."""
     out: list[Code] = [NEWS2_TOTAL, *SPO2_SCALE_SCORE.values(), *COMPONENT_CODES.values(),
                        *AIR_OR_OXYGEN.values(), *OXYGEN_READ_ALSO, *ACVPU_VALUES.values(),
-                       NOT_OXYGEN_FLOW, *NO_KNOWN_ALLERGY, SURGEON, ANAESTHETIST, URINE_OUTPUT]
+                       NOT_OXYGEN_FLOW, *NO_KNOWN_ALLERGY, SURGEON, ANAESTHETIST, URINE_OUTPUT,
+                       SCANNED_FORM_TYPE]
     for table in (VITAL_CODES, READ_ALSO):
         for codes in table.values():
             out.extend(codes)

@@ -88,6 +88,7 @@ def plan_fhir_export(
     exported_at: datetime,
     export_id: str | None = None,
     previous_forms: dict[str, str] | None = None,
+    documents: Iterable[BuiltUnit] = (),
 ) -> FhirExport:
     export = FhirExport(export_id or str(uuid.uuid4()), exported_at,
                         export_source(systems, pc_id))
@@ -111,6 +112,12 @@ def plan_fhir_export(
             _select(export, unit, previous.get(unit.key), systems, all_entries)
         if clean:
             export.forms_done[form.instance_id] = fingerprint
+    for unit in documents:  # scanned pages filed as images (export.fhir_documents)
+        produced.add(unit.key)
+        if unit.problems:
+            export.problems.extend(unit.problems)
+        else:
+            _select(export, unit, previous.get(unit.key), systems, all_entries)
     for key, before in previous.items():  # a whole unit cleared since it was exported
         if key not in produced and before.instance_id in instances and before.resources:
             empty = BuiltUnit(key, before.instance_id, "")

@@ -9,10 +9,9 @@ no known date is reported, never guessed.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
-from paperfallback.cache.staleness import UK
 from paperfallback.domain.terminology import OMISSION_REASONS as OMISSION_REASONS
 from paperfallback.export.fhir_common import (
     entry_id,
@@ -28,14 +27,14 @@ from paperfallback.export.fhir_units import (
     questionnaire_rows,
     row_time,
     subject_of,
-    where,
 )
+from paperfallback.export.mar_selection import MAR_SECTIONS, select_regular
 from paperfallback.export.model import (
     KeyedRow,
     fhir_datetime,
 )
 
-_SECTIONS = ("regular", "prn", "once_infusions")
+_SECTIONS = MAR_SECTIONS
 
 
 def mar_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
@@ -107,61 +106,28 @@ _DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-zµ]+)?")
 
 
 def _mar_regular(ctx: FormContext, row: KeyedRow) -> BuiltUnit:
+    """Every dose of the row from the one MAR selection (the CSV/xlsx export reads the
+    same): a row with any problem is held back whole."""
     unit = new_unit(ctx, row.key, [row])
-    given = sorted(
-        ((int(fid.rsplit("_", 1)[1]), v) for fid, v in row.values.items()
-         if fid.startswith("reg_given_") and fid.rsplit("_", 1)[1].isdigit()),
-        key=lambda item: item[0],
-    )
-    if not any(v.has_value for _, v in given):
+    selection = select_regular(ctx.form, row)
+    if not selection.has_marks:
         return questionnaire_fallback(ctx, row, unit)
     subject = subject_of(ctx, row, unit)
-    dose_time = row.text("reg_time") or row.context.get("dose_time", "")
     if subject is None:
         return unit
-    if not re.fullmatch(r"\d{1,2}:\d{2}", dose_time):
-        unit.problems.append(f"{where(ctx, row)}: no dose time keyed or printed (reg_time)")
-        return unit
-    hours, minutes = (int(p) for p in dose_time.split(":"))
-    for day, value in given:
-        if not value.has_value:
-            continue
-        day_text = row.context.get(f"day_{day}", "")
-        try:
-            day_date = date.fromisoformat(day_text)
-        except ValueError:
-            unit.problems.append(
-                f"{where(ctx, row)}: the date of day column {day} is not keyed "
-                f"(day_date_{day}): key the date written over that column"
-            )
-            continue
-        when = datetime.combine(day_date, time(hours, minutes), tzinfo=UK)
-        if value.keyed_at is not None and when > value.keyed_at:
-            unit.problems.append(
-                f"{where(ctx, row)}: day {day} at {dose_time} is {when:%d-%b-%Y %H:%M}, "
-                "after it was keyed: check the date of the day column and the dose time"
-            )
-            continue
-        text = (value.text or "").strip()
-        note = ""
-        if row.context.get(f"day_{day}_source") == "keyed":
-            note = "Date of the day column as handwritten on the paper MAR and keyed."
-        if text in OMISSION_REASONS:
-            resource = _administration(
-                ctx, row, subject, status="not-done", when=when,
-                reason=f"Omission code {text}: {OMISSION_REASONS[text]}", note=note,
-            )
-        elif re.fullmatch(r"[A-Za-z][A-Za-z.'\- ]{0,7}", text):
-            resource = _administration(ctx, row, subject, status="completed", when=when,
-                                       initials=text, note=note)
+    unit.problems.extend(selection.problems)
+    for dose in selection.doses:
+        note = ("Date of the day column as handwritten on the paper MAR and keyed."
+                if dose.date_keyed else "")
+        if dose.mark.given:
+            resource = _administration(ctx, row, subject, status="completed", when=dose.when,
+                                       initials=dose.mark.initials, note=note)
         else:
-            unit.problems.append(
-                f"{where(ctx, row)}: day {day}: {text!r} is neither initials nor an "
-                "omission code 1-8"
-            )
-            continue
+            resource = _administration(ctx, row, subject, status="not-done", when=dose.when,
+                                       reason=dose.mark.reason, note=note)
         unit.entries.append(identified(
-            resource, ctx.systems, entry_id(ctx.form.instance_id, value.field_id, row.index)
+            resource, ctx.systems,
+            entry_id(ctx.form.instance_id, dose.value.field_id, row.index)
         ))
     return unit
 

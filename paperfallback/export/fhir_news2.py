@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from paperfallback.domain import terminology as terms
-from paperfallback.domain.news2_input import news2_input
+from paperfallback.domain.news2_input import TOTAL, News2Input, field_of, news2_input
 from paperfallback.export.fhir_common import (
     BuiltEntry,
     SiteSystems,
@@ -94,19 +94,20 @@ def news2_column(
                                      **VITAL_UNITS[field_id]}
         return body
 
+    # Keys here are NEWS2 parameters; the form's field for each is the one declaring it.
     for field_id in ("resp_rate", "spo2", "pulse", "temp", "o2_flow"):
-        value = row.get(field_id)
+        value = row.get(_field(form, row, field_id))
         if value is None or not _exportable(value):
             continue
         body = vital(field_id, value)
         if field_id == "spo2":
-            scale = news2_input(news2_values(row), printed_scale=form.spo2_scale).scale
+            scale = _input(form, row).scale
             body["note"] = [{"text": f"SpO2 scale {scale} (RCP NEWS2 2017)"}]
         built = observation(field_id, body)
         if field_id != "o2_flow":
             parameter_urls.append(built.full_url)
 
-    sbp, dbp = row.get("sbp"), row.get("dbp")
+    sbp, dbp = row.get(_field(form, row, "sbp")), row.get(_field(form, row, "dbp"))
     components = []
     for field_id, value in (("sbp", sbp), ("dbp", dbp)):
         if value is None or not _exportable(value):
@@ -127,7 +128,7 @@ def news2_column(
         })
         parameter_urls.append(built.full_url)
 
-    oxygen = row.get("oxygen")
+    oxygen = row.get(_field(form, row, "oxygen"))
     if oxygen is not None and oxygen.has_value:
         code = terms.AIR_OR_OXYGEN.get((oxygen.text or "").upper())
         if code is None:
@@ -139,7 +140,7 @@ def news2_column(
                 body["note"] = [{"text": f"Oxygen device: {device}"}]
             parameter_urls.append(observation("oxygen", body).full_url)
 
-    acvpu = row.get("acvpu")
+    acvpu = row.get(_field(form, row, "acvpu"))
     if acvpu is not None and _exportable(acvpu):
         body = {
             "category": category("survey", "Survey"),
@@ -164,14 +165,14 @@ def _total(form: ExportedForm, row: KeyedRow,
            parameter_urls: list[str]) -> dict[str, Any] | None:
     """The NEWS2 total: computed where every parameter was keyed, else the handwritten
     total as written (said so in a note). None when neither exists."""
-    handwritten = row.get("news2_total")
+    handwritten = row.get(_field(form, row, TOTAL))
     written = handwritten.number() if handwritten is not None else None
     notes: list[str] = []
     body: dict[str, Any] = {
         "category": category("survey", "Survey"),
         "code": concept([terms.NEWS2_TOTAL]),
     }
-    built = news2_input(news2_values(row), printed_scale=form.spo2_scale)
+    built = _input(form, row)
     missing = list(built.missing)
     computed = built.score
     if computed is not None:
@@ -217,6 +218,22 @@ def _total(form: ExportedForm, row: KeyedRow,
         notes.append("; ".join(extra) + " (as written on the paper chart).")
     body["note"] = [{"text": text} for text in notes]
     return body
+
+
+def _field(form: ExportedForm, row: KeyedRow, parameter: str) -> str:
+    """The row's field declaring a NEWS2 parameter (role ``news2.<parameter>`` in the
+    form definition), else the bundled chart's field id for it."""
+    role = "news2.total" if parameter == TOTAL else f"news2.{parameter}"
+    return form.role_field(row, role) or field_of(parameter)
+
+
+def _input(form: ExportedForm, row: KeyedRow) -> News2Input:
+    """The column's NEWS2 input (paperfallback.domain.news2_input), fields by role."""
+    spec = form.definition
+    values = news2_values(row)
+    if spec is not None:
+        values = spec.news2_values(row.section, values)
+    return news2_input(values, printed_scale=form.spo2_scale)
 
 
 @lru_cache(maxsize=256)

@@ -1,4 +1,11 @@
-"""Downtime registrations: a Patient and an Encounter carrying the downtime number."""
+"""Downtime registrations: a Patient and an Encounter carrying the downtime number.
+
+A registration identified as a patient the EPR already holds (an NHS or hospital number
+keyed from the paper that the cache knows, or a name match a clerk confirmed) makes no
+new Patient: the Encounter and the keyed answers reference that patient by identifier
+(NHS number, else hospital number), so the EPR gets no duplicate and no split record
+(issue #13 item 8). An unconfirmed name match never reaches here (see from_entries).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_common import (
     BuiltEntry,
     identified,
+    patient_reference,
 )
 from paperfallback.export.fhir_units import (
     BuiltUnit,
@@ -86,22 +94,28 @@ def registration_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit
     if text("patient.gp_practice"):
         patient["generalPractitioner"] = [{"display": text("patient.gp_practice")}]
     patient_entry = identified(patient, systems, f"{form.instance_id}/patient/1")
-    if nhs:
+    subject: dict[str, Any] = {
+        "reference": patient_entry.full_url,
+        "display": f"{text('patient.family').upper()}, {text('patient.given')}".strip(", ")}
+    existing = form.patient_exists and form.patient is not None
+    if existing:
+        assert form.patient is not None
+        subject = patient_reference(form.patient, systems)  # by NHS, else hospital number
+    elif nhs:
         # An NHS number that the EPR already holds must not make a second record.
         patient_entry = BuiltEntry(
             patient_entry.resource, patient_entry.full_url, "POST", "Patient",
             f"identifier={NHS_NUMBER_SYSTEM}|{nhs}", patient_entry.key,
         )
-    unit.entries.append(patient_entry)
+    if not existing:
+        unit.entries.append(patient_entry)
 
     arrived_value = values.get(field("observation_time"))
     encounter: dict[str, Any] = {
         "resourceType": "Encounter",
         "identifier": [{"system": systems.downtime_number, "value": downtime}],
         "status": "arrived",
-        "subject": {"reference": patient_entry.full_url,
-                    "display": f"{text('patient.family').upper()}, "
-                               f"{text('patient.given')}".strip(", ")},
+        "subject": subject,
     }
     emergency = bool(text("priority")) or text("arrival_mode").upper() in ("AMB", "WALK")
     encounter["class"] = {
@@ -125,5 +139,6 @@ def registration_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit
         encounter["hospitalization"] = {"admitSource": {"text": label}}
     unit.entries.append(identified(encounter, systems, f"{form.instance_id}/encounter/1"))
     # Every keyed field, as written (allergies, next of kin, destination ...).
-    unit.entries.append(questionnaire(ctx, rows, {"reference": patient_entry.full_url}, unit))
+    answers_subject = subject if existing else {"reference": patient_entry.full_url}
+    unit.entries.append(questionnaire(ctx, rows, answers_subject, unit))
     return [unit]

@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any
 
 from paperfallback.cache.store import CacheStore
-from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.domain.errors import InputError, PaperFallbackError
 from paperfallback.domain.records import Patient, Prescription
 from paperfallback.export.model import (
     LOCAL_PATIENT_ID_SYSTEM,
@@ -36,8 +36,10 @@ from paperfallback.export.model import (
     ValueState,
 )
 from paperfallback.formspec import FieldSpec, FormCatalogue, FormSpec, TableSection
+from paperfallback.reentry.keying_service import describe_patient
 from paperfallback.reentry.layout import PATIENT_SECTION, FormLayout, day_section_id
 from paperfallback.reentry.model import Entry, EntryState, InstanceStatus
+from paperfallback.reentry.patients import is_unconfirmed
 from paperfallback.reentry.printed import issued_layout, printed_day_dates, row_reference
 from paperfallback.reentry.printed_rows import split_reference
 from paperfallback.reentry.store import DowntimePatient, EntriesStore, InstanceRecord
@@ -203,13 +205,29 @@ class _Reader:
         for entry in self._final(issued.instance_id):
             address = entry.address
             grouped[(address.section, address.index)][address.field_id] = entry
+        if record is not None and record.patient_id and is_unconfirmed(record.patient_match):
+            # Never exported on a name match alone (issue #13 item 8): listed instead.
+            cached = self.cached_patient(record.patient_id)
+            who = describe_patient(cached) if cached is not None else record.patient_id
+            raise InputError(
+                f"the patient written on this blank form matches {who} by name and date "
+                "of birth only; a clerk must confirm it is the same person (on the keying "
+                "screen, or with the entries confirm command) before it is exported")
         patient = self.form_patient(issued, record)
+        # A registration identified as a patient the EPR already holds (by an identifier
+        # keyed from the paper, or a name match a clerk confirmed): no new Patient.
+        patient_exists = bool(record is not None and record.patient_id
+                              and not record.patient_match.startswith("downtime:")
+                              and patient is not None
+                              and (patient.nhs_number or patient.hospital_number))
         if spec.registration_number and issued.downtime_number:
             patient = PatientRef(
                 downtime_number=issued.downtime_number,
                 nhs_number=patient.nhs_number if patient else None,
                 hospital_number=patient.hospital_number if patient else None,
                 hospital_number_system=self.hospital_system,
+                family=patient.family if patient and patient_exists else "",
+                given=patient.given if patient and patient_exists else "",
             )
         rows = []
         seen_refs: dict[tuple[str, str], int] = defaultdict(int)
@@ -231,6 +249,7 @@ class _Reader:
             status=record.status.value if record else "keyed",
             form_date=issued.session_date,
             verified_by=record.resolved_by if record else "",
+            patient_exists=patient_exists,
             spo2_scale=issued.spo2_scale,
             spec=spec,
         )

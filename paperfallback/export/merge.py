@@ -76,7 +76,7 @@ def load_export(path: Path) -> LoadedExport:
                          where=str(path)) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(
-            "not a FHIR export: merge takes what 'paperfallback export --format fhir' wrote "
+            "not a FHIR export: merge takes what a FHIR export of PaperFallback wrote "
             "(a bundle .json file or its folder), not xlsx or CSV exports", where=str(file)
         ) from exc
     except OSError as exc:
@@ -144,7 +144,7 @@ def merge_exports(paths: list[Path]) -> MergeResult:
 def write_merge(result: MergeResult, out: Path) -> list[Path]:
     """The merged export as a folder (bundle.json, NDJSON per type) plus conflicts.json."""
     if out.suffix.lower() == ".json":
-        raise InputError("merge writes a folder: give --out a folder name, not a .json file")
+        raise InputError("merge writes a folder: name a folder for the output, not a .json file")
     entries = [
         BuiltEntry(e["resource"], e["fullUrl"], e["request"]["method"], e["request"]["url"],
                    e["request"].get("ifNoneExist"), e["fullUrl"])

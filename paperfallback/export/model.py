@@ -168,6 +168,9 @@ class ExportedForm:
     form_date: date | None = None  # the day of a clinic or theatre list
     verified_by: str = ""
     spo2_scale: int | None = None  # printed on the chart, from the register (IssuedForm)
+    # the form's patient is one the EPR already holds (a blank registration matched by an
+    # identifier, or by name confirmed by a clerk): reference them, never make a new one
+    patient_exists: bool = False
     spec: FormSpec | None = None  # the form definition it was keyed from (site forms too)
 
     @property

@@ -23,8 +23,10 @@ from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.export.fhir_bundle import plan_fhir_export, write_fhir
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
+from paperfallback.export.fhir_units import BuiltUnit
 from paperfallback.export.from_entries import ReadResult, read_forms
 from paperfallback.export.model import ExportedForm
+from paperfallback.export.scanned import scanned_documents
 from paperfallback.export.state import ExportState
 from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
 from paperfallback.formspec import FormCatalogue, site_catalogue
@@ -102,13 +104,15 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     conn = open_work_db(data_dir, key, key_source=key_source)
     try:
         store = EntriesStore(conn)
-        read = read_keyed_forms(conn, store, cache, settings, data_dir,
-                                catalogue=catalogue)
+        forms = catalogue or site_catalogue(settings.form_dirs, data_dir)
+        read = read_keyed_forms(conn, store, cache, settings, data_dir, catalogue=forms)
+        systems = SiteSystems.for_site(settings.site_code,
+                                       settings.export_base_url or DEFAULT_BASE_URL)
+        documents = (scanned_documents(conn, read.forms, settings, forms, systems)
+                     if fmt == "fhir" else [])
         summary = export_forms(
-            read.forms, fmt=fmt, out=out, state=ExportState(conn),
-            systems=SiteSystems.for_site(settings.site_code,
-                                         settings.export_base_url or DEFAULT_BASE_URL),
-            pc_id=settings.pc_id, all_entries=all_entries,
+            read.forms, fmt=fmt, out=out, state=ExportState(conn), systems=systems,
+            pc_id=settings.pc_id, all_entries=all_entries, documents=documents,
         )
         if summary.instance_ids:
             store.mark_exported(summary.instance_ids)
@@ -180,14 +184,16 @@ def export_forms(
     pc_id: str,
     all_entries: bool = False,
     now: datetime | None = None,
+    documents: Sequence[BuiltUnit] = (),
 ) -> ExportSummary:
-    """Export ``forms`` as ``fmt`` to ``out`` and mark what was written."""
+    """Export ``forms`` as ``fmt`` to ``out`` and mark what was written (``documents``:
+    scanned pages filed as images, FHIR only: export.scanned)."""
     moment = now or datetime.now(UTC)
     previous = state.previous(fmt)
     if fmt == "fhir":
         plan = plan_fhir_export(forms, systems, previous, all_entries=all_entries,
                                 pc_id=pc_id, exported_at=moment,
-                                previous_forms=state.previous_forms(fmt))
+                                previous_forms=state.previous_forms(fmt), documents=documents)
         written = write_fhir(plan, out)
         summary = ExportSummary("fhir", written, plan.counts(), plan.new_units,
                                 plan.changed_units, plan.repeated_units, plan.unchanged_units,
@@ -199,7 +205,8 @@ def export_forms(
     tabular = plan_tabular_export(forms, previous, all_entries=all_entries)
     if fmt == "csv":
         if out.suffix.lower() in (".csv", ".xlsx", ".json"):
-            raise InputError("CSV export writes one file per form type: give --out a folder")
+            raise InputError("CSV export writes one file per form type: choose a folder, "
+                             "not a file", where=str(out))
         written = write_csv(tabular, out)
         if not written:  # say so on disk too, not only on screen
             out.mkdir(parents=True, exist_ok=True)
@@ -212,7 +219,8 @@ def export_forms(
         written = [write_xlsx(tabular, path)]
     summary = ExportSummary(fmt, written, {k: len(v) for k, v in sorted(tabular.sheets.items())},
                             tabular.new_units, tabular.changed_units, tabular.repeated_units,
-                            tabular.unchanged_units, 0, [], tabular.instance_ids())
+                            tabular.unchanged_units, 0, list(tabular.problems),
+                            tabular.instance_ids())
     state.record(fmt, str(uuid.uuid4()), moment, tabular.marks, all_entries=all_entries,
                  out=str(out), resources=tabular.row_count)
     return summary

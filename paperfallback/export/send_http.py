@@ -52,10 +52,10 @@ def check_base_url(url: str) -> str:
     """A FHIR base URL the user typed: http(s), a host, no query; without a trailing /."""
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"'{url}' is not an http(s) FHIR base URL (e.g. https://epr.example/fhir)",
-                         where="--to")
+        # No flag name: the app's export screen shows this too (the URL names the input).
+        raise InputError(f"'{url}' is not an http(s) FHIR base URL (e.g. https://epr.example/fhir)")
     if parts.query or parts.fragment:
-        raise InputError(f"'{url}': a FHIR base URL has no query or fragment", where="--to")
+        raise InputError(f"'{url}': a FHIR base URL has no query or fragment")
     return url.strip().rstrip("/")
 
 

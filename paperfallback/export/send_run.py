@@ -21,6 +21,7 @@ from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_bundle import export_source, plan_fhir_export
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
 from paperfallback.export.pipeline import open_cache_for_export, read_keyed_forms
+from paperfallback.export.scanned import scanned_documents
 from paperfallback.export.send import (
     SendInterrupted,
     SendOptions,
@@ -41,6 +42,7 @@ from paperfallback.export.send_http import (
 from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.export.state import ExportState
 from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
+from paperfallback.formspec import site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.settings import Settings
 
@@ -154,9 +156,11 @@ def run_send(
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
         state, fmt = ExportState(conn), state_key(target)
+        documents = scanned_documents(conn, read.forms, settings,
+                                      site_catalogue(settings.form_dirs, data_dir), systems)
         plan = plan_fhir_export(read.forms, systems, state.previous(fmt), all_entries=all_entries,
                                 pc_id=settings.pc_id, exported_at=moment,
-                                previous_forms=state.previous_forms(fmt))
+                                previous_forms=state.previous_forms(fmt), documents=documents)
         summary.problems.extend(plan.problems)
         form_ids = {f.instance_id: f.form_id for f in read.forms}
         new = entries_to_send(plan, form_ids,

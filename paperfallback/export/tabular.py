@@ -21,6 +21,7 @@ from paperfallback.domain.errors import InputError
 from paperfallback.domain.news2_input import news2_input
 from paperfallback.domain.terminology import LOINC, NEWS2_TOTAL, SNOMED
 from paperfallback.export.fhir_measurements import day_start as _day_start
+from paperfallback.export.mar_selection import MarDose, dose_time_of, is_drug_row, select_regular
 from paperfallback.export.model import (
     ExportedForm,
     KeyedRow,
@@ -40,7 +41,7 @@ COLUMNS: tuple[str, ...] = (
     "nhs_number", "hospital_number", "downtime_number", "patient_name", "birth_date",
     "effective", "field_id", "field_label", "value", "unit", "state",
     "loinc_code", "snomed_code", "other_codes", "choice_label", "note",
-    "keyed_by", "keyed_at", "printed_at", "pc_id", "change",
+    "keyed_by", "keyed_at", "printed_at", "pc_id", "change", "drug", "dose_time",
 )
 
 
@@ -54,6 +55,7 @@ class TabularExport:
     changed_units: int = 0
     repeated_units: int = 0
     unchanged_units: int = 0
+    problems: list[str] = field(default_factory=list)  # rows held back, as FHIR holds them
 
     @property
     def row_count(self) -> int:
@@ -75,6 +77,15 @@ def plan_tabular_export(
         for row in form.rows:
             if not row.values:
                 continue
+            doses: dict[str, MarDose] | None = None
+            if is_drug_row(row) and row.section == "regular":
+                # The one MAR selection FHIR uses: a row with a problem is held back here
+                # too (listed, exit 1), never written without its date, drug or label.
+                selection = select_regular(form, row)
+                if selection.problems:
+                    export.problems.extend(selection.problems)
+                    continue
+                doses = {d.value.field_id: d for d in selection.doses}
             key = f"{form.instance_id}/{row.key}"
             fingerprint = row_fingerprint(form, row)
             before = previous.get(key)
@@ -91,15 +102,21 @@ def plan_tabular_export(
                 change = "repeated"
                 export.repeated_units += 1
             rows = export.sheets.setdefault(form.form_id, [])
-            rows.extend(value_rows(form, row, change))
+            rows.extend(value_rows(form, row, change, doses))
             export.marks.append(ExportedUnit(key, form.instance_id, fingerprint,
                                              change == "corrected" or bool(before and
                                                                            before.revised)))
     return export
 
 
-def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new") -> Iterator[dict[str, str]]:
-    """One spreadsheet row per keyed value of ``row`` (plus the computed NEWS2 total)."""
+def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new",
+               doses: dict[str, MarDose] | None = None) -> Iterator[dict[str, str]]:
+    """One spreadsheet row per keyed value of ``row`` (plus the computed NEWS2 total).
+
+    A MAR drug row carries the drug and dose time as printed on every line; a dose
+    (``doses``, from the MAR selection) its own moment and, for an omission, the
+    legend's label.
+    """
     patient = form.patient_for(row)
     effective = _iso(row_time(form, row))
     base = {
@@ -118,8 +135,18 @@ def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new") -> Iterat
         "pc_id": form.pc_id,
         "change": change,
     }
+    if is_drug_row(row):
+        base["drug"] = " ".join(x for x in (row.context.get("drug", ""),
+                                            row.context.get("dose", ""),
+                                            row.context.get("route", "")) if x)
+        base["dose_time"] = dose_time_of(row, form)
     for value in sorted(row.values.values(), key=lambda v: v.field_id):
-        yield {**base, **_value_columns(value)}
+        line = {**base, **_value_columns(value)}
+        dose = (doses or {}).get(value.field_id)
+        if dose is not None:
+            line["effective"] = _iso(dose.when)
+            line["choice_label"] = dose.mark.reason
+        yield line
     spec = form.definition
     if spec is not None and form.export_of(row) == "news2-vital-signs":
         values = spec.news2_values(row.section, news2_values(row))  # by declared role

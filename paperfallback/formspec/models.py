@@ -24,7 +24,13 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from paperfallback.domain.news2 import ACVPU_SCORE, BANDS, OXYGEN_SCORE
 
@@ -162,12 +168,49 @@ class Coding(_Model):
     display: str = ""
 
 
+def resolve_terms(value: Any) -> Any:
+    """Codings given by name (``URINE_OUTPUT``, ``VITAL_CODES.sbp``, ``ACVPU_VALUES.A``) are
+    looked up in :mod:`paperfallback.domain.terminology`, where every code PaperFallback
+    writes is defined once; mappings (a site's own codes) are kept as written."""
+    if not isinstance(value, list):
+        return value
+    from paperfallback.domain import terminology
+
+    out: list[Any] = []
+    for item in value:
+        if not isinstance(item, str):
+            out.append(item)
+            continue
+        name, _, key = item.partition(".")
+        found = getattr(terminology, name, None) if name.isupper() else None
+        if isinstance(found, dict) and key:
+            found = found.get(key)
+        codes = found if isinstance(found, tuple) else (found,)
+        if not codes or not all(isinstance(c, terminology.Code) for c in codes):
+            raise ValueError(f"{item!r} is not a code in paperfallback.domain.terminology "
+                             "(e.g. URINE_OUTPUT, VITAL_CODES.sbp, ACVPU_VALUES.A)")
+        out += [{"system": c.system, "code": c.code, "display": c.display} for c in codes]
+    return out
+
+
+def _codings_schema(schema: dict[str, Any]) -> None:
+    """Editors accept a terminology name where a coding goes (the JSON Schema says so)."""
+    schema["items"] = {"anyOf": [schema["items"], {
+        "type": "string", "pattern": r"^[A-Z][A-Z0-9_]*(\.[A-Za-z0-9_]+)?$",
+        "description": "a code named in paperfallback.domain.terminology, e.g. "
+                       "URINE_OUTPUT, VITAL_CODES.sbp, ACVPU_VALUES.A"}]}
+
+
+Codings = Annotated[list[Coding], BeforeValidator(resolve_terms),
+                    Field(json_schema_extra=_codings_schema)]
+
+
 class Choice(_Model):
     """One allowed value of a choice field: ``code`` is what is printed and keyed."""
 
     code: str  # printed and keyed, e.g. "A", "O2", "1"
     label: str  # e.g. "Alert", "Oxygen", "Scale 1"
-    coding: list[Coding] = []  # export codes for this value (SNOMED), where one exists
+    coding: Codings = []  # export codes for this value (SNOMED), where one exists
 
 
 class FieldSpec(_Model):
@@ -181,7 +224,7 @@ class FieldSpec(_Model):
     max: float | None = None
     decimals: int = Field(default=0, ge=0, le=3)
     choices: list[Choice] = []
-    code: list[Coding] = []  # export mapping (LOINC + SNOMED, as UK Core uses them)
+    code: Codings = []  # export mapping: terminology names or LOINC / SNOMED codings
     prefill: str | None = None  # a PREFILL_SOURCES name: which cache fact fills it
     required: bool = False  # keying warns when left blank
     keyed: bool = True  # False: printed for reference only (e.g. a name column)

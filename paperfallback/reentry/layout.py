@@ -62,10 +62,31 @@ class KeyedSection:
     axis: Literal["columns", "rows"] = "columns"
     time_points: tuple[str, ...] = ()  # chart axis "rows": printed labels ("07:00")
     row_labels: tuple[str, ...] = ()  # table rows: what is printed on them ("08:00")
+    # chart columns: pre-filled (cache) columns printed before the first blank one, so
+    # the screen numbers a column as the paper does (the first blank is 'column 8')
+    columns_before: int = 0
+    # chart columns printed per page when the chart runs over several pages (0: one page):
+    # the paper numbers columns per page, so the screen does ('column 3 on page 2')
+    columns_per_page: int = 0
 
     @property
     def repeats(self) -> bool:
         return self.kind in ("chart", "table")
+
+    def paper_position(self, index: int) -> tuple[int, int]:
+        """(page, column) of a keyed chart column as numbered on the paper."""
+        position = index + self.columns_before
+        if self.columns_per_page > 0:
+            page, column = divmod(position, self.columns_per_page)
+            return page + 1, column + 1
+        return 1, position + 1
+
+    def first_index_on_page(self, page: int) -> int | None:
+        """The first keyed column printed on ``page`` (a scanned QR names the page)."""
+        if self.kind != "chart" or self.axis != "columns" or self.columns_per_page <= 0:
+            return None
+        index = (page - 1) * self.columns_per_page - self.columns_before
+        return index if 0 <= index < self.count else None
 
     def field(self, field_id: str) -> FieldSpec:
         for spec in self.fields:
@@ -78,7 +99,8 @@ class KeyedSection:
         if self.kind == "chart" and self.axis == "rows" and index < len(self.time_points):
             return f"row {self.time_points[index]}"
         if self.kind == "chart":
-            return f"column {index + 1}"
+            page, column = self.paper_position(index)
+            return f"column {column}" + (f" on page {page}" if page > 1 else "")
         if self.kind == "table":
             label = self.row_labels[index] if index < len(self.row_labels) else ""
             return f"row {index + 1} ({label})" if label else f"row {index + 1}"
@@ -141,6 +163,8 @@ def form_layout(
     table_rows: dict[str, int] | None = None,
     dates_printed: dict[str, tuple[str, ...]] | None = None,
     row_labels: dict[str, tuple[str, ...]] | None = None,
+    prefilled_columns: int = 0,
+    columns_per_page: int = 0,
 ) -> FormLayout:
     """The keyed layout of ``form``.
 
@@ -149,6 +173,8 @@ def form_layout(
     ``blank``: a blank copy of a patient form, so the patient is identified by hand.
     ``dates_printed``: per table, the dates printed over its day columns ("Tue 24-Nov");
     ``row_labels``: per table, what each printed row shows (the register's dose times).
+    ``prefilled_columns``: cache columns printed before the blank ones on the first chart.
+    ``columns_per_page``: columns a multi-page chart prints on each page (0: one page).
     """
     sections: list[KeyedSection] = []
     if blank and form.scope == "patient":
@@ -165,7 +191,11 @@ def form_layout(
             sections.append(
                 KeyedSection(section.id, section.title, "chart", keyed, count,
                              time_field=section.time_field, axis=section.axis,
-                             time_points=tuple(section.time_points))
+                             time_points=tuple(section.time_points),
+                             columns_before=prefilled_columns if section.axis == "columns"
+                             and not any(s.kind == "chart" for s in sections) else 0,
+                             columns_per_page=columns_per_page if section.axis == "columns"
+                             and not any(s.kind == "chart" for s in sections) else 0)
             )
         elif isinstance(section, TableSection):
             fields = tuple(f for f in section.fields if f.keyed)

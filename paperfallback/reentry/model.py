@@ -100,6 +100,8 @@ class AuditRecord:
 class DiscrepancyKind(StrEnum):
     NEWS2_TOTAL = "news2_total"  # handwritten total differs from the keyed parameters
     DOUBLE_ENTRY = "double_entry"  # the two blind keyings differ
+    RUNNING_TOTAL = "running_total"  # a written running total does not add up (fluid balance)
+    PAPER_MARK = "paper_mark"  # the band row inked on the scanned chart disagrees with the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,12 @@ class Discrepancy:
             return (
                 f"NEWS2 total written as {self.detail.get('handwritten')} but the keyed "
                 f"observations score {self.detail.get('computed')}"
+            )
+        if self.kind is DiscrepancyKind.RUNNING_TOTAL:
+            return (
+                f"{self.detail.get('label', 'Running total')} written as "
+                f"{self.detail.get('handwritten')} but the values keyed add up to "
+                f"{self.detail.get('computed')}"
             )
         # Blind (R-ENT-6): neither keying's value is shown, or the clerks would make the
         # two entries agree with each other instead of with the paper. Only the resolver's

@@ -48,8 +48,9 @@ def is_news2_chart(fields: Iterable[FieldSpec]) -> bool:
 
 
 def column_score(values: Mapping[str, Entry], *, printed_scale: int | None) -> ColumnScore:
-    """Score a column from its entries (field id -> entry of the pass being checked), on
-    the keyed "Scale used", else the scale printed on the chart (the issued form's)."""
+    """Score a column from its entries (NEWS2 parameter -> entry of the pass being
+    checked: ``FormSpec.news2_values`` maps a section's fields by their roles), on the
+    keyed "Scale used", else the scale printed on the chart (the issued form's)."""
     built = news2_input(
         {f: e.value for f, e in values.items() if e.state is EntryState.VALUE},
         printed_scale=printed_scale)
@@ -65,6 +66,7 @@ def check_column(
     *,
     printed_scale: int | None,
     clerk: str = "",
+    total_field: str = TOTAL_FIELD,
 ) -> ColumnScore:
     """Score a column and open (or close) its NEWS2 discrepancy accordingly.
 
@@ -72,7 +74,7 @@ def check_column(
     corrected); a real difference on the paper stays open until someone acknowledges it.
     """
     result = column_score(values, printed_scale=printed_scale)
-    address = FieldAddress(instance_id, section_id, index, TOTAL_FIELD)
+    address = FieldAddress(instance_id, section_id, index, total_field)
     if result.differs and result.computed is not None:
         store.raise_discrepancy(
             DiscrepancyKind.NEWS2_TOTAL,

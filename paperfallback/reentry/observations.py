@@ -13,13 +13,15 @@ scale (keyed here, carried on the ids), so the handwritten total never prints al
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from paperfallback.cache.encrypted_db import Connection
 from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
-from paperfallback.domain.news2_input import SCALE, spo2_scale_for
+from paperfallback.domain.news2_input import NEWS2_FIELDS, SCALE, TOTAL, spo2_scale_for
 from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.domain.terminology import PARAMETER_UNITS
+from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.model import EntryState
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
@@ -34,13 +36,16 @@ __all__ = ["KEYED_PREFIX", "KeyedObservations", "is_keyed_from_paper", "keyed_by
            "keyed_observations"]
 
 
-def keyed_observations(work_db: Connection, patient_id: str) -> list[Observation]:
+def keyed_observations(work_db: Connection, patient_id: str,
+                       catalogue: FormCatalogue | None = None) -> list[Observation]:
     """Every observation keyed from paper for ``patient_id``, oldest first.
 
     Only values (not illegible / not recorded) of chart columns whose time was keyed.
-    For double-entry forms the resolved value wins over the first keying.
+    For double-entry forms the resolved value wins over the first keying. With the
+    ``catalogue`` a chart's fields are found by the roles they declare (site charts with
+    their own field ids); without it, by the bundled NEWS2 chart's field ids.
     """
-    return _keyed_by_patient(work_db, {patient_id}).get(patient_id, [])
+    return _keyed_by_patient(work_db, {patient_id}, catalogue).get(patient_id, [])
 
 
 class KeyedObservations:
@@ -50,28 +55,61 @@ class KeyedObservations:
     Call it with a cache patient id (a :data:`paperfallback.domain.keyed.KeyedSource`).
     """
 
-    def __init__(self, work_db: Connection) -> None:
+    def __init__(self, work_db: Connection, catalogue: FormCatalogue | None = None) -> None:
         self._conn = work_db
+        self._catalogue = catalogue
         self._by_patient: dict[str, list[Observation]] | None = None
 
     def __call__(self, patient_id: str) -> list[Observation]:
         if self._by_patient is None:
-            self._by_patient = keyed_by_patient(self._conn)
+            self._by_patient = keyed_by_patient(self._conn, self._catalogue)
         return self._by_patient.get(patient_id, [])
 
 
-def keyed_by_patient(work_db: Connection) -> dict[str, list[Observation]]:
+def keyed_by_patient(work_db: Connection, catalogue: FormCatalogue | None = None,
+                     ) -> dict[str, list[Observation]]:
     """Every patient's keyed observations (cache patient id -> oldest first), read now."""
-    return _keyed_by_patient(work_db, None)
+    return _keyed_by_patient(work_db, None, catalogue)
 
 
-def _keyed_by_patient(work_db: Connection,
-                      patient_ids: set[str] | None) -> dict[str, list[Observation]]:
+@dataclass(frozen=True, slots=True)
+class _ChartFields:
+    """Where a chart section keeps its NEWS2 rows: field id -> parameter, time, scale."""
+
+    parameters: dict[str, str]
+    time: str
+    scale: str
+
+
+_BUNDLED = _ChartFields(dict(NEWS2_FIELDS), TIME_FIELD, SCALE_FIELD)
+
+
+def _chart_fields(catalogue: FormCatalogue | None, form_id: str, section: str) -> _ChartFields:
+    """By the roles the form declares (``news2.*``, ``observation_time``), else the
+    bundled chart's field ids (a form the catalogue does not hold, or no catalogue)."""
+    if catalogue is None or form_id not in catalogue:
+        return _BUNDLED
+    spec = catalogue.get(form_id)
+    declared = spec.news2_fields(section)
+    if not declared:
+        return _BUNDLED
+    return _ChartFields(
+        {fid: (TOTAL if parameter == "total" else parameter)
+         for parameter, fid in declared.items()},
+        spec.roles(section).get("observation_time", TIME_FIELD),
+        declared.get(SCALE, SCALE_FIELD))
+
+
+def _keyed_by_patient(work_db: Connection, patient_ids: set[str] | None,
+                      catalogue: FormCatalogue | None = None) -> dict[str, list[Observation]]:
     store = EntriesStore(work_db)
-    printed = printed_spo2_scales(work_db)
+    records = store.instances()
+    # The register's scales only when something was keyed: not the whole register decoded
+    # on every print of an outage that has keyed nothing yet (issue #15).
+    printed = printed_spo2_scales(work_db) if records else {}
     kinds = {k.value: k for k in ObservationKind}
     by_patient: dict[str, list[Observation]] = defaultdict(list)
-    for record in store.instances():
+    for record in records:
         patient_id = record.patient_id
         if patient_id is None or (patient_ids is not None and patient_id not in patient_ids):
             continue
@@ -82,17 +120,18 @@ def _keyed_by_patient(work_db: Connection,
                 columns[(entry.address.section, entry.address.index)][entry.address.field_id] = (
                     entry.value, entry.keyed_at)
         for (section, index), values in columns.items():
-            if TIME_FIELD not in values:
+            chart = _chart_fields(catalogue, record.form_id, section)
+            if chart.time not in values:
                 continue
             try:
-                effective = datetime.fromisoformat(values[TIME_FIELD][0])
+                effective = datetime.fromisoformat(values[chart.time][0])
             except ValueError:
                 continue
             # The column's scale: keyed, else printed on the chart (domain.news2_input).
-            scale = spo2_scale_for(values.get(SCALE_FIELD, ("", effective))[0],
+            scale = spo2_scale_for(values.get(chart.scale, ("", effective))[0],
                                    printed.get(record.instance_id))
             for field_id, (value, keyed_at) in values.items():
-                kind = kinds.get(field_id)
+                kind = kinds.get(chart.parameters.get(field_id, ""))
                 if kind is None:
                     continue
                 ident = keyed_id(record.instance_id, section, index, field_id, scale)

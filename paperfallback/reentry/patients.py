@@ -5,6 +5,11 @@ given name and date of birth together (accents and case ignored: 'Gŵyn' = 'GWYN
 Anyone not found is recorded as a downtime patient under the form's pre-allocated
 downtime number, so the EPR can merge them with a real record later. A name match that
 fits more than one patient is never guessed: the clerk must key the NHS number.
+
+A match by name and date of birth alone is only a proposal (issue #13 item 8): the form is
+linked *unconfirmed* until a clerk confirms it is the same person (:func:`confirm_match`),
+and an unconfirmed form is never exported; it is listed for the data manager. A match by
+an identifier keyed from the paper (NHS or hospital number) needs no confirmation.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from paperfallback.domain import nhs_number as nhs
 from paperfallback.domain.errors import InputError
 from paperfallback.domain.records import Patient
 from paperfallback.reentry.store import DowntimePatient, EntriesStore
+
+UNCONFIRMED = "unconfirmed:"  # patient_match of a name-only match awaiting a clerk
+CONFIRMED_BY = " confirmed by "
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +86,30 @@ def identify_blank_form(
     given: str = "",
     birth_date: date | None = None,
     sex: str = "unknown",
+    match: bool = True,
 ) -> PatientMatch:
-    """Link a blank form to a cached patient, or record a downtime patient."""
-    match = (
+    """Link a blank form to a cached patient, or record a downtime patient.
+
+    ``match=False``: the clerk said the proposed patient is not this person, so the form
+    is recorded as a downtime patient without matching again.
+    """
+    found = (
         match_patient(cache, nhs_number=nhs_number, hospital_number=hospital_number,
                       family=family, given=given, birth_date=birth_date)
-        if cache is not None else PatientMatch(None, "none")
+        if cache is not None and match else PatientMatch(None, "none")
     )
-    if match.candidates:
+    match_ = found
+    if match_.candidates:
         raise InputError(
-            f"{len(match.candidates)} patients are called {family.upper()}, {given} born "
+            f"{len(match_.candidates)} patients are called {family.upper()}, {given} born "
             f"{birth_date:%d-%b-%Y}: key the NHS or hospital number to tell them apart"
         )
-    if match.patient is not None:
-        store.set_patient(instance_id, match.patient.id, match.how)
-        return match
+    if match_.patient is not None:
+        how = match_.how
+        if how == "name_and_birth_date":
+            how = UNCONFIRMED + how  # a proposal until a clerk confirms it
+        store.set_patient(instance_id, match_.patient.id, how)
+        return PatientMatch(match_.patient, how, match_.candidates)
     if not downtime_number:
         raise InputError(
             "no patient in the cache matches these details and this form carries no "
@@ -110,3 +127,20 @@ def identify_blank_form(
     how = f"downtime:{downtime_number}"
     store.set_patient(instance_id, downtime_number, how)
     return PatientMatch(None, how)
+
+
+def is_unconfirmed(patient_match: str) -> bool:
+    return patient_match.startswith(UNCONFIRMED)
+
+
+def confirm_match(store: EntriesStore, instance_id: str, *, by: str) -> str:
+    """A clerk confirms the proposed patient is the person on the paper; returns the new
+    ``patient_match`` (which records who confirmed it)."""
+    record = store.instance(instance_id)
+    if record is None or not record.patient_id or not is_unconfirmed(record.patient_match):
+        raise InputError(f"form {instance_id} has no patient match waiting to be confirmed")
+    if not by.strip():
+        raise InputError("name the clerk who confirms the patient")
+    how = record.patient_match.removeprefix(UNCONFIRMED) + CONFIRMED_BY + by.strip()
+    store.set_patient(instance_id, record.patient_id, how)
+    return how

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from paperfallback.domain.errors import InputError
-from paperfallback.formspec import FormSpec, TableSection
+from paperfallback.formspec import ChartSection, FormSpec, TableSection
 from paperfallback.reentry.layout import FormLayout, form_layout
-from paperfallback.register import IssuedForm, Register, validate_instance_id
+from paperfallback.register import IssuedForm, Register
 
 
 def is_blank_copy(form: FormSpec, issued: IssuedForm) -> bool:
@@ -41,7 +40,21 @@ def issued_layout(form: FormSpec, issued: IssuedForm) -> FormLayout:
         dates_printed={s: tuple(f"{d:%a %d-%b-%Y}" for d in printed_day_dates(issued, s))
                        for s in _all_table_ids(form)},
         row_labels=labels,
+        prefilled_columns=issued.prefilled_columns,
+        columns_per_page=_columns_per_page(form, issued),
     )
+
+
+def _columns_per_page(form: FormSpec, issued: IssuedForm) -> int:
+    """Columns on each page of a chart printed over several pages: every page of the
+    chart has the same number, the first starting with the pre-filled ones (0 when the
+    chart is one page, or the register's counts do not divide evenly)."""
+    chart = next((s for s in form.sections if isinstance(s, ChartSection)
+                  and s.axis == "columns"), None)
+    if chart is None or chart.pages <= 1 or issued.page_count != chart.pages:
+        return 0  # other pages in the form: the chart's pages are not the form's
+    columns = issued.blank_columns + issued.prefilled_columns
+    return columns // chart.pages if columns and columns % chart.pages == 0 else 0
 
 
 def _all_table_ids(form: FormSpec) -> list[str]:
@@ -74,14 +87,8 @@ def row_reference(issued: IssuedForm, section_id: str, index: int) -> str | None
 
 
 def find_issued(register: Register, typed_id: str) -> IssuedForm:
-    """The issued form a clerk typed or scanned; InputError naming what is wrong.
+    """The issued form a clerk typed or scanned (a form ID, its QR payload or the
+    downtime number it carries); InputError naming what is wrong."""
+    from paperfallback.reentry.typed_id import locate_form
 
-    The check character catches a mistyped ID before any lookup.
-    """
-    normal = validate_instance_id(typed_id)
-    issued = register.get(normal)
-    if issued is None:
-        raise InputError(
-            f"form {normal} is not in this PC's register: was it printed on another PC?"
-        )
-    return issued
+    return locate_form(register, typed_id).issued

@@ -8,17 +8,22 @@ the work store (its own committed transaction) before the cursor moves on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from paperfallback.domain.errors import InputError
-from paperfallback.reentry.layout import FormLayout, KeyedSection
+from paperfallback.reentry import mar_doses
+from paperfallback.reentry.layout import FormLayout, KeyedSection, day_section_id
 from paperfallback.reentry.model import Entry, EntryPass, EntryState, FieldAddress
 from paperfallback.reentry.news2_check import (
+    TOTAL_FIELD,
     ColumnScore,
     check_column,
     column_score,
     is_news2_chart,
 )
+from paperfallback.reentry.printed import printed_day_dates
+from paperfallback.reentry.printed_rows import section_references, split_reference
+from paperfallback.reentry.running_totals import check_section, running_fields
 from paperfallback.reentry.store import EntriesStore, FieldWrite
 from paperfallback.reentry.validation import (
     KeyingContext,
@@ -136,9 +141,53 @@ class KeyingSession:
                     following=self._next_time(section, index) if is_time_point else None,
                     label=spec.label,
                 )
+            self._check_mar_cell(section, index, field_id, parsed)
         except InputError as exc:
             raise InputError(f"{where}: {exc}" if where else str(exc)) from None
         return parsed
+
+    def _check_mar_cell(self, section: KeyedSection, index: int, field_id: str,
+                        parsed: Parsed) -> None:
+        """A day cell of a drug row (the field declaring the role ``administration``):
+        initials or a code on the legend, and not dated after now (issue #13 item 11; the
+        export reads the same rules from mar_doses)."""
+        spec = section.field(field_id)
+        day = mar_doses.day_number(field_id) if spec.role == "administration" else None
+        if day is None or section.kind != "table":
+            return
+        mar_doses.read_mark(parsed.canonical)
+        day_date = self._mar_day_date(section.id, day)
+        dose_time = self._mar_dose_time(section, index)
+        if day_date is None or not dose_time:
+            return
+        moment = mar_doses.dose_moment(day_date, dose_time)
+        if moment is not None:
+            mar_doses.check_not_after(moment, self.ctx.current(), day=day,
+                                      dose_time=dose_time)
+
+    def _mar_day_date(self, section_id: str, day: int) -> date | None:
+        try:  # the dates section's n-th field (day_date_<n>), as the layout expanded it
+            days = self.layout.section(day_section_id(section_id))
+            keyed = self.store.entry(self.address(days.id, 0, days.fields[day - 1].id),
+                                     self.entry_pass) if day <= len(days.fields) else None
+        except KeyError:
+            keyed = None
+        if keyed is not None and keyed.state is EntryState.VALUE and keyed.value:
+            try:
+                return date.fromisoformat(keyed.value[:10])
+            except ValueError:
+                return None
+        printed = printed_day_dates(self.printed, section_id)
+        return printed[day - 1] if day <= len(printed) else None
+
+    def _mar_dose_time(self, section: KeyedSection, index: int) -> str:
+        field = next((f.id for f in section.fields if f.role == "dose_time"), None)
+        keyed = self.store.entry(self.address(section.id, index, field),
+                                 self.entry_pass) if field else None
+        if keyed is not None and keyed.state is EntryState.VALUE and keyed.value:
+            return keyed.value
+        refs = section_references(self.printed, section.id)
+        return split_reference(refs[index])[1] or "" if index < len(refs) else ""
 
     def enter(self, section_id: str, index: int, field_id: str, raw: object) -> FieldOutcome:
         """Validate and save one value (or an 'illegible' / 'not recorded' token)."""
@@ -191,20 +240,28 @@ class KeyingSession:
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index
         )
-        return column_score(values, printed_scale=self.printed.spo2_scale)
+        return column_score(self.layout.form.news2_values(section_id, values),
+                            printed_scale=self.printed.spo2_scale)
 
     def _after_save(self, section_id: str, index: int) -> str:
         section = self.layout.section(section_id)
         if self.entry_pass is EntryPass.SECOND:
             return ""  # blind second keying: differences are found by the comparison
+        if running_fields(section):
+            wrong = [c for c in check_section(self.store, self.printed.instance_id, section,
+                                              self.entry_pass, clerk=self.clerk)
+                     if c.address.index == index]
+            return wrong[0].notice if wrong else ""
         if section.kind != "chart" or not is_news2_chart(section.fields):
             return ""
         values = self.store.column_entries(
             self.printed.instance_id, self.entry_pass, section_id, index
         )
-        result = check_column(
-            self.store, self.printed.instance_id, section_id, index, values,
+        result = check_column(  # fields by their declared NEWS2 roles
+            self.store, self.printed.instance_id, section_id, index,
+            self.layout.form.news2_values(section_id, values),
             printed_scale=self.printed.spo2_scale, clerk=self.clerk,
+            total_field=self.layout.form.news2_fields(section_id).get("total", TOTAL_FIELD),
         )
         if result.differs and result.computed is not None:
             return (

@@ -20,22 +20,25 @@ against that patient (hazard R-ENT-4). The sheet password is only a guard agains
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from paperfallback.cache.importers.workbook_limits import KEYING_LIMITS, check_workbook
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormCatalogue, FormSpec
+from paperfallback.reentry.keying_service import (
+    check_pass_allowed,
+    describe_patient,
+    identify_blank_copy,
+)
 from paperfallback.reentry.layout import PATIENT_FIELDS, PATIENT_SECTION, FormLayout, form_layout
 from paperfallback.reentry.model import EntryPass, EntryState, InstanceStatus
-from paperfallback.reentry.patients import identify_blank_form
+from paperfallback.reentry.patients import is_unconfirmed
 from paperfallback.reentry.printed import is_blank_copy, issued_layout
 from paperfallback.reentry.printed_rows import PrintedRow, printed_rows
 from paperfallback.reentry.session import KeyingSession
@@ -46,19 +49,27 @@ from paperfallback.reentry.workbook import (
     DOWNTIME_NUMBER,
     FIRST_DATA_ROW,
     IDENTITY,
-    INSTRUCTIONS_SHEET,
-    META_SHEET,
     ROW_PRINTED,
     TABLE_INDEX,
     SheetPlan,
     identity_row,
 )
+from paperfallback.reentry.workbook_cells import ERROR_REASON as ERROR_REASON
+from paperfallback.reentry.workbook_cells import FORMULA_REASON as FORMULA_REASON
+from paperfallback.reentry.workbook_cells import Problem as Problem
+from paperfallback.reentry.workbook_cells import Refused as _Refused
+from paperfallback.reentry.workbook_cells import cell_text as _cell_text
+from paperfallback.reentry.workbook_cells import cell_value as _cell_value
+from paperfallback.reentry.workbook_cells import has_input as _has_input
+from paperfallback.reentry.workbook_cells import is_empty as _is_empty
+from paperfallback.reentry.workbook_cells import same_identity as _same_identity
+from paperfallback.reentry.workbook_cells import whole_number as _whole_number
+from paperfallback.reentry.workbook_sheets import data_sheets, open_workbook
 from paperfallback.reentry.workflow import double_entry_required, finish_pass
-from paperfallback.register import IssuedForm, validate_instance_id
+from paperfallback.register import IssuedForm
+from paperfallback.render.qr import parse_qr_payload
 
 ROWS_PER_COMMIT = 500
-FORMULA_REASON = "formulas are not accepted; type the value from the paper"
-ERROR_REASON = "the cell holds a spreadsheet error, not a value; type the value from the paper"
 STRAY_REASON = ("this column has no field id of the form in row 1, so the value would be lost; "
                 "type it in the column of its field (do not change row 1)")
 REQUIRED_REASON = ("required: this row has other writing but this field is empty; type the "
@@ -77,27 +88,6 @@ def mismatch_reason(instance_id: str) -> str:
             "imported")
 
 
-@dataclass(frozen=True, slots=True)
-class _Refused:
-    """A cell whose content cannot be taken as typed (a formula or an error value)."""
-
-    text: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    sheet: str
-    row: int
-    column: str
-    value: str
-    reason: str
-
-    def __str__(self) -> str:
-        value = f" value {self.value!r}" if self.value else ""
-        return f"{self.sheet} / row {self.row} / {self.column}:{value}: {self.reason}"
-
-
 @dataclass
 class ImportResult:
     problems: list[Problem] = field(default_factory=list)
@@ -105,6 +95,10 @@ class ImportResult:
     rows_skipped: int = 0  # rows with a problem
     fields_changed: int = 0
     instances: set[str] = field(default_factory=set)
+    # rows of forms already verified (or exported): never changed by a workbook (#13 item 7)
+    left_alone: list[Problem] = field(default_factory=list)
+    # blank copies matched by name and date of birth only: a clerk confirms each (#13.8)
+    to_confirm: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -133,11 +127,11 @@ def import_workbook(
     are recorded as downtime patients under the form's downtime number).
     """
     if not clerk.strip():
-        raise InputError("name the clerk who keyed the workbook (--clerk NAME)")
-    wb = _open(path)
+        raise InputError("name the clerk who keyed the workbook")
+    wb = open_workbook(path)
     try:
         result = ImportResult()
-        sheets = _data_sheets(wb, catalogue, result)
+        sheets = data_sheets(wb, catalogue, result.problems)
         if entry_pass is EntryPass.SECOND:
             _refuse_own_second_pass(store, sheets, clerk.strip())
         importer = _Importer(store, lookup, clerk.strip(), entry_pass, window_hours, now, result,
@@ -151,79 +145,6 @@ def import_workbook(
         return result
     finally:
         wb.close()
-
-
-def _open(path: Path) -> Any:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    if not path.exists():
-        raise InputError("no such file", where=str(path))
-    check_workbook(path, KEYING_LIMITS)  # size, rows, no DTD: before any XML parser runs
-    try:
-        # Formulas as written (not their cached results), so they can be refused.
-        return load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError,
-            TypeError) as exc:
-        raise InputError(
-            f"not a readable .xlsx workbook ({type(exc).__name__}); save it as Excel "
-            ".xlsx and try again", where=str(path)
-        ) from None
-
-
-def _data_sheets(wb: Any, catalogue: FormCatalogue,
-                 result: ImportResult) -> list[tuple[Any, FormSpec, str]]:
-    """The data sheets and the form section each keys (from the hidden _meta sheet).
-
-    A sheet that is not part of the keying workbook but holds data is a problem: its
-    values would otherwise be lost without a word.
-    """
-    meta: dict[str, str] = {}
-    sections: dict[str, str] = {}
-    if META_SHEET in wb.sheetnames:
-        for row in wb[META_SHEET].iter_rows(values_only=True):
-            if not row or row[0] is None:
-                continue
-            if row[0] == "sheet" and len(row) >= 3:
-                sections[str(row[1])] = str(row[2])
-            elif len(row) >= 2:
-                meta[str(row[0])] = str(row[1])
-    form_id = meta.get("form_id")
-    if form_id is None:
-        names = [n for n in wb.sheetnames if n not in (META_SHEET, INSTRUCTIONS_SHEET)]
-        form_id = next((n.split(".")[0] for n in names if n.split(".")[0] in catalogue), None)
-    if form_id is None or form_id not in catalogue:
-        raise InputError(
-            "this workbook has no sheet for a known form: make it with 'paperfallback "
-            "entries workbook --form F' and key into that file"
-        )
-    form = catalogue.get(form_id)
-    out = []
-    for name in wb.sheetnames:
-        if name in (META_SHEET, INSTRUCTIONS_SHEET):
-            continue
-        section_id = sections.get(name)
-        if section_id is None:
-            head, _, tail = name.partition(".")
-            if head != form.id:
-                _report_foreign_sheet(wb[name], result)
-                continue
-            section_id = tail or _only_section(form)
-        out.append((wb[name], form, section_id))
-    if not out:
-        raise InputError(f"the workbook has no data sheet for form {form.id!r}")
-    return out
-
-
-def _report_foreign_sheet(ws: Any, result: ImportResult) -> None:
-    for number, cells in enumerate(ws.iter_rows(), start=1):
-        for cell in cells:
-            if not _is_empty(cell.value):
-                result.problems.append(Problem(
-                    ws.title, number, _column_name(cell, ""), _cell_text(cell.value)[:80],
-                    "this sheet is not part of the keying workbook, so nothing on it is "
-                    "imported; type the values on the form's sheet"))
-                return
 
 
 def _refuse_own_second_pass(store: EntriesStore, sheets: list[tuple[Any, FormSpec, str]],
@@ -242,7 +163,7 @@ def _refuse_own_second_pass(store: EntriesStore, sheets: list[tuple[Any, FormSpe
             if column >= len(values) or _is_empty(values[column]):
                 continue
             try:
-                instance_id = validate_instance_id(_cell_text(values[column]))
+                instance_id = parse_qr_payload(_cell_text(values[column]))[0]
             except InputError:
                 continue
             record = store.instance(instance_id)
@@ -255,12 +176,6 @@ def _refuse_own_second_pass(store: EntriesStore, sheets: list[tuple[Any, FormSpe
             f"{first_clerk} keyed the first pass of {listed}: the second keying must be done "
             "blind by another clerk; nothing was imported"
         )
-
-
-def _only_section(form: FormSpec) -> str:
-    from paperfallback.reentry.layout import form_layout
-
-    return form_layout(form).sections[0].id
 
 
 class _Importer:
@@ -282,6 +197,7 @@ class _Importer:
         self.bad_instances: set[str] = set()
         self.seen: dict[tuple[str, str, int], tuple[str, int]] = {}  # paper row -> sheet row
         self.identity_rows: dict[str, tuple[str, int]] = {}  # blank copy -> where identified
+        self.refusals: dict[str, tuple[str, bool] | None] = {}
 
     def sheet(self, ws: Any, form: FormSpec, section_id: str) -> None:
         name = ws.title
@@ -354,11 +270,19 @@ class _Importer:
         try:
             if isinstance(typed_id, _Refused):
                 return
-            instance_id = validate_instance_id(_cell_text(typed_id))
+            instance_id = parse_qr_payload(_cell_text(typed_id))[0]
         except InputError as exc:
             if _is_empty(typed_id) and not _has_input(values, inputs) and not refused_row:
                 return
             self._problem(sheet, number, "form_instance_id", typed_id, str(exc))
+            return
+        refusal = self._refusal(instance_id)
+        if refusal is not None:
+            if _has_input(values, inputs) or refused_row:
+                reason, left_alone = refusal
+                target = self.result.left_alone if left_alone else self.result.problems
+                target.append(Problem(sheet, number, "form_instance_id", instance_id, reason))
+                self.result.rows_skipped += not left_alone
             return
         session = self._session(instance_id, form, sheet, number)
         if session is None:
@@ -479,6 +403,30 @@ class _Importer:
                 ok = False
         return ok
 
+    def _refusal(self, instance_id: str) -> tuple[str, bool] | None:
+        """Why this workbook may not touch a form: (reason, left alone as verified).
+
+        A verified or exported form is final: a workbook never changes it. A pass belongs
+        to the clerk who keyed it first (the keying service's rule), so another clerk's
+        workbook cannot overwrite it and every value stays credited to who keyed it.
+        """
+        if instance_id not in self.refusals:
+            record = self.store.instance(instance_id)
+            refusal: tuple[str, bool] | None = None
+            if record is not None and record.status in (InstanceStatus.VERIFIED,
+                                                        InstanceStatus.EXPORTED):
+                refusal = (f"form {instance_id} is already {record.status.value}: this row "
+                           "was left alone (nothing changed)", True)
+            else:
+                try:
+                    check_pass_allowed(record, instance_id, self.clerk, self.entry_pass)
+                except InputError as exc:
+                    refusal = (f"{exc}; nothing of this form was imported", False)
+            if refusal is not None and not refusal[1]:
+                self.bad_instances.add(instance_id)
+            self.refusals[instance_id] = refusal
+        return self.refusals[instance_id]
+
     def _session(self, instance_id: str, form: FormSpec, sheet: str,
                  number: int) -> KeyingSession | None:
         if instance_id in self.sessions:
@@ -508,43 +456,20 @@ class _Importer:
 
 def _identify_blank_copies(importer: _Importer, cache: CacheStore | None) -> None:
     """Blank copies: match the keyed identity to the cache, or record a downtime patient,
-    so nothing keyed from a blank form reaches the export as 'no patient'."""
+    so nothing keyed from a blank form reaches the export as 'no patient' (the keying
+    service's rule, as on the screen)."""
     for instance_id in sorted(importer.result.instances - importer.bad_instances):
         session = importer.sessions.get(instance_id)
-        if session is None:
+        if session is None or not is_blank_copy(session.layout.form, session.printed):
             continue
-        form = session.layout.form
-        if not is_blank_copy(form, session.printed):
-            continue
-        values = {a.field_id: e.value for a, e in session.values().items()
-                  if e.state is EntryState.VALUE and e.value
-                  and (a.section == PATIENT_SECTION or form.scope == "blank")}
-
-        identity = session.layout.patient_identity(values)
-
-        def pick(role: str, identity: dict[str, str] = identity) -> str | None:
-            return identity.get(role)  # declared roles, never field-id suffixes
-
-        sheet, number = importer.identity_rows.get(instance_id, ("?", 0))
-        if not any(pick(k) for k in ("nhs_number", "hospital_number", "family", "given")):
-            importer.result.problems.append(Problem(
-                sheet, number, "form_instance_id", instance_id,
-                "a blank copy: key the patient's NHS number, or name and date of birth, "
-                f"as written on the paper (sheet {form.id}.patient), so the values can be "
-                "attached to a patient"))
-            importer.bad_instances.add(instance_id)
-            continue
-        birth = pick("birth_date")
         try:
-            identify_blank_form(
-                session.store, cache, instance_id=instance_id,
-                downtime_number=session.printed.downtime_number, clerk=session.clerk,
-                nhs_number=pick("nhs_number"), hospital_number=pick("hospital_number"),
-                family=pick("family") or "", given=pick("given") or "",
-                birth_date=date.fromisoformat(birth) if birth else None,
-                sex=pick("sex") or "unknown",
-            )
+            match = identify_blank_copy(session.store, cache, session.layout.form,
+                                        session.printed, session.values().values(),
+                                        clerk=session.clerk)
+            if match.patient is not None and is_unconfirmed(match.how):
+                importer.result.to_confirm[instance_id] = describe_patient(match.patient)
         except InputError as exc:
+            sheet, number = importer.identity_rows.get(instance_id, ("?", 0))
             importer.result.problems.append(Problem(
                 sheet, number, "form_instance_id", instance_id, str(exc)))
             importer.bad_instances.add(instance_id)
@@ -584,64 +509,3 @@ def _section_field_ids(form: FormSpec, section_id: str) -> set[str]:
         return set()
 
 
-def _cell_value(cell: Any) -> Any:
-    """The value of a cell as typed; formulas and error values are refused, not dropped."""
-    value = cell.value
-    kind = getattr(cell, "data_type", None)
-    if kind == "f" or (value is not None and not isinstance(
-            value, str | int | float | bool | datetime | date | time)):
-        return _Refused(str(value), FORMULA_REASON)  # formulas, array formulas
-    if kind == "e":
-        return _Refused(str(value), ERROR_REASON)
-    return value
-
-
-def _column_name(cell: Any, header: str) -> str:
-    column = getattr(cell, "column", None)
-    letter = get_column_letter(column) if isinstance(column, int) else "?"
-    return header or f"column {letter}"
-
-
-def _has_input(values: tuple[Any, ...], inputs: set[int]) -> bool:
-    """True when any input (or stray) column of the row holds something."""
-    return any(not _is_empty(values[i]) for i in inputs if i < len(values))
-
-
-def _is_empty(value: object) -> bool:
-    if isinstance(value, _Refused):
-        return False
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _same_identity(column: str, got: str, want: str) -> bool:
-    """Identity text equal to what was printed: NHS numbers by their digits, the rest
-    ignoring case and runs of spaces (a spreadsheet may re-case or re-space text)."""
-    if column == "nhs_number":
-        return _digits(got) == _digits(want)
-    return " ".join(got.split()).casefold() == " ".join(want.split()).casefold()
-
-
-def _digits(text: str) -> str:
-    return "".join(c for c in text if not c.isspace() and c != "-")
-
-
-def _whole_number(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None

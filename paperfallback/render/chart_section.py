@@ -233,8 +233,29 @@ class ColumnsChartFlow:
             self._draw_grid(c, x, top, width, columns, grid_x, col_w, row_h)
             c.endForm()
         c.doForm(name)
+        self._record_grid(top, grid_x, col_w, row_h, columns, len(shown))
         if shown:
             self._draw_values(c, top, grid_x, col_w, row_h, shown)
+
+    def _record_grid(self, top: float, grid_x: float, col_w: float, row_h: float,
+                     columns: int, prefilled: int) -> None:
+        """Where this page's keyable columns and band rows were drawn (PDF points), for
+        the register: a scan of the page is mapped back onto these boxes, so the marks
+        in band rows can check what was keyed (scan.omr)."""
+        blocks = []
+        y = top - HEADER_ROWS * row_h
+        for index, row in enumerate(self.chart.layout_rows()):
+            n = max(1, len(row.graph))
+            if row.graph:
+                blocks.append({"row": index, "field": row.field, "top": round(y, 2)})
+            y -= n * row_h
+        stats = self.ctx.stats
+        stats.grids.append({
+            "page": stats.page, "chart": self.chart.id, "x": round(grid_x, 2),
+            "left": round(grid_x - GROUP_W - NAME_W - BAND_W, 2),
+            "col_w": round(col_w, 3), "row_h": round(row_h, 3), "columns": columns,
+            "prefilled": prefilled, "blocks": blocks,
+        })
 
     def _draw_grid(self, c: Canvas, x: float, top: float, width: float, columns: int,
                    grid_x: float, col_w: float, row_h: float) -> None:

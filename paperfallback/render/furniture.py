@@ -37,13 +37,12 @@ from paperfallback.render.prefill import (
     printed_name,
 )
 from paperfallback.render.qr import draw_qr, qr_payload
+from paperfallback.render.registration import QR_BLOCK_W, QR_SIZE, draw_marks, qr_origin
 
 TITLE_H = 7 * MM
 BANNER_H = 21 * MM
 DATA_H = 5.5 * MM
 STALE_H = 6.5 * MM
-QR_BLOCK_W = 28 * MM
-QR_SIZE = 20 * MM
 FOOTER_H = 4.5 * MM
 LEGEND_SIZE = 6.0
 LEGEND_LEADING = LEGEND_SIZE * 1.2
@@ -108,8 +107,8 @@ def draw_furniture(c: Canvas, info: PageInfo, page_w: float, page_h: float,
     c.setFont(BOLD, 9.5)
     draw_text(c, "right", x + left_w - 2 * MM, top - 4.6 * MM, f"Page {info.page} of {info.pages}")
     # QR block: the code, then the ID as text under it (quiet zone kept clear)
-    qr_x = x + width - QR_SIZE - 1 * MM
-    qr_y = top - QR_SIZE - 0.5 * MM
+    qr_x, qr_y = qr_origin(page_w, page_h, margin)
+    draw_marks(c, page_w, page_h, margin)
     draw_qr(c, qr_payload(info.instance_id, info.page), qr_x, qr_y, QR_SIZE)
     c.setFont(BOLD, fit_size(info.instance_id, BOLD, QR_BLOCK_W - 2 * MM, 9, 6))
     # the ID's cap height stays below the 4-module quiet zone (about 3.8 mm)

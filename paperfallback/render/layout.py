@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from paperfallback.render.draw import Canvas
 from paperfallback.render.prefill import RowContext
@@ -41,6 +41,10 @@ class Stats:
     prefilled_times: list[str] = field(default_factory=list)
     rows: list[str] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # e.g. "dates:regular" -> ISO dates
+    page: int = 0  # the instance's page being drawn (set by the pack before each page)
+    # Where keyable chart boxes were drawn, per page (scan-back reads marks from them):
+    # see chart_section.ColumnsChartFlow._record_grid.
+    grids: list[dict[str, Any]] = field(default_factory=list)
     spo2_scale: int | None = None  # the SpO2 scale a NEWS2 chart printed (decided once)
 
 

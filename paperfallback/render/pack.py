@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -243,7 +244,7 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
         assert request.blank_form is not None
         spec = forms.get(request.blank_form)
         if request.count < 1:
-            raise InputError("the count of blank forms must be at least 1", where="--count")
+            raise InputError("the count of blank forms must be at least 1")
         banner = _blank_banner(spec)
         return [_Job(spec, banner, None, from_cache=False) for _ in range(request.count)], None
     if store is None:
@@ -253,7 +254,7 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
         assert request.ward is not None
         ward = store.resolve_ward(request.ward)
         specs = forms.resolve(request.forms or settings.forms_for_ward(ward.code))
-        _check_scopes(specs, {"ward", "patient"}, "--ward")
+        _check_scopes(specs, {"ward", "patient"}, "a ward pack")
         records = [with_keyed(r, keyed) for r in store.ward_records(ward.code)]
         jobs: list[_Job] = []
         for spec in specs:
@@ -272,14 +273,14 @@ def _jobs(request: PackRequest, kind: str, store: CacheStore | None, forms: Form
             ward_code = record.stay.ward_code if record.stay else None
             if request.forms:
                 specs = forms.resolve(request.forms)
-                _check_scopes(specs, {"patient"}, "--patient")
+                _check_scopes(specs, {"patient"}, "a patient's forms")
             else:
                 specs = [s for s in forms.resolve(settings.forms_for_ward(ward_code))
                          if s.scope == "patient"]
             jobs += [_patient_job(s, record, now) for s in specs]
         return jobs, None
     if request.day is None:
-        raise InputError("give the date of the list", where="--date")
+        raise InputError(f"the {kind} list has no date: choose the day of the list")
     day = request.day
     return _list_jobs(request, kind, store, forms, now, day), None
 
@@ -299,11 +300,11 @@ def _list_jobs(request: PackRequest, kind: str, store: CacheStore, forms: FormCa
     asked = request.clinic if kind == "clinic" else request.theatre
     assert asked is not None
     known = store.clinics() if kind == "clinic" else store.theatres()
-    name = _known(asked, known, kind, f"--{kind}")
+    name = _known(asked, known, kind)
     specs = forms.resolve(request.forms) if request.forms else forms.of_scope(scope)[:1]
     if not specs:
         raise InputError(f"no {kind} list form is installed (a form of scope {scope!r})")
-    _check_scopes(specs, {scope}, f"--{kind}")
+    _check_scopes(specs, {scope}, f"a {kind} list")
     rows = []
     if kind == "clinic":
         for appointment, patient in store.appointments(name, day):
@@ -322,22 +323,21 @@ def _list_jobs(request: PackRequest, kind: str, store: CacheStore, forms: FormCa
                  theatre=name if kind == "theatre" else "") for s in specs]
 
 
-def _known(text: str, names: list[str], what: str, where: str) -> str:
+def _known(text: str, names: list[str], what: str) -> str:
     for name in names:
         if name.casefold() == text.strip().casefold():
             return name
     raise InputError(f"no {what} {text!r} in the cache; {what}s are: "
-                     f"{', '.join(names) or 'none'}", where=where)
+                     f"{', '.join(names) or 'none'}")
 
 
-def _check_scopes(specs: list[FormSpec], allowed: set[str], where: str) -> None:
+def _check_scopes(specs: list[FormSpec], allowed: set[str], what: str) -> None:
+    """Words, not flags: the app shows these to nurses (the CLI adds no flag either)."""
     for spec in specs:
         if spec.scope not in allowed:
             raise InputError(
-                f"form {spec.id!r} is a {spec.scope} form and cannot be printed with {where}"
-                + (" (print it with --blank)" if spec.scope == "blank" else ""),
-                where=where,
-            )
+                f"form {spec.id!r} is a {spec.scope} form and cannot be printed in {what}"
+                + (" (print it as a blank form)" if spec.scope == "blank" else ""))
 
 
 def _blank_banner(spec: FormSpec) -> Banner:
@@ -488,6 +488,7 @@ def _draw_pages(instances: list[_Instance], status: CacheStatus | None, now: dat
                 data_as_of_known=bool(status is None or status.data_as_of_known),
             )
             draw_furniture(c, info, geo.page_w, geo.page_h, geo.margin)
+            inst.laid.stats.page = number
             y = geo.content_top
             for block in blocks:
                 c.saveState()
@@ -543,6 +544,16 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         prefilled_times=tuple(stats.prefilled_times),
         rows=tuple(stats.rows),
         stale=stale and job.from_cache,
-        extra={"printed_on": printed_on, **stats.extra},
+        extra={"printed_on": printed_on, **stats.extra, **_scan_layout(inst)},
         spo2_scale=stats.spo2_scale,
     )
+
+
+def _scan_layout(inst: _Instance) -> dict[str, str]:
+    """The page geometry and chart boxes a scan of this instance is read against."""
+    grids = inst.laid.stats.grids
+    if not grids:
+        return {}
+    geo = inst.laid.geometry
+    page = [round(geo.page_w, 2), round(geo.page_h, 2), round(geo.margin, 2)]
+    return {"scan_layout": json.dumps({"page": page, "grids": grids}, separators=(",", ":"))}

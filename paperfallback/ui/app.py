@@ -8,7 +8,10 @@ from PySide6.QtWidgets import QApplication
 
 from paperfallback.ui.context import AppContextLike
 from paperfallback.ui.main_window import MainWindow
+from paperfallback.ui.screen_fit import fit_window
 from paperfallback.ui.theme import apply_theme
+
+__all__ = ["create_app", "fit_window", "run_app"]
 
 
 def create_app() -> QApplication:
@@ -25,6 +28,6 @@ def run_app(ctx: AppContextLike) -> int:
     """Show the main window on this PC's ward and run until it is closed."""
     app = create_app()
     window = MainWindow(ctx)
-    window.resize(1280, 800)
+    fit_window(window)
     window.show()
     return int(app.exec())

@@ -9,11 +9,9 @@ form continues where keying stopped. The reconciliation tab shows what has come 
 
 from __future__ import annotations
 
-import contextlib
-from datetime import date
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -32,28 +31,27 @@ from PySide6.QtWidgets import (
 from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue
-from paperfallback.reentry.layout import PATIENT_SECTION
+from paperfallback.reentry.keying_service import KeyingService, OpenForm
 from paperfallback.reentry.model import (
     Discrepancy,
     DiscrepancyKind,
     EntryPass,
-    EntryState,
     FieldAddress,
 )
-from paperfallback.reentry.printed import find_issued, is_blank_copy, issued_layout
 from paperfallback.reentry.reconciliation import reconcile
 from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore
-from paperfallback.reentry.validation import KeyingContext
 from paperfallback.reentry.ward_flags import acknowledge_news2, news2_flag
-from paperfallback.reentry.workflow import (
-    double_entry_required,
-    finish_pass,
-    resolve,
-)
 from paperfallback.register import IssuedForm, Register, pc_code_for
+from paperfallback.scan.store import ScanStore
 from paperfallback.settings import Settings
-from paperfallback.ui.keying_form import FieldEdit, FormKeyingWidget
+from paperfallback.ui.keying_form import (
+    FieldEdit,
+    FormKeyingWidget,
+    remember_clerk,
+    remembered_clerk,
+)
+from paperfallback.ui.scan_pane import ScanPane
 
 PASSES = (
     ("First keying", EntryPass.FIRST),
@@ -77,10 +75,13 @@ class KeyingWindow(QWidget):
         self.store = EntriesStore(self._conn)
         self.register = Register(self._conn, pc_code=pc_code_for(self.settings))
         self.catalogue = catalogue or ctx.catalogue
-        self.session: KeyingSession | None = None
+        self._scans: ScanStore | None = None
+        self.service = KeyingService(
+            self.store, self.register, self.catalogue,
+            window_hours=self.settings.entry_window_hours,
+            double_entry_forms=self.settings.double_entry_forms, open_cache=ctx.open_cache)
+        self.opened: OpenForm | None = None
         self.form_widget: FormKeyingWidget | None = None
-        self.issued: IssuedForm | None = None
-        self._warned_missing: str | None = None  # instance already warned about blanks
 
         tabs = QTabWidget(self)
         self.tabs = tabs
@@ -93,7 +94,9 @@ class KeyingWindow(QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.finish_form)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self._focus_id)
         self.resize(1200, 800)
+        self.clerk_edit.setText(remembered_clerk(ctx.data_dir))
         self.clerk_edit.setFocus()
+        self.clerk_edit.selectAll()
 
     # ---- layout -------------------------------------------------------------------------
 
@@ -130,7 +133,15 @@ class KeyingWindow(QWidget):
         self.status_label = QLabel("", tab)
         self.status_label.setObjectName("formStatus")
         self.status_label.setWordWrap(True)
+        self.same_patient_button = QPushButton("It is this &patient", tab)
+        self.same_patient_button.clicked.connect(lambda: self.confirm_patient(True))
+        self.other_patient_button = QPushButton("&Not this patient (new downtime patient)", tab)
+        self.other_patient_button.clicked.connect(lambda: self.confirm_patient(False))
+        for button in (self.same_patient_button, self.other_patient_button):
+            button.setVisible(False)
         bottom.addWidget(self.status_label, 1)
+        bottom.addWidget(self.same_patient_button)
+        bottom.addWidget(self.other_patient_button)
         bottom.addWidget(self.finish_button)
         help_text = QLabel(
             "Tab or Enter: next field.  ? or F7: illegible.  - or F8: not recorded.  "
@@ -140,7 +151,16 @@ class KeyingWindow(QWidget):
         column.addLayout(top)
         column.addWidget(self.id_message)
         column.addWidget(self.form_title)
-        column.addWidget(self.scroll, 1)
+        # The returned page beside the fields, zoomed to the column keyed (scan-back):
+        # the clerk keys from the screen and the paper can go to medical records.
+        self.scan_pane = ScanPane(tab)
+        self.scan_pane.setObjectName("scanPane")
+        split = QSplitter(Qt.Orientation.Horizontal, tab)
+        split.addWidget(self.scroll)
+        split.addWidget(self.scan_pane)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        column.addWidget(split, 1)
         column.addLayout(bottom)
         column.addWidget(help_text)
         return tab
@@ -156,6 +176,14 @@ class KeyingWindow(QWidget):
     def double_entry_forms(self) -> list[str]:
         return list(self.settings.double_entry_forms)
 
+    @property
+    def session(self) -> KeyingSession | None:
+        return self.opened.session if self.opened is not None else None
+
+    @property
+    def issued(self) -> IssuedForm | None:
+        return self.opened.issued if self.opened is not None else None
+
     # ---- opening a form -------------------------------------------------------------------
 
     def open_typed_id(self) -> bool:
@@ -166,79 +194,52 @@ class KeyingWindow(QWidget):
             self.clerk_edit.setFocus()
             return False
         try:
-            issued = find_issued(self.register, self.id_edit.text())
-            self.open_form(issued, clerk)
+            opened = self.service.open(self.id_edit.text(), clerk, self.entry_pass)
         except PaperFallbackError as exc:
             self.id_message.setStyleSheet("color: #B3000C; font-weight: bold;")
             self.id_message.setText(str(exc))
             self.id_edit.selectAll()
             return False
+        remember_clerk(self.ctx.data_dir, clerk)
+        self.show_form(opened)
         return True
 
     def open_form(self, issued: IssuedForm, clerk: str) -> FormKeyingWidget:
-        form = self.catalogue.get(issued.form_id)
-        layout = issued_layout(form, issued)
-        entry_pass = self.entry_pass
-        session = KeyingSession(
-            self.store, layout, issued, clerk=clerk, entry_pass=entry_pass,
-            ctx=KeyingContext(printed_at=issued.printed_at,
-                              window_hours=self.settings.entry_window_hours),
-        )
-        editable = None
-        if entry_pass is EntryPass.RESOLVED:
-            open_addresses = {d.address for d in self.store.discrepancies(issued.instance_id)
-                              if d.kind.value == "double_entry"}
-            editable = open_addresses.__contains__
-        widget = FormKeyingWidget(session, editable=editable)
-        if entry_pass is EntryPass.RESOLVED:
-            widget.commit_hook = self._resolve_hook(session)
-            first = {e.address: e for e in self.store.entries(issued.instance_id,
-                                                              EntryPass.FIRST)}
-            widget.show_values(first)
-            for address in open_addresses:
-                d = next(x for x in self.store.discrepancies(issued.instance_id)
-                         if x.address == address)
-                edit = widget.edits.get(address)
-                if edit is not None:
-                    edit.setToolTip(f"The two keyings differ ({d.detail.get('first')!r} / "
-                                    f"{d.detail.get('second')!r}): type what the paper says")
+        """Open an issued form for the chosen pass (the service checks who may)."""
+        return self.show_form(self.service.open(issued, clerk, self.entry_pass))
+
+    def show_form(self, opened: OpenForm) -> FormKeyingWidget:
+        """Show what the service opened: values, editable fields and hints as it says."""
+        widget = FormKeyingWidget(opened)
         widget.changed.connect(self._update_status)
         widget.field_entered.connect(lambda edit: self.scroll.ensureWidgetVisible(edit, 60, 40))
+        widget.field_entered.connect(self._follow_scan)
         old = self.scroll.takeWidget()
         if isinstance(old, FormKeyingWidget):
             old.closed = True
         if old is not None:
             old.deleteLater()
         self.scroll.setWidget(widget)
-        self.session, self.form_widget, self.issued = session, widget, issued
-        self._warned_missing = None
-        who = issued.patient_name or ("blank form: identify the patient"
-                                      if is_blank_copy(form, issued) else issued.ward_code)
-        self.form_title.setText(f"{form.title} — {issued.instance_id} — {who}")
+        self.opened, self.form_widget = opened, widget
+        for button in (self.same_patient_button, self.other_patient_button):
+            button.setVisible(False)
+        self.form_title.setText(opened.title())
         self.id_message.setStyleSheet("color: #006747;")
-        self.id_message.setText(f"Opened {issued.instance_id} ({entry_pass.value} keying).")
+        self.id_message.setText(opened.opened_message())
         self.finish_button.setEnabled(True)
         self._update_status()
         widget.focus_resume_point()
         return widget
 
-    def _resolve_hook(self, session: KeyingSession) -> Any:
-        def hook(edit: FieldEdit, text: str) -> str:
-            address = session.address(edit.section.id, edit.index, edit.spec.id)
-            state = {"?": EntryState.ILLEGIBLE, "-": EntryState.NOT_RECORDED}.get(text)
-            value = None
-            if state is None:
-                value = session.check(edit.section.id, edit.index, edit.spec.id, text).canonical
-                state = EntryState.VALUE
-            status = resolve(self.store, address, value, state, by=session.clerk,
-                             form_id=session.layout.form_id)
-            return f"Resolved from the paper; form is {status.value}"
-        return hook
+    def _follow_scan(self, edit: Any) -> None:
+        if self._scans is None:
+            self._scans = ScanStore(self.service.register.connection)
+        self.scan_pane.follow(self.issued, self._scans, edit.section.id, edit.index)
 
     # ---- finishing ----------------------------------------------------------------------
 
     def finish_form(self) -> None:
-        if self.session is None or self.form_widget is None or self.issued is None:
+        if self.opened is None or self.form_widget is None:
             return
         widget = self.form_widget
         focused = widget.focusWidget()
@@ -250,82 +251,53 @@ class KeyingWindow(QWidget):
                                       "mark them illegible (?) first.")
             bad[0].setFocus()
             return
-        missing = self.session.missing_required()
-        if missing and self._warned_missing != self.issued.instance_id:
-            self._warned_missing = self.issued.instance_id
-            names = ", ".join(
-                f"{a.field_id} ({self.session.layout.section(a.section).index_label(a.index)})"
-                if a.index or self.session.layout.section(a.section).repeats else a.field_id
-                for a in missing[:6])
-            self.status_label.setText(
-                f"{len(missing)} required field(s) are empty: {names}. Type - where the "
-                "paper has nothing, or press Ctrl+Enter again to finish anyway.")
-            edit = widget.edits.get(missing[0])
-            if edit is not None and edit.focusPolicy() != Qt.FocusPolicy.NoFocus:
-                edit.setFocus()
-            return
         try:
-            self._identify_patient()
-            record = self.store.instance(self.issued.instance_id)
-            if self.entry_pass is EntryPass.RESOLVED:
-                self._update_status()
-                return
-            status = finish_pass(
-                self.store, self.issued.instance_id, self.entry_pass, by=self.session.clerk,
-                double_entry=double_entry_required(record, self.issued.form_id,
-                                                   self.double_entry_forms()),
-            )
+            finished = self.opened.finish()
         except PaperFallbackError as exc:
             self.status_label.setText(str(exc))
             return
-        self.status_label.setText(f"{self.issued.instance_id} is now {status.value}. "
-                                  "Scan or type the next form ID.")
+        self.status_label.setText(finished.message)
+        if finished.missing and not finished.done:
+            edit = widget.edits.get(finished.missing[0])
+            if edit is not None and edit.focusPolicy() != Qt.FocusPolicy.NoFocus:
+                edit.setFocus()
+            return
+        if finished.patient:
+            self.form_title.setText(self.form_title.text() + f" — patient: {finished.patient}")
+        if finished.to_confirm:
+            # A name-only match: the clerk checks the paper and says (#13 item 8).
+            for button in (self.same_patient_button, self.other_patient_button):
+                button.setVisible(True)
+            self.same_patient_button.setFocus()
+            return
+        if finished.done:
+            self._focus_id()
+
+    def confirm_patient(self, same: bool) -> None:
+        """The clerk's answer to 'is it the same person?' for a name-only match."""
+        if self.opened is None:
+            return
+        try:
+            message = self.opened.confirm_patient(same)
+        except PaperFallbackError as exc:
+            self.status_label.setText(str(exc))
+            return
+        for button in (self.same_patient_button, self.other_patient_button):
+            button.setVisible(False)
+        self.status_label.setText(message + " Scan or type the next form ID.")
         self._focus_id()
 
-    def _identify_patient(self) -> None:
-        """Blank forms: match the handwritten identity to the cache or a downtime number."""
-        assert self.session is not None and self.issued is not None
-        form = self.catalogue.get(self.issued.form_id)
-        if not is_blank_copy(form, self.issued) or self.entry_pass is not EntryPass.FIRST:
+    def open_from_list(self, instance_id: str) -> None:
+        """Reconciliation: open the chosen form on the keying tab (the clerk's pass)."""
+        self.tabs.setCurrentIndex(0)
+        self.id_edit.setText(instance_id)
+        if self.open_typed_id():
             return
-        from paperfallback.reentry.patients import identify_blank_form
-
-        values = {a.field_id: e.value for a, e in self.session.values().items()
-                  if e.state is EntryState.VALUE and (a.section == PATIENT_SECTION
-                                                      or form.scope == "blank")}
-
-        identity = self.session.layout.patient_identity(values)
-
-        def pick(role: str) -> str | None:  # declared roles, never field-id suffixes
-            return identity.get(role)
-
-        birth = pick("birth_date")
-        cache = None
-        with contextlib.suppress(PaperFallbackError):
-            cache = self.ctx.open_cache()
-        match = identify_blank_form(
-            self.store, cache, instance_id=self.issued.instance_id,
-            downtime_number=self.issued.downtime_number, clerk=self.session.clerk,
-            nhs_number=pick("nhs_number"), hospital_number=pick("hospital_number"),
-            family=pick("family") or "", given=pick("given") or "",
-            birth_date=date.fromisoformat(birth) if birth else None,
-            sex=pick("sex") or "unknown",
-        )
-        who = match.patient.display_name if match.patient else match.how
-        self.form_title.setText(self.form_title.text() + f" — patient: {who}")
+        self.id_edit.setFocus()
 
     def _update_status(self) -> None:
-        if self.issued is None:
-            return
-        record = self.store.instance(self.issued.instance_id)
-        open_items = self.store.discrepancies(self.issued.instance_id)
-        status = record.status.value if record else "printed"
-        text = f"Status: {status}."
-        if open_items:
-            text += f" {len(open_items)} open discrepancy(ies): " + "; ".join(
-                f"{d.address.section} {d.address.index + 1} {d.address.field_id}: {d.describe()}"
-                for d in open_items[:3])
-        self.status_label.setText(text)
+        if self.opened is not None:
+            self.status_label.setText(self.opened.status_text())
 
     def closeEvent(self, event: Any) -> None:
         if self.form_widget is not None:
@@ -338,8 +310,8 @@ class KeyingWindow(QWidget):
 
     def field(self, section: str, index: int, field_id: str) -> FieldEdit:
         """The edit box of one field of the open form (tests, benchmarks)."""
-        assert self.session is not None and self.form_widget is not None
-        return self.form_widget.edits[FieldAddress(self.session.printed.instance_id, section,
+        assert self.opened is not None and self.form_widget is not None
+        return self.form_widget.edits[FieldAddress(self.opened.instance_id, section,
                                                    index, field_id)]
 
 
@@ -355,13 +327,27 @@ class ReconciliationView(QWidget):
         self.instances = QTableWidget(0, 6, self)
         self.instances.setHorizontalHeaderLabels(
             ["Form ID", "Form", "Ward / list", "Patient", "Printed", "Status"])
+        self.instances.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.instances.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.instances.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.instances.setTabKeyNavigation(False)
+        self.instances.setToolTip("Enter or double-click: key this form")
+        self.instances.activated.connect(lambda index: self.open_row(index.row()))
+        self.instances.installEventFilter(self)
         self.discrepancies = QTableWidget(0, 4, self)
         self.discrepancies.setHorizontalHeaderLabels(["Form ID", "Where", "Kind", "What"])
+        self.discrepancies.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.discrepancies.installEventFilter(self)
+        self.discrepancies.activated.connect(lambda index: self.open_discrepancy(index.row()))
+        for table in (self.instances, self.discrepancies):
+            table.horizontalHeader().setStretchLastSection(True)
+            table.setWordWrap(False)
         self.discrepancies.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.discrepancies.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.discrepancies.setTabKeyNavigation(False)
         self.discrepancies.itemSelectionChanged.connect(self._enable_review)
         self.open_items: list[Discrepancy] = []
+        self.instance_ids: list[str] = []
         refresh = QPushButton("Refresh", self)
         refresh.clicked.connect(self.refresh)
         self.review_button = QPushButton("&Record NEWS2 review… (Ctrl+R)", self)
@@ -396,15 +382,43 @@ class ReconciliationView(QWidget):
         for row, line in enumerate(report.instances):
             for col, text in enumerate((line.instance_id, line.form_id, line.ward, line.patient,
                                         line.printed_at, line.status.value)):
-                self.instances.setItem(row, col, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.instances.setItem(row, col, item)
+        self.instance_ids = [line.instance_id for line in report.instances]
         self.open_items = list(report.discrepancies)
         self.discrepancies.setRowCount(len(report.discrepancies))
         for row, d in enumerate(report.discrepancies):
             where = f"{d.address.section} {d.address.index + 1} {d.address.field_id}"
             for col, text in enumerate((d.address.instance_id, where, d.kind.value,
                                         d.describe())):
-                self.discrepancies.setItem(row, col, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.discrepancies.setItem(row, col, item)
+        # Columns as wide as their text: nothing a clerk needs is cut off.
+        for table in (self.instances, self.discrepancies):
+            table.resizeColumnsToContents()
         self._enable_review()
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        """Enter on a row opens it (Qt's 'activated' is platform-dependent for Enter)."""
+        if event.type() == QEvent.Type.KeyPress and event.key() in (
+                Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if watched is self.instances and self.instances.currentRow() >= 0:
+                self.open_row(self.instances.currentRow())
+                return True
+            if watched is self.discrepancies and self.discrepancies.currentRow() >= 0:
+                self.open_discrepancy(self.discrepancies.currentRow())
+                return True
+        return bool(super().eventFilter(watched, event))
+
+    def open_row(self, row: int) -> None:
+        if 0 <= row < len(self.instance_ids):
+            self.window_.open_from_list(self.instance_ids[row])
+
+    def open_discrepancy(self, row: int) -> None:
+        if 0 <= row < len(self.open_items):
+            self.window_.open_from_list(self.open_items[row].address.instance_id)
 
     def selected_discrepancy(self) -> Discrepancy | None:
         rows = self.discrepancies.selectionModel().selectedRows()

@@ -3,13 +3,17 @@ the same sections in the same order, chart time points as columns (or rows, as p
 tables as rows. Keyboard only: Tab or Enter moves on in paper order, ``?`` (or F7)
 marks a field illegible, ``-`` (or F8) not recorded. Each field is saved as it is left.
 
-The widget only adapts a :class:`KeyingSession` (validation and saving live in the core).
+The widget only shows what the keying service's :class:`OpenForm` returns (which values,
+which fields are editable, the printed text of each MAR row); validation, saving and the
+double-entry rules live in the core.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import json
 from datetime import datetime
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent
@@ -26,10 +30,10 @@ from PySide6.QtWidgets import (
 from paperfallback.cache.staleness import UK
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FieldSpec
+from paperfallback.reentry.keying_service import OpenForm
 from paperfallback.reentry.layout import KeyedSection
 from paperfallback.reentry.model import Entry, EntryState, FieldAddress
 from paperfallback.reentry.news2_check import is_news2_chart
-from paperfallback.reentry.session import KeyingSession
 
 ILLEGIBLE_KEY = Qt.Key.Key_F7
 NOT_RECORDED_KEY = Qt.Key.Key_F8
@@ -98,22 +102,22 @@ class FormKeyingWidget(QWidget):
     changed = Signal()
     field_entered = Signal(object)  # a FieldEdit got the focus
 
-    def __init__(self, session: KeyingSession, *, editable: Callable[[FieldAddress], bool]
-                 | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, opened: OpenForm, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session = session
+        self.opened = opened
+        self.session = opened.session
         self.edits: dict[FieldAddress, FieldEdit] = {}
         self.order: list[FieldEdit] = []
         self.messages: dict[str, QLabel] = {}
-        self.commit_hook: Callable[[FieldEdit, str], str] | None = None
+        self.row_headers: dict[tuple[str, int], QLabel] = {}
         self.closed = False  # the store is closed: nothing more to save
-        self._editable = editable
+        self._row_texts = opened.row_texts()
         self.scores: dict[tuple[str, int], QLabel] = {}
         self.setStyleSheet(
             "QLineEdit:focus { border: 2px solid #005EB8; background: #FFF9C4; }"
         )
         layout = QVBoxLayout(self)
-        for section in session.layout.sections:
+        for section in opened.layout.sections:
             layout.addWidget(self._section_box(section))
         layout.addStretch(1)
         self._load()
@@ -154,7 +158,10 @@ class FormKeyingWidget(QWidget):
                 header.setWordWrap(True)
                 grid.addWidget(header, 0, col)
             for index in range(section.count):
-                grid.addWidget(QLabel(section.index_label(index).capitalize(), box), index + 1, 0)
+                header = QLabel(self._row_header(section, index), box)
+                header.setObjectName(f"row.{section.id}.{index}")
+                self.row_headers[(section.id, index)] = header
+                grid.addWidget(header, index + 1, 0)
                 for col, spec in enumerate(fields, start=1):
                     grid.addWidget(self._edit(section, index, spec, box), index + 1, col)
         else:
@@ -163,9 +170,20 @@ class FormKeyingWidget(QWidget):
                 grid.addWidget(self._edit(section, 0, spec, box), row, 1)
         return box
 
+    def _row_header(self, section: KeyedSection, index: int) -> str:
+        """What the paper row shows: for a pre-filled row the medicine, dose, route and
+        dose time as printed ('Row 4: Amoxicillin 500mg capsules 500 mg Oral at 22:00')."""
+        printed = self._row_texts.get((section.id, index))
+        if printed:  # the printed text names the dose time too: 'Row 4: Amoxicillin ...'
+            return f"Row {index + 1}: {printed}"
+        return section.index_label(index).capitalize()
+
     def _edit(self, section: KeyedSection, index: int, spec: FieldSpec,
               parent: QWidget) -> FieldEdit:
         edit = FieldEdit(section, index, spec, parent)
+        printed = self._row_texts.get((section.id, index))
+        if printed:
+            edit.setAccessibleName(f"{edit.accessibleName()}: {printed}")
         address = self.session.address(section.id, index, spec.id)
         self.edits[address] = edit
         self.order.append(edit)
@@ -173,7 +191,7 @@ class FormKeyingWidget(QWidget):
         edit.advance.connect(self._advance)
         edit.entered.connect(self.field_entered.emit)
         edit.textEdited.connect(lambda _text, e=edit: self._check_as_typed(e))
-        if self._editable is not None and not self._editable(address):
+        if not self.opened.editable(address):
             edit.setReadOnly(True)
             edit.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             edit.setStyleSheet(_DISABLED)
@@ -182,10 +200,14 @@ class FormKeyingWidget(QWidget):
         return edit
 
     def _load(self) -> None:
-        for address, entry in self.session.values().items():
+        for address, entry in self.opened.shown_values().items():
             edit = self.edits.get(address)
             if edit is not None:
                 self._show_saved(edit, entry)
+        for address, hint in self.opened.hints().items():
+            edit = self.edits.get(address)
+            if edit is not None:
+                edit.setToolTip(hint)
         for section_id, index in self.scores:
             self._update_score(section_id, index)
 
@@ -197,20 +219,15 @@ class FormKeyingWidget(QWidget):
         if result is None or result.computed is None:
             label.setText("")
             return
-        text = f"{result.computed.total} ({result.computed.risk.value})"
+        # The scale it was scored on: keyed in the column, else printed on the chart.
+        text = (f"{result.computed.total} ({result.computed.risk.value}), "
+                f"SpO2 scale {result.scale}")
         if result.differs:
             label.setText(f"{text} ≠ {result.handwritten}")
             label.setStyleSheet("color: #B3000C; font-weight: bold;")
         else:
             label.setText(text)
             label.setStyleSheet("color: #006747;")
-
-    def show_values(self, entries: dict[FieldAddress, Entry]) -> None:
-        """Show other values (e.g. the agreed double-entry values) without saving them."""
-        for address, entry in entries.items():
-            edit = self.edits.get(address)
-            if edit is not None and not edit.saved_text:
-                self._show_saved(edit, entry)
 
     def _show_saved(self, edit: FieldEdit, entry: Entry) -> None:
         text = _display(edit.spec, entry)
@@ -224,7 +241,7 @@ class FormKeyingWidget(QWidget):
 
     def focus_resume_point(self) -> FieldEdit | None:
         """Put the cursor where keying stopped (the first field after the last keyed)."""
-        point = self.session.resume_point()
+        point = self.opened.start_point()
         edit = self.edits.get(point) if point else None
         if edit is None or edit.focusPolicy() == Qt.FocusPolicy.NoFocus:
             edit = next((e for e in self.order if e.focusPolicy() != Qt.FocusPolicy.NoFocus),
@@ -266,27 +283,25 @@ class FormKeyingWidget(QWidget):
             return
         message = self.messages[edit.section.id]
         try:
-            if self.commit_hook is not None:
-                notice = self.commit_hook(edit, text)
-            elif not text:
-                self.session.clear(edit.section.id, edit.index, edit.spec.id)
+            if not text:
+                self.opened.clear(edit.section.id, edit.index, edit.spec.id)
                 notice = ""
             else:
-                outcome = self.session.enter(edit.section.id, edit.index, edit.spec.id, text)
+                outcome = self.opened.enter(edit.section.id, edit.index, edit.spec.id, text)
                 notice = outcome.notice or f"{edit.spec.label}: {outcome.shown} — saved"
         except InputError as exc:
             edit.setProperty("invalid", True)
             edit.setStyleSheet(_BAD)
             message.setStyleSheet("color: #B3000C; font-weight: bold;")
             message.setText(str(exc))
+            # The next keystroke replaces the refused text instead of adding to it.
+            edit.selectAll()
             if edit.isVisible():
                 QToolTip.showText(edit.mapToGlobal(edit.rect().bottomLeft()), str(exc), edit)
             return
         edit.setProperty("invalid", False)
-        entry = self.session.store.entry(
-            self.session.address(edit.section.id, edit.index, edit.spec.id),
-            self.session.entry_pass,
-        )
+        entry = self.opened.entry(
+            self.session.address(edit.section.id, edit.index, edit.spec.id))
         if entry is not None:
             self._show_saved(edit, entry)
         else:
@@ -327,3 +342,23 @@ def _display(spec: FieldSpec, entry: Entry) -> str:
         except ValueError:
             return value
     return value
+
+
+_CLERK_FILE = "keying-clerk.json"
+
+
+def remembered_clerk(data_dir: Path) -> str:
+    """The name the last clerk on this PC keyed under (offered, selected, next time)."""
+    try:
+        data = json.loads((Path(data_dir) / _CLERK_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    name = data.get("clerk") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def remember_clerk(data_dir: Path, clerk: str) -> None:
+    """Remember the clerk's name for the next time the window opens (best effort)."""
+    with contextlib.suppress(OSError):
+        (Path(data_dir) / _CLERK_FILE).write_text(json.dumps({"clerk": clerk}),
+                                                   encoding="utf-8")

@@ -23,7 +23,7 @@ from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue
 from paperfallback.ui.banners import downtime_dialog_body
 from paperfallback.ui.pack_jobs import PackChoice, RenderedPack, render_job
-from paperfallback.ui.pack_output import PackOutput
+from paperfallback.ui.pack_output import PackOutput, extract_time
 from paperfallback.ui.print_dialog import RenderRunner, render_place
 
 if TYPE_CHECKING:
@@ -167,15 +167,17 @@ class ListPickerDialog(QDialog):
         except PaperFallbackError as exc:
             self.status_label.setText(str(exc))
             return
+        if self.output is not None and self.output.is_job_for(choice):  # one job, one ID set
+            self._act(self.output, action)
+            return
+        extract = extract_time(self.window_)
 
         def rendered(pack: RenderedPack) -> None:
             self._set_busy(False)
             self.status_label.setText(f"Ready: {pack.page_count} pages.")
-            output = PackOutput(self.window_, self.place, pack,
-                                on_finished=self.status_label.setText)
-            self.output = output
-            {"preview": output.preview, "print": output.print, "save": output.save}[action](
-                self)
+            self.output = PackOutput(self.window_, self.place, pack,
+                                     on_finished=self.status_label.setText, extract=extract)
+            self._act(self.output, action)
 
         def failed(exc: BaseException) -> None:
             self._set_busy(False)
@@ -186,6 +188,9 @@ class ListPickerDialog(QDialog):
         task = self.runner.start(render_job(choice, self.place), "Preparing the list…",
                                  on_success=rendered, on_failure=failed)
         task.cancelled.connect(lambda: self._set_busy(False))
+
+    def _act(self, output: PackOutput, action: str) -> None:
+        {"preview": output.preview, "print": output.print, "save": output.save}[action](self)
 
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.place_combo, self.day_combo, self.preview_button,

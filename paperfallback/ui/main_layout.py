@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -61,7 +63,7 @@ class MainWindowLayout(QMainWindow):
         body.setContentsMargins(10, 10, 10, 0)
         body.setSpacing(12)
         outer.addLayout(body, 1)
-        body.addLayout(self._build_actions())
+        body.addWidget(self._build_actions_area(central))
         self.pages = QStackedWidget(central)
         self.ward_page = self._build_ward_page()
         self.first_run_page = self._build_first_run_page()
@@ -87,6 +89,24 @@ class MainWindowLayout(QMainWindow):
         button.clicked.connect(slot)
         QShortcut(QKeySequence(shortcut), self, activated=button.click)
         return button
+
+    def _build_actions_area(self, parent: QWidget) -> QScrollArea:
+        """The action buttons in a frameless scroll area: on a short screen (1366×768 at
+        125 % scaling) the window shrinks and this column scrolls, instead of the window
+        running off the bottom of the screen with its status line."""
+        actions = QWidget(parent)
+        actions.setLayout(self._build_actions())
+        area = QScrollArea(parent)
+        area.setObjectName("actionsArea")
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setWidgetResizable(True)
+        area.setWidget(actions)
+        area.setMinimumWidth(actions.minimumSizeHint().width()
+                             + area.verticalScrollBar().sizeHint().width())
+        area.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.actions_area = area
+        return area
 
     def _build_actions(self) -> QVBoxLayout:
         column = QVBoxLayout()
@@ -133,6 +153,7 @@ class MainWindowLayout(QMainWindow):
         ward_label = QLabel("&Ward:", page)
         self.ward_combo = QComboBox(page)
         self.ward_combo.setMinimumWidth(220)
+        self.ward_combo.setPlaceholderText("Choose a ward…")
         self.ward_combo.setToolTip("Choose which ward's patients to list, or all patients.")
         ward_label.setBuddy(self.ward_combo)
         search_label = QLabel("&Search:", page)
@@ -151,6 +172,14 @@ class MainWindowLayout(QMainWindow):
         controls.addWidget(self.search_edit, 1)
         controls.addWidget(self.count_label)
         layout.addLayout(controls)
+        self.ward_problem_label = QLabel(page)
+        self.ward_problem_label.setObjectName("wardProblem")
+        self.ward_problem_label.setWordWrap(True)
+        self.ward_problem_label.setTextFormat(Qt.TextFormat.RichText)
+        self.ward_problem_label.setStyleSheet(
+            f"background: {theme.STALE_RED}; color: white; padding: 6px;")
+        self.ward_problem_label.setVisible(False)
+        layout.addWidget(self.ward_problem_label)
 
         self.model = PatientTableModel()
         self.table = QTableView(page)

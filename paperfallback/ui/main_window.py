@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QWidget
 
@@ -20,10 +20,10 @@ from paperfallback.cache.ward_summary import (
     CacheLevel,
     PatientSummary,
     cache_banner,
-    home_ward,
     search_ids,
     ward_summaries,
 )
+from paperfallback.cache.wards import UnknownWard, home_ward, ward_label
 from paperfallback.cache.work_db import WORK_FILE, open_work_db
 from paperfallback.domain.errors import PaperFallbackError, WrongKey
 from paperfallback.domain.keyed import KeyedSource
@@ -39,6 +39,9 @@ from paperfallback.ui.prompts import Prompts
 
 WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
 STATUS_REFRESH_MS = 30_000
+# Small enough for 1366×768 at 125 % display scaling (1093×614 logical pixels, less the
+# taskbar and title bar); below it the action column scrolls rather than clips.
+MINIMUM_SIZE = QSize(800, 480)
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +55,7 @@ class MainWindow(CacheJobs):
         self.store: CacheStore | None = None
         self.settings = Settings()
         self.settings_problem = ""
+        self.ward_problem = ""  # the ward setting matches no ward (shown above the list)
         self.status: CacheStatus | None = None
         self.tasks: list[BackgroundTask] = []
         self._summaries: list[PatientSummary] = []
@@ -59,7 +63,7 @@ class MainWindow(CacheJobs):
         self._child_windows: list[QWidget] = []
         self.reviewer = ""  # the last NEWS2 reviewer's name, offered again this session
         self.setWindowTitle(WINDOW_TITLE)
-        self.setMinimumSize(1000, 640)
+        self.setMinimumSize(MINIMUM_SIZE)  # the layouts decide above this; see ui.app
         self._build()
         self._build_menus()
         self._status_timer = QTimer(self)
@@ -127,8 +131,12 @@ class MainWindow(CacheJobs):
                 "it. You can still print <b>blank forms</b>.<br><br>"
                 f"<small>{_escape(str(exc))}</small>")
             return
-        if self.focusWidget() is None:
+        if not self.ward_chosen():
+            self.ward_combo.setFocus()
+        elif self.focusWidget() is None:
             self.print_ward_button.setFocus()
+        if not self.actions_area.isAncestorOf(self.focusWidget()):
+            self.actions_area.verticalScrollBar().setValue(0)  # Print ward pack in sight
 
     def _banner(self) -> CacheBanner:
         assert self.status is not None
@@ -196,32 +204,60 @@ class MainWindow(CacheJobs):
             self._show_flag_count()
 
     def _fill_wards(self, store: CacheStore) -> None:
+        """The ward switcher: the ward shown stays; else this PC's ward from settings
+        (``""``: all patients). A setting that matches no ward leaves no ward chosen and
+        says so above the list (paperfallback.cache.wards): never another ward's list."""
         wards = store.wards()
-        current = self.current_ward_code() if self.ward_combo.count() else None
+        chosen = self.ward_combo.currentIndex() >= 0
+        current: str | None = self.current_ward_code() if chosen else None
         self.model.ward_names = {w.code: w.name for w in wards}
+        try:
+            home = home_ward(self.settings.ward, wards)
+            self.ward_problem = ""
+        except UnknownWard as exc:
+            home = None
+            self.ward_problem = str(exc)
+        if current is None and not self.ward_problem:
+            current = home.code if home else ALL_WARDS
         self.ward_combo.blockSignals(True)
         self.ward_combo.clear()
         for ward in wards:
-            self.ward_combo.addItem(f"{ward.name} ({ward.code})", ward.code)
+            self.ward_combo.addItem(ward_label(ward), ward.code)
         self.ward_combo.addItem("All patients", ALL_WARDS)
-        if current is None:
-            home = home_ward(self.settings.ward, wards)
-            current = home.code if home else ALL_WARDS
-        index = self.ward_combo.findData(current)
-        self.ward_combo.setCurrentIndex(max(index, 0))
+        # A ward gone from a new extract is not replaced by the next one in the list.
+        self.ward_combo.setCurrentIndex(-1 if current is None
+                                        else self.ward_combo.findData(current))
+        if self.ward_combo.currentIndex() < 0 and not self.ward_problem:
+            self.ward_problem = (f"The ward shown before ({current}) is not in the new "
+                                 "patient data.")
         self.ward_combo.blockSignals(False)
         self._ward_changed()
+
+    def ward_chosen(self) -> bool:
+        """A ward (or "All patients") is chosen: the list and Ctrl+P have something to do."""
+        return self.ward_combo.currentIndex() >= 0
 
     def current_ward_code(self) -> str:
         data = self.ward_combo.currentData()
         return str(data) if data is not None else ALL_WARDS
 
     def current_ward_name(self) -> str:
+        if not self.ward_chosen():
+            return "No ward chosen"
         code = self.current_ward_code()
         return self.model.ward_names.get(code, "All patients") if code else "All patients"
 
     def _ward_changed(self) -> None:
         if self.store is None:
+            return
+        self._show_ward_problem()
+        self.print_ward_button.setEnabled(self.ward_chosen())
+        if not self.ward_chosen():
+            self._summaries = []
+            self.model.set_rows([])
+            self._show_flag_count()
+            self.count_label.setText("Choose your ward in the list")
+            self.setWindowTitle(f"{self.current_ward_name()} — {WINDOW_TITLE}")
             return
         code = self.current_ward_code()
         keyed, flags = self._work_store_reads()
@@ -231,6 +267,18 @@ class MainWindow(CacheJobs):
         self.table.setColumnHidden(Column.WARD, bool(code))
         self.setWindowTitle(f"{self.current_ward_name()} — {WINDOW_TITLE}")
         self._apply_search()
+
+    def _show_ward_problem(self) -> None:
+        """The red line above the list while the ward setting matches no ward."""
+        if not self.ward_problem:
+            self.ward_problem_label.setVisible(False)
+            return
+        then = ("Choose your ward in the list above before printing." if not
+                self.ward_chosen() else "You chose the ward shown; check it before printing.")
+        problem = self.ward_problem[:1].upper() + self.ward_problem[1:]
+        self.ward_problem_label.setText(
+            f"<b>Ward not found.</b> {_escape(problem)}<br><b>{then}</b>")
+        self.ward_problem_label.setVisible(True)
 
     def _work_store_reads(self) -> tuple[KeyedSource | None, dict[str, list[News2Flag]]]:
         """Observations keyed back from paper (long outages), read now, so the latest NEWS2
@@ -243,7 +291,7 @@ class MainWindow(CacheJobs):
         try:
             conn = open_work_db(self.ctx.data_dir, key, key_source=source)
             try:
-                by_patient = keyed_by_patient(conn)
+                by_patient = keyed_by_patient(conn, self.ctx.catalogue)
                 flags = open_news2_flags(EntriesStore(conn))
             finally:
                 conn.close()
@@ -353,6 +401,10 @@ class MainWindow(CacheJobs):
 
     def open_print_ward_pack(self, *, prefer_selected: bool = False) -> None:
         if self.store is None or self.status is None or not self.status.has_snapshot:
+            return
+        if not self.ward_chosen():  # a ward setting that matches no ward: never guess
+            self.statusBar().showMessage("Choose your ward in the list first.", 10_000)
+            self.ward_combo.setFocus()
             return
         from paperfallback.ui.print_dialog import PrintDialog
 

@@ -85,7 +85,8 @@ def render_job(choice: PackChoice, place: RenderPlace, *,
                            key_source=place.key_source) as register:
             allocator: IdAllocator = MemoryAllocator(pc_code="T1") if count_only else register
             return render_choice(choice, place, allocator, control,
-                                 keyed=KeyedObservations(register.connection))
+                                 keyed=KeyedObservations(register.connection,
+                                                         place.catalogue))
 
     return job
 

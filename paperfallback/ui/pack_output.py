@@ -1,5 +1,9 @@
 """Preview, print or save one rendered pack, recording its forms in the register only
-once they have really been printed (spooled without error) or saved."""
+once they have really been printed (spooled without error) or saved.
+
+One ``PackOutput`` is one print job: Preview, Print and Save PDF of the same choice reuse
+it (``is_job_for``), so they share one set of form IDs, recorded once; a changed choice or
+a new extract is a new job, rendered anew with new IDs."""
 
 from __future__ import annotations
 
@@ -13,13 +17,19 @@ from PySide6.QtWidgets import QWidget
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.settings import Settings
 from paperfallback.ui.background import TaskControl
-from paperfallback.ui.pack_jobs import RenderedPack, RenderPlace, record_issued
+from paperfallback.ui.pack_jobs import PackChoice, RenderedPack, RenderPlace, record_issued
 from paperfallback.ui.preview import PreviewDialog
 from paperfallback.ui.printing import PrinterChoice, PrintOutcome, send_pdf
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
 
+
+
+def extract_time(window: MainWindow) -> object:
+    """When the extract the window shows was imported (a new one means a new job)."""
+    status = window.status
+    return status.imported_at if status is not None else None
 
 
 def remembered_printer(settings: Settings, ward_code: str) -> str:
@@ -30,8 +40,10 @@ class PackOutput:
     """One rendered pack and what the user does with it."""
 
     def __init__(self, window: MainWindow, place: RenderPlace, pack: RenderedPack, *,
-                 on_finished: Callable[[str], None] | None = None) -> None:
+                 on_finished: Callable[[str], None] | None = None,
+                 extract: object = None) -> None:
         self.window = window
+        self.extract = extract  # extract_time() when the render started
         self.place = place
         self.pack = pack
         self.on_finished = on_finished
@@ -40,6 +52,10 @@ class PackOutput:
         self.error: str = ""
         self.printing = False
         self.preview_dialog: PreviewDialog | None = None
+
+    def is_job_for(self, choice: PackChoice) -> bool:
+        """Preview, Print or Save of ``choice`` is this job again (same pages, same IDs)."""
+        return self.pack.choice == choice and self.extract == extract_time(self.window)
 
     # ---- preview ----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from paperfallback.ui.banners import DowntimeBanner
+from paperfallback.ui.screen_fit import fit_window
 
 THUMB_WIDTH_PX = 110
 THUMBS_PER_TICK = 8
@@ -49,7 +50,7 @@ class PreviewDialog(QDialog):
                  on_save: Callable[[QWidget], None]) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Preview — {title} — DOWNTIME COPY")
-        self.resize(1100, 820)
+        fit_window(self, preferred=QSize(1100, 820))  # a 1366×768 screen: less tall
         self.document, self._buffer = load_pdf(pdf, self)
         self._next_thumb = 0
 

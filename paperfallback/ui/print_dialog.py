@@ -36,7 +36,7 @@ from paperfallback.ui.pack_jobs import (
     RenderPlace,
     render_job,
 )
-from paperfallback.ui.pack_output import PackOutput
+from paperfallback.ui.pack_output import PackOutput, extract_time
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -151,7 +151,7 @@ class PrintDialog(QDialog):
         self.ward_name = ward_name
         self.selected_ids = list(selected_ids or [])
         self.place = render_place(window)
-        self.output: PackOutput | None = None
+        self.output: PackOutput | None = None  # the print job: one render, one set of IDs
         self.page_count: int | None = None
         self._count_task: BackgroundTask | None = None
         title = (f"Print ward pack — {ward_name}" if kind == "ward" else "Print blank forms")
@@ -461,10 +461,17 @@ class PrintDialog(QDialog):
     # ---- render, then preview / print / save ------------------------------------------
 
     def render_then(self, action: Callable[[PackOutput], None]) -> None:
+        """Preview, print or save the print job of the current choice. One job, one set of
+        form IDs: a later Preview, Print or Save of the same choice reuses the rendered
+        pack (the register records its forms once, when first printed or saved); a changed
+        choice or a new extract is a new job with its own render and IDs."""
         choice = self.choice()
         problem = self._problem(choice)
         if problem:
             self.status_label.setText(problem)
+            return
+        if self.output is not None and self.output.is_job_for(choice):
+            action(self.output)
             return
         if self._count_task is not None:
             self._count_task.cancel()
@@ -477,7 +484,7 @@ class PrintDialog(QDialog):
             self.count_label.setText(_pages_text(pack))
             self.status_label.setText(f"Ready: {pack.page_count} pages.")
             self.output = PackOutput(self.window_, self.place, pack,
-                                     on_finished=self._finished)
+                                     on_finished=self._finished, extract=extract)
             action(self.output)
 
         def failed(exc: BaseException) -> None:
@@ -486,6 +493,7 @@ class PrintDialog(QDialog):
             self.status_label.setText(f"The pages could not be prepared: {message}")
             self.window_.prompts.error(self, "The pages could not be prepared", message)
 
+        extract = extract_time(self.window_)
         task = self.runner.start(render_job(choice, self.place), "Preparing the pages…",
                                  on_success=rendered, on_failure=failed)
         task.cancelled.connect(lambda: self._set_busy(False))

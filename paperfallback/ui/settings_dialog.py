@@ -9,7 +9,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtPrintSupport import QPrinterInfo
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,9 +26,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from paperfallback.cache.wards import home_ward, ward_label
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.domain.records import Ward
 from paperfallback.register.ids import normalise_pc_code
 from paperfallback.settings import Settings
+from paperfallback.ui.screen_fit import fit_window
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -56,10 +59,11 @@ class SettingsDialog(QDialog):
         self.site_edit.setToolTip("The trust's site code, printed on every page.")
         self.ward_combo = QComboBox(self)
         self.ward_combo.setEditable(True)
-        self.ward_combo.setToolTip("The ward this PC belongs to: the app opens on it.")
-        self.ward_combo.addItem("(first ward in the data)", "")
+        self.ward_combo.setToolTip("The ward this PC belongs to: the app opens on it. Pick "
+                                   "it from the list, or type its code or full name.")
+        self.ward_combo.addItem("(all wards)", "")
         for ward in self._wards():
-            self.ward_combo.addItem(f"{ward.name} ({ward.code})", ward.code)
+            self.ward_combo.addItem(ward_label(ward), ward.code)
         index = self.ward_combo.findData(self.settings.ward)
         if index >= 0:
             self.ward_combo.setCurrentIndex(index)
@@ -140,9 +144,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(forms_box, 1)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
-        self.resize(640, 720)
+        fit_window(self, preferred=QSize(640, 720))  # Save stays on a 1366×768 screen
 
-    def _wards(self) -> list[object]:
+    def _wards(self) -> list[Ward]:
         store = self.window_.store
         try:
             return list(store.wards()) if store is not None else []
@@ -189,8 +193,12 @@ class SettingsDialog(QDialog):
         settings = deepcopy(self.settings)
         settings.site_code = self.site_edit.text().strip() or settings.site_code
         index = self.ward_combo.findText(self.ward_combo.currentText())
-        settings.ward = (str(self.ward_combo.itemData(index) or "") if index >= 0
-                         else self.ward_combo.currentText().strip())
+        typed = self.ward_combo.currentText().strip()
+        settings.ward = str(self.ward_combo.itemData(index) or "") if index >= 0 else typed
+        wards = self._wards()
+        if index < 0 and typed and wards:  # a typed ward must be one of the data's wards
+            home = home_ward(typed, wards)  # UnknownWard: "Not saved", with the list
+            settings.ward = home.code if home else ""
         settings.pc_id = self.pc_id_edit.text().strip() or settings.pc_id
         code = self.pc_code_edit.text().strip()
         settings.pc_code = normalise_pc_code(code) if code else ""

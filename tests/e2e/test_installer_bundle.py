@@ -74,7 +74,7 @@ def test_bundled_app_builds_the_demo_and_passes_its_self_test(
     assert test.returncode == 0, test.stdout + test.stderr
     lines = test.stdout.splitlines()
     # the demo data folder has no pc_code: a WARN line, not a failure (docs/install.md)
-    assert len(lines) == 7 and all(line.startswith(("PASS ", "WARN pc_code not set"))
+    assert len(lines) == 8 and all(line.startswith(("PASS ", "WARN pc_code not set"))
                                    for line in lines), lines
     forms_line = next(line for line in lines if "forms load from" in line)
     assert str(BUNDLE / "_internal" / "forms") in forms_line  # the bundle's, not the source's

@@ -66,7 +66,7 @@ def test_wrong_key_fails_cleanly_and_skips_what_needs_the_cache(
     lines = _lines(capsys)
     assert lines[2].startswith("FAIL cache opens with key from PAPERFALLBACK_KEY: cannot decrypt")
     assert "FAIL skipped: the cache did not open" in lines
-    assert len(lines) == 7  # every check still reports a line
+    assert len(lines) == 8  # every check still reports a line
 
 
 def test_empty_cache_fails(capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,7 +102,7 @@ def test_self_test_runs_as_a_subprocess_headless(demo_data_dir: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("PASS ") == 6 and done.stdout.count("WARN ") == 1
+    assert done.stdout.count("PASS ") == 7 and done.stdout.count("WARN ") == 1
 
 
 def test_an_unset_pc_code_warns_but_does_not_fail(

@@ -9,10 +9,37 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pf_ui_helpers import FakePrompts, tiny_snapshot, write_cache
+from pf_ui_helpers import (
+    FakePrompts,
+    describe,
+    flush_deletes,
+    leaked_windows,
+    tiny_snapshot,
+    top_level_ids,
+    write_cache,
+)
 
 from paperfallback.cli.context import AppContext
 from paperfallback.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_windows(qapp: Any) -> Iterator[None]:
+    """Fail a test that leaves a new top-level widget behind (as napari's
+    ``make_napari_viewer`` does): every window and dialog a test opens must be closed and
+    deleted by the end of the test, or by the fixture that made it (``make_window``).
+    A leaked window keeps threads, stores and timers alive into the next test."""
+    before = top_level_ids()
+    yield
+    leaked = leaked_windows(before)
+    names = ", ".join(describe(w) for w in leaked)
+    for widget in leaked:  # do not let one leak fail the tests after it
+        widget.close()
+        widget.deleteLater()
+    flush_deletes()
+    if leaked:
+        pytest.fail("top-level widgets leaked (close them in the test or its fixture): "
+                    + names, pytrace=False)
 
 
 @pytest.fixture
@@ -22,11 +49,22 @@ def prompts() -> FakePrompts:
 
 @pytest.fixture
 def tiny_cache(data_dir: Path) -> Path:
-    """The tiny ward, data as of 10 minutes ago."""
+    """The tiny ward, data as of 10 minutes ago; this PC's ward is set to Aneurin Ward (AN),
+    as IT sets it on a ward PC (``"ward": ""`` would list all wards)."""
     from paperfallback.cache.staleness import utc_now
 
     write_cache(data_dir, "test-key-not-secret", tiny_snapshot(utc_now() - timedelta(minutes=10)))
+    Settings(ward="AN").save(data_dir)
     return data_dir
+
+
+@pytest.fixture
+def demo_data_dir(demo_data_dir: Path) -> Path:
+    """The demo hospital, on a PC whose ward is the demo's first ward (W3), as IT sets it."""
+    from paperfallback.cache.demo import FULL_WARD_CODE
+
+    Settings(ward=FULL_WARD_CODE).save(demo_data_dir)
+    return demo_data_dir
 
 
 @pytest.fixture

@@ -117,3 +117,42 @@ def open_ward_dialog(window: Any, qtbot: Any, *, timeout_ms: int = 60_000) -> An
     qtbot.waitUntil(dialog.isActiveWindow)
     qtbot.waitUntil(lambda: dialog.page_count is not None, timeout=timeout_ms)
     return dialog
+
+
+# ---- leaked top-level widgets (the no_leaked_windows fixture) --------------------------------
+
+def _pointer(widget: Any) -> int:
+    import shiboken6
+
+    return int(shiboken6.getCppPointer(widget)[0])
+
+
+def top_level_ids() -> set[int]:
+    """The C++ addresses of the application's top-level widgets now."""
+    from PySide6.QtWidgets import QApplication
+
+    return {_pointer(w) for w in QApplication.topLevelWidgets()}
+
+
+def flush_deletes() -> None:
+    """Run pending ``deleteLater`` calls (pytest-qt closes registered widgets that way)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        QCoreApplication.processEvents()
+
+
+def leaked_windows(before: set[int]) -> list[Any]:
+    """Top-level widgets that were not there before and are still alive after the test:
+    visible ones, and hidden ones not deleted (a closed dialog without WA_DeleteOnClose)."""
+    from PySide6.QtWidgets import QApplication
+
+    flush_deletes()
+    return [w for w in QApplication.topLevelWidgets() if _pointer(w) not in before]
+
+
+def describe(widget: Any) -> str:
+    title = widget.windowTitle() or widget.objectName()
+    state = "visible" if widget.isVisible() else "hidden"
+    return f"{type(widget).__name__}({title!r}, {state})"

@@ -251,7 +251,7 @@ def test_double_entry_discrepancy_resolved_from_the_paper(
         _type(qtbot, pulse)
         window.store.set_double_entry(issued.instance_id, True)
         window.finish_form()  # warns: required fields (SpO2, ...) left empty
-        assert "required field(s) are empty: spo2 (column 1)" in window.status_label.text()
+        assert "required field(s) are empty: SpO2 (column 1)" in window.status_label.text()
         assert QApplication.focusWidget() is window.field("observations", 0, "spo2")
         window.finish_form()  # the clerk confirms: the paper has nothing there
     with EntriesStore.open(data_dir, KEY) as store:
@@ -288,3 +288,27 @@ def test_reconciliation_view(
     assert "Not come back yet: 2" in window.reconciliation.summary.text()
     assert window.reconciliation.instances.rowCount() == 2
     assert isinstance(window.clerk_edit, QLineEdit)
+
+
+def test_the_screen_scores_a_column_on_the_scale_printed_on_the_chart(
+    qtbot: Any, open_window: Callable[[], KeyingWindow],
+    record_issued: Callable[..., list[IssuedForm]], tmp_path: Path,
+) -> None:
+    """Issue 11: "Scale used" left blank scores on the scale printed on the chart (kept on
+    the issued form), as the workbook, CSV/xlsx, FHIR and the next chart do; not on
+    whatever the cache says today. SpO2 97 on O2 on Scale 2: 3 + oxygen 2 = 5."""
+    issued = _printed(record_issued, spo2_scale=2)
+    window = open_window()
+    _start(qtbot, window, "Ann Wyn", issued.instance_id)
+    column = {"obs_time": _hhmm(2), "resp_rate": "16", "spo2": "97", "spo2_scale": "",
+              "oxygen": "o2", "sbp": "120", "pulse": "70", "acvpu": "a", "temp": "37.0",
+              "news2_total": "5"}
+    for field_id, _value in NEWS2_COLUMN:
+        assert QApplication.focusWidget() is window.field("observations", 0, field_id)
+        _type(qtbot, column.get(field_id, ""))
+        if field_id == "news2_total":
+            break
+    assert window.form_widget is not None
+    assert window.form_widget.scores[("observations", 0)].text() == "5 (medium), SpO2 scale 2"
+    assert "NEWS2" not in window.status_label.text()
+    window.grab().save(str(tmp_path / "keying-scale-2.png"))

@@ -36,7 +36,7 @@ def test_opens_on_the_pcs_own_ward_with_fresh_status(tiny_cache: Path, make_wind
     assert window.print_ward_button.isEnabled()
 
 
-def test_first_ward_when_settings_name_none(tiny_cache: Path, make_window: Any) -> None:
+def test_ward_list_columns_of_the_pcs_ward(tiny_cache: Path, make_window: Any) -> None:
     window = make_window(tiny_cache)
     assert window.current_ward_code() == "AN"
     assert _column(window, Column.BED) == ["Bed 1", "Bed 2", "Bed 10"]

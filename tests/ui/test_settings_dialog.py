@@ -63,10 +63,29 @@ def test_settings_are_saved_and_applied(tiny_cache: Path, make_window: Any, qtbo
 
 def test_a_bad_pc_code_is_refused(tiny_cache: Path, make_window: Any, qtbot: Any) -> None:
     window = make_window(tiny_cache)
+    before = (tiny_cache / "settings.json").read_bytes()
     dialog = _open(window, qtbot)
     dialog.pc_code_edit.setText("UU!")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     assert "Not saved" in dialog.error_label.text()
     assert "PC code" in dialog.error_label.text()
-    assert not (tiny_cache / "settings.json").exists()
+    assert (tiny_cache / "settings.json").read_bytes() == before  # nothing saved
     assert dialog.isVisible()
+
+
+def test_a_ward_that_matches_no_ward_is_refused(
+        tiny_cache: Path, make_window: Any, qtbot: Any) -> None:
+    window = make_window(tiny_cache)
+    before = (tiny_cache / "settings.json").read_bytes()
+    dialog = _open(window, qtbot)
+    assert dialog.ward_combo.itemText(0) == "(all wards)"
+    dialog.ward_combo.setEditText("Aneurin")  # a start of a name is not a ward
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    error = dialog.error_label.text()
+    assert "Not saved" in error and "'Aneurin'" in error
+    assert "Aneurin Ward (AN)" in error and "Bevan Ward (BV)" in error
+    assert (tiny_cache / "settings.json").read_bytes() == before
+    dialog.ward_combo.setEditText("bevan ward")  # a full name, any case: saved as its code
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert Settings.load(tiny_cache).ward == "BV"
+    assert window.current_ward_code() == "BV"

@@ -125,3 +125,33 @@ def test_clinics_with_phones_and_theatre_lists(demo: Snapshot) -> None:
 def test_alerts_include_resuscitation_and_infection(demo: Snapshot) -> None:
     texts = " ".join(a.text for a in demo.alerts)
     assert "DNACPR" in texts and "MRSA" in texts and "falls" in texts
+
+
+# A penicillin allergy rules out every penicillin (amoxicillin, co-amoxiclav, ...): BNF,
+# "Penicillins: contra-indications". Written here, independently of the demo's own table.
+CONFLICTS = {"penicillin": ("penicillin", "amoxicillin", "co-amoxiclav", "flucloxacillin",
+                            "piperacillin", "benzylpenicillin", "phenoxymethylpenicillin"),
+             "codeine": ("codeine", "co-codamol"), "ibuprofen": ("ibuprofen",),
+             "trimethoprim": ("trimethoprim",)}
+
+
+@pytest.mark.parametrize("seed", [7, 2018])
+def test_no_patient_is_prescribed_what_they_are_allergic_to(
+        seed: int, tmp_path: Path) -> None:
+    """Issue #13 item 14: CLARKE Eluned (bed 11, penicillin anaphylaxis) was prescribed
+    amoxicillin with no flag; the demo must not teach staff to overlook conflicts."""
+    folder = write_demo_extract(tmp_path, seed=seed, now=NOW)
+    snapshot = read_extract([folder])
+    allergic: dict[str, set[str]] = defaultdict(set)
+    for allergy in snapshot.allergies:
+        if not allergy.no_known_allergies:
+            allergic[allergy.patient_id].add(allergy.substance.casefold())
+    assert any("penicillin" in s for subs in allergic.values() for s in subs)
+    conflicts = []
+    for rx in snapshot.prescriptions:
+        drug = rx.drug.casefold()
+        for substance in allergic.get(rx.patient_id, ()):
+            words = CONFLICTS.get(substance, (substance,))
+            if any(w in drug for w in words):
+                conflicts.append((rx.patient_id, substance, rx.drug))
+    assert conflicts == []

@@ -154,3 +154,21 @@ def test_a_bad_settings_file_still_gives_the_bundled_forms(tmp_path: Path) -> No
     (data / "settings.json").write_text('{"stale_minutes": "sixty"}', encoding="utf-8")
     ctx = AppContext(data_dir_option=str(data))
     assert "news2" in ctx.catalogue and ctx.catalogue.problems == []
+
+
+def test_codes_by_name_come_from_the_terminology_module(tmp_path: Path) -> None:
+    from paperfallback.domain.terminology import NEWS2_TOTAL, URINE_OUTPUT, VITAL_CODES
+
+    forms = load_catalogue()
+    assert [(c.system, c.code) for c in forms.get("fluid-balance").field("out_urine").code] \
+        == [(URINE_OUTPUT.system, URINE_OUTPUT.code)]
+    assert forms.get("news2").field("news2_total").code[0].display == NEWS2_TOTAL.display
+    path = tmp_path / "site-check.yaml"
+    path.write_text(SITE_FORM.replace("max: 40}", "max: 40, code: [VITAL_CODES.sbp]}"),
+                    encoding="utf-8")
+    assert [c.code for c in load_form(path).field("ck_score").code] == [
+        c.code for c in VITAL_CODES["sbp"]]
+    path.write_text(SITE_FORM.replace("max: 40}", "max: 40, code: [VITAL_CODES.sbpp]}"),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=r"fields\[1\]\.code.*'VITAL_CODES\.sbpp' is not a code"):
+        load_form(path)

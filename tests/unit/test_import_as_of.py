@@ -91,8 +91,13 @@ def test_a_future_data_as_of_is_refused_naming_its_source(tmp_path: Path) -> Non
     option = tmp_path / "o"
     option.mkdir()
     folder = _folder(option, stamp="2026-03-02T09:00:00Z", manifest=None, updated=None)
-    with pytest.raises(InputError, match="--as-of option") as err:
+    with pytest.raises(InputError, match="data-as-of time given for the import") as err:
         read_extract([folder], as_of=datetime(2027, 6, 1, 10, 0), now=NOW)
+    assert err.value.where is None  # the core names no flag (the app shows its errors)
+    from paperfallback.cli.cache_cmd import parse_as_of
+
+    with pytest.raises(InputError, match="in the future") as err:
+        parse_as_of("2099-06-01T10:00")  # the CLI names its own flag
     assert err.value.where == "--as-of"
 
 

@@ -28,7 +28,7 @@ from paperfallback.cache.ward_summary import latest_news2
 from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.keyed import rescore_keyed
 from paperfallback.domain.news2 import News2Observation, score
-from paperfallback.domain.news2_input import news2_input, spo2_scale_for
+from paperfallback.domain.news2_input import chart_spo2_scale, news2_input, spo2_scale_for
 from paperfallback.domain.records import ObservationKind
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.fhir_news2 import news2_column
@@ -207,6 +207,7 @@ def test_the_scale_rule_keyed_then_printed_then_scale_1() -> None:
     assert spo2_scale_for("2", 1) == 2 and spo2_scale_for(" 1 ", 2) == 1
     assert spo2_scale_for(None, 2) == 2 and spo2_scale_for("", 2) == 2
     assert spo2_scale_for(None, None) == 1 and spo2_scale_for("3", None) == 1
+    assert chart_spo2_scale(2) == 2 and chart_spo2_scale(None) == 1  # printed: EPR, else 1
     keyed = {"resp_rate": "16", "spo2": "97", "oxygen": "O2", "sbp": "120", "pulse": "70",
              "acvpu": "A", "temp": "37.0"}
     assert news2_input(keyed, printed_scale=2).total == 5  # SpO2 97 on O2: 3 + oxygen 2
@@ -214,3 +215,44 @@ def test_the_scale_rule_keyed_then_printed_then_scale_1() -> None:
     assert news2_input({**keyed, "spo2_scale": "1"}, printed_scale=2).total == 2
     missing = news2_input({**keyed, "acvpu": "X", "temp": None}, printed_scale=1)
     assert missing.total is None and missing.missing == ("acvpu", "temp")
+
+
+def test_a_site_chart_with_its_own_field_ids_scores_by_declared_roles(tmp_path: Path) -> None:
+    """A site's NEWS2 chart need not use the bundled field ids: every path finds the
+    parameters through the roles it declares (news2.resp_rate ...), so the screen and
+    the FHIR export agree on it too."""
+    text = (Path(__file__).resolve().parents[2] / "forms" / "news2.yaml").read_text("utf-8")
+    for old, new in (("resp_rate", "site_rr"), ("spo2_scale", "site_scale"),
+                     ("spo2", "site_sat"), ("news2_total", "site_total")):
+        text = text.replace(f"id: {old}\n", f"id: {new}\n").replace(f"field: {old},",
+                                                                     f"field: {new},")
+    text = text.replace("id: news2\n", "id: site-news2\n", 1)
+    (tmp_path / "site-news2.yaml").write_text(text, encoding="utf-8")
+    site = load_catalogue(tmp_path).get("site-news2")
+    assert {"site_rr", "site_sat", "site_scale", "site_total"} <= {f.id for _, f in site.fields()}
+    column = Column(16, 97, "O2", 120, 70, "A", 37.0, keyed_scale=None, printed_scale=2,
+                    epr_scale=None)
+    keyed = {**column.keyed(), "site_rr": "16", "site_sat": "97", "site_total": "5"}
+    del keyed["resp_rate"], keyed["spo2"]
+    with _work_store() as (_folder, conn):
+        register, store = Register(conn, pc_code="T1"), EntriesStore(conn)
+        issued = IssuedForm(
+            instance_id=register.instance_id(), form_id="site-news2", form_version="1",
+            scope="patient", page_count=2, printed_at=NOW - timedelta(hours=3), pc_id="pc",
+            patient_id="p1", nhs_number="9434765919", spo2_scale=2)
+        register.record(issued)
+        session = KeyingSession(store, form_layout(site), issued, clerk="Ann",
+                                ctx=KeyingContext(printed_at=issued.printed_at, now=NOW))
+        session.enter("observations", 0, "obs_time", OBS_TIME.isoformat())
+        for field_id, value in keyed.items():
+            assert session.enter("observations", 0, field_id, value).notice == ""
+        result = session.column_score("observations", 0)
+        assert result is not None and result.computed is not None
+        [exported] = read_forms(store, register, load_catalogue(tmp_path), None,
+                                site_code="T", instance_ids=[issued.instance_id]).forms
+        next_chart = rescore_keyed(keyed_observations(conn, "p1", load_catalogue(tmp_path)),
+                                   default_scale=None)
+    assert result.computed.total == column.expected() == 5
+    assert _fhir_total(exported) == 5 and _csv_total(exported) == 5
+    [total] = [o for o in next_chart if o.kind is ObservationKind.NEWS2_TOTAL]
+    assert total.value == 5 and latest_news2(next_chart, None) is not None

@@ -120,13 +120,14 @@ def test_round_trip_bad_cells_and_idempotency(
     # Same workbook a third time: nothing changes at all.
     third = _import(data_dir, out)
     assert third.ok and third.fields_changed == 0
-    # A changed value is an audited edit.
+    # A changed value is an audited edit, by the clerk who owns the pass (another clerk's
+    # workbook cannot overwrite it: issue #13 item 7).
     _fill(out, {3: {"pulse": 74}})
-    fourth = _import(data_dir, out, clerk="Bob")
+    fourth = _import(data_dir, out, clerk="Ann")
     assert fourth.fields_changed == 1
     with EntriesStore.open(data_dir, KEY) as store:
         last = store.audit(issued[0].instance_id)[-1]
-        assert (last.old_value, last.new_value, last.changed_by) == ("72", "74", "Bob")
+        assert (last.old_value, last.new_value, last.changed_by) == ("72", "74", "Ann")
 
 
 def test_empty_rows_are_ignored(

@@ -156,3 +156,23 @@ def test_a_set_stamped_minutes_apart_is_one_column() -> None:
     points = time_points(record, CHART)
     assert [p.moment for p in points] == [T0, T0 + timedelta(minutes=5), T0 + timedelta(hours=1)]
     assert points[0].values == {"resp_rate": "18", "pulse": "80", "temp": "37.0"}
+
+
+def test_the_printed_scale_is_recorded_on_the_issued_form(
+    sample_data_dir: Path, sample_as_of: datetime
+) -> None:
+    """The SpO2 scale is decided once, at print time, printed on the chart and recorded in
+    the register; every later path scores the chart's columns on it (issue 11 item 2)."""
+    buffer = io.BytesIO()
+    with CacheStore.open(sample_data_dir, os.environ["PAPERFALLBACK_KEY"]) as store:
+        printed = render_pack(PackRequest(patient_ids=("RM100001",), forms=("news2", "mar")),
+                              store, load_catalogue(), Settings(), out=buffer,
+                              allocate_ids=MemoryAllocator(), now=sample_as_of)
+        blank = render_pack(PackRequest(blank_form="news2"), store, load_catalogue(),
+                            Settings(), out=io.BytesIO(), allocate_ids=MemoryAllocator(),
+                            now=sample_as_of)
+    scales = {i.form_id: i.spo2_scale for i in printed.issued}
+    assert scales == {"news2": 2, "mar": None}  # the sample patient is on Scale 2
+    assert "SpO2 scale recorded in the EPR: Scale 2." in \
+        pymupdf.open(stream=buffer.getvalue(), filetype="pdf")[0].get_text()
+    assert [i.spo2_scale for i in blank.issued] == [None]  # the nurse circles it on paper

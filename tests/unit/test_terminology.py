@@ -81,13 +81,17 @@ def test_news2_form_codes_are_read_back_as_their_own_parameter() -> None:
 
 
 def test_no_code_literal_lives_outside_the_terminology_module() -> None:
-    """One place: a SNOMED CT or LOINC code written anywhere else in the package is a
-    second copy that can drift (as the scale 2 code did)."""
+    """One place: a SNOMED CT or LOINC code, or a code or NHS identifier system, written
+    anywhere else in the package is a second copy that can drift (as the scale 2 code
+    did). Comments may name them."""
     # (Synthetic NHS numbers, 999 000 0000-999 999 9999, are not codes.)
-    literal = re.compile(r"[\"'](?:(?!999\d{7}[\"'])[1-9]\d{5,17}|\d{3,6}-\d)[\"']")
+    literal = re.compile(r"[\"'](?:(?!999\d{7}[\"'])[1-9]\d{5,17}|\d{3,6}-\d|"
+                         r"https?://(?:snomed\.info|loinc\.org|unitsofmeasure\.org|"
+                         r"fhir\.nhs\.uk)[^\"']*)[\"']")
     found = [f"{path.relative_to(PACKAGE)}: {match.group()}"
              for path in PACKAGE.rglob("*.py") if path.name != "terminology.py"
-             for match in literal.finditer(path.read_text(encoding="utf-8"))]
+             for line in path.read_text(encoding="utf-8").splitlines()
+             for match in literal.finditer(line.split("#", 1)[0])]
     assert found == []
 
 
@@ -152,3 +156,29 @@ def test_units_print_as_the_forms_print_them() -> None:
     for field_id, unit in printed.items():
         assert terms.PARAMETER_UNITS[NEWS2_FIELDS.get(field_id, field_id)].printed == unit
         assert unit in terms.PRINTED_UNITS
+
+
+def test_every_code_written_in_the_tests_is_a_real_code() -> None:
+    """The wrong scale 2 code survived because the tests used it too. A SNOMED CT concept
+    id (partition 00 or 10 before the check digit) or a LOINC code written in any test
+    must pass its check digit (this file, which names the wrong code on purpose, aside)."""
+    tests = Path(__file__).resolve().parents[1]
+    number = re.compile(r"[\"'](\d{6,18}|\d{3,6}-\d)[\"']")
+    coded = re.compile(r"code|snomed|loinc|sct", re.IGNORECASE)
+    bad, checked = [], 0
+    for path in tests.rglob("*.py"):
+        if path.name == Path(__file__).name:
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for code in (c for line in lines if coded.search(line) and "nhs" not in line.lower()
+                     for c in number.findall(line)):
+            if "-" in code:
+                ok = terms.loinc_is_valid(code)
+            elif code[-3:-1] in ("00", "10") and code[0] != "0":
+                ok = terms.sctid_is_valid(code)
+            else:
+                continue  # not a concept id (an NHS number, a count)
+            checked += 1
+            if not ok:
+                bad.append(f"{path.relative_to(tests)}: {code}")
+    assert bad == [] and checked > 40

@@ -11,7 +11,6 @@ from paperfallback.cache.ward_summary import (
     CacheLevel,
     cache_banner,
     default_day,
-    home_ward,
     latest_news2,
     search_ids,
     summarise,
@@ -115,15 +114,6 @@ def test_summary_row_fields() -> None:
     assert row.nhs_number == "999 000 0018"
     assert row.age_years == 75  # birthday tomorrow
     assert (row.ward_code, row.bed, row.alerts) == ("W1", "Bed 3", ("DNACPR",))
-
-
-def test_home_ward_by_code_or_name_else_first() -> None:
-    wards = [Ward("A1", "Aneurin"), Ward("B2", "Bevan")]
-    assert home_ward("b2", wards) == wards[1]
-    assert home_ward("BEVAN", wards) == wards[1]
-    assert home_ward("", wards) == wards[0]
-    assert home_ward("nowhere", wards) == wards[0]
-    assert home_ward("A1", []) is None
 
 
 def _status(age: timedelta, *, has: bool = True, failed: bool = False) -> CacheStatus:

@@ -103,7 +103,7 @@ class AsOfEvidence:
 
 
 _SOURCE_NAMES = {
-    AS_OF_OPTION: "the --as-of option",
+    AS_OF_OPTION: "the data-as-of time given for the import",
     AS_OF_BUNDLE: "the Bundle timestamp (bundle.timestamp)",
     AS_OF_MANIFEST: "the Bulk Data manifest transactionTime",
     AS_OF_CLIENT_LOG: "the bulk-data-client log.ndjson transactionTime",
@@ -120,8 +120,7 @@ def check_not_future(data_as_of: datetime, source: str, now: datetime | None = N
         raise InputError(
             f"the extract's data-as-of time {format_uk(data_as_of)} (from {name}) is in the "
             f"future (this PC's clock says {format_uk(now)}); nothing was imported. Check the "
-            "time given, the EPR's clock and this PC's clock",
-            where="--as-of" if source == AS_OF_OPTION else None,
+            "time given, the EPR's clock and this PC's clock"
         )
 
 

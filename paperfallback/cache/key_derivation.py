@@ -1,0 +1,91 @@
+"""Derive a passphrase's page key once per process and per data folder, not once per open.
+
+SQLCipher 4 turns a passphrase into the page key with PBKDF2-HMAC-SHA512 (256,000 rounds)
+and the 16-byte salt at the start of the file, on every open: about 0.15 s each, twice
+per command (``cache.db`` and ``work.db``) and again on every re-open in the app (issue
+#15). The same key can be given to SQLCipher already derived, as a raw key with its salt
+(``PRAGMA key = "x'<key><salt>'"``); the file is byte-for-byte the one the passphrase
+opens, so old and new stores stay readable both ways (no migration, no rekey).
+
+- A new store file takes the salt of its sibling store in the same folder, so the two
+  files of a new data folder share one derivation per process. (One install's two files
+  sharing a salt is one database in two files: each page still has its own random IV.)
+- An existing file's key is derived here (and kept for this process) when another store
+  shares its salt or it is opened a second time; otherwise SQLCipher derives it as before
+  (a first open costs the same either way).
+
+Raw 256-bit hex keys (production keys, ``settings.cache_key``) need no derivation at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+
+SALT_BYTES = 16  # SQLCipher 4: the first 16 bytes of the file
+KDF_ROUNDS = 256_000  # SQLCipher 4 default kdf_iter
+KEY_BYTES = 32  # AES-256
+STORE_FILES = ("cache.db", "work.db")  # the encrypted stores of a data folder, one key
+
+# sha256(passphrase) + salt -> derived key, for this process only (never written anywhere)
+_derived: dict[tuple[bytes, bytes], bytes] = {}
+_opened_once: set[tuple[bytes, bytes]] = set()
+
+
+def is_raw_key(key: str) -> bool:
+    """A 64-hex-digit key is used as the 256-bit key itself (no derivation)."""
+    return len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key)
+
+
+def raw_key_with_salt(path: Path, passphrase: str) -> str | None:
+    """The hex ``<key><salt>`` to open or create ``path`` with, or None to let SQLCipher
+    derive the key from the passphrase itself (a file opened for the first time in this
+    process whose salt no sibling shares)."""
+    salt = file_salt(path)
+    if salt is None:  # a new file: share the sibling's salt (or start a new one)
+        salt = next(filter(None, (file_salt(s) for s in _siblings(path))), None)
+        return _hex(passphrase, salt or secrets.token_bytes(SALT_BYTES))
+    entry = (_passphrase_id(passphrase), salt)
+    if entry in _derived or entry in _opened_once or any(
+            file_salt(s) == salt for s in _siblings(path)):
+        return _hex(passphrase, salt)
+    _opened_once.add(entry)
+    return None
+
+
+def file_salt(path: Path) -> bytes | None:
+    """The salt at the start of an existing store file; None when there is no file yet."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SALT_BYTES)
+    except OSError:
+        return None
+    return head if len(head) == SALT_BYTES else None
+
+
+def _siblings(path: Path) -> list[Path]:
+    return [path.parent / name for name in STORE_FILES if path.parent / name != path]
+
+
+def _passphrase_id(passphrase: str) -> bytes:
+    return hashlib.sha256(passphrase.encode("utf-8")).digest()
+
+
+def _hex(passphrase: str, salt: bytes) -> str:
+    entry = (_passphrase_id(passphrase), salt)
+    key = _derived.get(entry)
+    if key is None:
+        key = _derived[entry] = _pbkdf2(passphrase.encode("utf-8"), salt)
+    return key.hex() + salt.hex()
+
+
+def _pbkdf2(passphrase: bytes, salt: bytes) -> bytes:
+    """SQLCipher 4's derivation: PBKDF2-HMAC-SHA512, 256,000 rounds, 32 bytes.
+
+    Through ``cryptography`` (already a dependency): about 25 % faster here than
+    :func:`hashlib.pbkdf2_hmac` on the system OpenSSL, as fast as SQLCipher's own."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    return PBKDF2HMAC(hashes.SHA512(), KEY_BYTES, salt, KDF_ROUNDS).derive(passphrase)

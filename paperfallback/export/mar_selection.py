@@ -1,0 +1,99 @@
+"""What of a keyed MAR row is exportable: one selection for CSV/xlsx and FHIR.
+
+Before (issue #13 item 12) the FHIR export held back a regular-medicine row whose dose
+could not be dated or whose cell was not a legend code, while CSV/xlsx wrote the same row
+with exit 0, no ``effective`` time and no drug, dose time or omission label. Now both read
+a row through :func:`select_regular`: a row with any problem is held back from every
+format and listed (the command exits 1); every dose that goes out carries its moment,
+the drug as printed, the dose time and, for an omission, the legend's label.
+The cell rules themselves are :mod:`paperfallback.reentry.mar_doses` (also used when
+the value is keyed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from paperfallback.domain.errors import InputError
+from paperfallback.export.model import ExportedForm, KeyedRow, KeyedValue
+from paperfallback.reentry import mar_doses
+from paperfallback.reentry.mar_doses import MarMark
+
+MAR_SECTIONS = ("regular", "prn", "once_infusions")  # the drug rows of forms/mar.yaml
+
+
+@dataclass(frozen=True, slots=True)
+class MarDose:
+    """One dose of a regular medicine as it goes out, in every format."""
+
+    value: KeyedValue
+    day: int
+    when: datetime
+    drug: str
+    dose_time: str
+    mark: MarMark
+    date_keyed: bool  # the date of the day column was handwritten and keyed
+
+
+@dataclass
+class RegularRow:
+    doses: list[MarDose] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    has_marks: bool = False  # any day cell keyed as a value
+
+
+def is_drug_row(row: KeyedRow) -> bool:
+    """A MAR row printed with a drug (a blank row's drug is handwritten, not keyed)."""
+    return row.section in MAR_SECTIONS and bool(row.context.get("drug"))
+
+
+def dose_time_of(row: KeyedRow, form: ExportedForm | None = None) -> str:
+    """The row's dose time: keyed (the field declaring ``dose_time``), else printed."""
+    keyed = form.role_text(row, "dose_time") if form is not None else ""
+    return keyed or row.context.get("dose_time", "")
+
+
+def where(form: ExportedForm, row: KeyedRow) -> str:
+    return f"form {form.instance_id} ({form.form_id}) {row.section} {row.index + 1}"
+
+
+def select_regular(form: ExportedForm, row: KeyedRow) -> RegularRow:
+    """The doses of one regular-medicine row, or the problems that hold it back."""
+    out = RegularRow()
+    base = form.role_field(row, "administration")  # the day cells, by declared role
+    given = sorted((day, v) for fid, v in row.values.items()
+                   if base and (day := mar_doses.day_number(fid, base)) is not None
+                   and v.has_value)
+    out.has_marks = bool(given)
+    if not given:
+        return out
+    dose_time = dose_time_of(row, form)
+    if not dose_time or mar_doses.dose_moment(date(2000, 1, 1), dose_time) is None:
+        out.problems.append(f"{where(form, row)}: no dose time keyed or printed (reg_time)")
+        return out
+    for day, value in given:
+        day_text = row.context.get(f"day_{day}", "")
+        try:
+            day_date = date.fromisoformat(day_text)
+        except ValueError:
+            out.problems.append(
+                f"{where(form, row)}: the date of day column {day} is not keyed "
+                f"(day_date_{day}): key the date written over that column")
+            continue
+        when = mar_doses.dose_moment(day_date, dose_time)
+        assert when is not None
+        try:
+            if value.keyed_at is not None:
+                mar_doses.check_not_after(when, value.keyed_at, day=day, dose_time=dose_time)
+        except InputError as exc:
+            out.problems.append(f"{where(form, row)}: {exc}")
+            continue
+        try:
+            mark = mar_doses.read_mark(value.text or "")
+        except InputError as exc:
+            out.problems.append(f"{where(form, row)}: day {day}: {exc}")
+            continue
+        out.doses.append(MarDose(value, day, when, row.context.get("drug", ""), dose_time,
+                                 mark, row.context.get(f"day_{day}_source") == "keyed"))
+    return out

@@ -1,0 +1,100 @@
+"""Marks on a returned chart: which band row of each parameter block carries ink.
+
+On the NEWS2 chart each value is written in the band row it falls in, so the row that
+carries ink tells the band without reading the handwriting (as SDAPS and queXF read tick
+boxes). The renderer recorded, per page, where each keyable column and band row was drawn
+(``IssuedForm.extra["scan_layout"]``); registration maps those boxes onto the scan.
+
+Only the inside of a cell is read (the grid lines and the printed score shading stay out:
+shading is far lighter than ink), and a row counts as marked only above a minimum share of
+ink, so specks and JPEG noise do not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from paperfallback.scan.registration import DARK, Affine
+
+INSET = 0.2  # read the middle of a cell: 20 % of its size off each side
+MIN_INK = 0.03  # share of dark pixels above which a cell carries a written value
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPlace:
+    """Where keyed chart column ``index`` (0-based, blank columns in print order) is."""
+
+    page: int
+    x: float  # left edge, PDF points
+    width: float
+    grid: dict[str, Any]
+    column: int  # 1-based, as printed on its page
+
+
+def scan_layout(extra: dict[str, str]) -> dict[str, Any] | None:
+    text = extra.get("scan_layout")
+    return json.loads(text) if text else None
+
+
+def column_places(layout: dict[str, Any], chart: str) -> list[ColumnPlace]:
+    """Every keyable (blank) column of a chart section, in the order keying numbers them."""
+    places = []
+    for grid in layout["grids"]:
+        if grid["chart"] != chart:
+            continue
+        for col in range(int(grid["prefilled"]), int(grid["columns"])):
+            places.append(ColumnPlace(int(grid["page"]), grid["x"] + col * grid["col_w"],
+                                      grid["col_w"], grid, col + 1))
+    return places
+
+
+def paper_column(layout: dict[str, Any], chart: str, index: int) -> str:
+    """How the paper and the keying screen name keyed column ``index``: columns are
+    numbered per printed page ("column 3 on page 2"), as
+    reentry.layout.KeyedSection.index_label says it."""
+    places = column_places(layout, chart)
+    if index >= len(places):
+        return f"column {index + 1}"
+    place = places[index]
+    return f"column {place.column}" + (f" on page {place.page}" if place.page > 1 else "")
+
+
+def ink_share(image: Image.Image, transform: Affine, left: float, top: float, width: float,
+              height: float) -> float:
+    """Share of dark pixels in the middle of a page box (PDF points, ``top`` its upper edge)."""
+    x0, x1 = left + width * INSET, left + width * (1 - INSET)
+    y0, y1 = top - height * (1 - INSET), top - height * INSET
+    corners = [transform((x, y)) for x in (x0, x1) for y in (y0, y1)]
+    xs = [p[0] for p in corners]
+    ys = [p[1] for p in corners]
+    box = (max(0, round(min(xs))), max(0, round(min(ys))),
+           min(image.width, round(max(xs))), min(image.height, round(max(ys))))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return 0.0
+    histogram = image.crop(box).histogram()
+    total = sum(histogram)
+    return sum(histogram[:DARK]) / total if total else 0.0
+
+
+def block_ink(image: Image.Image, transform: Affine, place: ColumnPlace, block_top: float,
+              rows: int) -> list[float]:
+    """Ink share of each band row of one parameter block in one column."""
+    row_h = float(place.grid["row_h"])
+    return [ink_share(image, transform, place.x, block_top - i * row_h, place.width, row_h)
+            for i in range(rows)]
+
+
+def marked_row(shares: list[float]) -> int | None:
+    """The band row that carries the written value, if exactly one clearly does."""
+    inked = [i for i, share in enumerate(shares) if share >= MIN_INK]
+    if not inked:
+        return None
+    best = max(inked, key=lambda i: shares[i])
+    others = [shares[i] for i in inked if i != best]
+    if others and max(others) > shares[best] * 0.6:
+        return -1  # ink in two rows alike: a value written across a line; do not decide
+    return best

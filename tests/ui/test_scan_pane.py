@@ -1,0 +1,117 @@
+"""Keying from the image (issue #16 item 3): the scanned page beside the fields, zoomed to
+the chart column being keyed, following the column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+from PIL import Image
+
+from paperfallback.cli.main import main
+from paperfallback.register import Register
+from paperfallback.scan.omr import column_places, scan_layout
+from paperfallback.scan.store import ScanStore
+from paperfallback.settings import Settings
+from paperfallback.ui.scan_pane import NO_SCAN, ScanPane
+
+KEY = "test-key-not-secret"
+
+
+def _print_and_scan(data_dir: Path, tmp_path: Path) -> None:
+    pack = tmp_path / "news2.pdf"
+    assert main(["--data-dir", str(data_dir), "print", "--patient", "999 100 0976",
+                 "--forms", "news2", "--out", str(pack)]) == 0
+    pages = []
+    for page in pymupdf.open(pack):
+        pix = page.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+        image = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+        pages.append(image.rotate(1.5, expand=True, fillcolor=240))
+    scan = tmp_path / "scan.pdf"
+    pages[0].save(scan, format="PDF", save_all=True, append_images=pages[1:], resolution=150)
+    assert main(["--data-dir", str(data_dir), "scans", "import", str(scan)]) == 0
+
+
+def test_the_pane_shows_the_column_being_keyed_and_follows_it(
+    qtbot: Any, sample_data_dir: Path, tmp_path: Path,
+) -> None:
+    pane = ScanPane()
+    qtbot.addWidget(pane)
+    pane.resize(420, 700)
+    pane.show()
+    with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
+        issued = register.list(form_id="news2")[-1] if register.list(form_id="news2") else None
+        pane.follow(issued, ScanStore(register.connection), "observations", 0)
+        assert pane.caption.text() == NO_SCAN  # nothing printed yet
+    _print_and_scan(sample_data_dir, tmp_path)
+    with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
+        issued = register.list(form_id="news2")[-1]
+        scans = ScanStore(register.connection)
+        places = column_places(scan_layout(issued.extra) or {}, "observations")
+        pane.follow(issued, scans, "observations", 2)
+        view = pane.view
+        assert view is not None and view.column is not None
+        assert view.page == places[2].page == 1
+        column = 3 + places[0].grid["prefilled"]  # numbered as the paper numbers it
+        assert pane.caption.text().endswith(f"column {column}")
+        assert "page 1 of 2" in pane.caption.text()
+        left, _top, right, _bottom = view.column
+        assert right - left < view.image.width  # a strip beside the band labels
+        assert view.image.width < view.image.height / 2  # not the page
+        first = view.column
+        pane.grab().save(str(tmp_path / "scan-pane.png"))
+        pane.follow(issued, scans, "observations", 3)  # the next column: the strip moves right
+        assert pane.view is not None and pane.view.column is not None
+        assert pane.view.column[0] > first[0]
+        on_page_2 = next(i for i, p in enumerate(places) if p.page == 2)
+        pane.follow(issued, scans, "observations", on_page_2)
+        assert pane.view is not None and pane.view.page == 2
+        width, height = pane.shown_size()
+        assert width > 0 and height > width  # a tall strip of the chart
+        pane.follow(issued, scans, "patient", 0)  # not a chart column: the whole page
+        assert pane.view is not None and pane.view.column is None
+
+
+def test_the_keying_window_shows_the_scan_and_follows_the_cursor(
+    qtbot: Any, sample_data_dir: Path, tmp_path: Path,
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from paperfallback.cli.context import AppContext
+    from paperfallback.ui.keying import KeyingWindow
+
+    _print_and_scan(sample_data_dir, tmp_path)
+    with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
+        issued = register.list(form_id="news2")[-1]
+    ctx = AppContext(data_dir_option=str(sample_data_dir))
+    window = KeyingWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    try:
+        window.clerk_edit.setFocus()
+        qtbot.keyClicks(window.clerk_edit, "Ann Wyn")
+        qtbot.keyClick(window.clerk_edit, Qt.Key.Key_Return)
+        qtbot.keyClicks(window.id_edit, issued.instance_id)
+        qtbot.keyClick(window.id_edit, Qt.Key.Key_Return)
+        assert window.session is not None, window.id_message.text()
+        focused = QApplication.focusWidget()
+        assert focused is window.field("observations", 0, "obs_time")
+        def same_column_as_the_screen() -> bool:  # the pane says what the field says
+            said = window.scan_pane.caption.text().rsplit(", ", 1)[-1]
+            return said.startswith("column ") and said in focused.accessibleName()
+
+        qtbot.waitUntil(same_column_as_the_screen)
+        first = window.scan_pane.caption.text()
+        focused = window.field("observations", 1, "resp_rate")
+        focused.setFocus()
+        qtbot.waitUntil(lambda: window.scan_pane.caption.text() != first)
+        assert same_column_as_the_screen()
+        assert window.scan_pane.view is not None and window.scan_pane.view.column is not None
+        window.grab().save(str(tmp_path / "keying-with-scan.png"))
+    finally:
+        window.close()
+        ctx.close()
