@@ -10,9 +10,9 @@ opens, so old and new stores stay readable both ways (no migration, no rekey).
 - A new store file takes the salt of its sibling store in the same folder, so the two
   files of a new data folder share one derivation per process. (One install's two files
   sharing a salt is one database in two files: each page still has its own random IV.)
-- An existing file's key is derived here (and kept for this process) when another store
-  shares its salt or it is opened a second time; otherwise SQLCipher derives it as before
-  (a first open costs the same either way).
+- An existing file's key is derived here and kept for this process, so every later open
+  of either store (the app re-opens them) costs nothing; a first open costs what
+  SQLCipher's own derivation costs (the same PBKDF2 through ``cryptography``).
 
 Raw 256-bit hex keys (production keys, ``settings.cache_key``) need no derivation at all.
 """
@@ -30,7 +30,6 @@ STORE_FILES = ("cache.db", "work.db")  # the encrypted stores of a data folder, 
 
 # sha256(passphrase) + salt -> derived key, for this process only (never written anywhere)
 _derived: dict[tuple[bytes, bytes], bytes] = {}
-_opened_once: set[tuple[bytes, bytes]] = set()
 
 
 def is_raw_key(key: str) -> bool:
@@ -38,20 +37,13 @@ def is_raw_key(key: str) -> bool:
     return len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key)
 
 
-def raw_key_with_salt(path: Path, passphrase: str) -> str | None:
-    """The hex ``<key><salt>`` to open or create ``path`` with, or None to let SQLCipher
-    derive the key from the passphrase itself (a file opened for the first time in this
-    process whose salt no sibling shares)."""
+def raw_key_with_salt(path: Path, passphrase: str) -> str:
+    """The hex ``<key><salt>`` to open or create ``path`` with (the passphrase's key)."""
     salt = file_salt(path)
     if salt is None:  # a new file: share the sibling's salt (or start a new one)
         salt = next(filter(None, (file_salt(s) for s in _siblings(path))), None)
         return _hex(passphrase, salt or secrets.token_bytes(SALT_BYTES))
-    entry = (_passphrase_id(passphrase), salt)
-    if entry in _derived or entry in _opened_once or any(
-            file_salt(s) == salt for s in _siblings(path)):
-        return _hex(passphrase, salt)
-    _opened_once.add(entry)
-    return None
+    return _hex(passphrase, salt)
 
 
 def file_salt(path: Path) -> bytes | None:

@@ -21,7 +21,6 @@ PASSPHRASE = "correct horse battery staple — ŵ"
 def fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     """Forget what this process derived, and count the derivations done here."""
     monkeypatch.setattr(key_derivation, "_derived", {})
-    monkeypatch.setattr(key_derivation, "_opened_once", set())
     calls: list[bytes] = []
     real = key_derivation._pbkdf2
 
@@ -81,7 +80,7 @@ def test_stores_made_with_the_passphrase_alone_still_open(
             assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [
                 (name[:-3],)]
             conn.close()
-    assert len(fresh_process) == 2  # first opens: SQLCipher's own; second: derived here
+    assert len(fresh_process) == 2  # once per file (per salt), then kept for the process
 
 
 def test_a_wrong_passphrase_is_still_the_wrong_key(tmp_path: Path) -> None:

@@ -146,6 +146,34 @@ def test_a_print_before_any_keying_does_not_read_the_whole_register(tmp_path: Pa
             scope="patient", page_count=2, printed_at=printed, pc_id="PC-1",
             patient_id=f"p{i}", spo2_scale=2) for i in range(50)])
         queries: list[str] = []
-        register.connection.set_trace_callback(queries.append)
-        assert KeyedObservations(register.connection)("p1") == []
+        register.work.connection.set_trace_callback(queries.append)
+        assert KeyedObservations(register.work)("p1") == []
         assert not [q for q in queries if "issued_forms" in q]
+
+
+def test_rows_left_by_an_older_version_rewriting_the_cache_are_not_used(
+        tmp_path: Path) -> None:
+    """A PC downgraded for a while: the older version rewrites the snapshot and the map
+    but not the per-patient rows. Those rows belong to the earlier snapshot (their marker
+    holds its import time), so the map is read, never the stale rows."""
+    with CacheStore.open(tmp_path, KEY) as store:
+        store.replace_snapshot(_snapshot())
+        assert store.patient_record("p2").spo2_scale == 2
+        store._conn.execute("UPDATE meta SET value = '{\"p1\": 2}' WHERE key = 'spo2_scale'")
+        store._conn.execute("UPDATE snapshot SET imported_at = '2030-01-01T00:00:00+00:00'")
+    with CacheStore.open(tmp_path, KEY) as store:
+        assert store.patient_record("p1").spo2_scale == 2
+        assert store.patient_record("p2").spo2_scale is None
+
+
+def test_a_record_reads_its_scale_through_the_index(tmp_path: Path) -> None:
+    from paperfallback.cache import store as store_module
+
+    with CacheStore.open(tmp_path, KEY) as store:
+        store.replace_snapshot(_snapshot())
+        plan = store._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT " + store_module._SPO2_COLUMNS
+            + " FROM patients WHERE id = ?", ("spo2_scale:", "spo2_scale_rows", "p2"),
+        ).fetchall()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "SCAN meta" not in details and "SCAN m" not in details, details
