@@ -34,11 +34,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.pipeline import export_forms, gc_paused
 from paperfallback.export.samples import random_form
 from paperfallback.export.state import ExportState
+from paperfallback.workstore import WorkStore
 
 KEY = "0" * 64
 SYSTEMS = SiteSystems.for_site("BENCH")
@@ -76,7 +76,7 @@ def main() -> None:
           f"{sum(len(r.values) for f in forms for r in f.rows)} values)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        state = ExportState(open_work_db(folder, KEY))
+        state = ExportState(WorkStore.open(folder, KEY))
 
         def run(out: Path, *, all_entries: bool = False, fmt: str = "fhir"):  # type: ignore[no-untyped-def]
             return export_forms(forms, fmt=fmt, out=out, state=state,  # type: ignore[arg-type]
@@ -120,7 +120,7 @@ def _bench_store(folder: Path, count: int) -> None:
     from paperfallback.reentry.workflow import finish_pass
     from paperfallback.register import IssuedForm, Register
 
-    conn = open_work_db(folder, KEY)
+    conn = WorkStore.open(folder, KEY)
     register = Register(conn, pc_code="B1")
     store = EntriesStore(conn)
     printed = datetime.now(UTC) - timedelta(hours=20)

@@ -23,10 +23,10 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from paperfallback.cache.staleness import UK
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.cli.context import AppContext
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 FIELDS = ("obs_time", "resp_rate", "spo2", "spo2_scale", "oxygen", "o2_device", "o2_flow",
           "sbp", "dbp", "pulse", "acvpu", "temp", "news2_total", "monitoring_frequency",
@@ -54,7 +54,7 @@ def main() -> None:
         folder = Path(tmp)
         os.environ["PAPERFALLBACK_DATA_DIR"] = tmp
         printed = datetime.now(UTC) - timedelta(hours=20)
-        conn = open_work_db(folder, os.environ["PAPERFALLBACK_KEY"])
+        conn = WorkStore.open(folder, os.environ["PAPERFALLBACK_KEY"])
         register = Register(conn, pc_code="B1")
         issued = IssuedForm(instance_id=register.instance_id(), form_id="news2",
                             form_version="1.0", scope="patient", page_count=1,
@@ -94,7 +94,7 @@ def main() -> None:
                 fields += 1
         elapsed = time.perf_counter() - keyed_from
         total = time.perf_counter() - started
-        store = EntriesStore(open_work_db(folder, os.environ["PAPERFALLBACK_KEY"]))
+        store = EntriesStore(WorkStore.open(folder, os.environ["PAPERFALLBACK_KEY"]))
         saved = len(store.entries(issued.instance_id))
         flags = len(store.discrepancies(issued.instance_id))
         store.close()

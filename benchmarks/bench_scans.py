@@ -86,7 +86,7 @@ def main() -> int:
         ScanStore.add = timed(ScanStore.add, "store")  # type: ignore[method-assign]
 
         with Register.open(data, key, Settings.load(data)) as register:
-            store = ScanStore(register.connection)
+            store = ScanStore(register.work)
             start = time.perf_counter()
             report = intake.import_scans([scan], register, store)
             wall = time.perf_counter() - start

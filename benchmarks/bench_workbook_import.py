@@ -17,12 +17,12 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workbook import build_workbook
 from paperfallback.reentry.workbook_import import import_workbook
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 KEY = "0" * 64
 
@@ -35,7 +35,7 @@ def main() -> None:
     form = catalogue.get("news2")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        conn = open_work_db(folder, KEY)
+        conn = WorkStore.open(folder, KEY)
         register = Register(conn, pc_code="B1")
         printed = datetime.now(UTC) - timedelta(hours=20)
         issued = [

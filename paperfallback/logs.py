@@ -74,8 +74,13 @@ class _SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
             super().emit(record)
         finally:
             if self.stream is not None:
-                self.stream.close()
+                with contextlib.suppress(OSError):  # a full disk fails the flush too
+                    self.stream.close()
                 self.stream = None
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A full or read-only disk: lose the log line, never print a traceback at a nurse
+        (the fault itself is reported by the command that meets it)."""
 
 
 def log_path(folder: Path) -> Path:

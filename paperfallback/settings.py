@@ -21,7 +21,7 @@ from typing import Any
 
 import platformdirs
 
-from paperfallback.domain.errors import InputError, PaperFallbackError
+from paperfallback.domain.errors import InputError, WrongKey
 from paperfallback.domain.terminology import LOCAL_PATIENT_ID_SYSTEM as LOCAL_PATIENT_ID_SYSTEM
 
 APP_NAME = "PaperFallback"
@@ -35,8 +35,28 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Resolve the data folder: explicit argument, environment, then platformdirs."""
     chosen = explicit or os.environ.get("PAPERFALLBACK_DATA_DIR")
     path = Path(chosen) if chosen else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # private when we create it
     return path
+
+
+def loose_permissions(folder: Path) -> tuple[list[str], list[str]]:
+    """(faults, warnings) about who else can read the data folder (POSIX modes; on
+    Windows IT sets ACLs, docs/install.md section 3). A key file others can read is a
+    fault: with it any local user decrypts every patient in the cache."""
+    if os.name == "nt":
+        return [], []
+    faults, warnings = [], []
+    key_path = folder / KEY_FILE
+    if key_path.exists() and key_path.stat().st_mode & 0o077:
+        faults.append(f"the key file {key_path} can be read by other users "
+                      f"(mode {stat.S_IMODE(key_path.stat().st_mode):04o}; run chmod 600)")
+    for name in ("cache.db", "work.db", "blank-ids.json", "key.check"):
+        path = folder / name
+        if path.exists() and path.stat().st_mode & 0o077:
+            warnings.append(f"{name} mode {stat.S_IMODE(path.stat().st_mode):04o}")
+    if folder.stat().st_mode & 0o077:
+        warnings.append(f"the data folder mode {stat.S_IMODE(folder.stat().st_mode):04o}")
+    return faults, warnings
 
 
 @dataclass
@@ -144,8 +164,11 @@ class Settings:
         os.replace(tmp, path)
 
 
-class KeyUnavailable(PaperFallbackError):
-    """No key could be found or created."""
+ENCRYPTED_FILES = ("cache.db", "work.db")
+
+
+class KeyUnavailable(WrongKey):
+    """No key could be found or created (a lost keyring entry, another Windows user)."""
 
 
 def cache_key(folder: Path, *, create: bool = True) -> tuple[str, str]:
@@ -168,6 +191,14 @@ def cache_key(folder: Path, *, create: bool = True) -> tuple[str, str]:
         return key_path.read_text(encoding="ascii").strip(), str(key_path)
     if not create:
         raise KeyUnavailable("no cache key: set PAPERFALLBACK_KEY or import a cache first")
+    existing = [name for name in ENCRYPTED_FILES if (folder / name).exists()]
+    if existing:
+        # A new key would never open them, and a store made under it would lock the right
+        # key out later (issue #12): the key was lost, so say so and create nothing.
+        raise KeyUnavailable(
+            f"no key for the encrypted files in {folder} ({', '.join(existing)}): the key in "
+            "the Windows Credential Manager (or keyring) is missing for this user, or "
+            "PAPERFALLBACK_KEY is not set; nothing was changed; blank forms still print")
     key = secrets.token_hex(32)
     if _keyring_set(account, key):
         return key, "keyring"

@@ -213,7 +213,7 @@ def _key_news2_flag(folder: Path, key: str) -> str:
         row = cache.patients(ward_code=ward.code)[1]
     printed = utc_now() - timedelta(hours=3)
     with EntriesStore.open(folder, key) as store:
-        register = Register(store.connection, pc_code=pc_code_for(settings))
+        register = Register(store.work, pc_code=pc_code_for(settings))
         issued = IssuedForm(instance_id=register.instance_id(), form_id="news2",
                             form_version="1.0", scope="patient", page_count=1,
                             printed_at=printed, pc_id=settings.pc_id or "demo-pc",

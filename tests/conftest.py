@@ -162,11 +162,11 @@ def record_issued(data_dir: Path):  # type: ignore[no-untyped-def]
     """
     from datetime import UTC, datetime, timedelta
 
-    from paperfallback.cache.work_db import open_work_db
     from paperfallback.register import IssuedForm, Register
+    from paperfallback.workstore import WorkStore
 
     def make(form_id: str, count: int = 1, **fields: object) -> list[IssuedForm]:
-        conn = open_work_db(data_dir, TEST_KEY)
+        conn = WorkStore.open(data_dir, TEST_KEY)
         try:
             register = Register(conn, pc_code="T1")
             defaults: dict[str, object] = {

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from paperfallback.cache.importers.client_log import LOG_NAME, is_client_log, log_is_complete
+from paperfallback.cache.leftovers import in_use
 from paperfallback.cache.staleness import format_uk
 from paperfallback.cache.store import CacheStore, ImportResult
 from paperfallback.domain.errors import CacheError, PaperFallbackError
@@ -386,6 +387,7 @@ def private_temp_folder(
             shutil.rmtree(old, ignore_errors=True)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))  # mode 0700
     try:
-        yield path
+        with in_use(path):  # a live download: the start-up cleanup leaves it alone
+            yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)

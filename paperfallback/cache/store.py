@@ -1,7 +1,8 @@
 """The encrypted cache: one snapshot of the ward extract at a time, replaced atomically.
 
-Whole facts are kept as JSON in one column beside the few columns that queries need,
-so adding a field to a fact needs no migration. Every query returns domain objects.
+Facts are kept as JSON beside the few columns queries need (no migration per field).
+Readers open the file read-only and never write on open, so a refresh never stops a
+print; a file with damaged first pages still opens for an import, which rebuilds it.
 """
 
 from __future__ import annotations
@@ -12,43 +13,60 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from paperfallback.cache.encrypted_db import Connection, DatabaseError, open_encrypted
-from paperfallback.cache.search_keys import bed_sort_key, fold, identifier_key
-from paperfallback.cache.staleness import (
-    Freshness,
-    as_of_is_known,
-    public_as_of_source,
-    utc_now,
+import sqlcipher3
+
+from paperfallback.cache import key_check
+from paperfallback.cache.encrypted_db import (
+    Connection,
+    DatabaseError,
+    damaged_message,
+    fault,
+    is_unreadable_pages,
+    open_encrypted,
+    refuse_unproven_key,
 )
-from paperfallback.domain.codec import from_json, to_json
+from paperfallback.cache.search_keys import fold, identifier_key
+from paperfallback.cache.staleness import Freshness, as_of_is_known, utc_now
+from paperfallback.cache.status import CacheStatus
+from paperfallback.cache.store_rows import (
+    FACT_KINDS,
+    SCHEMA,
+    ImportResult,
+    PatientRow,
+    _check_references,
+    _load,
+    _patient_filter,
+    _row_order,
+    age_in_years,
+    reject_bad_check_digit,
+    write_snapshot_rows,
+)
 from paperfallback.domain.errors import (
     CacheError,
+    DamagedFile,
     ImportRefused,
     InputError,
-    InvalidNhsNumber,
     NoCache,
+    StorageFault,
 )
-from paperfallback.domain.nhs_number import is_valid
 from paperfallback.domain.records import (
-    Alert,
-    Allergy,
     Appointment,
-    Observation,
     Patient,
     PatientRecord,
-    Prescription,
     Snapshot,
     Stay,
     TheatreCase,
     Ward,
 )
+
+__all__ = ["CACHE_FILE", "CacheStatus", "CacheStore", "ImportResult", "PatientRow",
+           "age_in_years", "reject_bad_check_digit"]
 
 CACHE_FILE = "cache.db"
 SCHEMA_VERSION = 1
@@ -65,152 +83,10 @@ _SPO2_COLUMNS = (
 T = TypeVar("T")
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshot (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    data_as_of TEXT NOT NULL, as_of_source TEXT NOT NULL, imported_at TEXT NOT NULL,
-    counts TEXT NOT NULL, sources TEXT NOT NULL, skipped TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS refresh_log (
-    at TEXT NOT NULL, ok INTEGER NOT NULL, source TEXT NOT NULL, message TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS wards (
-    code TEXT PRIMARY KEY, name_key TEXT NOT NULL, data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS patients (
-    id TEXT PRIMARY KEY, nhs_number TEXT, hospital_key TEXT, family_key TEXT NOT NULL,
-    given_key TEXT NOT NULL, ward_code TEXT, bed TEXT, data TEXT NOT NULL, stay TEXT
-);
-CREATE INDEX IF NOT EXISTS patients_nhs ON patients (nhs_number);
-CREATE INDEX IF NOT EXISTS patients_hosp ON patients (hospital_key);
-CREATE INDEX IF NOT EXISTS patients_family ON patients (family_key);
-CREATE INDEX IF NOT EXISTS patients_given ON patients (given_key);
-CREATE INDEX IF NOT EXISTS patients_ward ON patients (ward_code);
-CREATE TABLE IF NOT EXISTS facts (
-    kind TEXT NOT NULL, patient_id TEXT NOT NULL, sort_key TEXT NOT NULL, data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS facts_patient ON facts (patient_id, kind, sort_key);
-CREATE TABLE IF NOT EXISTS appointments (
-    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, clinic_key TEXT NOT NULL, day TEXT NOT NULL,
-    start TEXT NOT NULL, data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS appointments_clinic ON appointments (clinic_key, day, start);
-CREATE TABLE IF NOT EXISTS theatre_cases (
-    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, theatre_key TEXT NOT NULL, day TEXT NOT NULL,
-    planned_order INTEGER NOT NULL, data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS theatre_day ON theatre_cases (theatre_key, day, planned_order);
-"""
-
-_FACT_KINDS: dict[str, type[Any]] = {
-    "allergy": Allergy,
-    "alert": Alert,
-    "prescription": Prescription,
-    "observation": Observation,
-}
 
 
-@dataclass(frozen=True, slots=True)
-class CacheStatus:
-    """What monitoring and every page need to know about the snapshot."""
-
-    has_snapshot: bool
-    data_as_of: datetime | None
-    as_of_source: str
-    imported_at: datetime | None
-    counts: dict[str, int]
-    freshness: Freshness | None
-    last_refresh_ok_at: datetime | None
-    last_refresh_attempt_at: datetime | None
-    last_refresh_failed: bool
-    last_refresh_message: str
-    damage: str = ""  # why the cache file cannot be read ("" when it can)
-
-    @property
-    def is_stale(self) -> bool:
-        return self.freshness is None or self.freshness.is_stale
-
-    @property
-    def data_as_of_known(self) -> bool:
-        """False when the extract carried no time of its own (``data_as_of`` is then only
-        the import time): such data is always stale (hazard BULK-2)."""
-        return self.data_as_of is not None and as_of_is_known(self.as_of_source)
-
-    @property
-    def is_damaged(self) -> bool:
-        return bool(self.damage)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "has_snapshot": self.has_snapshot,
-            "damaged": self.is_damaged,
-            "damage": self.damage or None,
-            "data_as_of": (
-                self.data_as_of.isoformat() if self.data_as_of and self.data_as_of_known else None
-            ),
-            "data_as_of_known": self.data_as_of_known if self.has_snapshot else None,
-            "as_of_source": public_as_of_source(self.as_of_source) if self.has_snapshot else None,
-            "data_as_of_source": self.as_of_source or None,
-            "imported_at": self.imported_at.isoformat() if self.imported_at else None,
-            "age_minutes": (
-                round(self.freshness.age.total_seconds() / 60, 1)
-                if self.freshness and self.data_as_of_known else None
-            ),
-            "stale": self.is_stale,
-            "stale_threshold_minutes": self.freshness.stale_minutes if self.freshness else None,
-            "counts": self.counts,
-            "last_successful_refresh": (
-                self.last_refresh_ok_at.isoformat() if self.last_refresh_ok_at else None
-            ),
-            "last_refresh_attempt": (
-                self.last_refresh_attempt_at.isoformat() if self.last_refresh_attempt_at else None
-            ),
-            "last_refresh_failed": self.last_refresh_failed,
-            "last_refresh_message": self.last_refresh_message or None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PatientRow:
-    """A patient with their current stay, as patient lists show them."""
-
-    patient: Patient
-    stay: Stay | None
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    data_as_of: datetime
-    as_of_source: str
-    counts: dict[str, int]
-    previous_patients: int | None
-    skipped: dict[str, int]
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(to_json(obj), ensure_ascii=False, separators=(",", ":"))
-
-
-def _load(cls: type[T], text: str) -> T:
-    return from_json(cls, json.loads(text))
-
-
-def is_damage(exc: BaseException) -> bool:
-    """A DatabaseError that means the file's pages are damaged (not a lock or a bug)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-    return type(exc) is DatabaseError
-
-
-def damage_message(path: Path, exc: BaseException | str) -> str:
-    return (
-        f"the cache file {path} is damaged ({exc}): run 'paperfallback cache import' or "
-        "'paperfallback cache refresh' to rebuild it; blank forms still print"
-    )
+is_damage = is_unreadable_pages  # in a file the key opened: damaged pages
+damage_message = damaged_message
 
 
 def _guarded(
@@ -221,6 +97,8 @@ def _guarded(
 
     @functools.wraps(method)
     def wrapper(self: CacheStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._conn is None:
+            raise self._damaged or CacheError(f"{self.path} is not open")
         try:
             return method(self, *args, **kwargs)
         except DatabaseError as exc:
@@ -233,32 +111,56 @@ class CacheStore:
     """The ward cache in ``<data dir>/cache.db``, encrypted with SQLCipher."""
 
     def __init__(
-        self, conn: Connection, path: Path, *, key: str = "",
-        key_source: str = "the configured key",
+        self, conn: Connection | None, path: Path, *, key: str = "",
+        key_source: str = "the configured key", damaged: StorageFault | None = None,
     ) -> None:
-        self._conn = conn
+        self._conn: Connection = conn  # None: damaged beyond opening; only an import helps
         self.path = path
         self._key = key  # kept to rebuild a damaged file (replace_snapshot)
         self._key_source = key_source
+        self._damaged = damaged
+        self.stand_in = False  # True: no file yet, an empty cache in memory (reopen later)
 
     def _error(self, exc: BaseException) -> CacheError:
-        if is_damage(exc):
+        if is_damage(exc):  # the key opened this file: damaged pages, not a wrong key
             log.error("cache file %s is damaged: %s", self.path, exc)
-            return CacheError(damage_message(self.path, exc))
-        return CacheError(f"cannot read or write the cache file {self.path}: {exc}")
+            return DamagedFile(damage_message(self.path, exc))
+        return fault(exc, self.path)
 
     @classmethod
-    def open(cls, folder: Path, key: str, *, key_source: str = "the configured key") -> CacheStore:
-        return cls.open_path(folder / CACHE_FILE, key, key_source=key_source)
+    def open(cls, folder: Path, key: str, *, key_source: str = "the configured key",
+             readonly: bool = False) -> CacheStore:
+        """Open for an import (``readonly=False``: created if missing, opened even when
+        damaged so the import can rebuild it) or for reading (never written, never
+        created: a missing file reads as an empty cache)."""
+        return cls.open_path(folder / CACHE_FILE, key, key_source=key_source,
+                             readonly=readonly)
 
     @classmethod
     def open_path(
-        cls, path: Path, key: str, *, key_source: str = "the configured key"
+        cls, path: Path, key: str, *, key_source: str = "the configured key",
+        readonly: bool = False,
     ) -> CacheStore:
-        return cls(_open_schema(path, key, key_source), path, key=key, key_source=key_source)
+        if readonly and not path.exists():
+            refuse_unproven_key(path, key, key_source)  # a wrong key is not "no cache"
+            key_check.remember(path.parent, key)  # the first key used is this folder's
+            empty = cls(_empty_cache(), path, key=key, key_source=key_source)
+            empty.stand_in = True
+            return empty
+        if readonly:
+            conn = open_encrypted(path, key, key_source=key_source, readonly=True)
+            return cls(conn, path, key=key, key_source=key_source)
+        try:
+            conn = _open_schema(path, key, key_source)
+        except DamagedFile as exc:  # the key is proven: an import may replace the file
+            log.error("%s", exc)
+            return cls(None, path, key=key, key_source=key_source, damaged=exc)
+        return cls(conn, path, key=key, key_source=key_source)
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            with contextlib.suppress(DatabaseError):
+                self._conn.close()
 
     def __enter__(self) -> CacheStore:
         return self
@@ -303,8 +205,10 @@ class CacheStore:
         ``max_drop_share`` against the current snapshot unless ``force``: a silently
         partial extract must never replace a good one during an outage.
         """
-        damaged: BaseException | None = None
+        damaged: BaseException | None = self._damaged
         try:
+            if self._conn is None:
+                raise DatabaseError(str(self._damaged))
             # A damaged page an in-place write does not touch would stay damaged: check
             # every page first (about 10 ms for the demo hospital).
             problem = self._integrity_problem()
@@ -312,9 +216,9 @@ class CacheStore:
                 raise DatabaseError(problem)
             previous = self._patient_count()
         except DatabaseError as exc:
-            if not is_damage(exc):
+            if not is_damage(exc) and self._conn is not None:
                 raise self._error(exc) from exc
-            previous, damaged = None, exc  # unreadable: no partial-extract guard possible
+            previous, damaged = None, damaged or exc  # unreadable: no partial-extract guard
         new_count = len(snapshot.patients)
         if previous and not force and new_count < previous * (1 - max_drop_share):
             raise ImportRefused(
@@ -342,62 +246,8 @@ class CacheStore:
         )
 
     def _write_snapshot(self, snapshot: Snapshot, imported_at: datetime) -> None:
-        stays = {s.patient_id: s for s in snapshot.stays}
         with self._transaction() as db:
-            for table in ("wards", "patients", "facts", "appointments", "theatre_cases"):
-                db.execute(f"DELETE FROM {table}")
-            db.executemany(
-                "INSERT INTO wards VALUES (?, ?, ?)",
-                ((w.code, fold(w.name), _dumps(w)) for w in snapshot.wards),
-            )
-            db.executemany(
-                "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_patient_row(p, stays.get(p.id)) for p in snapshot.patients),
-            )
-            db.executemany(
-                "INSERT INTO facts VALUES (?, ?, ?, ?)",
-                _fact_rows(snapshot),
-            )
-            db.executemany(
-                "INSERT INTO appointments VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (a.id, a.patient_id, fold(a.clinic), a.start.date().isoformat(),
-                     a.start.isoformat(), _dumps(a))
-                    for a in snapshot.appointments
-                ),
-            )
-            db.executemany(
-                "INSERT INTO theatre_cases VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (t.id, t.patient_id, fold(t.theatre), t.session_date.isoformat(),
-                     t.planned_order, _dumps(t))
-                    for t in snapshot.theatre_cases
-                ),
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO snapshot VALUES (1, ?, ?, ?, ?, ?, ?)",
-                (
-                    snapshot.data_as_of.isoformat(),
-                    snapshot.as_of_source,
-                    imported_at.isoformat(),
-                    json.dumps(snapshot.counts()),
-                    json.dumps(list(snapshot.sources)),
-                    json.dumps(snapshot.skipped),
-                ),
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('spo2_scale', ?)",
-                (json.dumps(snapshot.spo2_scale),),
-            )
-            # One row per patient too, found through meta's key index, so a record costs
-            # the same whatever the hospital's size; the marker (this snapshot's import
-            # time) says the rows belong to this snapshot: a cache written before them, or
-            # rewritten by an older version, has only the map above, decoded once.
-            db.execute("DELETE FROM meta WHERE key >= ? AND key < ?", _SPO2_ROW_RANGE)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", (
-                (_SPO2_ROW + pid, str(scale)) for pid, scale in snapshot.spo2_scale.items()))
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                       (_SPO2_ROWS_COMPLETE, imported_at.isoformat()))
+            write_snapshot_rows(db, snapshot, imported_at)
         self._spo2_cache = None  # data_version does not change for this connection's writes
 
     def _rebuild(self, snapshot: Snapshot, imported_at: datetime, cause: BaseException) -> None:
@@ -421,8 +271,7 @@ class CacheStore:
             raise new._error(exc) from exc
         finally:
             new.close()  # the last close checkpoints the WAL into cache.db.new
-        with contextlib.suppress(DatabaseError):
-            self._conn.close()
+        self.close()
         kept = self.path.with_name(
             f"{self.path.name}.damaged-{imported_at.strftime('%Y%m%dT%H%M%SZ')}"
         )
@@ -443,6 +292,7 @@ class CacheStore:
             ) from exc
         finally:
             self._conn = _open_schema(self.path, self._key, self._key_source)
+            self._damaged = None
         log.warning("damaged cache file kept as %s for IT", kept)
 
     def record_refresh(self, *, ok: bool, source: str, message: str = "") -> None:
@@ -451,6 +301,9 @@ class CacheStore:
         On a damaged file the entry is only logged: raising here would hide the error that
         made the attempt fail, and ``status`` reports the damage itself.
         """
+        if self._conn is None:
+            log.error("refresh not recorded in damaged %s: ok=%s %s", self.path, ok, message)
+            return
         try:
             with self._transaction() as db:
                 db.execute(
@@ -475,6 +328,8 @@ class CacheStore:
         ``verify`` reads every page (PRAGMA quick_check), as ``cache status`` does."""
         now = now or utc_now()
         try:
+            if self._conn is None:
+                raise DatabaseError(str(self._damaged))
             problem = self._integrity_problem() if verify else ""
             if not problem:
                 return self._status(stale_minutes, now)
@@ -487,7 +342,8 @@ class CacheStore:
             has_snapshot=False, data_as_of=None, as_of_source="", imported_at=None, counts={},
             freshness=None, last_refresh_ok_at=None, last_refresh_attempt_at=None,
             last_refresh_failed=False, last_refresh_message="",
-            damage=damage_message(self.path, problem),
+            damage=str(self._damaged) if self._damaged else damage_message(self.path, problem),
+            fault="damaged",
         )
 
     def _integrity_problem(self) -> str:
@@ -600,12 +456,12 @@ class CacheStore:
         ).fetchone()
         if row is None:
             raise InputError(f"no patient {patient_id!r} in the cache")
-        facts: dict[str, list[Any]] = {kind: [] for kind in _FACT_KINDS}
+        facts: dict[str, list[Any]] = {kind: [] for kind in FACT_KINDS}
         for kind, data in self._conn.execute(
             "SELECT kind, data FROM facts WHERE patient_id = ? ORDER BY kind, sort_key",
             (patient_id,),
         ):
-            facts[kind].append(_load(_FACT_KINDS[kind], data))
+            facts[kind].append(_load(FACT_KINDS[kind], data))
         ward = None
         if row[2]:
             ward_row = self._conn.execute(
@@ -710,132 +566,34 @@ class CacheStore:
         return [date.fromisoformat(r[0]) for r in rows]
 
 
-def reject_bad_check_digit(text: str, where: str | None = None) -> None:
-    """Ten digits that fail Modulus 11 were meant as an NHS number: say the check digit is
-    wrong (a mistyped digit) rather than 'not in the cache' (NHS Data Dictionary, NHS NUMBER)."""
-    digits = identifier_key(text)
-    if len(digits) == 10 and digits.isdigit() and not is_valid(digits):
-        raise InvalidNhsNumber(
-            f"{text!r} is not a valid NHS number: the check digit is wrong (check for a "
-            "mistyped digit)",
-            where=where,
-        )
-
-
 def _open_schema(path: Path, key: str, key_source: str) -> Connection:
+    """Open for writing; create the tables only in a new file (an open never writes to a
+    file that has them, so it never waits for a refresh's lock: issue #12)."""
     conn = open_encrypted(path, key, key_source=key_source)
     try:
-        conn.executescript(_SCHEMA)
-        conn.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+            _create_tables(conn)
     except DatabaseError as exc:
         conn.close()
-        raise CacheError(damage_message(path, exc)) from exc
+        if is_damage(exc):
+            raise DamagedFile(damage_message(path, exc)) from exc
+        raise fault(exc, path) from exc
+    return conn
+
+
+def _create_tables(conn: Connection) -> None:
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                 (str(SCHEMA_VERSION),))
+
+
+def _empty_cache() -> Connection:
+    """An empty cache in memory: what a reader sees before the first import."""
+    conn = sqlcipher3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    _create_tables(conn)
     return conn
 
 
 def _db_files(path: Path) -> list[Path]:
     """A database file with its WAL and shared-memory files."""
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
-
-
-def _row_order(row: PatientRow) -> tuple[Any, ...]:
-    stay = row.stay
-    return (
-        stay is None,
-        stay.ward_code if stay else "",
-        bed_sort_key(stay.bed) if stay else (),
-        fold(row.patient.family),
-        fold(row.patient.given),
-    )
-
-
-def _patient_filter(ward_code: str | None, search: str | None) -> tuple[str, list[Any]]:
-    """The WHERE clause (with its leading space, or empty) for a ward and a search."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if ward_code is not None:
-        clauses.append("ward_code = ?")
-        params.append(ward_code)
-    if search and search.strip():
-        clause, extra = _search_clause(search)
-        clauses.append(clause)
-        params.extend(extra)
-    where = " WHERE " + " AND ".join(f"({c})" for c in clauses) if clauses else ""
-    return where, params
-
-
-def _search_clause(search: str) -> tuple[str, list[Any]]:
-    text = search.strip()
-    key = identifier_key(text)
-    clauses = ["hospital_key = ?"]
-    params: list[Any] = [key]
-    if key.isdigit():
-        clauses.append("nhs_number >= ? AND nhs_number < ?")
-        params += [key, key + ":"]  # ':' sorts after '9': a prefix range on the index
-    folded = fold(text)
-    if "," in folded:  # "family, given"
-        family, _, given = (part.strip() for part in folded.partition(","))
-        clauses.append("family_key >= ? AND family_key < ? AND given_key >= ? AND given_key < ?")
-        params += [family, family + "\U0010ffff", given, given + "\U0010ffff"]
-    elif folded:
-        clauses.append("family_key >= ? AND family_key < ?")
-        params += [folded, folded + "\U0010ffff"]
-        clauses.append("given_key >= ? AND given_key < ?")
-        params += [folded, folded + "\U0010ffff"]
-    return " OR ".join(f"({c})" for c in clauses), params
-
-
-def _patient_row(p: Patient, stay: Stay | None) -> tuple[Any, ...]:
-    return (
-        p.id,
-        p.nhs_number,
-        identifier_key(p.hospital_number) if p.hospital_number else None,
-        fold(p.family),
-        fold(p.given),
-        stay.ward_code if stay else None,
-        stay.bed if stay else None,
-        _dumps(p),
-        _dumps(stay) if stay else None,
-    )
-
-
-def _fact_rows(snapshot: Snapshot) -> Iterable[tuple[str, str, str, str]]:
-    for a in snapshot.allergies:
-        yield "allergy", a.patient_id, a.substance, _dumps(a)
-    for f in snapshot.alerts:
-        yield "alert", f.patient_id, f.text, _dumps(f)
-    for m in snapshot.prescriptions:
-        yield "prescription", m.patient_id, f"{m.kind}:{m.drug}", _dumps(m)
-    for o in snapshot.observations:
-        yield "observation", o.patient_id, o.effective.isoformat(), _dumps(o)
-
-
-def _check_references(snapshot: Snapshot) -> None:
-    """Every fact must point at a patient in the same snapshot (a broken reference matters)."""
-    ids = {p.id for p in snapshot.patients}
-    groups: tuple[tuple[str, Iterable[Any]], ...] = (
-        ("stay", snapshot.stays), ("allergy", snapshot.allergies), ("alert", snapshot.alerts),
-        ("prescription", snapshot.prescriptions), ("observation", snapshot.observations),
-        ("appointment", snapshot.appointments), ("theatre case", snapshot.theatre_cases),
-    )
-    for name, items in groups:
-        for item in items:
-            if item.patient_id not in ids:
-                raise InputError(
-                    f"{name} {item.id!r} refers to patient {item.patient_id!r}, "
-                    "who is not in the extract"
-                )
-    wards = {w.code for w in snapshot.wards}
-    for stay in snapshot.stays:
-        if stay.ward_code and stay.ward_code not in wards:
-            raise InputError(
-                f"stay {stay.id!r} refers to ward {stay.ward_code!r}, which is not in the extract"
-            )
-
-
-def age_in_years(birth: date, on: date) -> int:
-    years = on.year - birth.year
-    return years - ((on.month, on.day) < (birth.month, birth.day))
-

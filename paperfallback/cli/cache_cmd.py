@@ -9,12 +9,14 @@ successful refresh was and whether the last attempt failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from paperfallback.cache.encrypted_db import probe_folder
 from paperfallback.cache.staleness import (
     FUTURE_AS_OF_MESSAGE,
     UNKNOWN_AS_OF_MESSAGE,
@@ -125,7 +127,7 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.cache.importers import read_extract
 
     as_of = parse_as_of(args.as_of)
-    store = ctx.open_cache()
+    store = ctx.open_cache(write=True)
     source = ", ".join(args.paths)
     try:
         snapshot = read_extract(
@@ -176,7 +178,7 @@ def _refresh(ctx: AppContext, args: argparse.Namespace) -> int:
         if getattr(args, name, None):
             overrides[name] = getattr(args, name)
     options = RefreshOptions.from_settings(ctx.settings, force=args.force, **overrides)
-    store = ctx.open_cache()
+    store = ctx.open_cache(write=True)
     report = refresh_cache(
         store, source, data_dir=ctx.data_dir, settings=ctx.settings, options=options
     )
@@ -254,15 +256,24 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
         if not args.json:
             raise
         # Monitoring parses stdout: a wrong key or unreadable file is still a JSON object.
+        kind = getattr(exc, "fault", "unreadable")
         print(json.dumps({
             "error": str(exc), "needs_attention": True, "problems": [str(exc)],
             "has_snapshot": False, "checked_at": now.isoformat(),
             "site_code": ctx.settings.site_code, "ward": ctx.settings.ward or None,
-            "pc_id": ctx.settings.pc_id,
+            "pc_id": ctx.settings.pc_id, "damaged": kind == "damaged",
+            "damage": str(exc) if kind == "damaged" else None,
+            "fault": kind, "fault_message": str(exc),
         }, indent=2))
         return 1
     status = store.status(stale_minutes=ctx.settings.stale_minutes, now=now, verify=True)
+    folder_fault = None if status.fault else probe_folder(ctx.data_dir)
+    if folder_fault is not None:  # readable, but nothing can be saved here: say so
+        status = dataclasses.replace(status, fault=folder_fault.fault,
+                                     fault_message=str(folder_fault))
     problems = health_problems(status, refresh_alert_minutes=args.refresh_alert_minutes, now=now)
+    if folder_fault is not None:
+        problems.append(str(folder_fault))
     problems += ward_problems(store, ctx.settings.ward) if status.has_snapshot else []
     exit_code = 1 if (args.check and problems) or status.is_damaged else 0
     if args.json:

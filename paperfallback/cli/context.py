@@ -12,13 +12,14 @@ from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.settings import Settings, cache_key, data_dir
+from paperfallback.workstore import WorkStore
 
 
 @dataclass
 class AppContext:
     data_dir_option: str | None = None
     debug: bool = False
-    _stores: list[CacheStore] = field(default_factory=list)
+    _stores: list[CacheStore | WorkStore] = field(default_factory=list)
 
     @cached_property
     def data_dir(self) -> Path:
@@ -50,11 +51,20 @@ class AppContext:
     def key(self) -> tuple[str, str]:
         return cache_key(self.data_dir)
 
-    def open_cache(self) -> CacheStore:
+    def open_cache(self, *, write: bool = False) -> CacheStore:
+        """The cache, read-only unless ``write`` (imports, refresh, demo): a reader never
+        writes, so it never waits for a refresh in another process."""
         key, source = self.key
-        store = CacheStore.open(self.data_dir, key, key_source=source)
+        store = CacheStore.open(self.data_dir, key, key_source=source, readonly=not write)
         self._stores.append(store)
         return store
+
+    def open_work(self) -> WorkStore:
+        """The work store (register, entries, export state), closed with the context."""
+        key, source = self.key
+        work = WorkStore.open(self.data_dir, key, key_source=source)
+        self._stores.append(work)
+        return work
 
     def close(self) -> None:
         for store in self._stores:

@@ -25,7 +25,7 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.cache.demo import DEMO_SEED, build_demo_cache
 
     seed = DEMO_SEED if args.seed is None else args.seed
-    result = build_demo_cache(ctx.open_cache(), seed=seed)
+    result = build_demo_cache(ctx.open_cache(write=True), seed=seed)
     if args.json:
         print(json.dumps({"data_as_of": result.data_as_of.isoformat(), "counts": result.counts}))
     else:

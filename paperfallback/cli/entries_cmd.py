@@ -76,13 +76,11 @@ def add_parser(sub: Any) -> None:
 
 
 def _stores(ctx: AppContext) -> tuple[Any, Any]:
-    from paperfallback.cache.work_db import open_work_db
     from paperfallback.reentry.store import EntriesStore
     from paperfallback.register import Register, pc_code_for
 
-    key, source = ctx.key
-    conn = open_work_db(ctx.data_dir, key, key_source=source)
-    return Register(conn, pc_code=pc_code_for(ctx.settings)), EntriesStore(conn)
+    work = ctx.open_work()
+    return Register(work, pc_code=pc_code_for(ctx.settings)), EntriesStore(work)
 
 
 def _cache_or_none(ctx: AppContext) -> Any:
@@ -216,7 +214,7 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
     try:
         report = reconcile(register.list(), store, double_entry_forms=double_entry_forms(ctx))
         unconfirmed = _unconfirmed(store, _cache_or_none(ctx))
-        sent = send_counts(store.connection)  # export --to: sent / accepted / rejected
+        sent = send_counts(store.work)  # export --to: sent / accepted / rejected
     finally:
         store.close()
     if args.json:

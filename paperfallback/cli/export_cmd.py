@@ -73,7 +73,8 @@ def _send(ctx: AppContext, args: argparse.Namespace) -> int:
 
     key, source = ctx.key
     summary = run_send(ctx.data_dir, ctx.settings, key, source, args.to, dry_run=args.dry_run,
-                       all_entries=args.all, retry_rejected=args.retry_rejected)
+                       all_entries=args.all, retry_rejected=args.retry_rejected,
+                       catalogue=ctx.catalogue)
     for warning in summary.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     for line in summary.lines(warnings=False):

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 
+from paperfallback.cache.leftovers import remove_crash_leftovers
 from paperfallback.cli.context import AppContext
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.logs import setup_logging
@@ -88,9 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(
         str(v) for k, v in vars(args).items() if (k == "command" or k.endswith("_command")) and v
     )
+    if os.name != "nt":
+        os.umask(0o077)  # every file and folder PaperFallback creates is private (issue #12)
     try:
         setup_logging(ctx.data_dir)
         log.info("%s: started", command)
+        remove_crash_leftovers(ctx.data_dir)  # plaintext a killed refresh left behind
         code = int(args.func(ctx, args))
         log.info("%s: exit %d", command, code)
         return code

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -86,7 +87,7 @@ def parse_day(text: str | None) -> date | None:
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     from paperfallback.formspec import site_catalogue
     from paperfallback.reentry.observations import KeyedObservations
-    from paperfallback.register import Register
+    from paperfallback.register.reservation import form_ids_or_reserve
     from paperfallback.render import PackRequest, render_pack
 
     forms = tuple(f for f in re.split(r"[,\s]+", args.forms or "") if f)
@@ -106,16 +107,36 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     )
     catalogue = ctx.catalogue if not args.forms_dir else site_catalogue(
         ctx.settings.form_dirs, ctx.data_dir, *(Path(p) for p in args.forms_dir))
-    store = None if args.blank else ctx.open_cache()
-    key, source = ctx.key
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
-    with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
-        result = render_pack(request, store, catalogue, ctx.settings, out=out,
-                             allocate_ids=register,
-                             keyed=KeyedObservations(register.connection, catalogue))
-        register.record(result.issued)
+    if args.blank:
+        # Blank forms need no key, no cache and no writable work store (issue #12).
+        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
+        try:
+            result = render_pack(request, None, catalogue, ctx.settings, out=out,
+                                 allocate_ids=allocator)
+            allocator.record(result.issued)
+        finally:
+            allocator.close()
+        if allocator.problem:
+            print(f"Note: {allocator.problem}", file=sys.stderr)
+    else:
+        # Pre-filled forms need a readable cache; an unusable work store only moves their
+        # IDs to the reserve (and leaves keyed-from-paper observations off the charts).
+        store = ctx.open_cache()
+        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
+        try:
+            keyed = (KeyedObservations(allocator.register.work, catalogue) if allocator.register
+                     else None)
+            result = render_pack(request, store, catalogue, ctx.settings, out=out,
+                                 allocate_ids=allocator, keyed=keyed)
+            allocator.record(result.issued)
+        finally:
+            allocator.close()
+        if allocator.problem:
+            missing = "" if keyed else " Observations keyed from paper are not on these pages."
+            print(f"Note: {allocator.problem}{missing}", file=sys.stderr)
     ids = [i.instance_id for i in result.issued]
     stale = any(i.stale for i in result.issued)
     if args.json:

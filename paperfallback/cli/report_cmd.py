@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ def _when(text: str | None, flag: str) -> datetime | None:
 
 
 def _recovery(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.export.send_state import send_counts
     from paperfallback.reentry.recovery_report import build_report, write_report_pdf
     from paperfallback.reentry.store import EntriesStore
     from paperfallback.register import Register
@@ -55,14 +57,17 @@ def _recovery(ctx: AppContext, args: argparse.Namespace) -> int:
     start, end = _when(args.start, "--from"), _when(args.end, "--to")
     key, source = ctx.key
     with Register.open(ctx.data_dir, key, ctx.settings, key_source=source) as register:
-        report = build_report(register.list(), ScanStore(register.connection).returned_pages(),
-                              EntriesStore(register.connection).instances(), ward=args.ward,
-                              start=start, end=end)
+        sent = {instance: (counts["accepted"], counts["rejected"])
+                for (instance, _form), counts in send_counts(register.work).items()}
+        report = build_report(register.list(), ScanStore(register.work).returned_pages(),
+                              EntriesStore(register.work).instances(), ward=args.ward,
+                              start=start, end=end, sent=sent)
     write_report_pdf(report, args.out)
     totals = report.totals()
     if args.json:
-        print(json.dumps({"out": str(args.out), **{k.replace(" ", "_"): v
-                                                    for k, v in totals.items()}}, indent=2))
+        keys = {k: re.sub(r"[^a-z0-9]+", "_", k.lower()).strip("_") for k in totals}
+        print(json.dumps({"out": str(args.out), **{keys[k]: v for k, v in totals.items()}},
+                         indent=2))
     else:
         print(f"Saved {args.out}: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     return 0

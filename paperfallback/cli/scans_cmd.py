@@ -28,6 +28,15 @@ def add_parser(sub: Any) -> None:
     status.add_argument("--ward", metavar="W", help="only forms printed for this ward code")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_status)
+    queue = scans_sub.add_parser(
+        "queue", help="pages waiting for a person: unreadable code, or not in this register")
+    queue.add_argument("--json", action="store_true", help="print JSON")
+    queue.set_defaults(func=_queue)
+    assign = scans_sub.add_parser(
+        "assign", help="attach a queued page to the form ID and page read off its image")
+    assign.add_argument("page_id", type=int, metavar="PAGE", help="the page number in the queue")
+    assign.add_argument("form_page", metavar="FORM-ID/PAGE", help="e.g. Q76-00003-M/2")
+    assign.set_defaults(func=_assign)
     check = scans_sub.add_parser(
         "check", help="compare the marks on scanned charts with what was keyed; "
         "disagreements become discrepancies")
@@ -43,7 +52,7 @@ def _open(ctx: AppContext) -> tuple[Any, Any]:
 
     key, source = ctx.key
     register = Register.open(ctx.data_dir, key, ctx.settings, key_source=source)
-    store = ScanStore(register.connection)
+    store = ScanStore(register.work)
     _apply_retention(ctx, register, store)
     return register, store
 
@@ -59,7 +68,7 @@ def _apply_retention(ctx: AppContext, register: Any, store: Any) -> None:
     days = ctx.settings.scan_retention_days
     if days <= 0:
         return
-    exported = {i.instance_id for i in EntriesStore(register.connection).instances()
+    exported = {i.instance_id for i in EntriesStore(register.work).instances()
                 if i.status is InstanceStatus.EXPORTED}
     if exported:
         store.purge(exported, older_than=datetime.now(UTC) - timedelta(days=days))
@@ -112,7 +121,7 @@ def _check(ctx: AppContext, args: argparse.Namespace) -> int:
     register, store = _open(ctx)
     catalogue = ctx.catalogue
     with register:
-        entries = EntriesStore(register.connection)
+        entries = EntriesStore(register.work)
         wanted = [parse_qr_payload(f)[0] for f in args.form_ids] or sorted(
             set(entries.keyed_instance_ids()) & set(store.returned_pages()))
         results: list[dict[str, Any]] = []
@@ -134,4 +143,32 @@ def _check(ctx: AppContext, args: argparse.Namespace) -> int:
         for finding in result["findings"]:
             print(f"  {finding['message']} (page {finding['page']})")
     print(f"{sum(len(r['findings']) for r in results)} disagreement(s) raised as discrepancies")
+    return 0
+
+
+def _queue(ctx: AppContext, args: argparse.Namespace) -> int:
+    register, store = _open(ctx)
+    with register:
+        waiting = store.queued()
+    if args.json:
+        print(json.dumps({"queue": [{"page": p.id, "status": p.status, "source": p.source,
+                                     "index": p.source_index, "form_id": p.form_id,
+                                     "imported_at": p.imported_at.isoformat()}
+                                    for p in waiting]}, indent=2))
+        return 0
+    for p in waiting:
+        code = f" (code {p.form_id}/{p.page})" if p.form_id else ""
+        print(f"{p.id:>5}  {p.status:<16} {p.source} p{p.source_index}{code}")
+    print(f"{len(waiting)} page(s) waiting; open them in the app (Re-enter forms, Scanned "
+          "pages) to read the form ID off the image, or `scans assign PAGE FORM-ID/PAGE`")
+    return 0
+
+
+def _assign(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.scan.intake import assign_page
+
+    register, store = _open(ctx)
+    with register:
+        where = assign_page(args.page_id, args.form_page, register, store)
+    print(f"Scanned page {args.page_id} attached to {where}.")
     return 0

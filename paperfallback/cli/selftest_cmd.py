@@ -144,8 +144,13 @@ class SelfTest:
             "ask IT to assign one (docs/install.md)")
 
     def cache_opens(self) -> str:
+        from paperfallback.settings import loose_permissions
+
         _key, source = self.ctx.key
         where = "keyring" if source == "keyring" else source
+        faults, _warnings = loose_permissions(self.ctx.data_dir)
+        if faults:  # issue #12: with a readable key file any local user reads the cache
+            raise Failed(f"cache opens with key from {where}: " + "; ".join(faults))
         try:
             self.store = self.ctx.open_cache()
         except PaperFallbackError as exc:

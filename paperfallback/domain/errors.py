@@ -27,8 +27,49 @@ class CacheError(PaperFallbackError):
     """The cache cannot be opened, read or replaced."""
 
 
-class WrongKey(CacheError):
+class StorageFault(CacheError):
+    """A data file cannot be used for a reason outside its data, named truly so IT chases
+    the right cause: each kind has its own message and its own ``fault`` in ``cache status
+    --json`` (docs/install.md, monitoring)."""
+
+    fault = "unreadable"
+
+
+class WrongKey(StorageFault):
     """The cache key does not decrypt the cache file."""
+
+    fault = "wrong-key"
+
+
+class DamagedFile(StorageFault):
+    """The key is proven good (it opens a sibling store or the key check) but a file's
+    pages cannot be read: a disk fault, a power cut mid-write, a bad copy."""
+
+    fault = "damaged"
+
+
+class StoreLocked(StorageFault):
+    """Another process holds the write lock longer than we wait (an import, a refresh)."""
+
+    fault = "locked"
+
+
+class DiskFull(StorageFault):
+    """No space left on the disk that holds the data folder."""
+
+    fault = "disk-full"
+
+
+class ReadOnlyFolder(StorageFault):
+    """The data folder (or its disk) cannot be written by this user."""
+
+    fault = "read-only"
+
+
+class PermissionDenied(StorageFault):
+    """A data file exists but this user may not read or write it."""
+
+    fault = "permission-denied"
 
 
 class NoCache(CacheError):

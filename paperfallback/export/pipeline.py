@@ -17,9 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from paperfallback.cache.encrypted_db import Connection
 from paperfallback.cache.store import CacheStore
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.export.fhir_bundle import plan_fhir_export, write_fhir
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
@@ -33,6 +31,7 @@ from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import Register, pc_code_for
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM, Settings
+from paperfallback.workstore import WorkStore
 
 Format = Literal["fhir", "xlsx", "csv"]
 FORMATS: tuple[Format, ...] = ("fhir", "xlsx", "csv")
@@ -101,17 +100,17 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     be read), write ``fmt`` to ``out``, and mark what went out. Problems with single forms
     are in ``summary.problems``; a cache that cannot be read is a warning, not a stop."""
     cache, warnings = open_cache_for_export(data_dir, key, key_source)
-    conn = open_work_db(data_dir, key, key_source=key_source)
+    work = WorkStore.open(data_dir, key, key_source=key_source)
     try:
-        store = EntriesStore(conn)
+        store = EntriesStore(work)
         forms = catalogue or site_catalogue(settings.form_dirs, data_dir)
-        read = read_keyed_forms(conn, store, cache, settings, data_dir, catalogue=forms)
+        read = read_keyed_forms(work, store, cache, settings, data_dir, catalogue=forms)
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
-        documents = (scanned_documents(conn, read.forms, settings, forms, systems)
+        documents = (scanned_documents(work, read.forms, settings, forms, systems)
                      if fmt == "fhir" else [])
         summary = export_forms(
-            read.forms, fmt=fmt, out=out, state=ExportState(conn), systems=systems,
+            read.forms, fmt=fmt, out=out, state=ExportState(work), systems=systems,
             pc_id=settings.pc_id, all_entries=all_entries, documents=documents,
         )
         if summary.instance_ids:
@@ -122,7 +121,7 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
             summary.changed_units, len(read.problems), ", ".join(summary.instance_ids[:50]),
         )
     finally:
-        conn.close()
+        work.close()
         if cache is not None:
             cache.close()
     summary.problems[:0] = read.problems
@@ -134,18 +133,18 @@ def open_cache_for_export(data_dir: Path, key: str,
                           key_source: str) -> tuple[CacheStore | None, list[str]]:
     """The cache for printed facts, or None with a warning: an export works without it."""
     try:
-        return CacheStore.open(data_dir, key, key_source=key_source), []
+        return CacheStore.open(data_dir, key, key_source=key_source, readonly=True), []
     except CacheError as exc:  # the export still works; pre-printed facts may be missing
         log.warning("export without the cache: %s", exc)
         return None, [f"the cache cannot be read ({exc}); printed drug names, procedures "
                       "and list patients will be missing."]
 
 
-def read_keyed_forms(conn: Connection, store: EntriesStore, cache: CacheStore | None,
+def read_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | None,
                      settings: Settings, data_dir: Path, *,
                      catalogue: FormCatalogue | None = None) -> ReadResult:
     """Every form ready for export, as the file export and ``export --to`` both read it."""
-    register = Register(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+    register = Register(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
     with gc_paused():  # thousands of small objects, no cycles: see gc_paused
         return read_forms(
             store, register, catalogue or site_catalogue(settings.form_dirs, data_dir), cache,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from paperfallback.cache.encrypted_db import Connection
 from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.fhir_documents import document_units
@@ -22,11 +21,12 @@ from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import Register, pc_code_for
 from paperfallback.scan.store import ScanStore
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM, Settings
+from paperfallback.workstore import WorkStore
 
 POLICIES = ("unkeyed", "all", "none")
 
 
-def scanned_documents(conn: Connection, forms: Sequence[ExportedForm], settings: Settings,
+def scanned_documents(conn: WorkStore, forms: Sequence[ExportedForm], settings: Settings,
                       catalogue: FormCatalogue, systems: SiteSystems) -> list[BuiltUnit]:
     """The DocumentReference units of the returned forms the policy sends."""
     policy = settings.export_scans.strip().lower()

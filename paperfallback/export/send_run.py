@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_bundle import export_source, plan_fhir_export
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
@@ -42,9 +41,10 @@ from paperfallback.export.send_http import (
 from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.export.state import ExportState
 from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
-from paperfallback.formspec import site_catalogue
+from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.settings import Settings
+from paperfallback.workstore import WorkStore
 
 log = logging.getLogger(__name__)
 
@@ -142,22 +142,26 @@ def run_send(
     retry_rejected: bool = False,
     options: SendOptions | None = None,
     now: datetime | None = None,
+    catalogue: FormCatalogue | None = None,
 ) -> SendSummary:
+    """Plan, queue and send (or, with ``dry_run``, check and show) the FHIR export for
+    ``target``; what the EPR answered is in the summary and the work store."""
     target = check_base_url(target)
     opts = options or SendOptions(chunk_size=settings.export_chunk_size)
     moment = now or datetime.now(UTC)
     summary = SendSummary(target, dry_run=dry_run, bundles_of=opts.chunk_size)
     cache, summary.warnings = open_cache_for_export(data_dir, key, key_source)
-    conn = open_work_db(data_dir, key, key_source=key_source)
+    conn = WorkStore.open(data_dir, key, key_source=key_source)
     try:
         store = EntriesStore(conn)
-        read = read_keyed_forms(conn, store, cache, settings, data_dir)
+        read = read_keyed_forms(conn, store, cache, settings, data_dir, catalogue=catalogue)
         summary.problems = list(read.problems)
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
         state, fmt = ExportState(conn), state_key(target)
-        documents = scanned_documents(conn, read.forms, settings,
-                                      site_catalogue(settings.form_dirs, data_dir), systems)
+        documents = scanned_documents(
+            conn, read.forms, settings,
+            catalogue or site_catalogue(settings.form_dirs, data_dir), systems)
         plan = plan_fhir_export(read.forms, systems, state.previous(fmt), all_entries=all_entries,
                                 pc_id=settings.pc_id, exported_at=moment,
                                 previous_forms=state.previous_forms(fmt), documents=documents)
@@ -210,7 +214,7 @@ def run_send(
 def retry_rejected_entries(data_dir: Path, key: str, key_source: str,
                            instance_ids: Sequence[str] | None = None) -> int:
     """Queue rejected entries again (all servers), for the app's Retry button."""
-    conn = open_work_db(data_dir, key, key_source=key_source)
+    conn = WorkStore.open(data_dir, key, key_source=key_source)
     try:
         return SendLog(conn).retry_rejected(None, instance_ids)
     finally:
@@ -221,7 +225,7 @@ def send_status_lines(data_dir: Path, key: str, key_source: str, *,
                       rejected_shown: int = 20) -> list[str]:
     """What the Export dialog shows: sent / accepted / rejected / pending per form and in
     total (every server), then the first rejected entries with the EPR's reason."""
-    conn = open_work_db(data_dir, key, key_source=key_source)
+    conn = WorkStore.open(data_dir, key, key_source=key_source)
     try:
         sends = SendLog(conn)
         counts = sends.counts_by_instance()

@@ -20,25 +20,11 @@ from typing import Any, Literal
 
 import orjson
 
-from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.work_db import ensure_schema
+from paperfallback.workstore import WorkStore
 
 State = Literal["pending", "accepted", "rejected", "superseded"]
 OUTCOME_MAX_CHARS = 2000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS send_entries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    target TEXT NOT NULL, full_url TEXT NOT NULL, unit_key TEXT NOT NULL,
-    instance_id TEXT NOT NULL, form_id TEXT NOT NULL, resource_type TEXT NOT NULL,
-    method TEXT NOT NULL, url TEXT NOT NULL, entry BLOB NOT NULL, digest TEXT NOT NULL,
-    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    http_status TEXT NOT NULL DEFAULT '', location TEXT NOT NULL DEFAULT '',
-    outcome TEXT NOT NULL DEFAULT '', queued_at TEXT NOT NULL, answered_at TEXT
-);
-CREATE INDEX IF NOT EXISTS send_entries_by_url ON send_entries (target, full_url);
-CREATE INDEX IF NOT EXISTS send_entries_by_state ON send_entries (target, state);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +75,11 @@ def entry_digest(entry: dict[str, Any]) -> str:
 
 
 class SendLog:
-    """The send tables in ``work.db`` (their own module: the work store's other tables are
-    not touched)."""
+    """The send tables in the work store (``send_entries``; see workstore.migrations)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        ensure_schema(conn, _SCHEMA)
+    def __init__(self, work: WorkStore) -> None:
+        self.work = work
+        self._conn = work.connection
 
     def plan_new(self, target: str, entries: Iterable[NewEntry]) -> tuple[list[NewEntry], int]:
         """Which of ``entries`` would be queued (read-only, for ``--dry-run``), and how many
@@ -119,9 +104,7 @@ class SendLog:
         for the same resource supersedes an older pending or rejected version.
         """
         stamp = (now or datetime.now(UTC)).isoformat()
-        db = self._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.work.transaction() as db:
             known = self._known(target)
             queued = same = 0
             for new in entries:
@@ -145,10 +128,6 @@ class SendLog:
                 )
                 known.setdefault(new.full_url, {})[digest] = "pending"
                 queued += 1
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
         return queued, same
 
     def _known(self, target: str) -> dict[str, dict[str, str]]:
@@ -182,9 +161,7 @@ class SendLog:
     def record(self, answers: Iterable[Answer], *, now: datetime | None = None) -> None:
         """The server's answers for one chunk, in one transaction."""
         stamp = (now or datetime.now(UTC)).isoformat()
-        db = self._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.work.transaction() as db:
             for a in answers:
                 db.execute(
                     "UPDATE send_entries SET state = ?, http_status = ?, location = ?, "
@@ -192,15 +169,12 @@ class SendLog:
                     (a.state, a.http_status, a.location, a.outcome[:OUTCOME_MAX_CHARS], stamp,
                      a.seq),
                 )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def count_attempt(self, seqs: Iterable[int]) -> None:
         """A try without an answer (network, 5xx): the entries stay pending."""
-        self._conn.executemany("UPDATE send_entries SET attempts = attempts + 1 WHERE seq = ?",
-                               ((s,) for s in seqs))
+        with self.work.transaction() as db:
+            db.executemany("UPDATE send_entries SET attempts = attempts + 1 WHERE seq = ?",
+                           ((s,) for s in seqs))
 
     def retry_rejected(self, target: str | None = None,
                        instance_ids: Iterable[str] | None = None) -> int:
@@ -214,10 +188,11 @@ class SendLog:
         if chosen:
             where += f" AND instance_id IN ({', '.join('?' * len(chosen))})"
             args.extend(chosen)
-        cur = self._conn.execute(
-            f"UPDATE send_entries SET state = 'pending', outcome = '' WHERE {where}", tuple(args)
-        )
-        return int(cur.rowcount or 0)
+        with self.work.transaction() as db:
+            cur = db.execute(
+                f"UPDATE send_entries SET state = 'pending', outcome = '' WHERE {where}",
+                tuple(args))
+            return int(cur.rowcount or 0)
 
     def counts_by_instance(self) -> dict[tuple[str, str], Counter[str]]:
         """(instance id, form id) -> Counter of sent / accepted / rejected / pending."""
@@ -237,9 +212,9 @@ class SendLog:
 SEND_KEYS = ("sent", "accepted", "rejected", "pending")
 
 
-def send_counts(conn: Connection) -> dict[tuple[str, str], Counter[str]]:
+def send_counts(work: WorkStore) -> dict[tuple[str, str], Counter[str]]:
     """Per form instance, for ``entries status`` (an empty dict before any send)."""
-    return SendLog(conn).counts_by_instance()
+    return SendLog(work).counts_by_instance()
 
 
 def add_send_counts(status: dict[str, Any],

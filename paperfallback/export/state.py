@@ -17,26 +17,7 @@ from typing import Any
 
 import orjson
 
-from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.work_db import ensure_schema, open_work_db
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS export_units (
-    format TEXT NOT NULL, unit_key TEXT NOT NULL, instance_id TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, revised INTEGER NOT NULL DEFAULT 0,
-    resources TEXT NOT NULL DEFAULT '{}', export_id TEXT NOT NULL, exported_at TEXT NOT NULL,
-    PRIMARY KEY (format, unit_key)
-);
-CREATE TABLE IF NOT EXISTS export_forms (
-    format TEXT NOT NULL, instance_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    PRIMARY KEY (format, instance_id)
-);
-CREATE TABLE IF NOT EXISTS export_runs (
-    export_id TEXT PRIMARY KEY, format TEXT NOT NULL, exported_at TEXT NOT NULL,
-    all_entries INTEGER NOT NULL, out TEXT NOT NULL, units INTEGER NOT NULL,
-    resources INTEGER NOT NULL
-);
-"""
+from paperfallback.workstore import WorkStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +44,19 @@ class ExportRun:
 
 
 class ExportState:
-    """The export's own tables in ``work.db`` (CREATE TABLE IF NOT EXISTS)."""
+    """The export's own tables in the work store (paperfallback.workstore.migrations)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        ensure_schema(conn, _SCHEMA)
+    def __init__(self, work: WorkStore) -> None:
+        self.work = work
+        self._conn = work.connection
 
     @classmethod
     def open(cls, folder: Path, key: str, *, key_source: str = "the configured key") -> ExportState:
-        return cls(open_work_db(folder, key, key_source=key_source))
+        """An ExportState over its own WorkStore, closed with it."""
+        return cls(WorkStore.open(folder, key, key_source=key_source))
 
     def close(self) -> None:
-        self._conn.close()
+        self.work.close()
 
     def __enter__(self) -> ExportState:
         return self
@@ -120,9 +102,7 @@ class ExportState:
         """Mark units (and whole forms with nothing left to export) as exported, in one
         transaction with the run itself."""
         stamp = exported_at.isoformat()
-        db = self._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.work.transaction() as db:
             count = 0
             for unit in units:
                 count += 1
@@ -142,10 +122,6 @@ class ExportState:
                 "INSERT INTO export_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (export_id, fmt, stamp, int(all_entries), out, count, resources),
             )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def runs(self) -> list[ExportRun]:
         rows = self._conn.execute(

@@ -130,6 +130,7 @@ class FieldSpec(_Model):
     lines: int = Field(default=1, ge=1, le=40)  # ruled lines for type "lines"
     help: str = ""  # shown on the keying screen and as a workbook comment
     role: FieldRole | None = None  # what the field is, for code that needs to know
+    sums: list[str] = []  # a running total: the fields of its section it adds up
     bold: bool = False  # printed in bold on a shaded row (the NEWS2 total)
 
     @model_validator(mode="after")
@@ -145,6 +146,9 @@ class FieldSpec(_Model):
                 f"field {self.id!r}: unknown prefill {self.prefill!r} "
                 f"(known: {', '.join(sorted(PREFILL_SOURCES))})"
             )
+        if self.sums and (self.role != "running_total" or self.type != "number"):
+            raise ValueError(f"field {self.id!r}: only a number field with role "
+                             "running_total sums other fields")
         codes = [c.code for c in self.choices]
         if len(codes) != len(set(codes)):
             raise ValueError(f"field {self.id!r}: choice codes repeat")
@@ -427,6 +431,13 @@ class FormSpec(_Model):
                             f"role {spec.role!r}"
                         )
                     patient_roles[spec.role] = spec.id
+            numbers = {f.id for f in section.all_fields() if f.type == "number"}
+            for spec in section.all_fields():
+                wrong = [s for s in spec.sums if s not in numbers or s == spec.id]
+                if wrong:
+                    raise ValueError(
+                        f"section {section.id!r}: {spec.id!r} sums {', '.join(wrong)}, which "
+                        "are not other number fields of the section")
             if section.export == "news2-vital-signs":
                 missing = [r for r in NEWS2_SCORED_ROLES if r not in seen]
                 if section.kind != "chart" or missing:

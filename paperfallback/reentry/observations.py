@@ -16,16 +16,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from paperfallback.cache.encrypted_db import Connection
 from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
 from paperfallback.domain.news2_input import NEWS2_FIELDS, SCALE, TOTAL, spo2_scale_for
 from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.domain.terminology import PARAMETER_UNITS
 from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.model import EntryState
+from paperfallback.reentry.patients import is_unconfirmed
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
 from paperfallback.register import printed_spo2_scales
+from paperfallback.workstore import WorkStore
 
 TIME_FIELD = "obs_time"  # the NEWS2 chart's time field (issue 4 names it)
 SCALE_FIELD = SCALE  # the column's SpO2 scale: carried on the ids (domain.keyed)
@@ -36,7 +37,7 @@ __all__ = ["KEYED_PREFIX", "KeyedObservations", "is_keyed_from_paper", "keyed_by
            "keyed_observations"]
 
 
-def keyed_observations(work_db: Connection, patient_id: str,
+def keyed_observations(work_db: WorkStore, patient_id: str,
                        catalogue: FormCatalogue | None = None) -> list[Observation]:
     """Every observation keyed from paper for ``patient_id``, oldest first.
 
@@ -55,7 +56,7 @@ class KeyedObservations:
     Call it with a cache patient id (a :data:`paperfallback.domain.keyed.KeyedSource`).
     """
 
-    def __init__(self, work_db: Connection, catalogue: FormCatalogue | None = None) -> None:
+    def __init__(self, work_db: WorkStore, catalogue: FormCatalogue | None = None) -> None:
         self._conn = work_db
         self._catalogue = catalogue
         self._by_patient: dict[str, list[Observation]] | None = None
@@ -66,7 +67,7 @@ class KeyedObservations:
         return self._by_patient.get(patient_id, [])
 
 
-def keyed_by_patient(work_db: Connection, catalogue: FormCatalogue | None = None,
+def keyed_by_patient(work_db: WorkStore, catalogue: FormCatalogue | None = None,
                      ) -> dict[str, list[Observation]]:
     """Every patient's keyed observations (cache patient id -> oldest first), read now."""
     return _keyed_by_patient(work_db, None, catalogue)
@@ -100,7 +101,7 @@ def _chart_fields(catalogue: FormCatalogue | None, form_id: str, section: str) -
         declared.get(SCALE, SCALE_FIELD))
 
 
-def _keyed_by_patient(work_db: Connection, patient_ids: set[str] | None,
+def _keyed_by_patient(work_db: WorkStore, patient_ids: set[str] | None,
                       catalogue: FormCatalogue | None = None) -> dict[str, list[Observation]]:
     store = EntriesStore(work_db)
     records = store.instances()
@@ -113,6 +114,8 @@ def _keyed_by_patient(work_db: Connection, patient_ids: set[str] | None,
         patient_id = record.patient_id
         if patient_id is None or (patient_ids is not None and patient_id not in patient_ids):
             continue
+        if is_unconfirmed(record.patient_match):
+            continue  # a name-only match: not this patient's until a clerk confirms (#13.8)
         out = by_patient[patient_id]
         columns: dict[tuple[str, int], dict[str, tuple[str, datetime]]] = defaultdict(dict)
         for entry in final_entries(store, record.instance_id):

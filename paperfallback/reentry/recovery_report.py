@@ -30,6 +30,8 @@ class FormLine:
     pages: int
     returned: tuple[int, ...]
     status: InstanceStatus
+    accepted: int = 0  # resources the EPR accepted (export --to), 0 when never sent
+    rejected: int = 0
 
     @property
     def missing(self) -> tuple[int, ...]:
@@ -67,15 +69,20 @@ class RecoveryReport:
             "forms keyed": sum(1 for line in lines if line.keyed),
             "forms verified (double entry)": sum(1 for line in lines if line.verified),
             "forms exported": sum(1 for line in lines if line.exported),
+            "forms accepted by the EPR": sum(1 for line in lines
+                                             if line.accepted and not line.rejected),
+            "forms with resources the EPR rejected": sum(1 for line in lines if line.rejected),
             "pages still missing": sum(len(line.missing) for line in lines),
         }
 
 
 def build_report(issued: Iterable[IssuedForm], returned: dict[str, set[int]],
                  instances: Iterable[InstanceRecord], *, ward: str,
+                 sent: dict[str, tuple[int, int]] | None = None,
                  start: datetime | None = None, end: datetime | None = None,
                  now: datetime | None = None) -> RecoveryReport:
-    """Gather the report from the register, the scanned pages and the entries' status."""
+    """Gather the report from the register, the scanned pages, the entries' status and,
+    where the export was sent to the EPR, ``sent``: form ID → (accepted, rejected)."""
     status = {i.instance_id: i.status for i in instances}
     report = RecoveryReport(ward, start, end, now or datetime.now(UTC))
     for item in issued:
@@ -89,7 +96,8 @@ def build_report(issued: Iterable[IssuedForm], returned: dict[str, set[int]],
         report.patients.setdefault(who, []).append(FormLine(
             item.instance_id, item.form_id, item.page_count,
             tuple(sorted(returned.get(item.instance_id, ()))),
-            status.get(item.instance_id, InstanceStatus.PRINTED)))
+            status.get(item.instance_id, InstanceStatus.PRINTED),
+            *(sent or {}).get(item.instance_id, (0, 0))))
     return report
 
 
@@ -143,16 +151,18 @@ def write_report_pdf(report: RecoveryReport, out: Path) -> Path:
                        ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
                        ("VALIGN", (0, 0), (-1, -1), "TOP")])
     story.append(Table(totals, colWidths=[70 * mm, 25 * mm], style=grid, hAlign="LEFT"))
-    header = ["Form ID", "Form", "Pages back", "Keyed", "Verified", "Exported", "Missing pages"]
+    header = ["Form ID", "Form", "Pages back", "Keyed", "Verified", "Exported", "EPR",
+              "Missing pages"]
     for patient in sorted(report.patients):
         story.append(Paragraph(patient, sub))
         rows: list[list[str]] = [header]
         for line in report.patients[patient]:
             rows.append([line.instance_id, line.form, f"{len(line.returned)}/{line.pages}",
                          _yes(line.keyed), _yes(line.verified), _yes(line.exported),
-                         ", ".join(map(str, line.missing)) or "none"])
+                         _epr(line), ", ".join(map(str, line.missing)) or "none"])
         table = Table(rows, repeatRows=1, hAlign="LEFT",
-                      colWidths=[30 * mm, 34 * mm, 20 * mm, 15 * mm, 17 * mm, 17 * mm, 40 * mm])
+                      colWidths=[28 * mm, 30 * mm, 19 * mm, 14 * mm, 16 * mm, 16 * mm, 22 * mm,
+                                 35 * mm])
         table.setStyle(grid)
         table.setStyle(TableStyle([("FONT", (0, 0), (-1, 0), BOLD, 8),
                                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6e6e6"))]))
@@ -171,6 +181,12 @@ def write_report_pdf(report: RecoveryReport, out: Path) -> Path:
     build(build(0))  # the first pass counts the pages, so every page says "of y"
     tmp.replace(out)
     return out
+
+
+def _epr(line: FormLine) -> str:
+    if line.rejected:
+        return f"{line.rejected} rejected"
+    return f"{line.accepted} accepted" if line.accepted else "-"
 
 
 def _yes(flag: bool) -> str:

@@ -9,8 +9,9 @@ last total written above it (0 at the top of the chart) plus every value of that
 keyed since, down to this hour. A value that could not be read ('?') leaves the total
 unchecked (nothing is guessed).
 
-A chart has running totals when it has number fields ``<kind>_running`` and number fields
-``<kind>_<anything>`` to add (``in_running`` adds ``in_oral``, ``in_iv1`` ...).
+A chart has running totals when its form definition says so: a number field with the role
+``running_total`` lists the fields it adds up (``sums``; fluid balance: ``in_running``
+sums ``in_oral``, ``in_iv1`` ...), never inferred from field ids.
 """
 
 from __future__ import annotations
@@ -28,22 +29,12 @@ from paperfallback.reentry.model import (
 )
 from paperfallback.reentry.store import EntriesStore
 
-RUNNING_SUFFIX = "_running"
-
 
 def running_fields(section: KeyedSection) -> dict[str, tuple[str, ...]]:
-    """Per running-total field, the fields it adds up (none: not a running-total chart)."""
-    out: dict[str, tuple[str, ...]] = {}
-    numbers = [f.id for f in section.fields if f.type == "number"]
-    for field_id in numbers:
-        if not field_id.endswith(RUNNING_SUFFIX):
-            continue
-        kind = field_id.removesuffix(RUNNING_SUFFIX)
-        addends = tuple(f for f in numbers if f.startswith(kind + "_") and f != field_id
-                        and not f.endswith(RUNNING_SUFFIX))
-        if addends:
-            out[field_id] = addends
-    return out
+    """Per running-total field, the fields it adds up (none: not a running-total chart),
+    as forms/*.yaml declares them (``role: running_total`` with ``sums``)."""
+    return {f.id: tuple(f.sums) for f in section.fields
+            if f.role == "running_total" and f.sums}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """The entries store: keyed values, their audit trail, instance status and discrepancies.
 
-Lives in the encrypted work store (``work.db``) beside the register. Every save is its
+Lives in the work store (:class:`~paperfallback.workstore.WorkStore`) beside the register;
+its tables are in :mod:`paperfallback.workstore.migrations`, its records in
+:mod:`paperfallback.reentry.store_rows`. Every save is its
 own committed transaction, so killing the app mid-form loses nothing already left; a
 save that changes nothing writes nothing (re-importing a workbook is idempotent), and a
 save that changes a value writes the old and new value to ``entry_audit``.
@@ -11,14 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.staleness import utc_now
-from paperfallback.cache.work_db import ensure_schema, open_work_db
 from paperfallback.domain.errors import InputError
 from paperfallback.reentry.model import (
     AuditRecord,
@@ -30,109 +29,39 @@ from paperfallback.reentry.model import (
     FieldAddress,
     InstanceStatus,
 )
+from paperfallback.reentry.store_rows import (
+    _CLERK_COLUMN,
+    _ENTRY_COLUMNS,
+    _INSTANCE_COLUMNS,
+    DowntimePatient,
+    FieldWrite,
+    InstanceRecord,
+    _entry,
+    _instance,
+    _now,
+)
+from paperfallback.workstore import WorkStore
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    instance_id TEXT NOT NULL, pass TEXT NOT NULL, section TEXT NOT NULL,
-    idx INTEGER NOT NULL, field_id TEXT NOT NULL,
-    value TEXT, state TEXT NOT NULL, keyed_by TEXT NOT NULL, keyed_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    PRIMARY KEY (instance_id, pass, section, idx, field_id)
-);
-CREATE TABLE IF NOT EXISTS entry_audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    instance_id TEXT NOT NULL, pass TEXT NOT NULL, section TEXT NOT NULL,
-    idx INTEGER NOT NULL, field_id TEXT NOT NULL,
-    old_value TEXT, old_state TEXT, new_value TEXT, new_state TEXT NOT NULL,
-    changed_by TEXT NOT NULL, changed_at TEXT NOT NULL, source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entry_audit_instance ON entry_audit (instance_id);
-CREATE TABLE IF NOT EXISTS entry_instances (
-    instance_id TEXT PRIMARY KEY, form_id TEXT NOT NULL, status TEXT NOT NULL,
-    double_entry INTEGER, patient_id TEXT, patient_match TEXT NOT NULL DEFAULT '',
-    first_clerk TEXT NOT NULL DEFAULT '', second_clerk TEXT NOT NULL DEFAULT '',
-    resolved_by TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL, exported_at TEXT,
-    first_done_at TEXT, second_done_at TEXT
-);
-CREATE TABLE IF NOT EXISTS entry_discrepancies (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
-    instance_id TEXT NOT NULL, section TEXT NOT NULL, idx INTEGER NOT NULL,
-    field_id TEXT NOT NULL, detail TEXT NOT NULL, is_open INTEGER NOT NULL,
-    raised_at TEXT NOT NULL, closed_at TEXT, closed_by TEXT NOT NULL DEFAULT '',
-    note TEXT NOT NULL DEFAULT '',
-    UNIQUE (kind, instance_id, section, idx, field_id)
-);
-CREATE TABLE IF NOT EXISTS entry_downtime_patients (
-    downtime_number TEXT PRIMARY KEY, instance_id TEXT NOT NULL, nhs_number TEXT,
-    hospital_number TEXT, family TEXT NOT NULL, given TEXT NOT NULL, birth_date TEXT,
-    sex TEXT NOT NULL DEFAULT 'unknown', recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL
-);
-"""
+__all__ = ["DowntimePatient", "EntriesStore", "FieldWrite", "InstanceRecord"]
 
-
-@dataclass(frozen=True, slots=True)
-class InstanceRecord:
-    """What the entries store knows about one form instance (absent = still 'printed')."""
-
-    instance_id: str
-    form_id: str
-    status: InstanceStatus
-    double_entry: bool | None  # None: follow the form type's policy
-    patient_id: str | None
-    patient_match: str  # how the patient was identified on a blank form
-    first_clerk: str
-    second_clerk: str
-    resolved_by: str
-    updated_at: datetime
-    exported_at: datetime | None
-    first_done: bool = False  # the first keying was finished
-    second_done: bool = False  # the blind second keying was finished
-
-
-@dataclass(frozen=True, slots=True)
-class DowntimePatient:
-    """A patient first registered on paper, under a pre-allocated downtime number."""
-
-    downtime_number: str
-    instance_id: str
-    nhs_number: str | None
-    hospital_number: str | None
-    family: str
-    given: str
-    birth_date: str | None  # ISO date
-    sex: str
-    recorded_by: str
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class FieldWrite:
-    """One value to save (used for batches from a workbook)."""
-
-    address: FieldAddress
-    value: str | None
-    state: EntryState
 
 
 class EntriesStore:
     """Keyed entries in the work store. Not thread-safe: one per thread or process."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        ensure_schema(conn, _SCHEMA)
+    def __init__(self, work: WorkStore) -> None:
+        self.work = work
+        self._conn = work.connection
 
     @classmethod
     def open(
         cls, folder: Path, key: str, *, key_source: str = "the configured key"
     ) -> EntriesStore:
-        return cls(open_work_db(folder, key, key_source=key_source))
-
-    @property
-    def connection(self) -> Connection:
-        return self._conn
+        """An EntriesStore over its own WorkStore, closed with it."""
+        return cls(WorkStore.open(folder, key, key_source=key_source))
 
     def close(self) -> None:
-        self._conn.close()
+        self.work.close()
 
     def __enter__(self) -> EntriesStore:
         return self
@@ -142,17 +71,9 @@ class EntriesStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One committed unit of work; nested use joins the outer transaction."""
-        if self._conn.in_transaction:
-            yield self._conn
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        """The work store's one transaction (nested use joins the outer one)."""
+        with self.work.transaction() as db:
+            yield db
 
     # ---- instances ------------------------------------------------------------------------
 
@@ -578,57 +499,3 @@ class EntriesStore:
         ]
 
 
-_CLERK_COLUMN = {EntryPass.FIRST: "first_clerk", EntryPass.SECOND: "second_clerk",
-                 EntryPass.RESOLVED: "resolved_by"}
-_ENTRY_COLUMNS = (
-    "instance_id, section, idx, field_id, pass, value, state, keyed_by, keyed_at, source"
-)
-_INSTANCE_COLUMNS = (
-    "instance_id, form_id, status, double_entry, patient_id, patient_match, first_clerk, "
-    "second_clerk, resolved_by, updated_at, exported_at, first_done_at, second_done_at"
-)
-
-
-_PASSES = {p.value: p for p in EntryPass}
-_STATES = {s.value: s for s in EntryState}
-
-
-def _entry(r: Sequence[Any], moments: dict[str, datetime] | None = None) -> Entry:
-    """One stored entry; ``moments`` caches parsed keyed-at times (a bulk read shares them:
-    every field of a saved row has the same one)."""
-    text = r[8]
-    if moments is None:
-        keyed_at = datetime.fromisoformat(text)
-    else:
-        keyed_at = moments.get(text) or moments.setdefault(text, datetime.fromisoformat(text))
-    return Entry(
-        address=FieldAddress(r[0], r[1], r[2], r[3]),
-        entry_pass=_PASSES[r[4]],
-        value=r[5],
-        state=_STATES[r[6]],
-        keyed_by=r[7],
-        keyed_at=keyed_at,
-        source=r[9],
-    )
-
-
-def _instance(r: Sequence[Any]) -> InstanceRecord:
-    return InstanceRecord(
-        instance_id=r[0],
-        form_id=r[1],
-        status=InstanceStatus(r[2]),
-        double_entry=None if r[3] is None else bool(r[3]),
-        patient_id=r[4],
-        patient_match=r[5],
-        first_clerk=r[6],
-        second_clerk=r[7],
-        resolved_by=r[8],
-        updated_at=datetime.fromisoformat(r[9]),
-        exported_at=datetime.fromisoformat(r[10]) if r[10] else None,
-        first_done=r[11] is not None,
-        second_done=r[12] is not None,
-    )
-
-
-def _now() -> str:
-    return utc_now().isoformat()

@@ -20,6 +20,7 @@ against that patient (hazard R-ENT-4). The sheet password is only a guard agains
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -221,22 +222,17 @@ class _Importer:
                  if h not in _IDENTITY_COLUMNS | field_ids or columns.get(h) != i}
         inputs = {i for i in range(len(header)) if i not in stray and header[i] in field_ids}
         inputs |= stray
-        batch = 0
-        self.store.connection.execute("BEGIN IMMEDIATE")
-        try:
-            for number, cells in enumerate(rows, start=FIRST_DATA_ROW):
-                values = tuple(_cell_value(c) for c in cells)
-                self._row(name, number, values, columns, form, section_id, stray, header,
-                          inputs)
-                batch += 1
-                if batch >= ROWS_PER_COMMIT:
-                    self.store.connection.execute("COMMIT")
-                    self.store.connection.execute("BEGIN IMMEDIATE")
-                    batch = 0
-        except BaseException:
-            self.store.connection.execute("ROLLBACK")
-            raise
-        self.store.connection.execute("COMMIT")
+        numbered = enumerate(rows, start=FIRST_DATA_ROW)
+        while True:
+            with self.store.transaction():  # one commit per ROWS_PER_COMMIT rows
+                batch = 0
+                for number, cells in itertools.islice(numbered, ROWS_PER_COMMIT):
+                    values = tuple(_cell_value(c) for c in cells)
+                    self._row(name, number, values, columns, form, section_id, stray, header,
+                              inputs)
+                    batch += 1
+            if batch < ROWS_PER_COMMIT:
+                break
 
     def _problem(self, sheet: str, row: int, column: str, value: object, reason: str) -> None:
         text = value.text if isinstance(value, _Refused) else _cell_text(value)

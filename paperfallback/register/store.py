@@ -1,6 +1,7 @@
 """The register of issued form instances, and the per-PC counters that allocate their IDs.
 
-Both live in the encrypted work store (``work.db``), which an import never replaces.
+Both live in the work store (:class:`~paperfallback.workstore.WorkStore`), which an import
+never replaces.
 Allocation commits the counter at once, so an ID handed to a preview is never handed out
 again even if that preview is thrown away; the form itself is recorded only when the
 caller confirms it was printed or saved (:meth:`Register.record`).
@@ -16,31 +17,21 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.work_db import ensure_schema, open_work_db
 from paperfallback.domain.codec import from_json, to_json
 from paperfallback.domain.errors import InputError
 from paperfallback.register.ids import (
-    COUNTER_MAX,
     derived_pc_code,
     format_downtime_number,
     format_instance_id,
     normalise_pc_code,
     validate_instance_id,
 )
+from paperfallback.register.reservation import UNREGISTERED_FLOOR, top_up
 from paperfallback.settings import Settings
+from paperfallback.workstore import WorkStore
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS id_counters (series TEXT PRIMARY KEY, next INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS issued_forms (
-    instance_id TEXT PRIMARY KEY, form_id TEXT NOT NULL, patient_id TEXT,
-    printed_at TEXT NOT NULL, data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS issued_forms_patient ON issued_forms (patient_id, form_id);
-CREATE INDEX IF NOT EXISTS issued_forms_printed ON issued_forms (printed_at);
-"""
 
 
 # The ward pack cover sheet carries an ID and a QR like every page, but nothing on it is
@@ -119,26 +110,24 @@ def pc_code_for(settings: Settings) -> str:
 class Register:
     """Issued forms and ID counters in ``work.db``."""
 
-    def __init__(self, conn: Connection, *, pc_code: str, pc_id: str = "") -> None:
-        self._conn = conn
+    def __init__(self, work: WorkStore, *, pc_code: str, pc_id: str = "") -> None:
+        self.work = work  # keyed entries share it: see reentry.observations
+        self._conn = work.connection
         self.pc_code = normalise_pc_code(pc_code)
         self.pc_id = pc_id
         self._pools: dict[str, list[int]] = {}
-        ensure_schema(conn, _SCHEMA)
 
     @classmethod
     def open(cls, folder: Path, key: str, settings: Settings, *,
              key_source: str = "the configured key") -> Register:
-        conn = open_work_db(folder, key, key_source=key_source)
-        return cls(conn, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
-
-    @property
-    def connection(self) -> Connection:
-        """The work store it lives in (keyed entries share it: see reentry.observations)."""
-        return self._conn
+        """A Register over its own WorkStore, closed with it."""
+        work = WorkStore.open(folder, key, key_source=key_source)
+        register = cls(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+        top_up(register, folder)  # blank forms' reserve of IDs (register.reservation)
+        return register
 
     def close(self) -> None:
-        self._conn.close()
+        self.work.close()
 
     def __enter__(self) -> Register:
         return self
@@ -150,23 +139,22 @@ class Register:
 
     def _take(self, series: str, count: int) -> range:
         """Reserve ``count`` numbers of a series in one committed transaction."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = self._conn.execute(
+        with self.work.transaction() as db:
+            row = db.execute(
                 "SELECT next FROM id_counters WHERE series = ?", (series,)
             ).fetchone()
             number = int(row[0]) if row else 1
-            if number + count - 1 > COUNTER_MAX:
+            if number + count - 1 > UNREGISTERED_FLOOR:
                 raise InputError(f"this PC has used every {series} number; ask IT for a new "
                                  "PC code")
-            self._conn.execute(
+            db.execute(
                 "INSERT OR REPLACE INTO id_counters VALUES (?, ?)", (series, number + count)
             )
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
         return range(number, number + count)
+
+    def take_block(self, kind: str, count: int) -> range:
+        """Set aside ``count`` numbers of this PC's ``kind`` ("form", "downtime") series."""
+        return self._take(f"{kind}:{self.pc_code}", count)
 
     def _next(self, series: str) -> int:
         pool = self._pools.setdefault(series, [])
@@ -200,10 +188,9 @@ class Register:
         Recording the same instance again changes nothing (a reprint of a saved pack).
         """
         items = [issued] if isinstance(issued, IssuedForm) else list(issued)
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            before = self._conn.total_changes
-            self._conn.executemany(
+        with self.work.transaction() as db:
+            before = db.total_changes
+            db.executemany(
                 "INSERT OR IGNORE INTO issued_forms VALUES (?, ?, ?, ?, ?)",
                 (
                     (i.instance_id, i.form_id, i.patient_id, i.printed_at.isoformat(),
@@ -211,11 +198,7 @@ class Register:
                     for i in items
                 ),
             )
-            added = int(self._conn.total_changes - before)
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            added = int(db.total_changes - before)
         log.info("%s", recorded_line(items, added))
         return added
 
@@ -256,9 +239,10 @@ class Register:
         ]
 
 
-def printed_spo2_scales(conn: Connection) -> dict[str, int]:
+def printed_spo2_scales(work: WorkStore) -> dict[str, int]:
     """Instance ID -> the SpO2 scale printed on that chart, for every issued form that
     recorded one (read-only; a work store without a register gives none)."""
+    conn = work.connection
     known = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'issued_forms'"
     ).fetchone()

@@ -129,3 +129,29 @@ def _who(item: IssuedForm) -> str | None:
         ident = item.nhs_number or item.hospital_number or ""
         return f"{item.patient_name} ({ident})" if ident else item.patient_name
     return None
+
+
+def assign_page(page_id: int, typed: str, register: Register, store: ScanStore) -> str:
+    """Attach a queued page to the form ID and page a clerk typed while seeing it
+    (``Q76-00003-M/2``, as the QR says it, or the ID and ``page``); the same checks as a
+    scanned code: check character, this PC's register, page in range, not already back."""
+    from paperfallback.domain.errors import InputError
+    from paperfallback.render.qr import parse_qr_payload
+
+    waiting = {p.id: p for p in store.queued()}
+    if page_id not in waiting:
+        raise InputError(f"scanned page {page_id} is not waiting in the queue")
+    form_id, page = parse_qr_payload(typed)
+    issued = register.require(form_id)
+    if page is None:
+        if issued.page_count != 1:
+            raise InputError(f"{form_id} has {issued.page_count} pages: type the page too, "
+                             f"as {form_id}/2")
+        page = 1
+    if not 1 <= page <= issued.page_count:
+        raise InputError(f"{form_id} has {issued.page_count} pages, not a page {page}")
+    if store.has_page(form_id, page):
+        raise InputError(f"page {page} of {form_id} has already come back")
+    store.assign(page_id, form_id, page, f"{form_id}/{page}")
+    log.info("scans: queued page %d attached to %s/%d by hand", page_id, form_id, page)
+    return f"{form_id}/{page}"

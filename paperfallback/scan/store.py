@@ -14,28 +14,10 @@ from datetime import UTC, datetime
 
 from PIL import Image
 
-from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.work_db import ensure_schema
+from paperfallback.workstore import WorkStore
 
 JPEG_QUALITY = 80  # greyscale 200 dpi A4 ≈ 0.2–0.4 MB: legible for imaging and keying
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS scanned_pages (
-    id INTEGER PRIMARY KEY,
-    form_id TEXT,             -- instance ID, NULL while queued
-    page INTEGER,
-    status TEXT NOT NULL,     -- identified | queued | not-in-register
-    source TEXT NOT NULL,
-    source_index INTEGER NOT NULL,
-    imported_at TEXT NOT NULL,
-    payload TEXT NOT NULL DEFAULT '',
-    image BLOB NOT NULL,
-    purged_at TEXT  -- the image was removed under the retention rule; the row stays
-);
-CREATE UNIQUE INDEX IF NOT EXISTS scanned_pages_attached
-    ON scanned_pages (form_id, page) WHERE status = 'identified';
-CREATE INDEX IF NOT EXISTS scanned_pages_status ON scanned_pages (status);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +40,9 @@ def encode_image(image: Image.Image) -> bytes:
 class ScanStore:
     """The scanned pages of this PC's work store."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        ensure_schema(conn, _SCHEMA)
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(scanned_pages)")}
-        if "purged_at" not in columns:  # a store from before the retention rule
-            conn.execute("ALTER TABLE scanned_pages ADD COLUMN purged_at TEXT")
+    def __init__(self, work: WorkStore) -> None:
+        self.work = work
+        self._conn = work.connection  # its table: workstore.migrations, version 4
 
     def returned_pages(self) -> dict[str, set[int]]:
         """Form instance → the page numbers that have come back."""
@@ -83,7 +62,7 @@ class ScanStore:
     def add(self, *, form_id: str | None, page: int | None, status: str, source: str,
             source_index: int, payload: str, image: bytes) -> int:
         """Store one page in its own transaction: a crash keeps every page before it."""
-        with self._conn:
+        with self.work.transaction():
             cursor = self._conn.execute(
                 "INSERT INTO scanned_pages (form_id, page, status, source, source_index, "
                 "imported_at, payload, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -129,13 +108,26 @@ class ScanStore:
             "purged_at IS NULL AND imported_at < ?",
             (older_than.isoformat(timespec="seconds"),)).fetchall()
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._conn:
+        with self.work.transaction():
             for page_id, form_id in rows:
                 if form_id in exported:
                     self._conn.execute("UPDATE scanned_pages SET image = x'', purged_at = ? "
                                        "WHERE id = ?", (stamp, page_id))
                     removed += 1
         return removed
+
+    def queued(self) -> list[StoredPage]:
+        """Pages waiting for a person: no readable code, or a code this PC never issued."""
+        return [p for p in self.pages() if p.status in ("queued", "not-in-register")]
+
+    def assign(self, page_id: int, form_id: str, page: int, payload: str) -> None:
+        """A clerk who can see the image names its form and page: the page is attached.
+        The caller has checked the ID against the register (scan.intake.assign_page)."""
+        with self._conn:
+            self._conn.execute(
+                "UPDATE scanned_pages SET form_id = ?, page = ?, status = 'identified', "
+                "payload = ? WHERE id = ? AND status IN ('queued', 'not-in-register')",
+                (form_id, page, payload, page_id))
 
     def image(self, page_id: int) -> bytes:
         row = self._conn.execute(

@@ -73,13 +73,14 @@ def run_export(data_dir: Path, key: tuple[str, str], choice: ExportChoice,
     return summary.lines()
 
 
-def send_to_epr(data_dir: Path, key: tuple[str, str], *, retry_rejected: bool) -> list[str]:
+def send_to_epr(data_dir: Path, key: tuple[str, str], *, retry_rejected: bool,
+                catalogue: FormCatalogue | None = None) -> list[str]:
     """What ``paperfallback export --to <export_to_url> [--retry-rejected]`` does."""
     from paperfallback.export.send_run import run_send
 
     settings = Settings.load(data_dir)
     summary = run_send(data_dir, settings, key[0], key[1], settings.export_to_url,
-                       retry_rejected=retry_rejected)
+                       retry_rejected=retry_rejected, catalogue=catalogue)
     return summary.lines()
 
 
@@ -175,10 +176,12 @@ class ExportDialog(QDialog):
 
     def send(self, *, retry_rejected: bool) -> None:
         data_dir, key = self.window_.ctx.data_dir, self.window_.ctx.key
+        catalogue = self.window_.ctx.catalogue
 
         def job(control: TaskControl) -> list[str]:
             control.progress(0, 1, "Sending to the EPR…")
-            return send_to_epr(data_dir, key, retry_rejected=retry_rejected)
+            return send_to_epr(data_dir, key, retry_rejected=retry_rejected,
+                               catalogue=catalogue)
 
         def done(lines: Any) -> None:
             self._sending_idle()

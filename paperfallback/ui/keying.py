@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.keying_service import KeyingService, OpenForm
@@ -52,6 +51,8 @@ from paperfallback.ui.keying_form import (
     remembered_clerk,
 )
 from paperfallback.ui.scan_pane import ScanPane
+from paperfallback.ui.scan_queue import ScanQueueView
+from paperfallback.workstore import WorkStore
 
 PASSES = (
     ("First keying", EntryPass.FIRST),
@@ -71,9 +72,9 @@ class KeyingWindow(QWidget):
         self.ctx = ctx
         self.settings = Settings.load(ctx.data_dir)
         key, source = ctx.key
-        self._conn = open_work_db(ctx.data_dir, key, key_source=source)
-        self.store = EntriesStore(self._conn)
-        self.register = Register(self._conn, pc_code=pc_code_for(self.settings))
+        self._work = WorkStore.open(ctx.data_dir, key, key_source=source)
+        self.store = EntriesStore(self._work)
+        self.register = Register(self._work, pc_code=pc_code_for(self.settings))
         self.catalogue = catalogue or ctx.catalogue
         self._scans: ScanStore | None = None
         self.service = KeyingService(
@@ -88,6 +89,9 @@ class KeyingWindow(QWidget):
         tabs.addTab(self._keying_tab(), "Key a form")
         self.reconciliation = ReconciliationView(self)
         tabs.addTab(self.reconciliation, "Reconciliation")
+        self.scan_queue = ScanQueueView(self._scan_stores, self)
+        tabs.addTab(self.scan_queue, "Scanned pages")
+        tabs.currentChanged.connect(lambda i: i == 2 and self.scan_queue.refresh())
         tabs.currentChanged.connect(lambda i: i == 1 and self.reconciliation.refresh())
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
@@ -231,10 +235,14 @@ class KeyingWindow(QWidget):
         widget.focus_resume_point()
         return widget
 
-    def _follow_scan(self, edit: Any) -> None:
+    def _scan_stores(self) -> tuple[Any, ScanStore]:
         if self._scans is None:
-            self._scans = ScanStore(self.service.register.connection)
-        self.scan_pane.follow(self.issued, self._scans, edit.section.id, edit.index)
+            self._scans = ScanStore(self.service.register.work)
+        return self.service.register, self._scans
+
+    def _follow_scan(self, edit: Any) -> None:
+        _register, scans = self._scan_stores()
+        self.scan_pane.follow(self.issued, scans, edit.section.id, edit.index)
 
     # ---- finishing ----------------------------------------------------------------------
 
@@ -305,7 +313,7 @@ class KeyingWindow(QWidget):
             if isinstance(focused, FieldEdit):
                 self.form_widget.commit(focused)
             self.form_widget.closed = True
-        self._conn.close()
+        self._work.close()
         super().closeEvent(event)
 
     def field(self, section: str, index: int, field_id: str) -> FieldEdit:
@@ -313,6 +321,15 @@ class KeyingWindow(QWidget):
         assert self.opened is not None and self.form_widget is not None
         return self.form_widget.edits[FieldAddress(self.opened.instance_id, section,
                                                    index, field_id)]
+
+
+def paper_back(returned: set[int], pages: int) -> str:
+    """The chain of custody in one cell: which scanned pages have come back."""
+    if not returned:
+        return "not scanned"
+    missing = [str(p) for p in range(1, pages + 1) if p not in returned]
+    return f"{len(returned)}/{pages}" + (f" (page {', '.join(missing)} missing)" if missing
+                                         else "")
 
 
 class ReconciliationView(QWidget):
@@ -324,9 +341,9 @@ class ReconciliationView(QWidget):
         self.summary = QLabel("", self)
         self.summary.setObjectName("reconciliationSummary")
         self.summary.setWordWrap(True)
-        self.instances = QTableWidget(0, 6, self)
+        self.instances = QTableWidget(0, 7, self)
         self.instances.setHorizontalHeaderLabels(
-            ["Form ID", "Form", "Ward / list", "Patient", "Printed", "Status"])
+            ["Form ID", "Form", "Ward / list", "Patient", "Printed", "Status", "Paper back"])
         self.instances.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.instances.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.instances.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -379,9 +396,14 @@ class ReconciliationView(QWidget):
             + f". Not come back yet: {len(report.not_returned())}. "
             f"Done: {backlog['done_share']:.0%}.")
         self.instances.setRowCount(len(report.instances))
+        _register, scans = w._scan_stores()
+        returned = scans.returned_pages()
+        pages = {i.instance_id: i.page_count for i in w.register.list()}
         for row, line in enumerate(report.instances):
+            back = paper_back(returned.get(line.instance_id, set()),
+                              pages.get(line.instance_id, 0))
             for col, text in enumerate((line.instance_id, line.form_id, line.ward, line.patient,
-                                        line.printed_at, line.status.value)):
+                                        line.printed_at, line.status.value, back)):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.instances.setItem(row, col, item)

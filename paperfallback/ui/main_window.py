@@ -24,7 +24,6 @@ from paperfallback.cache.ward_summary import (
     ward_summaries,
 )
 from paperfallback.cache.wards import UnknownWard, home_ward, ward_label
-from paperfallback.cache.work_db import WORK_FILE, open_work_db
 from paperfallback.domain.errors import PaperFallbackError, WrongKey
 from paperfallback.domain.keyed import KeyedSource
 from paperfallback.reentry.observations import keyed_by_patient
@@ -36,6 +35,7 @@ from paperfallback.ui.cache_jobs import CacheJobs
 from paperfallback.ui.context import AppContextLike
 from paperfallback.ui.patient_model import PATIENT_ID_ROLE, Column
 from paperfallback.ui.prompts import Prompts
+from paperfallback.workstore import WORK_FILE, WorkStore
 
 WINDOW_TITLE = "PaperFallback — DOWNTIME COPY (not the live EPR)"
 STATUS_REFRESH_MS = 30_000
@@ -75,6 +75,9 @@ class MainWindow(CacheJobs):
     # ---- state --------------------------------------------------------------------------
 
     def _open_store(self) -> CacheStore:
+        if self.store is not None and self.store.stand_in:  # a first import since
+            self.store.close()
+            self.store = None
         if self.store is None:
             self.store = self.ctx.open_cache()
         return self.store
@@ -191,11 +194,8 @@ class MainWindow(CacheJobs):
             return
         key, source = self.ctx.key
         try:
-            conn = open_work_db(self.ctx.data_dir, key, key_source=source)
-            try:
-                flags = open_news2_flags(EntriesStore(conn))
-            finally:
-                conn.close()
+            with WorkStore.open(self.ctx.data_dir, key, key_source=source) as work:
+                flags = open_news2_flags(EntriesStore(work))
         except PaperFallbackError as exc:
             log.warning("NEWS2 flags not re-read: %s", exc)
             return
@@ -289,12 +289,9 @@ class MainWindow(CacheJobs):
             return None, {}
         key, source = self.ctx.key
         try:
-            conn = open_work_db(self.ctx.data_dir, key, key_source=source)
-            try:
-                by_patient = keyed_by_patient(conn, self.ctx.catalogue)
-                flags = open_news2_flags(EntriesStore(conn))
-            finally:
-                conn.close()
+            with WorkStore.open(self.ctx.data_dir, key, key_source=source) as work:
+                by_patient = keyed_by_patient(work, self.ctx.catalogue)
+                flags = open_news2_flags(EntriesStore(work))
         except PaperFallbackError as exc:
             log.warning("ward list without keyed observations or NEWS2 flags: %s", exc)
             return None, {}

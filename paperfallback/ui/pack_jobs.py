@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Literal
 
 from paperfallback.cache.store import CacheStore
-from paperfallback.domain.errors import InputError
+from paperfallback.domain.errors import InputError, PaperFallbackError
 from paperfallback.domain.keyed import KeyedSource
 from paperfallback.formspec import FormCatalogue, load_catalogue
 from paperfallback.reentry.observations import KeyedObservations
-from paperfallback.register import IdAllocator, IssuedForm, MemoryAllocator, Register
+from paperfallback.register import IdAllocator, IssuedForm, MemoryAllocator, Register, pc_code_for
+from paperfallback.register.reservation import ReservedIds, form_ids_or_reserve
 from paperfallback.render import PackRequest, render_pack
 from paperfallback.settings import Settings
 from paperfallback.ui.background import TaskControl
@@ -81,11 +82,20 @@ def render_job(choice: PackChoice, place: RenderPlace, *,
     """A job rendering ``choice``; ``count_only`` uses throwaway IDs (for page counts)."""
 
     def job(control: TaskControl) -> RenderedPack:
+        if choice.kind == "blank":  # no key, cache or work store needed (issue #12)
+            if count_only:
+                return render_choice(choice, place, MemoryAllocator(pc_code="T1"), control)
+            ids = form_ids_or_reserve(place.data_dir, lambda: (place.key, place.key_source),
+                                 place.settings)
+            try:
+                return render_choice(choice, place, ids, control)
+            finally:
+                ids.close()
         with Register.open(place.data_dir, place.key, place.settings,
                            key_source=place.key_source) as register:
             allocator: IdAllocator = MemoryAllocator(pc_code="T1") if count_only else register
             return render_choice(choice, place, allocator, control,
-                                 keyed=KeyedObservations(register.connection,
+                                 keyed=KeyedObservations(register.work,
                                                          place.catalogue))
 
     return job
@@ -98,7 +108,8 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
     requests = pack_requests(choice, place.catalogue)
     store = None
     if choice.kind != "blank":
-        store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source)
+        store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source,
+                                readonly=True)
     try:
         pdfs: list[bytes] = []
         issued: list[IssuedForm] = []
@@ -170,6 +181,12 @@ def record_issued(place: RenderPlace, pack: RenderedPack) -> int:
     """Record a printed or saved pack's form instances in the register (once each)."""
     if not pack.issued:
         return 0
-    with Register.open(place.data_dir, place.key, place.settings,
-                       key_source=place.key_source) as register:
-        return register.record(pack.issued)
+    try:
+        with Register.open(place.data_dir, place.key, place.settings,
+                           key_source=place.key_source) as register:
+            return register.record(pack.issued)
+    except PaperFallbackError:
+        if any(i.patient_id for i in pack.issued):
+            raise
+        # Blank forms wait in the reserve until the register can be opened (issue #12).
+        return ReservedIds(place.data_dir, pc_code_for(place.settings)).record(pack.issued)

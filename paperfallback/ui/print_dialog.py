@@ -47,7 +47,10 @@ MAX_BLANK = 100
 
 
 def render_place(window: MainWindow) -> RenderPlace:
-    key, source = window.ctx.key
+    try:
+        key, source = window.ctx.key
+    except PaperFallbackError as exc:  # a lost key: blank forms still print (issue #12)
+        key, source = "", f"no key ({exc})"
     return RenderPlace(data_dir=window.ctx.data_dir, key=key, key_source=source,
                        settings=window.settings, catalogue=window.ctx.catalogue)
 

@@ -22,7 +22,6 @@ import pytest
 from pypdf import PdfReader
 
 from paperfallback.cache.staleness import format_uk
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.cli.main import main
 from paperfallback.domain import terminology as terms
 from paperfallback.domain.news2 import News2Observation, score
@@ -34,6 +33,7 @@ from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.validation import KeyingContext
 from paperfallback.reentry.workflow import finish_pass
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 TEST_KEY = "test-key-not-secret"
 Resources = dict[str, list[dict[str, Any]]]
@@ -82,7 +82,7 @@ def _text(pdf: Path) -> str:
 
 
 def _issued(data_dir: Path, form_id: str) -> IssuedForm:
-    conn = open_work_db(data_dir, TEST_KEY)
+    conn = WorkStore.open(data_dir, TEST_KEY)
     try:
         return Register(conn, pc_code="T1").list(form_id=form_id)[-1]
     finally:
@@ -90,7 +90,7 @@ def _issued(data_dir: Path, form_id: str) -> IssuedForm:
 
 
 def _key(data_dir: Path, issued: IssuedForm, rows: dict[tuple[str, int], dict[str, str]]) -> None:
-    conn = open_work_db(data_dir, TEST_KEY)
+    conn = WorkStore.open(data_dir, TEST_KEY)
     try:
         store = EntriesStore(conn)
         layout = issued_layout(FORMS.get(issued.form_id), issued)

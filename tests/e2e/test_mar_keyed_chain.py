@@ -19,7 +19,6 @@ from openpyxl import load_workbook
 
 from paperfallback.cache.staleness import UK
 from paperfallback.cache.store import CacheStore
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.export.pipeline import run_export
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.printed import issued_layout
@@ -29,6 +28,7 @@ from paperfallback.reentry.workbook_import import import_workbook
 from paperfallback.register import IssuedForm, Register
 from paperfallback.render.pack import PackRequest, render_pack
 from paperfallback.settings import Settings
+from paperfallback.workstore import WorkStore
 
 KEY = os.environ.get("PAPERFALLBACK_KEY", "test-key-not-secret")
 FORMS = load_catalogue()
@@ -38,7 +38,7 @@ MAR = FORMS.get("mar")
 def _print_mar(data_dir: Path, now: datetime) -> IssuedForm:
     settings = Settings.load(data_dir)
     with CacheStore.open(data_dir, KEY) as cache:
-        conn = open_work_db(data_dir, KEY)
+        conn = WorkStore.open(data_dir, KEY)
         try:
             register = Register(conn, pc_code="T1")
             result = render_pack(PackRequest(patient_ids=("RM100001",), forms=("mar",)),
@@ -52,7 +52,7 @@ def _print_mar(data_dir: Path, now: datetime) -> IssuedForm:
 
 
 def _import(data_dir: Path, path: Path) -> Any:
-    conn = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     try:
         with CacheStore.open(data_dir, KEY) as cache:
             return import_workbook(path, catalogue=FORMS, lookup=Register(conn, pc_code="T1").get,

@@ -13,7 +13,6 @@ import pymupdf
 
 from paperfallback.cache.staleness import UK, utc_now
 from paperfallback.cache.store import CacheStore
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.cli.main import main
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.layout import form_layout
@@ -21,6 +20,7 @@ from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.validation import KeyingContext
 from paperfallback.register import Register
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 # RCP NEWS2 chart 1 on Scale 1: RR 25 -> 3, SpO2 93 -> 2, air 0, SBP 101 -> 1, pulse 118
@@ -47,7 +47,7 @@ def test_keyed_column_prints_the_computed_total_on_its_own_scale(
     argv = ["--data-dir", str(demo_data_dir), "print"]
     assert main([*argv, "--patient", "DH100001", "--forms", "news2",
                  "--out", str(tmp_path / "first.pdf")]) == 0
-    conn = open_work_db(demo_data_dir, KEY)
+    conn = WorkStore.open(demo_data_dir, KEY)
     try:
         issued = Register(conn, pc_code="T1").list(form_id="news2", patient_id=patient.id)[-1]
         session = KeyingSession(EntriesStore(conn), form_layout(load_catalogue().get("news2")),
@@ -103,7 +103,7 @@ def test_a_paper_total_that_cannot_be_checked_prints_flagged(
         patient = store.find_patient("DH100001")
     assert main([*argv, "--patient", "DH100001", "--forms", "news2",
                  "--out", str(tmp_path / "first.pdf")]) == 0
-    conn = open_work_db(demo_data_dir, KEY)
+    conn = WorkStore.open(demo_data_dir, KEY)
     try:
         issued = Register(conn, pc_code="T1").list(form_id="news2", patient_id=patient.id)[-1]
         session = KeyingSession(EntriesStore(conn), form_layout(load_catalogue().get("news2")),

@@ -11,7 +11,6 @@ import pymupdf
 from paperfallback.cache.staleness import UK, utc_now
 from paperfallback.cache.store import CacheStore
 from paperfallback.cache.ward_summary import ward_summaries
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.cli.main import main
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.layout import form_layout
@@ -21,6 +20,7 @@ from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.validation import KeyingContext
 from paperfallback.register import Register
 from paperfallback.settings import Settings
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 # RCP NEWS2 chart 1, scale 1 (keyed; the patient's EPR scale is 2): RR 24 -> 2, SpO2 93
@@ -48,7 +48,7 @@ def test_keyed_column_feeds_the_next_chart_handover_and_ward_list(
     assert "keyed from paper" not in _text(first)
 
     # A clerk keys one column written on that chart, through the re-entry core.
-    conn = open_work_db(demo_data_dir, KEY)
+    conn = WorkStore.open(demo_data_dir, KEY)
     try:
         register = Register(conn, pc_code="T1")
         issued = register.list(form_id="news2", patient_id=patient.id)[-1]
@@ -77,7 +77,7 @@ def test_keyed_column_feeds_the_next_chart_handover_and_ward_list(
     assert "P = keyed from paper on" in text
 
     # The ward screen's latest NEWS2 (the app passes the keyed observations in).
-    conn = open_work_db(demo_data_dir, KEY)
+    conn = WorkStore.open(demo_data_dir, KEY)
     try:
         with CacheStore.open(demo_data_dir, KEY) as store:
             rows = ward_summaries(store, ward.code, keyed=KeyedObservations(conn))
@@ -101,7 +101,7 @@ def test_the_app_print_path_shows_keyed_values_too(demo_data_dir: Path) -> None:
                         patient_ids=(patient.id,), form_ids=("news2",))
     control = TaskControl(lambda _d, _t, _m: None)
     pack = render_job(choice, place)(control)
-    conn = open_work_db(demo_data_dir, KEY)
+    conn = WorkStore.open(demo_data_dir, KEY)
     try:
         register = Register(conn, pc_code="T1")
         register.record(pack.issued)

@@ -186,7 +186,7 @@ def test_images_of_exported_forms_are_removed_after_the_retention_period(
     _json(capsys, sample_data_dir, "scans", "import", str(tmp_path / "s.pdf"))
     key = "test-key-not-secret"
     with Register.open(sample_data_dir, key, Settings.load(sample_data_dir)) as register:
-        store = ScanStore(register.connection)
+        store = ScanStore(register.work)
         before = store.returned_pages()
         exported, kept = sorted(before)[:2]
         later = datetime.now(UTC) + timedelta(seconds=5)
@@ -195,3 +195,32 @@ def test_images_of_exported_forms_are_removed_after_the_retention_period(
         assert store.form_pages(kept)  # a form not exported keeps its images
         assert store.returned_pages() == before  # the record of what came back stays
         assert store.purge({exported}, older_than=later) == 0
+
+
+def test_a_queued_page_is_attached_by_the_id_a_clerk_reads_off_it(
+    printed: tuple[Path, list[dict]], sample_data_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pack, _ = printed
+    page = as_scanned(rasterise(pack, 200)[1], random.Random(2))
+    page.paste(0, (page.width * 2 // 3, 0, page.width, page.height // 6))  # QR torn off
+    page.save(tmp_path / "torn.png")
+    code, report = _json(capsys, sample_data_dir, "scans", "import", str(tmp_path / "torn.png"))
+    assert code == 0
+    assert report["unreadable"] == 1
+    _code, queue = _json(capsys, sample_data_dir, "scans", "queue")
+    (waiting,) = queue["queue"]
+    _code, status = _json(capsys, sample_data_dir, "scans", "status")
+    news2 = next(f for f in status["forms"] if f["form"] == "news2")
+    base = ["--data-dir", str(sample_data_dir), "scans", "assign", str(waiting["page"])]
+    capsys.readouterr()
+    assert main([*base, f"{news2['form_id']}/9"]) == 1  # no page 9: refused, not guessed
+    assert "not a page 9" in capsys.readouterr().err
+    assert main([*base, news2["form_id"]]) == 1  # two pages: the page must be typed
+    assert main([*base, f"{news2['form_id']}/2"]) == 0
+    _code, status = _json(capsys, sample_data_dir, "scans", "status")
+    news2 = next(f for f in status["forms"] if f["form_id"] == news2["form_id"])
+    assert news2["returned"] == [2]
+    _code, queue = _json(capsys, sample_data_dir, "scans", "queue")
+    assert queue["queue"] == []
+    assert main([*base, f"{news2['form_id']}/2"]) == 1  # no longer waiting

@@ -68,7 +68,7 @@ def _write_in_band(pdf: Path, layout: dict, column: int, labels: dict[str, str]
 
 def _key(data_dir: Path, form_id: str, column: int, values: dict[str, str]) -> None:
     with Register.open(data_dir, KEY, Settings.load(data_dir)) as register:
-        entries = EntriesStore(register.connection)
+        entries = EntriesStore(register.work)
         for field, value in values.items():
             entries.save(FieldAddress(form_id, "observations", column, field), EntryPass.FIRST,
                          value, EntryState.VALUE, clerk="Clerk One", form_id="news2")
@@ -101,7 +101,7 @@ def test_a_mark_in_another_band_than_the_keyed_value_is_a_discrepancy(
         assert finding["message"] == ("column 4: resp rate keyed 27 (≥25) but the mark is "
                                       "in 21–24")
         with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
-            open_items = EntriesStore(register.connection).discrepancies(form_id)
+            open_items = EntriesStore(register.work).discrepancies(form_id)
         assert [(d.kind.value, d.address.field_id) for d in open_items] == [
             ("paper_mark", "resp_rate")]
 

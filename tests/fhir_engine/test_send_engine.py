@@ -17,7 +17,6 @@ import pytest
 from fhir_engine_server import READER, FhirEngine, Smart, engine_for
 
 from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.cli.main import main
 from paperfallback.export.fhir_bundle import plan_fhir_export
 from paperfallback.export.fhir_common import SiteSystems
@@ -34,6 +33,7 @@ from paperfallback.export.send_http import NoAuth, SafeTransport
 from paperfallback.export.send_state import NewEntry, SendLog
 from paperfallback.fhirclient import StaticBearerAuth
 from paperfallback.settings import Settings
+from paperfallback.workstore import WorkStore
 
 SYSTEMS = SiteSystems.for_site("DEMO")
 KEY = "test-key-not-secret"
@@ -60,7 +60,7 @@ def _entries(forms: list[ExportedForm], **kw: Any) -> list[NewEntry]:
 
 @pytest.fixture
 def conn(data_dir: Path) -> Iterator[Connection]:
-    opened = open_work_db(data_dir, KEY)
+    opened = WorkStore.open(data_dir, KEY)
     yield opened
     opened.close()
 
@@ -110,7 +110,7 @@ def test_second_send_creates_nothing(fhir_engine: FhirEngine, conn: Connection,
     # a PC that lost its record (or another PC keyed the same paper) sends it all again:
     # every entry is conditional, so the engine answers with what it holds, creating nothing
     (tmp_path / "other").mkdir()
-    other = open_work_db(tmp_path / "other", KEY)
+    other = WorkStore.open(tmp_path / "other", KEY)
     try:
         fresh = SendLog(other)
         fresh.queue(fhir_engine.base_url, _entries(_forms()))
@@ -213,7 +213,7 @@ def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
 ) -> None:
     forms = _forms()
     monkeypatch.setattr("paperfallback.export.send_run.read_keyed_forms",
-                        lambda *_a: ReadResult(forms=forms))
+                        lambda *_a, **_k: ReadResult(forms=forms))
     Settings(export_client_id="paperfallback-send", export_private_key=str(
         smart.writer.pem_path), export_key_id=smart.writer.kid).save(data_dir)
     total = len(_entries(forms))
@@ -271,3 +271,53 @@ def test_an_all_or_nothing_engine_refuses_big_units_and_takes_the_rest(
     assert set(result.rejected_outcomes.values()) == {
         "Transaction requires strict isolation but has too many entries"}
     assert atomic_engine.stats()["resources"] == result.accepted > 0
+
+
+def test_keyed_chart_sent_then_corrected_updates_the_epr_copy_in_place(
+    fhir_engine: FhirEngine, data_dir: Path, record_issued: Any, smart: Smart,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The whole chain on the real stores: key a NEWS2 column, send, correct the SpO2,
+    send again: the EPR's Observation is updated (status amended), nothing is duplicated."""
+    from datetime import timedelta
+
+    from paperfallback.reentry.model import EntryPass, EntryState, FieldAddress
+    from paperfallback.reentry.store import EntriesStore
+    from paperfallback.reentry.workflow import finish_pass
+
+    issued = record_issued("news2", patient_id="p1", patient_name="ÖZTÜRK, Emre",
+                           nhs_number="9990000026", ward_code="W1")[0]
+    when = (issued.printed_at - timedelta(hours=1)).isoformat()
+
+    def key(values: dict[str, str]) -> None:
+        conn = WorkStore.open(data_dir, KEY)
+        try:
+            store = EntriesStore(conn)
+            for field_id, text in values.items():
+                store.save(FieldAddress(issued.instance_id, "observations", 0, field_id),
+                           EntryPass.FIRST, text, EntryState.VALUE, clerk="Siân",
+                           form_id="news2")
+            finish_pass(store, issued.instance_id, EntryPass.FIRST, double_entry=False,
+                        by="Siân")
+        finally:
+            conn.close()
+
+    key({"obs_time": when, "resp_rate": "18", "spo2": "95", "oxygen": "A", "sbp": "120",
+         "dbp": "80", "pulse": "80", "acvpu": "A", "temp": "37.0"})
+    Settings(export_client_id="paperfallback-send", export_private_key=str(
+        smart.writer.pem_path), export_key_id=smart.writer.kid).save(data_dir)
+    assert main(["export", "--to", fhir_engine.base_url]) == 0, capsys.readouterr()
+    first = fhir_engine.stats()
+    assert first["resources"] == first["creates"] > 5 and first["updates"] == 0
+    assert fhir_engine.admin("validate-all")["problems"] == []
+
+    key({"spo2": "91"})
+    assert main(["export", "--to", fhir_engine.base_url]) == 0, capsys.readouterr()
+    after = fhir_engine.stats()
+    assert after["resources"] == first["resources"]  # corrected in place, not duplicated
+    assert after["updates"] > 0
+    spo2 = [r for r in fhir_engine.resources() if r["resourceType"] == "Observation"
+            and r["identifier"][0]["value"] == f"{issued.instance_id}/spo2/1"]
+    assert len(spo2) == 1
+    assert spo2[0]["valueQuantity"]["value"] == 91 and spo2[0]["status"] == "amended"
+    assert fhir_engine.admin("validate-all")["problems"] == []

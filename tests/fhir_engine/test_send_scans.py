@@ -71,3 +71,10 @@ def test_an_unkeyed_scanned_form_is_filed_once_as_a_valid_document_reference(
     creates = fhir_engine.stats()["creates"]
     assert main(["--data-dir", str(sample_data_dir), "export", "--to", base, "--all"]) == 0
     assert fhir_engine.stats()["creates"] == creates  # the conditional create matched
+    # the governance report says the EPR accepted it
+    capsys.readouterr()
+    assert main(["--data-dir", str(sample_data_dir), "report", "recovery", "--out",
+                 str(tmp_path / "recovery.pdf"), "--json"]) == 0
+    totals = json.loads(capsys.readouterr().out)
+    assert totals["forms_accepted_by_the_epr"] == 1
+    assert totals["forms_with_resources_the_epr_rejected"] == 0

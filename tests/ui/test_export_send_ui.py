@@ -13,7 +13,6 @@ import orjson
 import pytest
 from PySide6.QtCore import Qt
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.export.fhir_bundle import plan_fhir_export
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.samples import random_news2_form
@@ -22,6 +21,7 @@ from paperfallback.export.send_http import HttpAnswer
 from paperfallback.export.send_state import Answer, SendLog
 from paperfallback.settings import Settings
 from paperfallback.ui.after_outage import ExportDialog
+from paperfallback.workstore import WorkStore
 
 EPR = "https://epr.example.nhs.uk/fhir"
 
@@ -42,7 +42,7 @@ def _sent_with_one_rejected(data_dir: Path) -> int:
     form = random_news2_form(3, random.Random(3), columns=1)
     plan = plan_fhir_export([form], SiteSystems.for_site("DEMO"), {}, all_entries=False,
                             pc_id="PC1", exported_at=datetime.now(UTC))
-    conn = open_work_db(data_dir, "test-key-not-secret")
+    conn = WorkStore.open(data_dir, "test-key-not-secret")
     try:
         log = SendLog(conn)
         log.queue(EPR, entries_to_send(plan, {form.instance_id: "news2"}))

@@ -42,12 +42,12 @@ def test_the_pane_shows_the_column_being_keyed_and_follows_it(
     pane.show()
     with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
         issued = register.list(form_id="news2")[-1] if register.list(form_id="news2") else None
-        pane.follow(issued, ScanStore(register.connection), "observations", 0)
+        pane.follow(issued, ScanStore(register.work), "observations", 0)
         assert pane.caption.text() == NO_SCAN  # nothing printed yet
     _print_and_scan(sample_data_dir, tmp_path)
     with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
         issued = register.list(form_id="news2")[-1]
-        scans = ScanStore(register.connection)
+        scans = ScanStore(register.work)
         places = column_places(scan_layout(issued.extra) or {}, "observations")
         pane.follow(issued, scans, "observations", 2)
         view = pane.view
@@ -112,6 +112,79 @@ def test_the_keying_window_shows_the_scan_and_follows_the_cursor(
         assert same_column_as_the_screen()
         assert window.scan_pane.view is not None and window.scan_pane.view.column is not None
         window.grab().save(str(tmp_path / "keying-with-scan.png"))
+    finally:
+        window.close()
+        ctx.close()
+
+
+def test_a_clerk_attaches_an_unreadable_page_by_reading_its_id_off_the_image(
+    qtbot: Any, sample_data_dir: Path, tmp_path: Path,
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from paperfallback.cli.context import AppContext
+    from paperfallback.ui.keying import KeyingWindow
+
+    pack = tmp_path / "news2.pdf"
+    assert main(["--data-dir", str(sample_data_dir), "print", "--patient", "999 100 0976",
+                 "--forms", "news2", "--out", str(pack)]) == 0
+    pix = pymupdf.open(pack)[1].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+    torn = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+    torn.paste(255, (torn.width * 2 // 3, 0, torn.width, torn.height // 6))  # QR torn off
+    torn.save(tmp_path / "torn.png")
+    assert main(["--data-dir", str(sample_data_dir), "scans", "import",
+                 str(tmp_path / "torn.png")]) == 0
+    with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
+        issued = register.list(form_id="news2")[-1]
+    ctx = AppContext(data_dir_option=str(sample_data_dir))
+    window = KeyingWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.tabs.setCurrentIndex(2)
+        queue = window.scan_queue
+        assert queue.pages.count() == 1 and "1 scanned page(s) waiting" in queue.summary.text()
+        pixmap = queue.picture.pixmap()
+        assert pixmap is not None and pixmap.height() > pixmap.width()  # the page is shown
+        qtbot.keyClicks(queue.form_id, f"{issued.instance_id}/7")
+        qtbot.keyClick(queue.form_id, Qt.Key.Key_Return)
+        assert "not a page 7" in queue.message.text() and queue.pages.count() == 1
+        queue.form_id.clear()
+        qtbot.keyClicks(queue.form_id, f"{issued.instance_id}/2")
+        qtbot.keyClick(queue.form_id, Qt.Key.Key_Return)
+        assert queue.message.text() == f"Attached to {issued.instance_id}/2."
+        assert queue.pages.count() == 0
+        with Register.open(sample_data_dir, KEY, Settings.load(sample_data_dir)) as register:
+            assert ScanStore(register.work).returned_pages() == {issued.instance_id: {2}}
+    finally:
+        window.close()
+        ctx.close()
+
+
+def test_the_reconciliation_screen_says_which_pages_came_back(
+    qtbot: Any, sample_data_dir: Path, tmp_path: Path,
+) -> None:
+    from paperfallback.cli.context import AppContext
+    from paperfallback.ui.keying import KeyingWindow
+
+    pack = tmp_path / "news2.pdf"
+    assert main(["--data-dir", str(sample_data_dir), "print", "--patient", "999 100 0976",
+                 "--forms", "news2,mar", "--out", str(pack)]) == 0
+    pix = pymupdf.open(pack)[0].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+    Image.frombytes("L", (pix.width, pix.height), pix.samples).save(tmp_path / "p1.png")
+    assert main(["--data-dir", str(sample_data_dir), "scans", "import",
+                 str(tmp_path / "p1.png")]) == 0
+    ctx = AppContext(data_dir_option=str(sample_data_dir))
+    window = KeyingWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.tabs.setCurrentIndex(1)
+        table = window.reconciliation.instances
+        cells = {table.item(r, 1).text(): table.item(r, 6).text()
+                 for r in range(table.rowCount())}
+        assert cells["news2"] == "1/2 (page 2 missing)"
+        assert cells["mar"] == "not scanned"
     finally:
         window.close()
         ctx.close()

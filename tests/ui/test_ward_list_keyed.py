@@ -9,13 +9,13 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from paperfallback.cache.staleness import utc_now
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.layout import form_layout
 from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.validation import KeyingContext
 from paperfallback.ui.patient_model import Column
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 
@@ -23,7 +23,7 @@ KEY = "test-key-not-secret"
 def test_keyed_news2_shows_with_a_p_and_says_so(
         tiny_cache: Path, record_issued: Any, make_window: Any) -> None:
     issued = record_issued("news2", patient_id="p2", ward_code="AN")[0]
-    conn = open_work_db(tiny_cache, KEY)
+    conn = WorkStore.open(tiny_cache, KEY)
     try:
         session = KeyingSession(EntriesStore(conn), form_layout(load_catalogue().get("news2")),
                                 issued, clerk="Ann", ctx=KeyingContext(issued.printed_at))

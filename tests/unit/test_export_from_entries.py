@@ -9,20 +9,20 @@ from typing import Any
 
 import pytest
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.export.from_entries import read_forms
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.model import EntryPass, EntryState, FieldAddress
 from paperfallback.reentry.store import DowntimePatient, EntriesStore
 from paperfallback.reentry.workflow import finish_pass
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 TEST_KEY = "test-key-not-secret"
 
 
 @pytest.fixture
 def stores(data_dir: Path) -> Iterator[tuple[Register, EntriesStore]]:
-    conn = open_work_db(data_dir, TEST_KEY)
+    conn = WorkStore.open(data_dir, TEST_KEY)
     try:
         yield Register(conn, pc_code="T1"), EntriesStore(conn)
     finally:

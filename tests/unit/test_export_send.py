@@ -13,8 +13,6 @@ from typing import Any
 import orjson
 import pytest
 
-from paperfallback.cache.encrypted_db import Connection
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.export.fhir_bundle import plan_fhir_export
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.samples import keyed_row, random_form, random_mar_form
@@ -30,6 +28,7 @@ from paperfallback.export.send import (
 from paperfallback.export.send_http import HttpAnswer, NetworkError
 from paperfallback.export.send_state import NewEntry, SendLog, add_send_counts
 from paperfallback.fhirclient import StaticBearerAuth
+from paperfallback.workstore import WorkStore
 
 SYSTEMS = SiteSystems.for_site("DEMO")
 KEY = "test-key-not-secret"
@@ -78,7 +77,7 @@ class ScriptedEpr:
 
 @pytest.fixture
 def log(data_dir: Path) -> Iterator[SendLog]:
-    conn: Connection = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     yield SendLog(conn)
     conn.close()
 
@@ -293,3 +292,31 @@ def test_mar_administrations_carry_a_dose_or_keep_the_dose_as_written() -> None:
     second = next(r for r in given if r["request"]["reference"].endswith("rx-2"))
     assert "dosage" not in second
     assert "Dose as written: 1-2 puffs; route: Oral" in second["note"][0]["text"]
+
+
+def test_dry_run_validation_names_the_invalid_resource_and_an_unconditional_create() -> None:
+    from dataclasses import replace
+
+    from paperfallback.export.send_run import validate_entries
+
+    queued = [_as_queued(n, e) for n, e in enumerate(_entries(1))]
+    assert validate_entries(queued) == []
+    bad = queued[0]
+    resource = {**bad.entry["resource"], "status": "finished-ish",
+                "valueQuantity": {"value": "ninety-six"}}
+    queued[0] = replace(bad, entry={**bad.entry, "resource": resource,
+                                    "request": {"method": "POST", "url": "Observation"}})
+    problems = validate_entries(queued)
+    assert len(problems) == 2
+    assert problems[0].startswith(f"form {bad.instance_id} (news2)")
+    assert "without ifNoneExist" in problems[0] and "valueQuantity" in problems[1]
+
+
+def test_export_to_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from paperfallback.cli.main import main
+
+    assert main(["export", "--to", TARGET, "--out", "x.json"]) == 2
+    assert main(["export", "--format", "fhir", "--out", "x.json", "--dry-run"]) == 2
+    assert main(["export", "--format", "fhir"]) == 2
+    err = capsys.readouterr().err
+    assert "takes no --out" in err and "go with --to URL" in err and "needs --format" in err

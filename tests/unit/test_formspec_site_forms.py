@@ -172,3 +172,28 @@ def test_codes_by_name_come_from_the_terminology_module(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(InputError, match=r"fields\[1\]\.code.*'VITAL_CODES\.sbpp' is not a code"):
         load_form(path)
+
+
+def test_running_totals_are_declared_not_guessed_from_ids(tmp_path: Path) -> None:
+    from paperfallback.reentry.layout import form_layout
+    from paperfallback.reentry.running_totals import running_fields
+
+    fluid = form_layout(load_catalogue().get("fluid-balance")).section("hours")
+    assert running_fields(fluid) == {
+        "in_running": ("in_oral", "in_iv1", "in_iv2", "in_other"),
+        "out_running": ("out_urine", "out_vomit", "out_drain", "out_other")}
+    site = SITE_FORM.replace(
+        "      - {id: ck_score, label: Score, type: number, min: 0, max: 40}\n",
+        "      - {id: ck_score, label: Score, type: number, min: 0, max: 40}\n"
+        "      - {id: ck_extra, label: Extra, type: number}\n"
+        "      - {id: ck_sum, label: Total so far, type: number, role: running_total,"
+        " sums: [ck_score, ck_extra]}\n"
+        "      - {id: ck_running, label: Not a total, type: number}\n")
+    path = tmp_path / "site-check.yaml"
+    path.write_text(site, encoding="utf-8")
+    checks = form_layout(load_form(path)).section("checks")
+    assert running_fields(checks) == {"ck_sum": ("ck_score", "ck_extra")}
+    path.write_text(site.replace("sums: [ck_score, ck_extra]", "sums: [ck_score, ck_nope]"),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="sums ck_nope"):
+        load_form(path)

@@ -25,7 +25,6 @@ from openpyxl import load_workbook
 from paperfallback.cache.encrypted_db import Connection
 from paperfallback.cache.staleness import UK
 from paperfallback.cache.ward_summary import latest_news2
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.keyed import rescore_keyed
 from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.domain.news2_input import chart_spo2_scale, news2_input, spo2_scale_for
@@ -45,6 +44,7 @@ from paperfallback.reentry.validation import KeyingContext
 from paperfallback.reentry.workbook import build_workbook
 from paperfallback.reentry.workbook_import import import_workbook
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 FORMS = load_catalogue()
@@ -98,7 +98,7 @@ columns = st.builds(
 @contextmanager
 def _work_store() -> Iterator[tuple[Path, Connection]]:
     with tempfile.TemporaryDirectory() as folder:
-        conn = open_work_db(Path(folder), KEY)
+        conn = WorkStore.open(Path(folder), KEY)
         try:
             yield Path(folder), conn
         finally:

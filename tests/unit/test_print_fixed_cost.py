@@ -146,8 +146,8 @@ def test_a_print_before_any_keying_does_not_read_the_whole_register(tmp_path: Pa
             scope="patient", page_count=2, printed_at=printed, pc_id="PC-1",
             patient_id=f"p{i}", spo2_scale=2) for i in range(50)])
         queries: list[str] = []
-        register.connection.set_trace_callback(queries.append)
-        assert KeyedObservations(register.connection)("p1") == []
+        register.work.connection.set_trace_callback(queries.append)
+        assert KeyedObservations(register.work)("p1") == []
         assert not [q for q in queries if "issued_forms" in q]
 
 

@@ -12,20 +12,20 @@ from pathlib import Path
 import pytest
 
 from paperfallback.cache.staleness import UK
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.keying_service import KeyingService
 from paperfallback.reentry.model import DiscrepancyKind
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 
 
 @pytest.fixture
 def service(data_dir: Path) -> Iterator[KeyingService]:
-    conn = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     yield KeyingService(EntriesStore(conn), Register(conn, pc_code="T1"), load_catalogue())
     conn.close()
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from paperfallback.cache.staleness import UK
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.keying_service import KeyingService, OpenForm
@@ -24,13 +23,14 @@ from paperfallback.reentry.model import (
 )
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import IssuedForm, Register, format_downtime_number
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 
 
 @pytest.fixture
 def service(data_dir: Path) -> Iterator[KeyingService]:
-    conn = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     register = Register(conn, pc_code="T1")
     yield KeyingService(EntriesStore(conn), register, load_catalogue(),
                         double_entry_forms=("news2",))
@@ -203,6 +203,7 @@ def test_a_name_only_match_waits_for_the_clerk(service: KeyingService, data_dir:
 
     from paperfallback.cache.store import CacheStore
     from paperfallback.domain.records import Patient, Snapshot
+    from paperfallback.reentry.observations import keyed_observations
 
     cache = CacheStore.open(data_dir, KEY)
     cache.replace_snapshot(Snapshot(
@@ -218,12 +219,17 @@ def test_a_name_only_match_waits_for_the_clerk(service: KeyingService, data_dir:
         for field_id, value in (("family", "LEWIS"), ("given", "Priya"),
                                 ("birth_date", "01/02/1950")):
             form.enter("_patient", 0, field_id, value)
+        form.enter("observations", 0, "obs_time", _hhmm(2))
+        form.enter("observations", 0, "resp_rate", "18")
         finished = form.finish(confirmed=True)
         assert finished.to_confirm == "LEWIS, Priya, born 01-Feb-1950, NHS 999 979 1220"
         record = service.store.instance(issued.instance_id)
         assert record is not None and record.patient_match.startswith("unconfirmed:")
         forms.append(form)
+    # Not this patient's yet: nothing keyed prints on their next chart before confirming.
+    assert keyed_observations(service.store.work, "p9") == []
     assert "confirmed by Ann" in forms[0].confirm_patient(True)
+    assert keyed_observations(service.store.work, "p9")
     assert "new patient" in forms[1].confirm_patient(False)
     first = service.store.instance(forms[0].instance_id)
     second = service.store.instance(forms[1].instance_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.records import ObservationKind
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.layout import form_layout
@@ -15,12 +14,13 @@ from paperfallback.reentry.session import KeyingSession
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.validation import KeyingContext
 from paperfallback.register import IssuedForm
+from paperfallback.workstore import WorkStore
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def test_keyed_observations_for_the_next_chart(data_dir: Path) -> None:
-    conn = open_work_db(data_dir, "k")
+    conn = WorkStore.open(data_dir, "k")
     issued = IssuedForm(instance_id="T1-00001-X", form_id="news2", form_version="1.0",
                         scope="patient", page_count=1, printed_at=NOW - timedelta(hours=6),
                         pc_id="pc", patient_id="p1")

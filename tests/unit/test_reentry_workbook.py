@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.model import InstanceStatus
@@ -21,6 +20,7 @@ from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workbook import build_workbook
 from paperfallback.reentry.workbook_import import ImportResult, import_workbook
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 FORMS = load_catalogue()
@@ -35,7 +35,7 @@ def _printed(record_issued: Callable[..., list[IssuedForm]], count: int = 2) -> 
 
 
 def _import(data_dir: Path, path: Path, clerk: str = "Ann") -> ImportResult:
-    conn = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     register = Register(conn, pc_code="T1")
     store = EntriesStore(conn)
     try:

@@ -10,7 +10,6 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workbook import build_workbook
@@ -20,6 +19,7 @@ from paperfallback.reentry.workbook_import import (
     mismatch_reason,
 )
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 FORMS = load_catalogue()
@@ -36,7 +36,7 @@ def _issue(record_issued: Callable[..., list[IssuedForm]], patient_id: str, nhs:
 
 
 def _import(data_dir: Path, path: Path) -> tuple[ImportResult, dict[str, int]]:
-    conn = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     register = Register(conn, pc_code="T1")
     store = EntriesStore(conn)
     try:
@@ -174,7 +174,7 @@ def test_list_form_patient_named_like_a_formula_from_the_cache(
         ws.cell(row=4, column=i, value=ws.cell(row=3, column=i).value)
     ws.cell(row=4, column=header.index("patient_name") + 1).data_type = "s"
     wb.save(out)
-    conn = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     try:
         with CacheStore.open(data_dir, KEY) as cache:
             result = import_workbook(out, catalogue=FORMS,

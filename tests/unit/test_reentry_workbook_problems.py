@@ -16,7 +16,6 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 
 from paperfallback.cache.store import CacheStore
-from paperfallback.cache.work_db import open_work_db
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import load_catalogue
 from paperfallback.reentry.model import EntryPass, InstanceStatus
@@ -29,6 +28,7 @@ from paperfallback.reentry.workbook_import import (
     import_workbook,
 )
 from paperfallback.register import IssuedForm, Register
+from paperfallback.workstore import WorkStore
 
 KEY = "test-key-not-secret"
 FORMS = load_catalogue()
@@ -45,7 +45,7 @@ def _printed(record_issued: Callable[..., list[IssuedForm]], count: int = 1) -> 
 def _import(data_dir: Path, path: Path, clerk: str = "Ann", *,
             entry_pass: EntryPass = EntryPass.FIRST, cache: CacheStore | None = None,
             ) -> ImportResult:
-    conn = open_work_db(data_dir, KEY)
+    conn = WorkStore.open(data_dir, KEY)
     try:
         return import_workbook(path, catalogue=FORMS, lookup=Register(conn, pc_code="T1").get,
                                store=EntriesStore(conn), clerk=clerk, entry_pass=entry_pass,

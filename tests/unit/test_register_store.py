@@ -64,7 +64,7 @@ def test_an_old_register_row_without_a_scale_reads_back(data_dir: Path) -> None:
         old, new = register.instance_id(), register.instance_id()
         legacy = _issued(old).to_json()
         del legacy["spo2_scale"]
-        register.connection.execute(
+        register.work.connection.execute(
             "INSERT INTO issued_forms VALUES (?, 'news2', 'p1', ?, ?)",
             (old, legacy["printed_at"], json.dumps(legacy)))
         register.record(dataclasses.replace(_issued(new), spo2_scale=2))
@@ -72,4 +72,4 @@ def test_an_old_register_row_without_a_scale_reads_back(data_dir: Path) -> None:
         assert got_old is not None and got_old.spo2_scale is None
         assert got_old.patient_name == _issued(old).patient_name
         assert got_new is not None and got_new.spo2_scale == 2
-        assert printed_spo2_scales(register.connection) == {new: 2}
+        assert printed_spo2_scales(register.work) == {new: 2}
