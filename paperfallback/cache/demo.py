@@ -4,35 +4,55 @@ It goes through the real importer, so a first start exercises the production pat
 Deterministic for (seed, now). Synthetic only: NHS numbers from the reserved test range
 999 000 0000 - 999 999 9999 with a valid Modulus 11 check digit; made-up names from
 English, Welsh, Scottish, Irish and other UK communities (incl. ŵ ŷ â ï ł ö é ñ).
+
+This module holds the hospital's shape (people, wards and beds, inpatients, clinics,
+theatres) and the public entry points; each inpatient's clinical records are in
+:mod:`paperfallback.cache.demo_clinical`, the data tables in
+:mod:`paperfallback.cache.demo_tables` and the NDJSON writing in
+:mod:`paperfallback.cache.demo_fhir`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
 
-from paperfallback.cache.importers.fhir_values import LAST_ADMINISTERED_URL
+from paperfallback.cache.demo_clinical import ClinicalRecords
+from paperfallback.cache.demo_fhir import (
+    PARTICIPATION,
+    PHYSICAL,
+    ROLE_CODE,
+    BulkWriter,
+    Json,
+    coding,
+    iso,
+    ref,
+    role,
+)
+from paperfallback.cache.demo_tables import (
+    CLINICIANS,
+    CLINICS,
+    FAMILY,
+    GIVEN_FEMALE,
+    GIVEN_MALE,
+    PROCEDURES,
+    SPECIALTIES,
+    STREETS,
+    THEATRES,
+    TOWNS,
+    WARD_NAMES,
+)
 from paperfallback.cache.staleness import UK
 from paperfallback.cache.store import CacheStore, ImportResult
 from paperfallback.domain import terminology as terms
-from paperfallback.domain.news2 import News2Observation, score
 from paperfallback.domain.nhs_number import check_digit
-from paperfallback.domain.terminology import NHS_NUMBER_SYSTEM, SNOMED, UCUM
-from paperfallback.resources import resource
+from paperfallback.domain.terminology import NHS_NUMBER_SYSTEM
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM
 
-Json = dict[str, Any]
-PHYSICAL = "http://terminology.hl7.org/CodeSystem/location-physical-type"
-ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
-PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
-_NKA = (terms.NO_KNOWN_ALLERGY[0].code, terms.NO_KNOWN_ALLERGY[0].display)
 _LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 WARD_CODE_SYSTEM = "https://fhir.paperfallback.example/Id/ward-code"
 DEMO_SEED = 2018  # the seed the demo command and the app's button use by default
@@ -40,108 +60,16 @@ FULL_WARD_BEDS = 28  # the demo's first ward: full, as NHS wards run (issues 4 a
 FULL_WARD_CODE = "W3"  # that ward's code (wards are numbered 3, 5, 7, ...)
 
 
-def _load_tables() -> dict[str, tuple[Any, ...]]:
-    """Names, places and clinical content, kept as data in resources/demo/hospital.json."""
-    raw = json.loads(resource("demo", "hospital.json").read_text(encoding="utf-8"))
-    return {key: tuple(value) for key, value in raw.items()}
-
-
-_T = _load_tables()
-GIVEN_FEMALE, GIVEN_MALE, FAMILY = _T["given_female"], _T["given_male"], _T["family"]
-WARD_NAMES, SPECIALTIES = _T["ward_names"], _T["specialties"]
-STREETS, TOWNS, CLINICIANS = _T["streets"], _T["towns"], _T["clinicians"]
-CLINICS, THEATRES, PROCEDURES = _T["clinics"], _T["theatres"], _T["procedures"]
-ALLERGIES, ALERTS = _T["allergies"], _T["alerts"]  # (substance, reaction, severity, ...)
-# Drugs a demo patient with each allergy is never prescribed (issue #13 item 14: the demo
-# must not teach staff to overlook a penicillin allergy on an amoxicillin chart).
-ALLERGY_CONFLICTS = {allergen: tuple(words) for allergen, words in _T["allergy_conflicts"]}
-REGULAR, PRN = _T["regular"], _T["prn"]  # (drug, dm+d, dose, route, times) / (..., max 24 h)
-ONCE, INFUSIONS = _T["once"], _T["infusions"]  # (drug, dose, route) / (drug, volume, mL/h)
-
-
-
-def _safe(chosen: list[Any], table: tuple[Any, ...], avoid: tuple[str, ...]) -> list[Any]:
-    """``chosen`` with every drug the patient is allergic to swapped for the next safe,
-    unused one of ``table`` (no random draw, so the rest of the demo stays the same)."""
-    def ok(item: Any) -> bool:
-        return not any(word in str(item[0]).casefold() for word in avoid)
-
-    spare = [t for t in table if ok(t) and t not in chosen]
-    return [item if ok(item) else spare.pop(0) for item in chosen if ok(item) or spare]
-
-
-@dataclass
-class _Writer:
-    """One NDJSON file per resource type, as a FHIR Bulk Data $export writes them."""
-
-    folder: Path
-    files: dict[str, TextIO] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def write(self, resource: Json) -> None:
-        rtype = resource["resourceType"]
-        handle = self.files.get(rtype)
-        if handle is None:
-            handle = (self.folder / f"{rtype}.ndjson").open("w", encoding="utf-8")
-            self.files[rtype] = handle
-        handle.write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
-        handle.write("\n")
-        self.counts[rtype] = self.counts.get(rtype, 0) + 1
-
-    def close(self, transaction_time: datetime) -> None:
-        for handle in self.files.values():
-            handle.close()
-        manifest = {
-            "transactionTime": transaction_time.isoformat(),
-            "request": "https://ehr.demo.example/fhir/Group/current-inpatients/$export",
-            "requiresAccessToken": False,
-            "output": [
-                {"type": rtype, "url": f"https://ehr.demo.example/output/{rtype}.ndjson",
-                 "count": count}
-                for rtype, count in sorted(self.counts.items())
-            ],
-            "error": [],
-        }
-        (self.folder / "manifest.json").write_text(json.dumps(manifest, indent=2),
-                                                   encoding="utf-8")
-
-
-def _role(code: terms.Code) -> Json:
-    return _concept(code.display, code.system, code.code)
-
-
-def _coding(system: str, code: str, display: str) -> Json:
-    return {"system": system, "code": code, "display": display}
-
-
-def _concept(text: str, system: str = "", code: str = "") -> Json:
-    concept: Json = {"text": text}
-    if code:
-        concept["coding"] = [_coding(system or SNOMED, code, text)]
-    return concept
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _ref(rtype: str, rid: str, display: str = "") -> Json:
-    ref: Json = {"reference": f"{rtype}/{rid}"}
-    if display:
-        ref["display"] = display
-    return ref
-
-
-class _Hospital:
+class _Hospital(ClinicalRecords):
     """Generates one demo hospital; every choice comes from one seeded Random."""
 
-    def __init__(self, seed: int, now: datetime, writer: _Writer) -> None:
+    def __init__(self, seed: int, now: datetime, writer: BulkWriter) -> None:
         self.rng = random.Random(seed)
         self.now = now
         self.out = writer
         self.nhs_used: set[str] = set()
         self.patients = 0
-        self.meta = {"lastUpdated": _iso(now - timedelta(minutes=2))}
+        self.meta = {"lastUpdated": iso(now - timedelta(minutes=2))}
 
     # ---- people -------------------------------------------------------------------------
 
@@ -188,7 +116,7 @@ class _Hospital:
                          "postalCode": f"{postcode} {rng.randint(1, 9)}{rng.choice(_LETTERS)}"
                                        f"{rng.choice(_LETTERS)}"}],
             "contact": [{
-                "relationship": [{"coding": [_coding(
+                "relationship": [{"coding": [coding(
                     "http://terminology.hl7.org/CodeSystem/v2-0131", "N", "Next-of-Kin")],
                                   "text": rng.choice(("Daughter", "Son", "Husband", "Wife",
                                                       "Partner", "Sister", "Brother"))}],
@@ -219,8 +147,8 @@ class _Hospital:
         self.out.write({
             "resourceType": "Location", "id": "site", "meta": self.meta,
             "name": "Ysbyty Cyffredinol Demo / Demo General Hospital",
-            "type": [{"coding": [_coding(ROLE_CODE, "HOSP", "Hospital")]}],
-            "physicalType": {"coding": [_coding(PHYSICAL, "si", "Site")]},
+            "type": [{"coding": [coding(ROLE_CODE, "HOSP", "Hospital")]}],
+            "physicalType": {"coding": [coding(PHYSICAL, "si", "Site")]},
         })
         return "site"
 
@@ -230,8 +158,8 @@ class _Hospital:
             "resourceType": "Location", "id": wid, "meta": self.meta,
             "identifier": [{"system": WARD_CODE_SYSTEM, "value": f"W{number}"}],
             "name": f"Ward {number} — {name}",
-            "physicalType": {"coding": [_coding(PHYSICAL, "wa", "Ward")]},
-            "partOf": _ref("Location", "site"),
+            "physicalType": {"coding": [coding(PHYSICAL, "wa", "Ward")]},
+            "partOf": ref("Location", "site"),
         })
         bed_ids = []
         for n in range(1, beds + 1):
@@ -239,8 +167,8 @@ class _Hospital:
             bid = f"{wid}-bed-{n}"
             self.out.write({
                 "resourceType": "Location", "id": bid, "meta": self.meta, "name": label,
-                "physicalType": {"coding": [_coding(PHYSICAL, "bd", "Bed")]},
-                "partOf": _ref("Location", wid),
+                "physicalType": {"coding": [coding(PHYSICAL, "bd", "Bed")]},
+                "partOf": ref("Location", wid),
             })
             bed_ids.append(bid)
         return wid, bed_ids
@@ -257,15 +185,15 @@ class _Hospital:
         self.out.write({
             "resourceType": "Encounter", "id": f"enc-{pid}", "meta": self.meta,
             "status": "in-progress",
-            "class": _coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "IMP",
-                             "inpatient encounter"),
-            "subject": _ref("Patient", pid),
-            "participant": [{"type": [{"coding": [_coding(PARTICIPATION, "ATND", "attender")]}],
-                             "individual": _ref("Practitioner", consultant[0], consultant[1])}],
-            "period": {"start": _iso(admitted)},
+            "class": coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "IMP",
+                            "inpatient encounter"),
+            "subject": ref("Patient", pid),
+            "participant": [{"type": [{"coding": [coding(PARTICIPATION, "ATND", "attender")]}],
+                             "individual": ref("Practitioner", consultant[0], consultant[1])}],
+            "period": {"start": iso(admitted)},
             "serviceType": {"text": specialty},
-            "location": [{"location": _ref("Location", bed_id), "status": "active"},
-                         {"location": _ref("Location", ward_id), "status": "active"}],
+            "location": [{"location": ref("Location", bed_id), "status": "active"},
+                         {"location": ref("Location", ward_id), "status": "active"}],
         })
         allergic_to = self.allergies(pid, bed_index, admitted)
         scale2 = (specialty == "Respiratory medicine" and rng.random() < 0.45) or (
@@ -273,216 +201,6 @@ class _Hospital:
         self.alerts(pid, admitted, scale2)
         self.prescriptions(pid, bed_index, admitted, consultant, allergic_to)
         self.observations(pid, admitted, scale2, obs_hours)
-
-    def allergies(self, pid: str, bed_index: int, recorded: datetime) -> tuple[str, ...]:
-        """Write the patient's allergy record; returns the substances they are allergic to."""
-        # The first three beds of every ward show all three states (recorded, NKA, none).
-        state = bed_index if bed_index < 3 else self.rng.choices((0, 1, 2), (40, 45, 15))[0]
-        if state == 2:
-            return ()
-        if state == 1:
-            self.out.write({
-                "resourceType": "AllergyIntolerance", "id": f"alg-{pid}-nka", "meta": self.meta,
-                "clinicalStatus": {"coding": [_coding(
-                    "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                    "active", "Active")]},
-                "verificationStatus": {"coding": [_coding(
-                    "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
-                    "confirmed", "Confirmed")]},
-                "code": {"coding": [_coding(SNOMED, *_NKA)]},
-                "patient": _ref("Patient", pid), "recordedDate": _iso(recorded),
-            })
-            return ()
-        chosen = self.rng.sample(ALLERGIES, self.rng.choice((1, 1, 2)))
-        for n, (substance, reaction, severity, criticality, category) in enumerate(chosen):
-            self.out.write({
-                "resourceType": "AllergyIntolerance", "id": f"alg-{pid}-{n}", "meta": self.meta,
-                "clinicalStatus": {"coding": [_coding(
-                    "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                    "active", "Active")]},
-                "category": [category], "criticality": criticality,
-                "code": {"text": substance},
-                "patient": _ref("Patient", pid), "recordedDate": _iso(recorded),
-                "reaction": [{"manifestation": [{"text": reaction}], "severity": severity}],
-            })
-        return tuple(a[0] for a in chosen)
-
-    def alerts(self, pid: str, since: datetime, scale2: bool) -> None:
-        rng = self.rng
-        chosen = [a for a in ALERTS if rng.random() < 0.12]
-        for n, (text, code, category) in enumerate(chosen):
-            self.out.write({
-                "resourceType": "Flag", "id": f"flag-{pid}-{n}", "meta": self.meta,
-                "status": "active", "category": [{"text": category}],
-                "code": _concept(text, SNOMED, code), "subject": _ref("Patient", pid),
-                "period": {"start": _iso(since)},
-            })
-        if scale2:
-            self.out.write({
-                "resourceType": "Flag", "id": f"flag-{pid}-spo2", "meta": self.meta,
-                "status": "active", "category": [{"text": "Clinical"}],
-                "code": {"coding": [{"system": terms.SPO2_SCALE_SYSTEM, "code": "scale-2",
-                                     "display": "NEWS2 SpO2 scale 2"}],
-                         "text": "Target SpO2 88–92 %: score on NEWS2 SpO2 scale 2"},
-                "subject": _ref("Patient", pid), "period": {"start": _iso(since)},
-            })
-
-    def prescriptions(
-        self, pid: str, bed_index: int, since: datetime, prescriber: tuple[str, str],
-        allergic_to: tuple[str, ...] = (),
-    ) -> None:
-        rng = self.rng
-        avoid = tuple(w for a in allergic_to for w in ALLERGY_CONFLICTS.get(a, (a.casefold(),)))
-        count = rng.randint(3, 12)
-        kinds = ["regular"] * count
-        n_prn = rng.randint(1, max(1, count // 3))
-        for i in range(n_prn):
-            kinds[-1 - i] = "prn"
-        if bed_index % 5 == 3 or rng.random() < 0.15:
-            kinds[0] = "infusion"
-        if bed_index % 7 == 4 or rng.random() < 0.12:
-            kinds[1] = "once"
-        regular = _safe(rng.sample(REGULAR, min(len(REGULAR), kinds.count("regular"))),
-                        REGULAR, avoid)
-        prn = _safe(rng.sample(PRN, min(len(PRN), kinds.count("prn"))), PRN, avoid)
-        for n, kind in enumerate(kinds):
-            rid = f"rx-{pid}-{n}"
-            base: Json = {
-                "resourceType": "MedicationRequest", "id": rid, "meta": self.meta,
-                "status": "active", "intent": "order", "subject": _ref("Patient", pid),
-                "authoredOn": _iso(since + timedelta(minutes=30 + n)),
-                "requester": _ref("Practitioner", prescriber[0], prescriber[1]),
-            }
-            if kind == "regular" and regular:
-                drug, code, dose, route, times = regular.pop()
-                base["medicationCodeableConcept"] = _concept(drug, "https://dmd.nhs.uk", code)
-                base["dosageInstruction"] = [{
-                    "text": f"{dose} {route.lower()} at {', '.join(times)}",
-                    "timing": {"repeat": {"frequency": len(times), "period": 1,
-                                          "periodUnit": "d",
-                                          "timeOfDay": [f"{t}:00" for t in times]}},
-                    "route": {"text": route},
-                    "doseAndRate": [{"doseQuantity": _quantity(dose)}],
-                }]
-                last = _last_due(self.now, times)
-                if last and last > since:
-                    base["extension"] = [{"url": LAST_ADMINISTERED_URL,
-                                          "valueDateTime": _iso(last)}]
-            elif kind == "prn" and prn:
-                drug, dose, route, indication, (most, unit) = prn.pop()
-                base["medicationCodeableConcept"] = {"text": drug}
-                base["dosageInstruction"] = [{
-                    "text": f"{dose} when required for {indication.lower()}",
-                    "asNeededCodeableConcept": {"text": indication},
-                    "route": {"text": route},
-                    "doseAndRate": [{"doseQuantity": _quantity(dose)}],
-                    "maxDosePerPeriod": {"numerator": {"value": most, "unit": unit,
-                                                       "system": UCUM, "code": unit},
-                                         "denominator": {"value": 24, "unit": "h",
-                                                         "system": UCUM, "code": "h"}},
-                }]
-            elif kind == "once":
-                drug, dose, route = _safe([rng.choice(ONCE)], ONCE, avoid)[0]
-                base["medicationCodeableConcept"] = {"text": drug}
-                base["dosageInstruction"] = [{
-                    "text": f"{dose} {route.lower()} once only",
-                    "timing": {"repeat": {"count": 1},
-                               "event": [_iso(self.now + timedelta(hours=1))]},
-                    "route": {"text": route},
-                    "doseAndRate": [{"doseQuantity": _quantity(dose)}],
-                }]
-            elif kind == "infusion":
-                drug, volume, rate = _safe([rng.choice(INFUSIONS)], INFUSIONS, avoid)[0]
-                base["medicationCodeableConcept"] = {"text": drug}
-                base["dosageInstruction"] = [{
-                    "text": f"{volume} intravenous over {round(int(volume.split()[0]) / rate)} h",
-                    "route": {"text": "Intravenous"},
-                    "method": {"text": "Continuous infusion"},
-                    "doseAndRate": [{"doseQuantity": _quantity(volume),
-                                     "rateQuantity": {"value": rate, "unit": "mL/h",
-                                                      "system": UCUM, "code": "mL/h"}}],
-                }]
-            else:
-                continue
-            self.out.write(base)
-
-    # ---- observations -------------------------------------------------------------------
-
-    def observations(
-        self, pid: str, admitted: datetime, scale2: bool, obs_hours: float | None
-    ) -> None:
-        """Sets every 4-6 h over 24-72 h; an acuity level gives a spread of NEWS2 scores."""
-        rng = self.rng
-        hours = obs_hours if obs_hours is not None else rng.uniform(24, 72)
-        start = max(admitted, self.now - timedelta(hours=hours))
-        acuity = rng.choices((0, 1, 2, 3), (50, 27, 15, 8))[0]
-        at = self.now - timedelta(minutes=rng.randint(10, 240))
-        times = []
-        while at >= start:
-            times.append(at)
-            at -= timedelta(hours=rng.choice((4, 4, 5, 6)))
-        for n, when in enumerate(reversed(times)):
-            self.observation_set(f"obs-{pid}-{n}", pid, when, acuity, scale2)
-
-    def observation_set(
-        self, base: str, pid: str, when: datetime, acuity: int, scale2: bool
-    ) -> None:
-        rng = self.rng
-        drift = rng.gauss(0, 0.6)
-        level = max(0.0, acuity + drift)
-        rr = round(16 + level * 3 + rng.gauss(0, 1.5))
-        spo2 = round((90 if scale2 else 97) - level * 1.5 + rng.gauss(0, 1))
-        spo2 = max(80, min(100, spo2))
-        on_o2 = scale2 or level > 1.8
-        sbp = round(128 - level * 12 + rng.gauss(0, 8))
-        dbp = round(sbp * 0.6 + rng.gauss(0, 4))
-        pulse = round(78 + level * 11 + rng.gauss(0, 6))
-        temp = round(36.8 + level * 0.35 + rng.gauss(0, 0.3), 1)
-        acvpu = "A" if level < 2.5 or rng.random() < 0.6 else rng.choice("CV")
-        news2 = score(News2Observation(rr, spo2, "O2" if on_o2 else "A", sbp, pulse, acvpu, temp,
-                                       spo2_scale=2 if scale2 else 1))
-        subject = _ref("Patient", pid)
-        eff = _iso(when)
-        vital = [{"coding": [_coding("http://terminology.hl7.org/CodeSystem/observation-category",
-                                     "vital-signs", "Vital Signs")]}]
-
-        def obs(suffix: str, code: Json, **value: Any) -> None:
-            self.out.write({"resourceType": "Observation", "id": f"{base}-{suffix}",
-                            "status": "final", "category": vital, "code": code,
-                            "subject": subject, "effectiveDateTime": eff, **value})
-
-        def coded(*codes: terms.Code) -> Json:
-            return {"coding": [_coding(c.system, c.code, c.display) for c in codes]}
-
-        def qty_of(v: float, parameter: str) -> Json:
-            return {"value": v, **terms.PARAMETER_UNITS[parameter].quantity()}
-
-        # An EPR codes vitals its own way: SpO2 by pulse oximetry (codes the importer
-        # reads but the export never writes), the rest as the UK Core example.
-        vital_codes = terms.VITAL_CODES
-        obs("rr", coded(*vital_codes["resp_rate"]), valueQuantity=qty_of(rr, "resp_rate"))
-        obs("spo2", coded(terms.READ_ALSO["spo2"][-1], terms.READ_ALSO["spo2"][0]),
-            valueQuantity=qty_of(spo2, "spo2"))
-        if on_o2:
-            obs("o2", coded(terms.AIR_OR_OXYGEN["O2"]),
-                valueCodeableConcept={"text": rng.choice(("Nasal cannula", "Venturi mask"))})
-            obs("flow", coded(*vital_codes["o2_flow"]),
-                valueQuantity=qty_of(rng.choice((1, 2, 2, 3, 4)), "o2_flow"))
-        else:
-            obs("air", coded(terms.AIR_OR_OXYGEN["A"]))
-        obs("bp", coded(*vital_codes["bp"]),
-            component=[
-                {"code": coded(vital_codes["sbp"][-1]), "valueQuantity": qty_of(sbp, "sbp")},
-                {"code": coded(vital_codes["dbp"][-1]), "valueQuantity": qty_of(dbp, "dbp")},
-            ])
-        obs("pulse", coded(*vital_codes["pulse"][::2]), valueQuantity=qty_of(pulse, "pulse"))
-        obs("temp", coded(*vital_codes["temp"]), valueQuantity=qty_of(temp, "temp"))
-        obs("acvpu", coded(*vital_codes["acvpu"]),
-            valueCodeableConcept=coded(terms.ACVPU_VALUES[acvpu]))
-        obs("news2", coded(terms.NEWS2_TOTAL),
-            valueQuantity=qty_of(news2.total, "news2_total"),
-            component=[{"code": coded(terms.SPO2_SCALE_SCORE[2 if scale2 else 1]),
-                        "valueQuantity": qty_of(news2.components["spo2"], "news2_total")}])
 
     # ---- clinics and theatres -----------------------------------------------------------
 
@@ -528,11 +246,11 @@ class _Hospital:
                                                                 "Follow-up"))},
                         "description": rng.choice(("", "", "Review results",
                                                    "Bring your medicines")),
-                        "start": _iso(begin), "end": _iso(begin + timedelta(minutes=15)),
+                        "start": iso(begin), "end": iso(begin + timedelta(minutes=15)),
                         "participant": [
-                            {"actor": _ref("Patient", pid), "status": "accepted"},
-                            {"type": [{"coding": [_coding(PARTICIPATION, "ATND", "attender")]}],
-                             "actor": _ref("Practitioner", *clinician), "status": "accepted"},
+                            {"actor": ref("Patient", pid), "status": "accepted"},
+                            {"type": [{"coding": [coding(PARTICIPATION, "ATND", "attender")]}],
+                             "actor": ref("Practitioner", *clinician), "status": "accepted"},
                             {"actor": {"display": f"Outpatients {c % 4 + 1}, Room {slot % 6 + 1}"},
                              "status": "accepted"},
                         ],
@@ -545,8 +263,8 @@ class _Hospital:
         for t, name in enumerate(THEATRES):
             self.out.write({"resourceType": "Location", "id": f"theatre-{t + 1}",
                             "meta": self.meta, "name": name,
-                            "type": [{"coding": [_coding(ROLE_CODE, "OR", "Operating room")]}],
-                            "partOf": _ref("Location", "site")})
+                            "type": [{"coding": [coding(ROLE_CODE, "OR", "Operating room")]}],
+                            "partOf": ref("Location", "site")})
         today = self.now.astimezone(UK).date()
         case = 0
         for offset in range(1, days + 1):
@@ -564,47 +282,24 @@ class _Hospital:
                     self.out.write({
                         "resourceType": "Appointment", "id": f"case-{case:05d}",
                         "meta": self.meta, "status": "booked",
-                        "serviceCategory": [{"coding": [_coding(
+                        "serviceCategory": [{"coding": [coding(
                             "http://terminology.hl7.org/CodeSystem/service-category", "31",
                             "Specialist Surgical")]}],
                         "description": rng.choice(PROCEDURES),
-                        "start": _iso(start), "end": _iso(start + length),
+                        "start": iso(start), "end": iso(start + length),
                         "participant": [
-                            {"actor": _ref("Patient", pid), "status": "accepted"},
-                            {"type": [_role(terms.SURGEON)],
-                             "actor": _ref("Practitioner", *surgeon), "status": "accepted"},
-                            {"type": [_role(terms.ANAESTHETIST)],
-                             "actor": _ref("Practitioner", *anaesthetist), "status": "accepted"},
-                            {"actor": _ref("Location", f"theatre-{t + 1}", THEATRES[t]),
+                            {"actor": ref("Patient", pid), "status": "accepted"},
+                            {"type": [role(terms.SURGEON)],
+                             "actor": ref("Practitioner", *surgeon), "status": "accepted"},
+                            {"type": [role(terms.ANAESTHETIST)],
+                             "actor": ref("Practitioner", *anaesthetist), "status": "accepted"},
+                            {"actor": ref("Location", f"theatre-{t + 1}", THEATRES[t]),
                              "status": "accepted"},
                         ],
                     })
                     start += length + timedelta(minutes=15)
 
 
-def _quantity(text: str) -> Json:
-    value, unit = text.split(" ", 1)
-    number = float(value)
-    return {"value": int(number) if number.is_integer() else number, "unit": unit,
-            "system": UCUM, "code": _UCUM_CODES.get(unit, unit)}
-
-
-# The demo writes the safe word as Quantity.unit (what charts print) and the UCUM code
-# as Quantity.code (what FHIR needs); never the bare code as the unit text.
-_UCUM_CODES = {"microgram": "ug", "mL": "mL", "units": "[iU]", "nanogram": "ng", "litre": "L"}
-
-
-def _last_due(now: datetime, times: tuple[str, ...]) -> datetime | None:
-    """The latest scheduled dose time before ``now`` (UK local), as if given on time."""
-    local = now.astimezone(UK)
-    candidates = []
-    for day in (local.date(), local.date() - timedelta(days=1)):
-        for t in times:
-            hour, minute = map(int, t.split(":"))
-            moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UK)
-            if moment <= local:
-                candidates.append(moment)
-    return max(candidates) if candidates else None
 
 
 def write_demo_extract(
@@ -631,7 +326,7 @@ def write_demo_extract(
     if now is not None:
         moment = now.astimezone(UTC)
     folder.mkdir(parents=True, exist_ok=True)
-    writer = _Writer(folder)
+    writer = BulkWriter(folder)
     hospital = _Hospital(seed, moment, writer)
     rng = hospital.rng
     people = hospital.practitioners()

@@ -220,7 +220,9 @@ class Snapshot:
     """Everything one extract holds, ready to replace the cache in one transaction.
 
     ``as_of_source`` says where ``data_as_of`` came from: "option", "bundle.timestamp",
-    "manifest.transactionTime", "meta.lastUpdated" or "import time" (flagged to users).
+    "manifest.transactionTime", "log.ndjson transactionTime" (the bulk-data-client's log),
+    "meta.lastUpdated", "drop marker time", or "import time": the data's own time is then
+    not known and the cache is always stale (``cache.staleness.as_of_is_known``).
     """
 
     data_as_of: datetime

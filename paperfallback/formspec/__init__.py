@@ -11,17 +11,12 @@ from paperfallback.formspec.catalogue import (
     site_catalogue,
 )
 from paperfallback.formspec.models import (
-    FIELD_ROLES,
-    PREFILL_SOURCES,
-    SCORE_TABLES,
     ChartRow,
     ChartSection,
     Choice,
     Coding,
     FieldSpec,
     FieldsSection,
-    FieldType,
-    FormScope,
     FormSpec,
     GraphRow,
     LinesSection,
@@ -30,6 +25,13 @@ from paperfallback.formspec.models import (
     Section,
     TableSection,
     declares_news2,
+)
+from paperfallback.formspec.vocabulary import (
+    FIELD_ROLES,
+    PREFILL_SOURCES,
+    SCORE_TABLES,
+    FieldType,
+    FormScope,
 )
 
 __all__ = [

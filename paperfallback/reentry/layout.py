@@ -28,7 +28,7 @@ from paperfallback.formspec import (
     LinesSection,
     TableSection,
 )
-from paperfallback.formspec.models import PATIENT_ROLES
+from paperfallback.formspec.vocabulary import PATIENT_ROLES
 
 SectionKind = Literal["fields", "chart", "table", "lines"]
 PATIENT_SECTION = "_patient"  # never clashes: form section ids start with a letter

@@ -24,7 +24,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("reentry/validation.py", "mar"): "the month March in a table of month names",
 }
 # Whole modules of synthetic data: the demo hospital and the export samples it builds on.
-DEMO = ("cache/demo.py", "export/samples.py")
+DEMO = ("cache/demo.py", "cache/demo_clinical.py", "export/samples.py")
 
 
 def _form_id_literals(root: Path = PACKAGE) -> list[tuple[str, int, str]]:
