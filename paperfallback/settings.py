@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import stat
+import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -39,12 +42,14 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
-def loose_permissions(folder: Path) -> tuple[list[str], list[str]]:
-    """(faults, warnings) about who else can read the data folder (POSIX modes; on
-    Windows IT sets ACLs, docs/install.md section 3). A key file others can read is a
-    fault: with it any local user decrypts every patient in the cache."""
-    if os.name == "nt":
-        return [], []
+def loose_permissions(folder: Path, *, read_acl: Callable[[Path], str] | None = None
+                      ) -> tuple[list[str], list[str]]:
+    """(faults, warnings) about who else can read the data folder: POSIX modes, or on
+    Windows the ACLs ``icacls`` lists (docs/install.md section 3). A key file others can
+    read is a fault: with it any local user decrypts every patient in the cache.
+    ``read_acl`` reads a path's ACL as icacls prints it (tests pass recorded output)."""
+    if os.name == "nt" or read_acl is not None:
+        return _loose_acls(folder, read_acl or _icacls)
     faults, warnings = [], []
     key_path = folder / KEY_FILE
     if key_path.exists() and key_path.stat().st_mode & 0o077:
@@ -56,6 +61,49 @@ def loose_permissions(folder: Path) -> tuple[list[str], list[str]]:
             warnings.append(f"{name} mode {stat.S_IMODE(path.stat().st_mode):04o}")
     if folder.stat().st_mode & 0o077:
         warnings.append(f"the data folder mode {stat.S_IMODE(folder.stat().st_mode):04o}")
+    return faults, warnings
+
+
+# Groups that hold every local account: an allow entry for them lets any user of the ward
+# PC read the files (Windows well-known SIDs, as icacls names them).
+BROAD_GROUPS = ("Everyone", "BUILTIN\\Users", "NT AUTHORITY\\Authenticated Users",
+                "NT AUTHORITY\\INTERACTIVE")
+_ACE = re.compile(r"(" + "|".join(map(re.escape, BROAD_GROUPS)) + r"):((?:\([A-Z,]+\))+)")
+_READ_RIGHTS = {"F", "M", "RX", "R", "GR", "GA", "RD"}
+
+
+def broad_read_entries(icacls_output: str) -> list[str]:
+    """The allow entries of an ``icacls`` listing that let a broad group read."""
+    found = []
+    for group, rights in _ACE.findall(icacls_output):
+        flags = set(re.findall(r"[A-Z]+", rights))
+        if "DENY" not in flags and flags & _READ_RIGHTS:
+            found.append(f"{group}:{rights}")
+    return found
+
+
+def _icacls(path: Path) -> str:
+    try:
+        done = subprocess.run(["icacls", str(path)], capture_output=True, text=True,
+                              timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout
+
+
+def _loose_acls(folder: Path, read_acl: Callable[[Path], str]) -> tuple[list[str], list[str]]:
+    faults, warnings = [], []
+    key_path = folder / KEY_FILE
+    if key_path.exists():
+        broad = broad_read_entries(read_acl(key_path))
+        if broad:
+            faults.append(f"the key file {key_path} can be read by other users "
+                          f"({', '.join(broad)}; remove them: docs/install.md section 3)")
+    for path in (folder, *(folder / n for n in ("cache.db", "work.db", "key.check"))):
+        if path.exists():
+            broad = broad_read_entries(read_acl(path))
+            if broad:
+                warnings.append(f"{path.name} readable by {', '.join(broad)}")
     return faults, warnings
 
 
