@@ -11,6 +11,7 @@ throwaway in-memory allocator for the live page count, so counting never uses up
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class RenderedPack:
     page_count: int
     issued: tuple[IssuedForm, ...] = field(default_factory=tuple)
     blank_pages: int = 0  # of page_count: blank copies added after a ward/patients pack
+    note: str = ""  # said to the nurse with the pages: e.g. IDs came from the reserve
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +90,11 @@ def render_job(choice: PackChoice, place: RenderPlace, *,
             ids = form_ids_or_reserve(place.data_dir, lambda: (place.key, place.key_source),
                                  place.settings)
             try:
-                return render_choice(choice, place, ids, control)
+                pack = render_choice(choice, place, ids, control)
             finally:
                 ids.close()
+            # The register could not be used: say so, as the command line does (issue #12).
+            return dataclasses.replace(pack, note=ids.problem) if ids.problem else pack
         with Register.open(place.data_dir, place.key, place.settings,
                            key_source=place.key_source) as register:
             allocator: IdAllocator = MemoryAllocator(pc_code="T1") if count_only else register

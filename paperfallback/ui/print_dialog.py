@@ -485,7 +485,8 @@ class PrintDialog(QDialog):
             self._set_busy(False)
             self.page_count = pack.page_count
             self.count_label.setText(_pages_text(pack))
-            self.status_label.setText(f"Ready: {pack.page_count} pages.")
+            self.status_label.setText(f"Ready: {pack.page_count} pages."
+                                      + (f" Note: {pack.note}" if pack.note else ""))
             self.output = PackOutput(self.window_, self.place, pack,
                                      on_finished=self._finished, extract=extract)
             action(self.output)
@@ -525,7 +526,8 @@ class PrintDialog(QDialog):
         output.save(self)
 
     def _finished(self, message: str) -> None:
-        self.status_label.setText(message)
+        note = self.output.pack.note if self.output is not None else ""
+        self.status_label.setText(message + (f" Note: {note}" if note else ""))
 
     # ---- keyboard -----------------------------------------------------------------------
 

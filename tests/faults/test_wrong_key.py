@@ -82,6 +82,7 @@ def test_the_apps_blank_forms_print_with_a_wrong_key(used_folder: Path, run: Run
     choice = PackChoice(kind="blank", title="Blank forms", form_ids=("news2",), blank_count=3)
     pack = render_job(choice, place)(TaskControl(lambda *_a: None))
     assert len(pack.issued) == 3 and pack.page_count >= 3
+    assert "reserve" in pack.note  # the print dialog shows it with the pages, as the CLI does
     assert record_issued(place, pack) == 3  # kept in the reserve for the register
     _code, out, _err = run("register", "list", "--json")
     listed = {f["instance_id"] for f in json.loads(out)}
