@@ -90,3 +90,27 @@ def make_window(qtbot: Any, prompts: FakePrompts) -> Iterator[Callable[..., Any]
     for window, ctx in made:
         window.close()
         ctx.close()
+
+
+@pytest.fixture
+def open_window(qtbot: Any, data_dir: Path) -> Iterator[Callable[[], Any]]:
+    """Open keying windows (Re-enter forms) on the test's data folder; closes each window
+    and its stores afterwards."""
+    from paperfallback.ui.keying import KeyingWindow
+
+    made: list[tuple[KeyingWindow, AppContext]] = []
+
+    def make() -> KeyingWindow:
+        ctx = AppContext(data_dir_option=str(data_dir))
+        window = KeyingWindow(ctx)
+        qtbot.addWidget(window)
+        window.show()
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)
+        made.append((window, ctx))
+        return window
+
+    yield make
+    for window, ctx in made:
+        window.close()
+        ctx.close()

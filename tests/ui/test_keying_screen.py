@@ -8,42 +8,20 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
 
-from paperfallback.cli.context import AppContext
 from paperfallback.reentry.model import DiscrepancyKind, EntryPass, InstanceStatus
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import IssuedForm
 from paperfallback.ui.keying import KeyingWindow
 
 KEY = "test-key-not-secret"
-
-
-@pytest.fixture
-def open_window(qtbot: Any, data_dir: Path) -> Iterator[Callable[[], KeyingWindow]]:
-    made: list[tuple[KeyingWindow, AppContext]] = []
-
-    def make() -> KeyingWindow:
-        ctx = AppContext(data_dir_option=str(data_dir))
-        window = KeyingWindow(ctx)
-        qtbot.addWidget(window)
-        window.show()
-        window.activateWindow()
-        qtbot.waitUntil(window.isActiveWindow)
-        made.append((window, ctx))
-        return window
-
-    yield make
-    for window, ctx in made:
-        window.close()
-        ctx.close()
 
 
 def _printed(record_issued: Callable[..., list[IssuedForm]], form_id: str = "news2",

@@ -5,12 +5,11 @@ named by label, paper column numbers, Enter on a reconciliation row."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -21,26 +20,6 @@ from paperfallback.register import IssuedForm, format_downtime_number
 from paperfallback.ui.keying import KeyingWindow
 
 KEY = "test-key-not-secret"
-
-
-@pytest.fixture
-def open_window(qtbot: Any, data_dir: Path) -> Iterator[Callable[[], KeyingWindow]]:
-    made: list[tuple[KeyingWindow, AppContext]] = []
-
-    def make() -> KeyingWindow:
-        ctx = AppContext(data_dir_option=str(data_dir))
-        window = KeyingWindow(ctx)
-        qtbot.addWidget(window)
-        window.show()
-        window.activateWindow()
-        qtbot.waitUntil(window.isActiveWindow)
-        made.append((window, ctx))
-        return window
-
-    yield make
-    for window, ctx in made:
-        window.close()
-        ctx.close()
 
 
 def _type(qtbot: Any, text: str) -> None:

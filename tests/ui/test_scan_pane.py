@@ -3,7 +3,7 @@ the chart column being keyed, following the column."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +45,9 @@ def _print_and_scan(data_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def keying_window(qtbot: Any, sample_data_dir: Path) -> Iterator[Any]:
-    """The keying window on the sample data folder, closed (with its stores) afterwards."""
-    from paperfallback.cli.context import AppContext
-    from paperfallback.ui.keying import KeyingWindow
-
-    ctx = AppContext(data_dir_option=str(sample_data_dir))
-    window = KeyingWindow(ctx)
-    qtbot.addWidget(window)
-    window.show()
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-    yield window
-    window.close()
-    ctx.close()
+def keying_window(sample_data_dir: Path, open_window: Callable[[], Any]) -> Any:
+    """The keying window on the sample data folder (closed by ``open_window``)."""
+    return open_window()
 
 
 def _news2(data_dir: Path) -> Any:
