@@ -242,6 +242,7 @@ def write_extract(
     now: datetime | None = None,
     policy: ImportPolicy = DEFAULT_POLICY,
     accept: Callable[[datetime], None] | None = None,
+    undated: tuple[datetime, str] | None = None,
 ) -> ImportResult:
     """Replace every table's rows with the extract at ``paths`` (inside the caller's
     transaction). ``accept(data_as_of)`` may refuse the extract before anything is
@@ -253,7 +254,7 @@ def write_extract(
     try:
         read = stream_extract(paths, out, staging, as_of=as_of,
                               hospital_number_systems=hospital_number_systems, now=now,
-                              policy=policy, accept=accept)
+                              policy=policy, accept=accept, undated=undated)
     finally:
         staging.close()
     out.add(read.tabular)

@@ -116,8 +116,9 @@ def test_import_memory_does_not_grow_with_the_extract(
     """Four times the extract, about the same peak: the import holds a batch, not the
     extract (the in-memory import's peak grew about fourfold). Batches of 100 records so
     that small extracts are many batches (fast enough for CI)."""
-    for module in (staging, fhir_collect, snapshot_writer):
-        monkeypatch.setattr(module, "BATCH", 100)
+    for module, name in ((staging, "BATCH"), (fhir_collect, "READ_BATCH"),
+                         (snapshot_writer, "BATCH")):
+        monkeypatch.setattr(module, name, 100)
     small, small_obs = _import_peak(tmp_path, "small", 12)
     large, large_obs = _import_peak(tmp_path, "large", 48)
     assert large_obs > 3.5 * small_obs

@@ -15,7 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from paperfallback.cache.importers.as_of import AsOfEvidence, check_not_future
+from paperfallback.cache.importers.as_of import (
+    AS_OF_IMPORT_TIME,
+    AsOfEvidence,
+    check_not_future,
+)
 from paperfallback.cache.importers.client_log import read_client_log
 from paperfallback.cache.importers.fhir_collect import FhirCollector, Output
 from paperfallback.cache.importers.fhir_files import (
@@ -81,12 +85,14 @@ def stream_extract(
     now: datetime | None = None,
     policy: ImportPolicy = DEFAULT_POLICY,
     accept: Callable[[datetime], None] | None = None,
+    undated: tuple[datetime, str] | None = None,
 ) -> ExtractRead:
     """Read the extract's FHIR resources into ``out`` a batch at a time (kept in
     ``staging`` until every reference can be resolved); CSV/xlsx tables come back whole
     in ``ExtractRead.tabular``. All or nothing: the first problem raises InputError naming
     file, line and field. ``accept(data_as_of)`` may refuse the extract (by raising)
-    once its time is known, before any record is resolved."""
+    once its time is known, before any record is resolved. ``undated``: the time (and its
+    source) of an extract that carries none of its own (a refresh's drop marker)."""
     if not paths:
         raise InputError("no extract files given")
     files = find_files([Path(p) for p in paths])
@@ -111,6 +117,8 @@ def stream_extract(
         check_manifest(manifest, [p for p in files.fhir if p.suffix.lower() != ".json"], counts)
     data_as_of, source = evidence.decide(as_of, now)
     check_not_future(data_as_of, source, now)
+    if source == AS_OF_IMPORT_TIME and undated is not None:
+        data_as_of, source = undated
     if accept is not None:
         accept(data_as_of)
     collector.finish(data_as_of, out)

@@ -65,7 +65,7 @@ from paperfallback.cache.importers.fhir_values import (
 )
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import ImportPolicy
-from paperfallback.cache.importers.staging import BATCH, Staging
+from paperfallback.cache.importers.staging import Staging
 from paperfallback.domain.errors import InputError
 from paperfallback.domain.plausible import CHECK_DOSE_NOTE, reading_problem
 from paperfallback.domain.records import (
@@ -90,6 +90,8 @@ _NAMED_TYPES = ("Organization", "HealthcareService")
 
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+# Resources parsed but not yet mapped, whose ids are looked up together (first copies).
+READ_BATCH = 200
 T_contra = TypeVar("T_contra", contravariant=True)
 
 
@@ -179,7 +181,7 @@ class FhirCollector:
         if not rid:
             raise InputError(f"{rtype} has no id", where=str(where))
         self._batch.append((res, where, rtype, f"{rtype}/{rid}"))
-        if len(self._batch) >= BATCH:
+        if len(self._batch) >= READ_BATCH:
             self._map_batch()
 
     def _map_batch(self) -> None:
