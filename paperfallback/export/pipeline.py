@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,13 +19,13 @@ from typing import Literal
 
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import CacheError, InputError
-from paperfallback.export.fhir_bundle import plan_fhir_export, write_fhir
+from paperfallback.export.fhir_bundle import plan_fhir_export, sink_for
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
 from paperfallback.export.fhir_units import BuiltUnit
 from paperfallback.export.from_entries import ReadResult, read_forms
 from paperfallback.export.model import ExportedForm
 from paperfallback.export.scanned import scanned_documents
-from paperfallback.export.state import ExportState
+from paperfallback.export.state import ExportState, MarkSpool
 from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
 from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
@@ -174,7 +174,7 @@ def gc_paused() -> Iterator[None]:
 
 @gc_paused()  # a fresh pause per call (contextmanager objects are also decorators)
 def export_forms(
-    forms: Sequence[ExportedForm],
+    forms: Iterable[ExportedForm],
     *,
     fmt: Format,
     out: Path,
@@ -188,18 +188,29 @@ def export_forms(
     """Export ``forms`` as ``fmt`` to ``out`` and mark what was written (``documents``:
     scanned pages filed as images, FHIR only: export.scanned)."""
     moment = now or datetime.now(UTC)
-    previous = state.previous(fmt)
+    previous = state.previous_units(fmt)
     if fmt == "fhir":
-        plan = plan_fhir_export(forms, systems, previous, all_entries=all_entries,
-                                pc_id=pc_id, exported_at=moment,
-                                previous_forms=state.previous_forms(fmt), documents=documents)
-        written = write_fhir(plan, out)
-        summary = ExportSummary("fhir", written, plan.counts(), plan.new_units,
-                                plan.changed_units, plan.repeated_units, plan.unchanged_units,
-                                plan.withdrawn, list(plan.problems), plan.instance_ids(),
-                                plan.unchanged_forms)
-        state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
-                     out=str(out), resources=len(plan.entries), forms=plan.forms_done)
+        # Each entry is written as it is built (export.fhir_writer): memory holds a form,
+        # not the export (issue 15).
+        export_id = str(uuid.uuid4())
+        sink = sink_for(out, export_id, moment, systems, pc_id)
+        with MarkSpool() as marks:
+            try:
+                plan = plan_fhir_export(forms, systems, previous, all_entries=all_entries,
+                                        pc_id=pc_id, exported_at=moment, export_id=export_id,
+                                        previous_forms=state.previous_forms(fmt),
+                                        documents=documents, sink=sink, marks=marks)
+                written = sink.finish(export_id=export_id, timestamp=moment,
+                                      source=plan.source)
+            except BaseException:
+                sink.abandon()
+                raise
+            summary = ExportSummary("fhir", written, plan.counts(), plan.new_units,
+                                    plan.changed_units, plan.repeated_units,
+                                    plan.unchanged_units, plan.withdrawn, list(plan.problems),
+                                    plan.instance_ids(), plan.unchanged_forms)
+            state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
+                         out=str(out), resources=plan.entry_count, forms=plan.forms_done)
         return summary
     tabular = plan_tabular_export(forms, previous, all_entries=all_entries)
     if fmt == "csv":

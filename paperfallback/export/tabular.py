@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from paperfallback.export.model import (
     row_fingerprint,
 )
 from paperfallback.export.neutralise import neutralise
-from paperfallback.export.state import ExportedUnit
+from paperfallback.export.state import ExportedUnit, Marks, no_marks
 
 COLUMN_WIDTHS = {"form_instance_id": 14, "patient_name": 26, "effective": 26, "field_label": 24,
                  "value": 18, "note": 40, "keyed_at": 26, "printed_at": 26, "keyed_by": 18}
@@ -50,7 +50,7 @@ class TabularExport:
     """Rows per form type, and the units they came from (to mark as exported)."""
 
     sheets: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    marks: list[ExportedUnit] = field(default_factory=list)
+    marks: Marks = field(default_factory=no_marks)  # a MarkSpool for a file export
     new_units: int = 0
     changed_units: int = 0
     repeated_units: int = 0
@@ -70,7 +70,7 @@ class TabularExport:
 
 
 def plan_tabular_export(
-    forms: Iterable[ExportedForm], previous: dict[str, ExportedUnit], *, all_entries: bool
+    forms: Iterable[ExportedForm], previous: Mapping[str, ExportedUnit], *, all_entries: bool
 ) -> TabularExport:
     export = TabularExport()
     for form in forms:

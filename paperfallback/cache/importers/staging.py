@@ -153,9 +153,9 @@ class Staging:
 
     def batches(self, kind: str, size: int = 0) -> Iterator[list[tuple[str, Any]]]:
         """(key, record) of ``kind`` in the order they first came, in lists of ``size``."""
+        self.flush()
         if kind not in self._tables:
             return
-        self.flush()
         cursor = self.conn.execute(f"SELECT key, data FROM {self._table(kind)} ORDER BY seq")
         while True:
             rows = cursor.fetchmany(size or BATCH)
@@ -169,9 +169,9 @@ class Staging:
 
     def _rows(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
+        self.flush()
         if kind not in self._tables:
             return found
-        self.flush()
         wanted = list(set(keys))
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
@@ -183,9 +183,9 @@ class Staging:
     def present(self, kind: str, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` are kept under ``kind``."""
         found: set[str] = set()
+        self.flush()
         if kind not in self._tables:
             return found
-        self.flush()
         wanted = list(set(keys))
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
@@ -196,9 +196,9 @@ class Staging:
 
     def count_unmatched(self, kind: str, other: str) -> int:
         """How many keys of ``kind`` are not kept under ``other``."""
+        self.flush()
         if kind not in self._tables:
             return 0
-        self.flush()
         name = self._table(kind)
         if other not in self._tables:
             return int(self.conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
