@@ -26,7 +26,8 @@ from paperfallback.export.from_entries import ReadResult, read_forms
 from paperfallback.export.model import ExportedForm
 from paperfallback.export.scanned import scanned_documents
 from paperfallback.export.state import ExportState, MarkSpool
-from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
+from paperfallback.export.tabular import plan_tabular_export
+from paperfallback.export.tabular_files import CsvFiles, RowSink, XlsxFile
 from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import Register, pc_code_for
@@ -212,25 +213,31 @@ def export_forms(
             state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
                          out=str(out), resources=plan.entry_count, forms=plan.forms_done)
         return summary
-    tabular = plan_tabular_export(forms, previous, all_entries=all_entries)
-    if fmt == "csv":
-        if out.suffix.lower() in (".csv", ".xlsx", ".json"):
-            raise InputError("CSV export writes one file per form type: choose a folder, "
-                             "not a file", where=str(out))
-        written = write_csv(tabular, out)
+    if fmt == "csv" and out.suffix.lower() in (".csv", ".xlsx", ".json"):
+        raise InputError("CSV export writes one file per form type: choose a folder, "
+                         "not a file", where=str(out))
+    # Each row is written as it is built (export.tabular_files): CSV a row at a time,
+    # xlsx through openpyxl's write-only sheets (issue 15).
+    files: RowSink = (CsvFiles(out) if fmt == "csv" else XlsxFile(
+        out if out.suffix.lower() == ".xlsx" else out / XLSX_NAME))
+    with MarkSpool() as marks:
+        try:
+            tabular = plan_tabular_export(forms, previous, all_entries=all_entries, sink=files,
+                                          marks=marks)
+            written = files.finish()
+        except BaseException:
+            files.abandon()
+            raise
         if not written:  # say so on disk too, not only on screen
             out.mkdir(parents=True, exist_ok=True)
             note = out / "NOTHING-NEW.txt"
             note.write_text("Nothing new to export: every keyed entry was exported before.\n",
                             encoding="utf-8")
             written = [note]
-    else:
-        path = out if out.suffix.lower() == ".xlsx" else out / XLSX_NAME
-        written = [write_xlsx(tabular, path)]
-    summary = ExportSummary(fmt, written, {k: len(v) for k, v in sorted(tabular.sheets.items())},
-                            tabular.new_units, tabular.changed_units, tabular.repeated_units,
-                            tabular.unchanged_units, 0, list(tabular.problems),
-                            tabular.instance_ids())
-    state.record(fmt, str(uuid.uuid4()), moment, tabular.marks, all_entries=all_entries,
-                 out=str(out), resources=tabular.row_count)
+        summary = ExportSummary(fmt, written, dict(sorted(tabular.rows.items())),
+                                tabular.new_units, tabular.changed_units,
+                                tabular.repeated_units, tabular.unchanged_units, 0,
+                                list(tabular.problems), tabular.instance_ids())
+        state.record(fmt, str(uuid.uuid4()), moment, tabular.marks, all_entries=all_entries,
+                     out=str(out), resources=tabular.row_count)
     return summary

@@ -100,3 +100,47 @@ def test_fhir_export_memory_does_not_grow_with_the_forms(
     small = _export_peak(tmp_path, 100)
     large = _export_peak(tmp_path, 400)
     assert large < 2 * small, (small, large)
+
+
+def test_streamed_csv_and_xlsx_are_the_same_as_the_export_built_whole(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
+
+    with _state(tmp_path / "a") as state:
+        csv_summary = export_forms(_forms(40), fmt="csv", out=tmp_path / "csv", state=state,
+                                   systems=SYSTEMS, pc_id="PC1", now=MOMENT)
+        export_forms(_forms(40), fmt="xlsx", out=tmp_path / "x.xlsx", state=state,
+                     systems=SYSTEMS, pc_id="PC1", now=MOMENT)
+    whole = plan_tabular_export(list(_forms(40)), {}, all_entries=False)
+    write_csv(whole, tmp_path / "csv-whole")
+    write_xlsx(whole, tmp_path / "x-whole.xlsx")
+    assert csv_summary.counts == {k: len(v) for k, v in sorted(whole.sheets.items())}
+    assert len(csv_summary.counts) > 2 and whole.row_count > 1000
+    assert _files(tmp_path / "csv") == _files(tmp_path / "csv-whole")
+    streamed, built = (load_workbook(tmp_path / n, read_only=True)
+                       for n in ("x.xlsx", "x-whole.xlsx"))
+    assert streamed.sheetnames == built.sheetnames == sorted(whole.sheets)
+    for name in built.sheetnames:
+        assert list(streamed[name].values) == list(built[name].values)
+    assert not list(tmp_path.glob("**/*.part"))
+
+
+def test_csv_export_memory_does_not_grow_with_the_forms(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CSV is written a row at a time (built whole, every row was a dict in memory)."""
+    monkeypatch.setattr("paperfallback.cache.importers.staging.BATCH", 50)
+
+    def peak(count: int) -> int:
+        with _state(tmp_path / f"s{count}") as state:
+            tracemalloc.start()
+            try:
+                export_forms(_forms(count), fmt="csv", out=tmp_path / f"csv{count}",
+                             state=state, systems=SYSTEMS, pc_id="PC1", now=MOMENT)
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+    peak(20)
+    small, large = peak(100), peak(400)
+    assert large < 2 * small, (small, large)
