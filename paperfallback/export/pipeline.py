@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +22,13 @@ from paperfallback.domain.errors import CacheError, InputError
 from paperfallback.export.fhir_bundle import plan_fhir_export, sink_for
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
 from paperfallback.export.fhir_units import BuiltUnit
-from paperfallback.export.from_entries import ReadResult, read_forms
-from paperfallback.export.model import ExportedForm
+from paperfallback.export.from_entries import (
+    ReadResult,
+    exportable_instance_ids,
+    iter_forms,
+    read_forms,
+)
+from paperfallback.export.model import ExportedForm, PatientRef
 from paperfallback.export.scanned import scanned_documents
 from paperfallback.export.state import ExportState, MarkSpool
 from paperfallback.export.tabular import plan_tabular_export
@@ -105,13 +110,19 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     try:
         store = EntriesStore(work)
         forms = catalogue or site_catalogue(settings.form_dirs, data_dir)
-        read = read_keyed_forms(work, store, cache, settings, data_dir, catalogue=forms)
+        problems: list[str] = []
+
+        def keyed(ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
+            return iter_keyed_forms(work, store, cache, settings, data_dir, catalogue=forms,
+                                    problems=problems, instance_ids=ids)
+
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
-        documents = (scanned_documents(work, read.forms, settings, forms, systems)
-                     if fmt == "fhir" else [])
-        summary = export_forms(
-            read.forms, fmt=fmt, out=out, state=ExportState(work), systems=systems,
+        documents = (scanned_documents(work, _patients_of(keyed, store, settings), settings,
+                                       forms, systems) if fmt == "fhir" else [])
+        del problems[:]  # the forms read for scanned pages are read (and told) again below
+        summary = export_forms(  # the forms are read as the export uses them (issue 15)
+            keyed(), fmt=fmt, out=out, state=ExportState(work), systems=systems,
             pc_id=settings.pc_id, all_entries=all_entries, documents=documents,
         )
         if summary.instance_ids:
@@ -119,15 +130,28 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
         log.info(  # instance IDs and counts only: the log holds no patient data
             "export %s to %s: %d form instances (%d new, %d changed units), %d problems: %s",
             fmt, out.name, len(summary.instance_ids), summary.new_units,
-            summary.changed_units, len(read.problems), ", ".join(summary.instance_ids[:50]),
+            summary.changed_units, len(problems), ", ".join(summary.instance_ids[:50]),
         )
     finally:
         work.close()
         if cache is not None:
             cache.close()
-    summary.problems[:0] = read.problems
+    summary.problems[:0] = problems
     summary.warnings[:0] = warnings
     return summary
+
+
+def _patients_of(keyed: Callable[[Iterable[str] | None], Iterator[ExportedForm]],
+                 store: EntriesStore, settings: Settings,
+                 ) -> Callable[[list[str]], dict[str, PatientRef]]:
+    """Who the keyed forms among ``ids`` were identified as (scanned pages are filed
+    against them), reading only those forms."""
+    def patients(ids: list[str]) -> dict[str, PatientRef]:
+        ready = set(exportable_instance_ids(store, settings.double_entry_forms))
+        return {f.instance_id: f.patient for f in keyed([i for i in ids if i in ready])
+                if f.patient}
+
+    return patients
 
 
 def open_cache_for_export(data_dir: Path, key: str,
@@ -139,6 +163,22 @@ def open_cache_for_export(data_dir: Path, key: str,
         log.warning("export without the cache: %s", exc)
         return None, [f"the cache cannot be read ({exc}); printed drug names, procedures "
                       "and list patients will be missing."]
+
+
+def iter_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | None,
+                     settings: Settings, data_dir: Path, *, problems: list[str],
+                     catalogue: FormCatalogue | None = None,
+                     instance_ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
+    """``read_keyed_forms``, read as used (``from_entries.iter_forms``)."""
+    register = Register(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+    return iter_forms(
+        store, register, catalogue or site_catalogue(settings.form_dirs, data_dir), cache,
+        site_code=settings.site_code,
+        hospital_number_system=(settings.hospital_number_systems or [""])[0]
+        or LOCAL_PATIENT_ID_SYSTEM,
+        double_entry_forms=settings.double_entry_forms, instance_ids=instance_ids,
+        problems=problems,
+    )
 
 
 def read_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | None,
