@@ -114,6 +114,8 @@ class MarkSpool:
         self._conn = sqlcipher3.connect(name, isolation_level=None, check_same_thread=False)
         self._conn.execute(f"PRAGMA key = \"x'{secrets.token_hex(32)}'\"")
         self._conn.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to recover
+        self._conn.execute("PRAGMA synchronous = OFF")
+        self._conn.execute("BEGIN")  # one transaction, never committed: no sync per row
         self._staging = Staging(self._conn)
         self._count = 0
 
