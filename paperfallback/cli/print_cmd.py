@@ -85,6 +85,8 @@ def parse_day(text: str | None) -> date | None:
 
 
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
+    if not args.blank:
+        ctx.derive_key_ahead()  # on a thread, while the imports below run
     from paperfallback.formspec import site_catalogue
     from paperfallback.reentry.observations import KeyedObservations
     from paperfallback.register.reservation import form_ids_or_reserve

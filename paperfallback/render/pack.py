@@ -29,7 +29,13 @@ from paperfallback.domain.keyed import KeyedSource, with_keyed
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import PatientRecord, Ward
 from paperfallback.formspec.catalogue import FormCatalogue
-from paperfallback.formspec.models import ChartSection, FormSpec, PageSpec, TableSection
+from paperfallback.formspec.models import (
+    ChartSection,
+    FormSpec,
+    LinesSection,
+    PageSpec,
+    TableSection,
+)
 from paperfallback.register import COVER_FORM_ID
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
 from paperfallback.render.chart_section import (
@@ -355,11 +361,23 @@ def _ward_banner(ward: Ward, records: list[PatientRecord]) -> Banner:
 
 # ---- the cover sheet ----------------------------------------------------------------
 
+# Constants built without validation: validating them would build pydantic's validators
+# (and load its plugins) in a print whose forms came validated from the catalogue cache.
+_COVER_PAGE = PageSpec.model_construct(size="A4", orientation="portrait", margin_mm=10.0)
+
+
+def _cover_spec() -> FormSpec:
+    return FormSpec.model_construct(
+        id=COVER_FORM_ID, version="1.0", title="Ward pack cover sheet", scope="ward",
+        page=_COVER_PAGE,
+        sections=[LinesSection.model_construct(kind="lines", id="none", fields=[])])
+
+
 
 def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
                     status: CacheStatus | None, now: datetime, stale: bool,
                     instance_id: str) -> _Instance:
-    page = PageSpec(size="A4", orientation="portrait", margin_mm=10)
+    page = _COVER_PAGE
     geo = geometry(page, (), stale)
     pages_total = sum(len(i.laid.pages) for i in instances) + 1
     form_ids = list(dict.fromkeys(j.spec.id for j in jobs))
@@ -425,11 +443,7 @@ def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
 
     block = Block(geo.content_h, draw)
     laid = LaidOut([[block]], Stats(prefilled=len(patients)), geo)
-    spec_stub = FormSpec.model_validate({
-        "id": COVER_FORM_ID, "version": "1.0", "title": "Ward pack cover sheet",
-        "scope": "ward", "page": page.model_dump(),
-        "sections": [{"kind": "lines", "id": "none", "fields": []}],
-    })
+    spec_stub = _cover_spec()
     job = _Job(spec_stub, Banner(kind="list", ward=ward, heading=f"Ward pack: {ward.name}",
                                  detail=f"{len(patients)} patients   ·   {pages_total} pages"),
                None, ward_code=ward.code)

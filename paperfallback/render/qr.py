@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import segno
-
 from paperfallback.register.ids import validate_instance_id
 from paperfallback.render.draw import Canvas
+from paperfallback.render.qr_v1 import encode_v1
 
 QR_MASK = 1  # horizontal stripes: fewest runs, so the shortest path
 
@@ -31,11 +30,17 @@ def parse_qr_payload(text: str) -> tuple[str, int | None]:
 @lru_cache(maxsize=4096)
 def _runs(payload: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     """(size, runs): each run is (row, first column, length) of dark modules."""
-    # A fixed mask skips segno's mask scoring (most of the encoding time); every mask
-    # pattern is valid and decodes, and the tests decode every printed page.
-    code = segno.make(payload, error="m", micro=False, mask=QR_MASK)
+    # A fixed mask skips mask scoring (most of segno's encoding time); every mask pattern
+    # is valid and decodes, and the tests decode every printed page. Form-instance
+    # payloads are encoded here (qr_v1: segno's matrix, module for module, without its
+    # imports); anything else by segno.
+    matrix = encode_v1(payload, error="m", mask=QR_MASK)
+    if matrix is None:
+        import segno
+
+        matrix = tuple(map(tuple, segno.make(payload, error="m", micro=False,
+                                             mask=QR_MASK).matrix))
     runs = []
-    matrix = list(code.matrix)
     for row, values in enumerate(matrix):
         col = 0
         while col < len(values):
