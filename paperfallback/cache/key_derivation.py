@@ -81,19 +81,21 @@ def derive_ahead(folder: Path, passphrase: str) -> None:
     if is_raw_key(passphrase):
         return
     salts = {salt for name in STORE_FILES if (salt := file_salt(folder / name)) is not None}
+    secret = passphrase.encode("utf-8")
     for salt in salts:
         entry = (_passphrase_id(passphrase), salt)
         if entry in _derived or entry in _ahead:
             continue
-        secret = passphrase.encode("utf-8")
-
-        def derive(entry: tuple[bytes, bytes] = entry, salt: bytes = salt) -> None:
-            _derived[entry] = hashlib.pbkdf2_hmac("sha512", secret, salt, KDF_ROUNDS,
-                                                  KEY_BYTES)
-
-        thread = threading.Thread(target=derive, name="derive-key", daemon=True)
+        thread = threading.Thread(target=_derive_into, args=(entry, secret, salt),
+                                  name="derive-key", daemon=True)
         _ahead[entry] = thread
         thread.start()
+
+
+def _derive_into(entry: tuple[bytes, bytes], secret: bytes, salt: bytes) -> None:
+    """The thread's work: the same PBKDF2 as :func:`_pbkdf2`, through hashlib, which lets
+    the main thread run meanwhile."""
+    _derived[entry] = hashlib.pbkdf2_hmac("sha512", secret, salt, KDF_ROUNDS, KEY_BYTES)
 
 
 def _hex(passphrase: str, salt: bytes) -> str:

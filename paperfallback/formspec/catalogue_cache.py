@@ -96,7 +96,7 @@ def _read(path: Path, key: bytes) -> FormCatalogue | None:
         log.warning("form catalogue cache %s is damaged; the forms are loaded again", path)
         return None
     try:
-        catalogue: Any = pickle.loads(payload)  # noqa: S301 - our own file, digest checked
+        catalogue: Any = pickle.loads(payload)  # our own file, its digest checked
     except Exception:  # a class renamed since: as damaged
         log.warning("form catalogue cache %s cannot be read; the forms are loaded again",
                     path)
