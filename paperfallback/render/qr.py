@@ -54,14 +54,22 @@ def _runs(payload: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     return len(matrix), tuple(runs)
 
 
+@lru_cache(maxsize=4096)
+def _path_ops(payload: str) -> tuple[int, str]:
+    """(size, PDF operators): one rectangle per run of dark modules in module units
+    (whole numbers), filled as one path: no number formatting per page (issue #15)."""
+    size, runs = _runs(payload)
+    rects = " ".join(f"{col} {size - row - 1} {length} 1 re" for row, col, length in runs)
+    return size, f"{rects} f"
+
+
 def draw_qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
     """Draw the code with its bottom-left corner at (x, y), ``size`` points square
     (the quiet zone is left to the caller's margins: keep 4 modules clear)."""
-    modules, runs = _runs(payload)
+    modules, ops = _path_ops(payload)
     unit = size / modules
-    path = c.beginPath()
-    top = y + size
-    for row, col, length in runs:
-        path.rect(x + col * unit, top - (row + 1) * unit, length * unit, unit)
     c.setFillGray(0)
-    c.drawPath(path, stroke=0, fill=1)
+    c.saveState()
+    c.transform(unit, 0, 0, unit, x, y)  # one module = one unit
+    c.addLiteral(ops)
+    c.restoreState()

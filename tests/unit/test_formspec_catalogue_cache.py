@@ -148,10 +148,10 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path: Path, loads: list[int]
         import hashlib
         import pickle
 
-        from paperfallback.formspec import catalogue_cache
+        from paperfallback import derived_cache
 
         payload = pickle.dumps({"not": "a catalogue"})
-        head = len(catalogue_cache._MAGIC) + catalogue_cache._DIGEST
+        head = len(derived_cache._MAGIC) + derived_cache._DIGEST
         raw = bytearray(bytes(raw[:head]) + hashlib.sha256(payload).digest() + payload)
     path.write_bytes(bytes(raw))
     again = site_catalogue([str(site)], data)
