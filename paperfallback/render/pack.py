@@ -54,6 +54,7 @@ from paperfallback.render.furniture import (
 )
 from paperfallback.render.instance import Geometry, LaidOut, geometry, layout_form
 from paperfallback.render.layout import Block, Stats
+from paperfallback.render.pack_parts import draw_in_parts
 from paperfallback.render.prefill import (
     UNCHECKED_NOTE,
     RowContext,
@@ -142,8 +143,15 @@ def render_pack(
     cancelled: Callable[[], bool] | None = None,
     now: datetime | None = None,
     keyed: KeyedSource | None = None,
+    parts: Callable[[bytes, int], None] | None = None,
 ) -> PackResult:
     """Render a pack to ``out`` (a path, written atomically, or a binary stream).
+
+    ``parts(pdf, pages)``: instead of one PDF to ``out``, hand over the pack as complete
+    PDFs, each as soon as it is drawn, so a printer can start on the first while the rest
+    renders (issue #15): the cover sheet, the ward forms and the first patient's forms,
+    then whole patients a few dozen pages at a time (:mod:`paperfallback.render.pack_parts`).
+    ``out`` is not written then.
 
     ``allocate_ids`` hands out form IDs (and downtime numbers); a :class:`Register` reserves
     the pack's IDs in one transaction. ``progress(done, total)`` is called per page;
@@ -198,11 +206,20 @@ def render_pack(
         instances.insert(0, _cover_instance(cover_ward, jobs, instances, status, now, stale,
                                             cover_id))
     total = sum(len(i.laid.pages) for i in instances)
-    data = _draw(instances, status, now, settings, warning, total, progress, check_cancelled)
-    _write(out, data)
+    if parts is None:
+        data = _draw(instances, status, now, settings, warning, total, progress,
+                     check_cancelled)
+        _write(out, data)
+        size = len(data)
+    else:  # each part drawn on its own canvas: a complete PDF the printer can start on
+        size = draw_in_parts(
+            instances, lambda i: i.job.record.patient.id if i.job.record else None,
+            lambda i: len(i.laid.pages), parts,
+            lambda chosen, step: _draw(chosen, status, now, settings, warning, total,
+                                       step(progress), check_cancelled))
     printed_on = f"{settings.pc_id} ({settings.site_code})"
     issued = [_issued(i, status, now, settings, printed_on, stale) for i in instances]
-    return PackResult(page_count=total, issued=issued, size_bytes=len(data))
+    return PackResult(page_count=total, issued=issued, size_bytes=size)
 
 
 # ---- what to print ----------------------------------------------------------------
