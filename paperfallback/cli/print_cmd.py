@@ -46,8 +46,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--parts", action="store_true",
                         help="save the pack as complete PDFs PDF-NAME.partNN.pdf instead, each "
                         "as soon as it is drawn (the cover and the first patient, then whole "
-                        "patients about 24 pages at a time), naming each on its own line when it is written: a "
-                        "printer can start on the first while the rest is drawn")
+                        "patients about 24 pages at a time), naming each on its own line "
+                        "when it is written: a printer can start on the first while the "
+                        "rest is drawn")
     parser.add_argument("--forms-dir", metavar="DIR", action="append", default=[],
                         help="an extra folder of form definitions (site forms)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -57,7 +57,8 @@ def test_the_parts_are_the_packs_pages_in_order(demo_data_dir: Path) -> None:
     unwritten, counted = _render(demo_data_dir, parts)
     assert unwritten == b"" and counted == pages
     assert len(parts) == 6  # the first patient, then about 24 pages of whole patients
-    assert parts[0][1] <= 12  # the cover, the handover list and one patient    assert sum(n for _pdf, n in parts) == pages
+    assert parts[0][1] <= 12  # the cover, the handover list and one patient
+    assert sum(n for _pdf, n in parts) == pages
     texts = [text for pdf, n in parts for text in _texts(pdf)]
     assert [len(_texts(pdf)) for pdf, _n in parts] == [n for _pdf, n in parts]
     assert texts == _texts(whole)
