@@ -143,33 +143,38 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
     part_files: list[str] = []
     sink = _part_writer(out, part_files, announce=not args.json) if args.parts else None
-    if args.blank:
-        # Blank forms need no key, no cache and no writable work store (issue #12).
-        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
-        try:
-            result = render_pack(request, None, catalogue, ctx.settings, out=out,
-                                 allocate_ids=allocator, parts=sink)
-            allocator.record(result.issued)
-        finally:
-            allocator.close()
-        if allocator.problem:
-            print(f"Note: {allocator.problem}", file=sys.stderr)
-    else:
-        # Pre-filled forms need a readable cache; an unusable work store only moves their
-        # IDs to the reserve (and leaves keyed-from-paper observations off the charts).
-        store = ctx.open_cache()
-        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
-        try:
-            keyed = (KeyedObservations(allocator.register.work, catalogue) if allocator.register
-                     else None)
-            result = render_pack(request, store, catalogue, ctx.settings, out=out,
-                                 allocate_ids=allocator, keyed=keyed, parts=sink)
-            allocator.record(result.issued)
-        finally:
-            allocator.close()
-        if allocator.problem:
-            missing = "" if keyed else " Observations keyed from paper are not on these pages."
-            print(f"Note: {allocator.problem}{missing}", file=sys.stderr)
+    try:
+        if args.blank:
+            # Blank forms need no key, no cache and no writable work store (issue #12).
+            allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
+            try:
+                result = render_pack(request, None, catalogue, ctx.settings, out=out,
+                                     allocate_ids=allocator, parts=sink)
+                allocator.record(result.issued)
+            finally:
+                allocator.close()
+            if allocator.problem:
+                print(f"Note: {allocator.problem}", file=sys.stderr)
+        else:
+            # Pre-filled forms need a readable cache; an unusable work store only moves their
+            # IDs to the reserve (and leaves keyed-from-paper observations off the charts).
+            store = ctx.open_cache()
+            allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
+            try:
+                keyed = (KeyedObservations(allocator.register.work, catalogue) if allocator.register
+                         else None)
+                result = render_pack(request, store, catalogue, ctx.settings, out=out,
+                                     allocate_ids=allocator, keyed=keyed, parts=sink)
+                allocator.record(result.issued)
+            finally:
+                allocator.close()
+            if allocator.problem:
+                missing = "" if keyed else " Observations keyed from paper are not on these pages."
+                print(f"Note: {allocator.problem}{missing}", file=sys.stderr)
+    except BaseException:
+        for name in part_files:  # a pack that failed is not printed in part: its forms
+            Path(name).unlink(missing_ok=True)  # are not in the register
+        raise
     ids = [i.instance_id for i in result.issued]
     stale = any(i.stale for i in result.issued)
     if args.json:
