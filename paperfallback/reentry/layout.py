@@ -29,10 +29,10 @@ from paperfallback.formspec import (
     TableSection,
 )
 from paperfallback.formspec.vocabulary import PATIENT_ROLES
+from paperfallback.formspec.vocabulary import PATIENT_SECTION as PATIENT_SECTION  # re-exported
+from paperfallback.formspec.vocabulary import day_section_id as day_section_id  # re-exported
 
 SectionKind = Literal["fields", "chart", "table", "lines"]
-PATIENT_SECTION = "_patient"  # never clashes: form section ids start with a letter
-DAYS_SUFFIX = ".days"  # '<table>.days': the dates of a table's day columns (no clash: '.')
 DEFAULT_TABLE_ROWS = 10
 
 PATIENT_FIELDS: tuple[FieldSpec, ...] = tuple(
@@ -149,10 +149,6 @@ class FormLayout:
                 if spec.role in PATIENT_ROLES and value:
                     found.setdefault(spec.role.removeprefix("patient."), value)
         return found
-
-
-def day_section_id(table_id: str) -> str:
-    return table_id + DAYS_SUFFIX
 
 
 def form_layout(
