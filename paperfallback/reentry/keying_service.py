@@ -40,6 +40,7 @@ from paperfallback.reentry.patients import (
     identify_blank_form,
     is_unconfirmed,
 )
+from paperfallback.reentry.page_start import first_on_page
 from paperfallback.reentry.printed import is_blank_copy, issued_layout
 from paperfallback.reentry.printed_rows import printed_rows
 from paperfallback.reentry.session import FieldOutcome, KeyingSession
@@ -146,8 +147,13 @@ class OpenForm:
 
     def start_point(self) -> FieldAddress | None:
         """Where the cursor goes: the first field of the scanned page's part of the form
-        (a chart over several pages), else where keying stopped."""
+        (where the renderer recorded drawing it; for a copy printed before that, a chart's
+        columns on that page), else where keying stopped."""
         if self.page and self.page > 1:
+            found = first_on_page(self.session.addresses(), self.issued, self.layout,
+                                  self.page)
+            if found is not None:
+                return found
             for section in self.layout.sections:
                 index = section.first_index_on_page(self.page)
                 if index is not None and section.fields:
