@@ -34,13 +34,13 @@ from paperfallback.reentry.model import (
     FieldAddress,
     InstanceStatus,
 )
+from paperfallback.reentry.page_start import first_on_page
 from paperfallback.reentry.patients import (
     PatientMatch,
     confirm_match,
     identify_blank_form,
     is_unconfirmed,
 )
-from paperfallback.reentry.page_start import first_on_page
 from paperfallback.reentry.printed import is_blank_copy, issued_layout
 from paperfallback.reentry.printed_rows import printed_rows
 from paperfallback.reentry.session import FieldOutcome, KeyingSession

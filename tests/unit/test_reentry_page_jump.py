@@ -59,8 +59,8 @@ def test_page_two_of_a_mar_opens_at_the_first_row_printed_on_it(
     assert point is not None and point.section != "allergy_box"
     # it is the earliest keyed field (paper order) of all those printed on page 2 ...
     order = [(a.section, a.index, a.field_id) for a in opened.session.addresses()]
-    wanted = min((order.index((e["section"], e["row"], e["field"])) for e in on_2
-                  if (e["section"], e["row"], e["field"]) in order))
+    wanted = min(order.index((e["section"], e["row"], e["field"])) for e in on_2
+                  if (e["section"], e["row"], e["field"]) in order)
     assert (point.section, point.index, point.field_id) == order[wanted]
     # ... and the paper agrees: what that row was printed for is on page 2, not on page 1
     printed = printed_rows(opened.form, issued, None)
