@@ -28,6 +28,7 @@ from paperfallback.formspec import (
     LinesSection,
     TableSection,
 )
+from paperfallback.formspec.models import repeat_cell_id
 from paperfallback.formspec.vocabulary import PATIENT_ROLES
 from paperfallback.formspec.vocabulary import PATIENT_SECTION as PATIENT_SECTION  # re-exported
 from paperfallback.formspec.vocabulary import day_section_id as day_section_id  # re-exported
@@ -200,7 +201,7 @@ def form_layout(
                            else section.repeat.header)
                 fields += tuple(
                     spec.model_copy(update={
-                        "id": f"{spec.id}_{n}",
+                        "id": repeat_cell_id(spec.id, n),
                         "label": f"{spec.label} ({heading.format(n=n)})",
                     })
                     for n in range(1, section.repeat.count + 1)
@@ -216,7 +217,7 @@ def form_layout(
                 printed = (dates_printed or {}).get(section.id, ())
                 days = tuple(
                     day.model_copy(update={
-                        "id": f"{day.id}_{n}",
+                        "id": repeat_cell_id(day.id, n),
                         "label": f"{day.label} {n}" + (
                             f" (printed {printed[n - 1]}: key only if changed by hand)"
                             if n <= len(printed) else ""),

@@ -34,6 +34,7 @@ from paperfallback.reentry.keying_service import OpenForm
 from paperfallback.reentry.layout import KeyedSection
 from paperfallback.reentry.model import Entry, EntryState, FieldAddress
 from paperfallback.reentry.news2_check import is_news2_chart
+from paperfallback.ui.signals import emit
 
 ILLEGIBLE_KEY = Qt.Key.Key_F7
 NOT_RECORDED_KEY = Qt.Key.Key_F8
@@ -71,28 +72,28 @@ class FieldEdit(QLineEdit):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.committed.emit(self)
+            emit(self.committed, self)
             if not self.property("invalid"):
-                self.advance.emit(self)
+                emit(self.advance, self)
             return
         if key == ILLEGIBLE_KEY:
             self.setText("?")
-            self.committed.emit(self)
-            self.advance.emit(self)
+            emit(self.committed, self)
+            emit(self.advance, self)
             return
         if key == NOT_RECORDED_KEY:
             self.setText("-")
-            self.committed.emit(self)
-            self.advance.emit(self)
+            emit(self.committed, self)
+            emit(self.advance, self)
             return
         super().keyPressEvent(event)
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
-        self.entered.emit(self)
+        emit(self.entered, self)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
-        self.committed.emit(self)
+        emit(self.committed, self)
         super().focusOutEvent(event)
 
 
@@ -189,7 +190,7 @@ class FormKeyingWidget(QWidget):
         self.order.append(edit)
         edit.committed.connect(self.commit)
         edit.advance.connect(self._advance)
-        edit.entered.connect(self.field_entered.emit)
+        edit.entered.connect(self.field_entered)
         edit.textEdited.connect(lambda _text, e=edit: self._check_as_typed(e))
         if not self.opened.editable(address):
             edit.setReadOnly(True)
@@ -312,7 +313,7 @@ class FormKeyingWidget(QWidget):
                               "color: #006747;")
         message.setText(notice)
         self._update_score(edit.section.id, edit.index)
-        self.changed.emit()
+        emit(self.changed)
 
     def invalid_fields(self) -> list[FieldEdit]:
         return [e for e in self.order if e.property("invalid")]
