@@ -405,14 +405,18 @@ class RowsChartFlow:
         is not keyed from the paper), for scan-back."""
         fields = self._columns()
         total = sum(f.width for f in fields)
+        stats = self.ctx.stats
+        cells = []
+        cx = x
+        for spec in fields:
+            w = width * spec.width / total
+            if spec.keyed and spec.id != self.chart.time_field:
+                cells.append((spec.id, spec.type, cx, w))
+            cx += w
         for row in range(len(self.chart.time_points)):
-            cx = x
-            for spec in fields:
-                w = width * spec.width / total
-                if spec.keyed and spec.id != self.chart.time_field:
-                    self.ctx.stats.record_box(self.chart.id, spec.id, row, spec.type,
-                                              (cx, top - row * row_h, w, row_h))
-                cx += w
+            for field_id, kind, left, w in cells:
+                stats.record_box(self.chart.id, field_id, row, kind,
+                                 (left, top - row * row_h, w, row_h))
 
     def _draw(self, c: Canvas, x: float, top: float, width: float) -> None:
         chart = self.chart

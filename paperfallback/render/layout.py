@@ -54,11 +54,13 @@ class Stats:
                    box: Box, options: list[tuple[str, Box]] | None = None) -> None:
         """Record one keyable box drawn on the current page (PDF points, y up: left, top
         edge, width, height), with the tick boxes printed in it (value, square)."""
+        left, top, width, height = box  # hundredths of a point: far finer than any scan
         self.fields.append({
             "page": self.page, "section": section, "field": field_id, "row": row,
-            "kind": kind, "box": _rounded(box),
+            "kind": kind,
+            "box": [round(left, 2), round(top, 2), round(width, 2), round(height, 2)],
             "options": [{"value": value, "box": _rounded(square)}
-                        for value, square in options or ()],
+                        for value, square in options] if options else [],
         })
 
 
@@ -67,7 +69,7 @@ Box = tuple[float, float, float, float]  # left, top (upper edge, y up), width, 
 
 def _rounded(box: Box) -> list[float]:
     """Hundredths of a point: far finer than any scan, and a compact register row."""
-    return [round(v, 2) + 0.0 for v in box]
+    return [round(v, 2) for v in box]
 
 
 @dataclass
