@@ -50,8 +50,8 @@ class ScanSuggestion:
         """The line the screen shows for the field."""
         if self.value is None:
             return f"From the scan (page {self.page}): {self.note}"
-        return (f"From the scan (page {self.page}): {self.shown} — press Enter to confirm, "
-                "or type what the paper says")
+        return (f"From the scan (page {self.page}): {self.shown} — Enter confirms, "
+                "typing overwrites")
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,6 +223,10 @@ class OpenForm:
                 record.status is not InstanceStatus.DRAFT:
             status = "second keying done" if record.second_done else "second keying"
         text = f"Status: {status}."
+        pending = len(self.pending_suggestions())
+        if pending:
+            text += (f" {pending} value(s) read from the ticks on the scan to confirm (shown "
+                     "dashed blue: Enter confirms, typing overwrites).")
         shown = self.visible_discrepancies()
         if shown:
             text += f" {len(shown)} open discrepancy(ies): " + "; ".join(

@@ -79,7 +79,7 @@ def test_a_clear_tick_is_offered_and_saved_only_when_confirmed(service: KeyingSe
     sex = _address(issued, "identity", "dt_sex")
     assert (offered[sex].value, offered[sex].text, offered[sex].shown) == ("F", "F",
                                                                           "F (Female)")
-    assert "press Enter to confirm" in offered[sex].status
+    assert "Enter confirms" in offered[sex].status
     triage = offered[_address(issued, "arrival", "dt_triage")]
     assert triage.value is None and triage.status.endswith("ticks in 2 and 3: check the paper")
     # Offered is not keyed: nothing is in the store until the clerk confirms.
