@@ -5,9 +5,9 @@ that reading meets keying, with one rule for every path (the keying screen, ``sc
 check``):
 
 - a clear tick is a *suggestion*: shown in the field for the clerk to confirm or overwrite,
-  never saved as keyed until confirmed (hazard R-SCAN-4);
+  never saved as keyed until confirmed (hazard TICK-1);
 - an unclear reading (two ticks, a filled-in box, a faint mark) is a note to look at the
-  paper, never a value (R-SCAN-5);
+  paper, never a value (TICK-2);
 - a keyed value that differs from a clear tick, or a clear tick with nothing keyed, is a
   ``paper_mark`` discrepancy for a person ("Sex keyed M (Male) but the tick is in F
   (Female)"), like a NEWS2 band mark; keying the ticked value closes it.

@@ -271,7 +271,7 @@ class OpenForm:
         """Fields whose printed tick squares carry a mark and that this pass has not keyed
         yet: a value for the clerk to confirm, or a note to look at the paper. Read from
         the image only, so the blind second pass is offered what the first was; nothing
-        is saved until the clerk confirms (R-SCAN-4). The resolver keys from the paper."""
+        is saved until the clerk confirms (hazard TICK-1). The resolver keys from the paper."""
         if self.entry_pass is EntryPass.RESOLVED:
             return {}
         own = {e.address for e in self.service.store.entries(self.instance_id,
@@ -299,7 +299,7 @@ class OpenForm:
 
     def _check_tick(self, outcome: FieldOutcome) -> FieldOutcome:
         """A keyed value against a clear tick in its field's squares: a disagreement is a
-        discrepancy for a person (R-SCAN-4), keying the ticked value closes it. Not in the
+        discrepancy for a person (TICK-3), keying the ticked value closes it. Not in the
         blind second pass: the comparison of the two keyings finds its differences."""
         address = outcome.address
         if self.entry_pass is EntryPass.SECOND:

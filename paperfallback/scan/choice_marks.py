@@ -33,7 +33,7 @@ from paperfallback.scan.store import ScanStore
 BOX_INSET = 0.2
 # A page is read for ticks only when every landmark fits within this many points: the
 # squares are about 6 pt, so a worse fit could put the outline into the part read.
-MAX_RESIDUAL_PT = 1.2
+MAX_RESIDUAL_PT = 1.5
 TICKED_VALUE = "true"  # what a ticked tickbox field is keyed as (reentry.validation)
 
 
