@@ -175,13 +175,14 @@ def check_choice_marks(issued: IssuedForm, catalogue: FormCatalogue, scans: Scan
     # something in it was keyed; a row nobody has keyed yet is not 'missing a value'.
     rows_keyed = {(a.section, a.index) for a in keyed}
     for mark in marks.marks:
-        if _spec(layout, mark) is None or not keyed:
-            continue
-        if layout.section(mark.section).repeats and (mark.section, mark.index) not in rows_keyed:
+        if _spec(layout, mark) is None:
             continue
         report.fields_read += 1
         if mark.note:
             report.unclear.append((layout.place_of(mark.section, mark.index, mark.field), mark))
+            continue
+        if not keyed or (layout.section(mark.section).repeats
+                         and (mark.section, mark.index) not in rows_keyed):
             continue
         address = FieldAddress(issued.instance_id, mark.section, mark.index, mark.field)
         finding = compare(layout, mark, issued.instance_id, keyed.get(address))

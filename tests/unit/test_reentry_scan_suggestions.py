@@ -144,3 +144,33 @@ def test_each_blind_pass_is_offered_the_image_not_the_other_keying(
     assert second is not None and second.value == "F" and second.keyed_by == "Bob"
     cai = service.open(issued.instance_id, "Cai", EntryPass.RESOLVED)
     assert cai.scan_suggestions() == {}  # the resolver types what the paper says
+
+
+def test_scans_check_rule_compares_the_values_that_count(service: KeyingService,
+                                                         data_dir: Path) -> None:
+    from paperfallback.reentry.choice_check import check_choice_marks
+    from paperfallback.scan.store import ScanStore
+
+    issued = _registration(service)
+    scans = ScanStore(service.register.work)
+
+    def check() -> list[str]:
+        report = check_choice_marks(issued, service.catalogue, scans, service.store,
+                                    marks=MARKS)
+        assert [(place, m.note) for place, m in report.unclear] == [
+            ("Triage category", "ticks in 2 and 3: check the paper")]
+        assert report.fields_read == 3
+        return [f.message for f in report.findings]
+
+    assert check() == []  # nobody has keyed the form yet: nothing is 'missing'
+    form = service.open(issued.instance_id, "Ann")
+    form.enter("identity", 0, "dt_sex", "F")
+    form.enter("arrival", 0, "dt_mode", "?")  # looked at the paper: illegible
+    assert check() == []
+    form.clear("arrival", 0, "dt_mode")
+    form.enter("identity", 0, "dt_sex", "O")
+    assert check() == [
+        "Sex keyed O (Other) but the tick is in F (Female)",
+        "Mode of arrival: nothing keyed but the tick is in AMB (Ambulance)"]
+    assert {d.address.field_id for d in service.store.discrepancies(issued.instance_id)} == {
+        "dt_sex", "dt_mode"}
