@@ -9,6 +9,7 @@ row or box, so such a page is reported as not lined up, never read.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from paperfallback.scan.registration import Registration, register_page
 from paperfallback.scan.store import ScanStore
 
 MIN_MARKS = 2
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +34,14 @@ def line_up(scans: ScanStore, layout: dict[str, Any], page: int, page_id: int, p
     """The stored scan of ``page`` with its page → image transform; None when its
     landmarks cannot be found or do not fit within ``max_residual_pt``."""
     try:
-        data = scans.image(page_id)
+        image = Image.open(io.BytesIO(scans.image(page_id))).convert("L")
+        page_w, page_h, margin = layout["page"]
+        reg = register_page(image, page_w, page_h, margin, payload)
     except KeyError:
         return None  # removed under the retention rule: nothing to read
-    image = Image.open(io.BytesIO(data)).convert("L")
-    page_w, page_h, margin = layout["page"]
-    reg = register_page(image, page_w, page_h, margin, payload)
+    except (OSError, ValueError) as exc:  # a damaged image, landmarks in a line
+        log.warning("scans: page %d (%s) cannot be lined up: %s", page, payload, exc)
+        return None
     if reg is None or reg.marks_found < MIN_MARKS:
         return None
     if reg.residual_px > max_residual_pt * reg.transform.scale:

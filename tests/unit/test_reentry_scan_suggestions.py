@@ -174,3 +174,36 @@ def test_scans_check_rule_compares_the_values_that_count(service: KeyingService,
         "Mode of arrival: nothing keyed but the tick is in AMB (Ambulance)"]
     assert {d.address.field_id for d in service.store.discrepancies(issued.instance_id)} == {
         "dt_sex", "dt_mode"}
+
+
+def test_a_damaged_page_image_opens_the_form_without_suggestions(data_dir: Path) -> None:
+    """Fault: the stored image of the returned page cannot be decoded. The form still
+    opens for keying from the paper; the page is named as not read."""
+    import json
+
+    from paperfallback.scan.store import ScanStore
+
+    conn = WorkStore.open(data_dir, KEY)
+    try:
+        register = Register(conn, pc_code="T1")
+        service = KeyingService(EntriesStore(conn), register, load_catalogue())
+        layout = {"page": [595.0, 842.0, 28.0], "grids": [], "fields": [
+            {"page": 1, "section": "identity", "field": "dt_sex", "row": None,
+             "kind": "choice", "box": [40, 700, 200, 30],
+             "options": [{"value": c, "box": [50 + 30 * i, 690, 6, 6]}
+                         for i, c in enumerate("MFOU")]}]}
+        issued = IssuedForm(
+            instance_id=register.instance_id(), form_id="downtime-registration",
+            form_version="1.0", scope="blank", page_count=1, pc_id="pc",
+            printed_at=datetime.now(UTC) - timedelta(hours=1), patient_id=None,
+            extra={"scan_layout": json.dumps(layout)})
+        register.record(issued)
+        ScanStore(conn).add(form_id=issued.instance_id, page=1, status="identified",
+                            source="scan.pdf", source_index=1,
+                            payload=f"{issued.instance_id}/1", image=b"not a JPEG at all")
+        form = service.open(issued.instance_id, "Ann")
+        assert form.scan_suggestions() == {}
+        assert form.scan_marks().pages_unregistered == [1]
+        assert form.enter("identity", 0, "dt_sex", "F").notice == ""
+    finally:
+        conn.close()
