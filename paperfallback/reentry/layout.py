@@ -28,6 +28,7 @@ from paperfallback.formspec import (
     LinesSection,
     TableSection,
 )
+from paperfallback.formspec.models import repeat_cell_id
 from paperfallback.formspec.vocabulary import PATIENT_ROLES
 
 SectionKind = Literal["fields", "chart", "table", "lines"]
@@ -214,7 +215,7 @@ def form_layout(
                            else section.repeat.header)
                 fields += tuple(
                     spec.model_copy(update={
-                        "id": f"{spec.id}_{n}",
+                        "id": repeat_cell_id(spec.id, n),
                         "label": f"{spec.label} ({heading.format(n=n)})",
                     })
                     for n in range(1, section.repeat.count + 1)
@@ -230,7 +231,7 @@ def form_layout(
                 printed = (dates_printed or {}).get(section.id, ())
                 days = tuple(
                     day.model_copy(update={
-                        "id": f"{day.id}_{n}",
+                        "id": repeat_cell_id(day.id, n),
                         "label": f"{day.label} {n}" + (
                             f" (printed {printed[n - 1]}: key only if changed by hand)"
                             if n <= len(printed) else ""),

@@ -34,6 +34,7 @@ from paperfallback.reentry.keying_service import OpenForm
 from paperfallback.reentry.layout import KeyedSection
 from paperfallback.reentry.model import Entry, EntryState, FieldAddress
 from paperfallback.reentry.news2_check import is_news2_chart
+from paperfallback.ui.signals import emit
 
 ILLEGIBLE_KEY = Qt.Key.Key_F7
 NOT_RECORDED_KEY = Qt.Key.Key_F8
@@ -78,21 +79,21 @@ class FieldEdit(QLineEdit):
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if self.pending():
-                self.confirmed.emit(self)
+                emit(self.confirmed, self)
             else:
-                self.committed.emit(self)
+                emit(self.committed, self)
             if not self.property("invalid"):
-                self.advance.emit(self)
+                emit(self.advance, self)
             return
         if key == ILLEGIBLE_KEY:
             self.setText("?")
-            self.committed.emit(self)
-            self.advance.emit(self)
+            emit(self.committed, self)
+            emit(self.advance, self)
             return
         if key == NOT_RECORDED_KEY:
             self.setText("-")
-            self.committed.emit(self)
-            self.advance.emit(self)
+            emit(self.committed, self)
+            emit(self.advance, self)
             return
         super().keyPressEvent(event)
 
@@ -102,10 +103,10 @@ class FieldEdit(QLineEdit):
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
-        self.entered.emit(self)
+        emit(self.entered, self)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
-        self.committed.emit(self)
+        emit(self.committed, self)
         super().focusOutEvent(event)
 
 
@@ -205,7 +206,7 @@ class FormKeyingWidget(QWidget):
         edit.confirmed.connect(self.confirm)
         edit.entered.connect(self._say_suggestion)
         edit.advance.connect(self._advance)
-        edit.entered.connect(self.field_entered.emit)
+        edit.entered.connect(self.field_entered)
         edit.textEdited.connect(lambda _text, e=edit: self._check_as_typed(e))
         if not self.opened.editable(address):
             edit.setReadOnly(True)
@@ -373,7 +374,7 @@ class FormKeyingWidget(QWidget):
                               "color: #006747;")
         message.setText(notice)
         self._update_score(edit.section.id, edit.index)
-        self.changed.emit()
+        emit(self.changed)
 
     def invalid_fields(self) -> list[FieldEdit]:
         return [e for e in self.order if e.property("invalid")]
