@@ -130,6 +130,16 @@ class FormLayout:
                     return section, spec
         return None
 
+    def place_of(self, section_id: str, index: int, field_id: str) -> str:
+        """A field named as the paper names it: 'SpO2 (column 8)', 'Outcome (row 3)'."""
+        section = self.section(section_id)
+        try:
+            label = section.field(field_id).label
+        except KeyError:
+            label = field_id
+        place = section.index_label(index) if section.repeats else ""
+        return f"{label} ({place})" if place else label
+
     @property
     def chart(self) -> KeyedSection | None:
         """The first chart section with time points across (NEWS2), if any."""
