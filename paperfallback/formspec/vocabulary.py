@@ -26,6 +26,23 @@ FieldType = Literal[
     "lines",  # free text over several ruled lines
 ]
 
+# What keying stores for a ticked ``tickbox`` (and "false" for one left empty): the value
+# a read tick offers the clerk, and what every reader of keyed values compares with.
+TICKED_VALUE = "true"
+NOT_TICKED_VALUE = "false"
+
+# The section keying adds to a blank copy of a patient form: the banner boxes the nurse
+# fills in by hand (never clashes: form section ids start with a letter).
+PATIENT_SECTION = "_patient"
+
+# '<table>.days': the keyed section holding the dates of a table's day columns (the MAR),
+# named here so the renderer records their boxes under the id keying uses (no clash: '.').
+DAYS_SUFFIX = ".days"
+
+
+def day_section_id(table_id: str) -> str:
+    return table_id + DAYS_SUFFIX
+
 FormScope = Literal[
     "patient",  # one instance per patient (NEWS2, MAR, fluid balance, continuation)
     "ward",  # one instance per ward (handover list)

@@ -416,11 +416,30 @@ class RowsChartFlow:
         self.ctx.stats.blank += len(self.chart.time_points)
         return Block(height, self._draw), None
 
+    def _record(self, x: float, top: float, width: float, row_h: float) -> None:
+        """Each keyable cell (row = time point, as keying numbers it; the printed hour
+        is not keyed from the paper), for scan-back."""
+        fields = self._columns()
+        total = sum(f.width for f in fields)
+        stats = self.ctx.stats
+        cells = []
+        cx = x
+        for spec in fields:
+            w = width * spec.width / total
+            if spec.keyed and spec.id != self.chart.time_field:
+                cells.append((spec.id, spec.type, cx, w))
+            cx += w
+        for row in range(len(self.chart.time_points)):
+            for field_id, kind, left, w in cells:
+                stats.record_box(self.chart.id, field_id, row, kind,
+                                 (left, top - row * row_h, w, row_h))
+
     def _draw(self, c: Canvas, x: float, top: float, width: float) -> None:
         chart = self.chart
         top -= draw_title(c, chart, x, top, width)
         row_h = chart.row_height_mm * MM
         header_h = 9 * MM
+        self._record(x, top - header_h, width, row_h)
         name = form_name(f"{self.ctx.form_key}:{chart.id}:rows:{x:.0f}:{top:.0f}:{width:.0f}")
         if c.hasForm(name):
             c.doForm(name)

@@ -175,18 +175,22 @@ def label(c: Canvas, text: str, x: float, top: float, width: float,
 
 
 def tick_options(c: Canvas, codes: list[str], x: float, top: float, width: float,
-                 height: float, size: float = 6.0) -> None:
-    """Print choice codes each with an empty tick box, wrapping across the cell."""
+                 height: float, size: float = 6.0) -> list[tuple[float, float, float, float]]:
+    """Print choice codes each with an empty tick box, wrapping across the cell; return
+    the squares drawn, in order (left, top edge, width, height: y up), for scan-back."""
     box = size * 0.95
     cursor_x = x + 1.5
     y = top - height / 2 - box / 2 if height < 3 * size else top - size - 4
     c.setFont(REGULAR, size)
     c.setLineWidth(0.5)
+    squares = []
     for code in codes:
         needed = box + 1.5 + string_width(code, REGULAR, size) + 3
         if cursor_x + needed > x + width and cursor_x > x + 1.5:
             cursor_x = x + 1.5
             y -= size + 2.5
         c.rect(cursor_x, y, box, box, stroke=1, fill=0)
+        squares.append((cursor_x, y + box, box, box))
         draw_text(c, "left", cursor_x + box + 1.2, y + 0.8, code)
         cursor_x += needed
+    return squares

@@ -45,7 +45,31 @@ class Stats:
     # Where keyable chart boxes were drawn, per page (scan-back reads marks from them):
     # see chart_section.ColumnsChartFlow._record_grid.
     grids: list[dict[str, Any]] = field(default_factory=list)
+    # Where every other keyable box was drawn, per page: fields, table cells, tick boxes
+    # (scan-back cuts a field out of a scan, reads ticks, finds a page's first field).
+    fields: list[dict[str, Any]] = field(default_factory=list)
     spo2_scale: int | None = None  # the SpO2 scale a NEWS2 chart printed (decided once)
+
+    def record_box(self, section: str, field_id: str, row: int | None, kind: str,
+                   box: Box, options: list[tuple[str, Box]] | None = None) -> None:
+        """Record one keyable box drawn on the current page (PDF points, y up: left, top
+        edge, width, height), with the tick boxes printed in it (value, square)."""
+        left, top, width, height = box  # hundredths of a point: far finer than any scan
+        self.fields.append({
+            "page": self.page, "section": section, "field": field_id, "row": row,
+            "kind": kind,
+            "box": [round(left, 2), round(top, 2), round(width, 2), round(height, 2)],
+            "options": [{"value": value, "box": _rounded(square)}
+                        for value, square in options] if options else [],
+        })
+
+
+Box = tuple[float, float, float, float]  # left, top (upper edge, y up), width, height
+
+
+def _rounded(box: Box) -> list[float]:
+    """Hundredths of a point: far finer than any scan, and a compact register row."""
+    return [round(v, 2) for v in box]
 
 
 @dataclass

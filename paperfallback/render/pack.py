@@ -36,6 +36,7 @@ from paperfallback.formspec.models import (
     PageSpec,
     TableSection,
 )
+from paperfallback.formspec.vocabulary import PATIENT_SECTION
 from paperfallback.register import COVER_FORM_ID
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
 from paperfallback.render.chart_section import (
@@ -48,6 +49,7 @@ from paperfallback.render.fonts import BOLD, REGULAR
 from paperfallback.render.furniture import (
     Banner,
     PageInfo,
+    blank_patient_boxes,
     draw_furniture,
     local_day,
     stale_text,
@@ -520,6 +522,10 @@ def _draw_pages(instances: list[_Instance], status: CacheStatus | None, now: dat
             )
             draw_furniture(c, info, geo.page_w, geo.page_h, geo.margin)
             inst.laid.stats.page = number
+            if number == 1 and inst.job.banner.kind == "blank-patient":
+                for field_id, kind, box in blank_patient_boxes(geo.page_w, geo.page_h,
+                                                               geo.margin):
+                    inst.laid.stats.record_box(PATIENT_SECTION, field_id, None, kind, box)
             y = geo.content_top
             for block in blocks:
                 c.saveState()
@@ -581,10 +587,14 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
 
 
 def _scan_layout(inst: _Instance) -> dict[str, str]:
-    """The page geometry and chart boxes a scan of this instance is read against."""
-    grids = inst.laid.stats.grids
-    if not grids:
+    """The page geometry and every keyable box a scan of this instance is read against:
+    chart columns and band rows (``grids``), and each other keyable field, table cell and
+    printed tick box, per page (``fields``; see docs/formats.md). None for the cover
+    sheet, which has nothing to key."""
+    stats = inst.laid.stats
+    if inst.cover:
         return {}
     geo = inst.laid.geometry
     page = [round(geo.page_w, 2), round(geo.page_h, 2), round(geo.margin, 2)]
-    return {"scan_layout": json.dumps({"page": page, "grids": grids}, separators=(",", ":"))}
+    layout = {"page": page, "grids": stats.grids, "fields": stats.fields}
+    return {"scan_layout": json.dumps(layout, separators=(",", ":"), ensure_ascii=False)}
