@@ -565,5 +565,6 @@ def _scan_layout(inst: _Instance) -> dict[str, str]:
         return {}
     geo = inst.laid.geometry
     page = [round(geo.page_w, 2), round(geo.page_h, 2), round(geo.margin, 2)]
-    layout = {"page": page, "grids": stats.grids, "fields": stats.fields}
-    return {"scan_layout": json.dumps(layout, separators=(",", ":"), ensure_ascii=False)}
+    head = json.dumps({"page": page, "grids": stats.grids}, separators=(",", ":"),
+                      ensure_ascii=False)
+    return {"scan_layout": head[:-1] + ',"fields":' + stats.fields_json() + "}"}
