@@ -59,6 +59,15 @@ class Stats:
         edge, width, height), with the tick boxes printed in it (value, square)."""
         self.fields.append((self.page, section, field_id, row, kind, box, options))
 
+    def scan_layout(self, page_w: float, page_h: float, margin: float) -> str:
+        """``IssuedForm.extra["scan_layout"]``: the page geometry, chart columns and band
+        rows (``grids``) and every other keyable field, table cell and printed tick box,
+        per page (``fields``; see docs/formats.md)."""
+        page = [round(page_w, 2), round(page_h, 2), round(margin, 2)]
+        head = json.dumps({"page": page, "grids": self.grids}, separators=(",", ":"),
+                          ensure_ascii=False)
+        return head[:-1] + ',"fields":' + self.fields_json() + "}"
+
     def fields_json(self) -> str:
         """The recorded boxes as the JSON array of ``scan_layout["fields"]`` (see
         docs/formats.md): ``{"page", "section", "field", "row", "kind", "box",
