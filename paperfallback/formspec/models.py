@@ -57,7 +57,7 @@ V = TypeVar("V")
 class _Model(BaseModel):
     """Strict models: an unknown key in a YAML file is a typo, not something to ignore."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Coding(_Model):
@@ -425,7 +425,7 @@ class FormSpec(_Model):
     description: str = ""
     source: str = ""  # the clinical source it follows, e.g. "RCP NEWS2 2017, chart 1"
     scope: FormScope
-    page: PageSpec = PageSpec()
+    page: PageSpec = PageSpec.model_construct()  # the defaults; not validated at import
     sections: list[Section] = Field(min_length=1)
     legend: list[str] = []  # printed at the foot: omission codes, score key
     registration_number: bool = False  # each copy carries a pre-allocated downtime number

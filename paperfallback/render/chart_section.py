@@ -86,9 +86,25 @@ def observation_sets(observations: tuple[Observation, ...]) -> list[list[Observa
     return sets
 
 
+# The last few (record, chart) -> points: a chart's points are asked for four times per
+# instance (three footnote checks before layout, then the layout; issue #15). Held by
+# identity with the objects themselves, so an id is never reused while remembered.
+_RECENT_POINTS: list[tuple[PatientRecord, ChartSection, tuple[TimePoint, ...]]] = []
+
+
 def time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
     """Observation sets as time points, oldest first (a set's time is that of its first
     reading). Sets keyed from paper (long outages) carry when they were keyed."""
+    for seen_record, seen_chart, seen in _RECENT_POINTS:
+        if seen_record is record and seen_chart is chart:
+            return list(seen)
+    points = _time_points(record, chart)
+    _RECENT_POINTS.insert(0, (record, chart, tuple(points)))
+    del _RECENT_POINTS[4:]
+    return points
+
+
+def _time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
     fields = {f.prefill: f for f in chart.fields if f.prefill}
     points = []
     for group in observation_sets(record.observations):

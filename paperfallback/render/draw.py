@@ -4,6 +4,7 @@ tick boxes, the RCP score colours. Units are PDF points unless a name says ``_mm
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 from reportlab.lib.rl_accel import fp_str
@@ -123,10 +124,28 @@ def text_in_box(
     """Draw ``text`` wrapped (and shrunk if needed) inside a box: nothing spills out."""
     if not text:
         return
-    text = layout_cut(text)
     font = BOLD if bold else REGULAR
-    inner_w = width - 2 * pad
-    inner_h = height - 2 * pad
+    size, lines, leading = _box_layout(layout_cut(text), font, width - 2 * pad,
+                                       height - 2 * pad, size, min_size)
+    block = len(lines) * leading
+    first = (height - block) / 2 if valign == "middle" else pad
+    y = top - first - size * 0.9
+    c.setFont(font, size)
+    for line in lines:
+        if align == "center":
+            draw_text(c, "center", x + width / 2, y, line)
+        elif align == "right":
+            draw_text(c, "right", x + width - pad, y, line)
+        else:
+            draw_text(c, "left", x + pad, y, line)
+        y -= leading
+
+
+@lru_cache(maxsize=8192)
+def _box_layout(text: str, font: str, inner_w: float, inner_h: float, size: float,
+                min_size: float) -> tuple[float, tuple[str, ...], float]:
+    """(size, lines, leading) of ``text`` in a box: the same cell text in the same box
+    recurs on every page of a pack (headers, codes), so it is measured once (issue #15)."""
     longest = max(text.replace("\n", " ").split(" "), key=len)
     size = max(min_size, min(size, fit_size(longest, font, inner_w, size, min_size)))
     while True:
@@ -142,18 +161,7 @@ def text_in_box(
         while last and string_width(last + "…", font, size) > inner_w:
             last = last[:-1]
         lines[-1] = last + "…"
-    block = len(lines) * leading
-    first = (height - block) / 2 if valign == "middle" else pad
-    y = top - first - size * 0.9
-    c.setFont(font, size)
-    for line in lines:
-        if align == "center":
-            draw_text(c, "center", x + width / 2, y, line)
-        elif align == "right":
-            draw_text(c, "right", x + width - pad, y, line)
-        else:
-            draw_text(c, "left", x + pad, y, line)
-        y -= leading
+    return size, tuple(lines), leading
 
 
 def label(c: Canvas, text: str, x: float, top: float, width: float,

@@ -53,8 +53,9 @@ def _print_stamp_and_scan(data_dir: Path, tmp_path: Path, form: str,
     """Print ``form`` for Bed 1, ink a cell (page, x, y in PDF points from the top left,
     as PyMuPDF finds them), scan the pages in turned 1.5°."""
     pack = tmp_path / f"{form}.pdf"
-    assert main(["--data-dir", str(data_dir), "print", "--patient", "999 100 0976",
-                 "--forms", form, "--out", str(pack)]) == 0
+    what = ["--blank", form] if form == "downtime-registration" else \
+        ["--patient", "999 100 0976", "--forms", form]
+    assert main(["--data-dir", str(data_dir), "print", *what, "--out", str(pack)]) == 0
     doc = pymupdf.open(pack)
     page_no, x, y = stamp_at(doc)
     pages = []
@@ -157,4 +158,26 @@ def test_the_pane_zooms_to_a_fluid_balance_hour(
     stamped = _dark(pane.view.image)
     window.field("hours", 12, "out_urine").setFocus()
     qtbot.waitUntil(lambda: "row 19:00" in pane.caption.text())
+    assert stamped - _dark(pane.view.image) > 0.6 * STAMP[0] * STAMP[1]
+
+
+def test_the_pane_shows_the_registration_box_being_keyed(
+        qtbot: Any, data_dir: Path, tmp_path: Path, open_window: Callable[[], Any]) -> None:
+    def in_the_sex_box(doc: pymupdf.Document) -> tuple[int, float, float]:
+        label = doc[0].search_for("Sex")[0]
+        return 1, label.x0 + 40, label.y1 + 4  # inside the box, clear of its tick boxes
+
+    _print_stamp_and_scan(data_dir, tmp_path, "downtime-registration", in_the_sex_box)
+    issued = _issued(data_dir, "downtime-registration")
+    window = open_window()
+    _open(window, qtbot, issued.instance_id)
+    pane = window.scan_pane
+    window.field("identity", 0, "dt_sex").setFocus()
+    qtbot.waitUntil(lambda: pane.view is not None and pane.view.part is not None
+                    and pane.caption.text().endswith("Sex"))
+    stamped = _dark(pane.view.image)
+    window.grab().save(str(tmp_path / "keying-registration-with-scan.png"))
+    window.field("arrival", 0, "dt_epr_number").setFocus()
+    qtbot.waitUntil(lambda: "EPR number" in pane.caption.text())
+    assert pane.view.part is not None
     assert stamped - _dark(pane.view.image) > 0.6 * STAMP[0] * STAMP[1]

@@ -91,3 +91,50 @@ def test_without_recorded_boxes_a_chart_still_jumps_and_others_resume(
     service.register.record(issued)
     opened = service.open(f"{issued.instance_id}/2", "Ann")
     assert opened.start_point() == opened.session.resume_point()
+
+
+@pytest.mark.parametrize("form_id", ["mar", "clinic-list"])
+def test_every_row_printed_on_a_blank_copy_can_be_keyed(
+        service: KeyingService, form_id: str, sample_as_of: datetime) -> None:
+    """A blank copy's tables fill their pages with rows to write in (a blank MAR prints 20
+    dose-time rows of regular medicines): keying must offer every one, or what a nurse
+    wrote in the lower rows could never be keyed. The rows printed are what the renderer
+    recorded; keying offered only the form's minimum (8)."""
+    buffer = io.BytesIO()
+    result = render_pack(PackRequest(blank_form=form_id), None, load_catalogue(),
+                         Settings(pc_code="T1"), out=buffer, allocate_ids=service.register,
+                         now=sample_as_of)
+    service.register.record(result.issued)
+    issued = result.issued[0]
+    recorded = (scan_layout(issued.extra) or {})["fields"]
+    opened = service.open(issued.instance_id, "Ann")
+    tables = [s for s in opened.layout.sections if s.kind == "table"]
+    assert tables
+    for section in tables:
+        rows = {e["row"] for e in recorded if e["section"] == section.id}
+        assert rows == set(range(section.count)), (section.id, section.count, len(rows))
+    first = tables[0]
+    addresses = set(opened.session.addresses())
+    assert opened.session.address(first.id, first.count - 1, first.fields[-1].id) in addresses
+
+
+def test_scanning_a_page_again_carries_on_where_that_page_was_left(
+        service: KeyingService, sample_data_dir: Path, sample_as_of: datetime) -> None:
+    """The clerk keyed part of page 2, then picks up page 1: scanning page 1 goes to page
+    1 (not after the values keyed on page 2); scanning page 2 again carries on after the
+    last value keyed on page 2."""
+    issued, _doc = _print(service, sample_data_dir, sample_as_of + timedelta(minutes=5),
+                          "mar")
+    opened = service.open(f"{issued.instance_id}/2", "Ann")
+    start = opened.start_point()
+    assert start is not None
+    opened.enter(start.section, start.index, start.field_id, "-")  # not recorded: any field
+    again = service.open(f"{issued.instance_id}/2", "Ann")
+    after = again.start_point()
+    assert after is not None and after != start
+    order = again.session.addresses()
+    assert order.index(after) > order.index(start)
+    first = service.open(f"{issued.instance_id}/1", "Ann").start_point()
+    assert first is not None and first.section == "allergy_box"
+    plain = service.open(issued.instance_id, "Ann").start_point()  # no page: resume
+    assert plain == again.session.resume_point()
