@@ -22,8 +22,7 @@ from typing import Any
 
 from PIL import Image
 
-# what a ticked tickbox field is keyed as: one value for keying, the renderer and this reader
-from paperfallback.formspec.vocabulary import TICKED_VALUE as TICKED_VALUE
+from paperfallback.formspec.vocabulary import TICKED_VALUE
 from paperfallback.register.store import IssuedForm
 from paperfallback.scan.lineup import line_up
 from paperfallback.scan.omr import BoxState, box_state, ink_share, scan_layout
