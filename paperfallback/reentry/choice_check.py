@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paperfallback.formspec import FieldSpec, FormCatalogue
+from paperfallback.formspec.vocabulary import TICKED_VALUE
 from paperfallback.reentry.layout import FormLayout
 from paperfallback.reentry.model import DiscrepancyKind, Entry, EntryState, FieldAddress
 from paperfallback.reentry.printed import issued_layout
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
 from paperfallback.register.store import IssuedForm
-from paperfallback.scan.choice_marks import TICKED_VALUE, ChoiceMark, FormMarks, read_form_marks
+from paperfallback.scan.choice_marks import ChoiceMark, FormMarks, read_form_marks
 from paperfallback.scan.store import ScanStore
 
 SCAN_SOURCE = "scan-confirmed"  # the audit source of a value the clerk confirmed from a tick

@@ -157,14 +157,16 @@ class OpenForm:
         return f"Opened {self.instance_id} ({PASS_NAMES[self.entry_pass]})."
 
     def start_point(self) -> FieldAddress | None:
-        """Where the cursor goes: the first field of the scanned page's part of the form
-        (where the renderer recorded drawing it; for a copy printed before that, a chart's
-        columns on that page), else where keying stopped."""
-        if self.page and self.page > 1:
-            found = first_on_page(self.session.addresses(), self.issued, self.layout,
-                                  self.page)
+        """Where the cursor goes: the scanned page's part of the form (where the renderer
+        recorded drawing it: its first field, or after the last one keyed on that page;
+        for a copy printed before that, a chart's columns on that page), else where
+        keying stopped."""
+        if self.page:
+            found = first_on_page(self.session.addresses(), set(self.session.values()),
+                                  self.issued, self.layout, self.page)
             if found is not None:
                 return found
+        if self.page and self.page > 1:
             for section in self.layout.sections:
                 index = section.first_index_on_page(self.page)
                 if index is not None and section.fields:

@@ -1,16 +1,18 @@
 """Where a scanned page's part of a form starts (issue #13 item 10).
 
 A handheld scanner types the QR payload ``ID/page``; the clerk holds that page, so the
-cursor goes to the first field printed on it, in paper order. The renderer recorded per
-page where every keyable box was drawn (``IssuedForm.extra["scan_layout"]``: chart columns
-in ``grids``, fields and table rows in ``fields``), so no rule of thumb about rows per page
-is needed: a MAR's page 2 starts at the first dose-time row printed on page 2, however
-many rows page 1 held. A form printed before the boxes were recorded has no answer here.
+cursor goes to that page's part of the form: its first field in paper order, or, when
+some of the page is keyed already, the field after the last one keyed there. The
+renderer recorded per page where every keyable box was drawn (``scan_layout``: chart
+columns in ``grids``, fields and table rows in ``fields``), so no rule of thumb about rows
+per page is needed: a MAR's page 2 starts at the first dose-time row printed on page 2,
+however many rows page 1 held. A form printed before the boxes were recorded has no
+answer here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from paperfallback.reentry.layout import FormLayout
 from paperfallback.reentry.model import FieldAddress
@@ -38,11 +40,17 @@ def places_on_page(issued: IssuedForm, layout: FormLayout, page: int) -> set[Pla
     return found
 
 
-def first_on_page(addresses: Iterable[FieldAddress], issued: IssuedForm, layout: FormLayout,
-                  page: int) -> FieldAddress | None:
-    """The first of ``addresses`` (paper order) printed on ``page``, or None (nothing
-    keyable there, or no boxes recorded)."""
+def first_on_page(addresses: Iterable[FieldAddress], keyed: Collection[FieldAddress],
+                  issued: IssuedForm, layout: FormLayout, page: int) -> FieldAddress | None:
+    """Where to carry on keying ``page``: the first field after the last one keyed among
+    those printed on it (paper order), the first of them when none is keyed; None when
+    nothing keyable is recorded there (or no boxes were recorded at all)."""
     on_page = places_on_page(issued, layout, page)
     if not on_page:
         return None
-    return next((a for a in addresses if (a.section, a.index, a.field_id) in on_page), None)
+    here = [a for a in addresses if (a.section, a.index, a.field_id) in on_page]
+    if not here:
+        return None
+    last = max((i for i, a in enumerate(here) if a in keyed), default=-1)
+    return next((a for a in here[last + 1:] if a not in keyed),
+                next((a for a in here if a not in keyed), here[0]))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -587,14 +586,8 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
 
 
 def _scan_layout(inst: _Instance) -> dict[str, str]:
-    """The page geometry and every keyable box a scan of this instance is read against:
-    chart columns and band rows (``grids``), and each other keyable field, table cell and
-    printed tick box, per page (``fields``; see docs/formats.md). None for the cover
-    sheet, which has nothing to key."""
-    stats = inst.laid.stats
-    if inst.cover:
-        return {}
+    """Every keyable box a scan of this instance is read against (docs/formats.md); none
+    for the cover sheet, which has nothing to key."""
     geo = inst.laid.geometry
-    page = [round(geo.page_w, 2), round(geo.page_h, 2), round(geo.margin, 2)]
-    layout = {"page": page, "grids": stats.grids, "fields": stats.fields}
-    return {"scan_layout": json.dumps(layout, separators=(",", ":"), ensure_ascii=False)}
+    return {} if inst.cover else {
+        "scan_layout": inst.laid.stats.scan_layout(geo.page_w, geo.page_h, geo.margin)}

@@ -22,6 +22,7 @@ from typing import Any
 
 from PIL import Image
 
+from paperfallback.formspec.vocabulary import TICKED_VALUE
 from paperfallback.register.store import IssuedForm
 from paperfallback.scan.lineup import line_up
 from paperfallback.scan.omr import BoxState, box_state, ink_share, scan_layout
@@ -34,7 +35,6 @@ BOX_INSET = 0.2
 # A page is read for ticks only when every landmark fits within this many points: the
 # squares are about 6 pt, so a worse fit could put the outline into the part read.
 MAX_RESIDUAL_PT = 1.5
-TICKED_VALUE = "true"  # what a ticked tickbox field is keyed as (reentry.validation)
 
 
 @dataclass(frozen=True, slots=True)

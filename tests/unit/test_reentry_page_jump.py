@@ -116,3 +116,25 @@ def test_every_row_printed_on_a_blank_copy_can_be_keyed(
     first = tables[0]
     addresses = set(opened.session.addresses())
     assert opened.session.address(first.id, first.count - 1, first.fields[-1].id) in addresses
+
+
+def test_scanning_a_page_again_carries_on_where_that_page_was_left(
+        service: KeyingService, sample_data_dir: Path, sample_as_of: datetime) -> None:
+    """The clerk keyed part of page 2, then picks up page 1: scanning page 1 goes to page
+    1 (not after the values keyed on page 2); scanning page 2 again carries on after the
+    last value keyed on page 2."""
+    issued, _doc = _print(service, sample_data_dir, sample_as_of + timedelta(minutes=5),
+                          "mar")
+    opened = service.open(f"{issued.instance_id}/2", "Ann")
+    start = opened.start_point()
+    assert start is not None
+    opened.enter(start.section, start.index, start.field_id, "-")  # not recorded: any field
+    again = service.open(f"{issued.instance_id}/2", "Ann")
+    after = again.start_point()
+    assert after is not None and after != start
+    order = again.session.addresses()
+    assert order.index(after) > order.index(start)
+    first = service.open(f"{issued.instance_id}/1", "Ann").start_point()
+    assert first is not None and first.section == "allergy_box"
+    plain = service.open(issued.instance_id, "Ann").start_point()  # no page: resume
+    assert plain == again.session.resume_point()
