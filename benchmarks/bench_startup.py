@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Start-up to a usable main window with the demo hospital cache (target <= 1.5 s).
+"""Start-up to a usable main window with the demo hospital cache (issue 15: <= 0.5 s).
 
     .venv/bin/python benchmarks/bench_startup.py [--runs 5]
 
@@ -29,10 +29,13 @@ import time
 t0 = time.perf_counter()
 import sys
 from paperfallback.cli.context import AppContext
+from paperfallback.derived_cache import use_data_folder
+ctx = AppContext(data_dir_option=sys.argv[1])
+use_data_folder(ctx.data_dir)  # as the command line does for every command
+ctx.derive_key_ahead()  # as `paperfallback gui` does, before Qt is imported
 from paperfallback.ui.app import create_app
 from paperfallback.ui.main_window import MainWindow
 app = create_app()
-ctx = AppContext(data_dir_option=sys.argv[1])
 window = MainWindow(ctx)
 window.resize(1280, 800)
 window.show()
@@ -75,9 +78,11 @@ def main() -> int:
           f"{args.ward!r}), "
           f"{args.runs} runs:")
     print(f"  whole process (interpreter + imports + window): median "
-          f"{statistics.median(walls):.3f} s, max {max(walls):.3f} s  (target <= 1.5 s)")
+          f"{statistics.median(walls):.3f} s, max {max(walls):.3f} s")
+    inside = statistics.median(insides)
     print(f"  inside the process (imports + window):          median "
-          f"{statistics.median(insides):.3f} s, max {max(insides):.3f} s")
+          f"{inside:.3f} s, max {max(insides):.3f} s  (target <= 0.5 s: "
+          f"{'PASS' if inside <= 0.5 else 'FAIL'})")
     return 0
 
 

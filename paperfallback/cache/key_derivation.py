@@ -15,12 +15,19 @@ opens, so old and new stores stay readable both ways (no migration, no rekey).
   SQLCipher's own derivation costs (the same PBKDF2 through ``cryptography``).
 
 Raw 256-bit hex keys (production keys, ``settings.cache_key``) need no derivation at all.
+
+A command that will open the stores can start the derivation first (:func:`derive_ahead`):
+it runs on a thread through :func:`hashlib.pbkdf2_hmac`, which releases the interpreter
+lock, so on a PC with two cores the ~0.1 s of PBKDF2 overlaps the command's imports and
+form loading instead of adding to them (issue #15). The open then takes the result (or
+waits for it); nothing is written anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from pathlib import Path
 
 SALT_BYTES = 16  # SQLCipher 4: the first 16 bytes of the file
@@ -30,6 +37,8 @@ STORE_FILES = ("cache.db", "work.db")  # the encrypted stores of a data folder, 
 
 # sha256(passphrase) + salt -> derived key, for this process only (never written anywhere)
 _derived: dict[tuple[bytes, bytes], bytes] = {}
+# derivations started ahead on a thread (derive_ahead), by the same entry
+_ahead: dict[tuple[bytes, bytes], threading.Thread] = {}
 
 
 def is_raw_key(key: str) -> bool:
@@ -64,8 +73,36 @@ def _passphrase_id(passphrase: str) -> bytes:
     return hashlib.sha256(passphrase.encode("utf-8")).digest()
 
 
+def derive_ahead(folder: Path, passphrase: str) -> None:
+    """Start deriving the key of the existing stores in ``folder`` on a thread.
+
+    Nothing to do for a raw key, a folder without stores or a key already derived. A
+    derivation that fails on the thread is simply done again when the store opens."""
+    if is_raw_key(passphrase):
+        return
+    salts = {salt for name in STORE_FILES if (salt := file_salt(folder / name)) is not None}
+    secret = passphrase.encode("utf-8")
+    for salt in salts:
+        entry = (_passphrase_id(passphrase), salt)
+        if entry in _derived or entry in _ahead:
+            continue
+        thread = threading.Thread(target=_derive_into, args=(entry, secret, salt),
+                                  name="derive-key", daemon=True)
+        _ahead[entry] = thread
+        thread.start()
+
+
+def _derive_into(entry: tuple[bytes, bytes], secret: bytes, salt: bytes) -> None:
+    """The thread's work: the same PBKDF2 as :func:`_pbkdf2`, through hashlib, which lets
+    the main thread run meanwhile."""
+    _derived[entry] = hashlib.pbkdf2_hmac("sha512", secret, salt, KDF_ROUNDS, KEY_BYTES)
+
+
 def _hex(passphrase: str, salt: bytes) -> str:
     entry = (_passphrase_id(passphrase), salt)
+    ahead = _ahead.pop(entry, None)
+    if ahead is not None:
+        ahead.join()
     key = _derived.get(entry)
     if key is None:
         key = _derived[entry] = _pbkdf2(passphrase.encode("utf-8"), salt)

@@ -189,8 +189,10 @@ def _import(ctx: AppContext, args: argparse.Namespace) -> int:
         print(f"To confirm: form {instance_id} matches {who} by name and date of birth only; "
               f"it is not exported until a clerk confirms it (paperfallback entries confirm "
               f"{instance_id} --clerk NAME, or --not-this-patient)")
+    unchanged = (f", {result.rows_unchanged} of them unchanged since the last import"
+                 if result.rows_unchanged else "")
     print(f"Imported {result.rows_imported} row(s) from {len(result.instances)} form(s) "
-          f"({result.fields_changed} field(s) new or changed); "
+          f"({result.fields_changed} field(s) new or changed{unchanged}); "
           f"{result.rows_skipped} row(s) with problems not imported.")
     differing: dict[str, int] = {}
     for d in keyed_discrepancies:

@@ -14,6 +14,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
+    ctx.derive_key_ahead()  # on a thread while Qt and the windows are imported (issue #15)
     from paperfallback.ui.app import run_app  # Qt is imported only here
 
     return int(run_app(ctx))

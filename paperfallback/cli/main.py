@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from paperfallback.cache.leftovers import remove_crash_leftovers
 from paperfallback.cli.context import AppContext
+from paperfallback.derived_cache import use_data_folder
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.logs import setup_logging
 
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.umask(0o077)  # every file and folder PaperFallback creates is private (issue #12)
     try:
         setup_logging(ctx.data_dir)
+        use_data_folder(ctx.data_dir)  # parsed forms and fonts kept between runs
         log.info("%s: started", command)
         remove_crash_leftovers(ctx.data_dir)  # plaintext a killed refresh left behind
         code = int(args.func(ctx, args))

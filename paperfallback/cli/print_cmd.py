@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -42,6 +43,12 @@ def add_parser(sub: Any) -> None:
                         help=f"copies, each with its own form ID (at most {MAX_COPIES})")
     parser.add_argument("--no-cover", action="store_true", help="ward packs: no cover sheet")
     parser.add_argument("--out", required=True, metavar="PDF", help="where to save the PDF")
+    parser.add_argument("--parts", action="store_true",
+                        help="save the pack as complete PDFs PDF-NAME.partNN.pdf instead, each "
+                        "as soon as it is drawn (the cover sheet and handover list, then whole "
+                        "patients about 24 pages at a time), naming each on its own line "
+                        "when it is written: a printer can start on the first while the "
+                        "rest is drawn")
     parser.add_argument("--forms-dir", metavar="DIR", action="append", default=[],
                         help="an extra folder of form definitions (site forms)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -84,7 +91,31 @@ def parse_day(text: str | None) -> date | None:
     raise InputError(f"{text!r} is not a date (use 2026-11-24 or 24-Nov-2026)", where="--date")
 
 
+def _part_writer(out: Path, names: list[str], *,
+                 announce: bool) -> Callable[[bytes, int], None]:
+    """Save each part beside ``out`` as it comes (atomically: a name printed is a whole
+    PDF), and name it on stdout at once for a spooler reading the lines."""
+
+    def write(pdf: bytes, _pages: int) -> None:
+        path = out.with_name(f"{out.stem}.part{len(names) + 1:02d}.pdf")
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(pdf)
+        os.replace(tmp, path)
+        names.append(str(path))
+        if announced:
+            try:
+                print(path, flush=True)
+            except BrokenPipeError:  # the reader went away: the pack is still finished
+                announced.clear()
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the run
+
+    announced = [True] if announce else []
+    return write
+
+
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
+    if not args.blank:
+        ctx.derive_key_ahead()  # on a thread, while the imports below run
     from paperfallback.formspec import site_catalogue
     from paperfallback.reentry.observations import KeyedObservations
     from paperfallback.register.reservation import form_ids_or_reserve
@@ -110,43 +141,52 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))
-    if args.blank:
-        # Blank forms need no key, no cache and no writable work store (issue #12).
-        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
-        try:
-            result = render_pack(request, None, catalogue, ctx.settings, out=out,
-                                 allocate_ids=allocator)
-            allocator.record(result.issued)
-        finally:
-            allocator.close()
-        if allocator.problem:
-            print(f"Note: {allocator.problem}", file=sys.stderr)
-    else:
-        # Pre-filled forms need a readable cache; an unusable work store only moves their
-        # IDs to the reserve (and leaves keyed-from-paper observations off the charts).
-        store = ctx.open_cache()
-        allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
-        try:
-            keyed = (KeyedObservations(allocator.register.work, catalogue) if allocator.register
-                     else None)
-            result = render_pack(request, store, catalogue, ctx.settings, out=out,
-                                 allocate_ids=allocator, keyed=keyed)
-            allocator.record(result.issued)
-        finally:
-            allocator.close()
-        if allocator.problem:
-            missing = "" if keyed else " Observations keyed from paper are not on these pages."
-            print(f"Note: {allocator.problem}{missing}", file=sys.stderr)
+    part_files: list[str] = []
+    sink = _part_writer(out, part_files, announce=not args.json) if args.parts else None
+    try:
+        if args.blank:
+            # Blank forms need no key, no cache and no writable work store (issue #12).
+            allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
+            try:
+                result = render_pack(request, None, catalogue, ctx.settings, out=out,
+                                     allocate_ids=allocator, parts=sink)
+                allocator.record(result.issued)
+            finally:
+                allocator.close()
+            if allocator.problem:
+                print(f"Note: {allocator.problem}", file=sys.stderr)
+        else:
+            # Pre-filled forms need a readable cache; an unusable work store only moves their
+            # IDs to the reserve (and leaves keyed-from-paper observations off the charts).
+            store = ctx.open_cache()
+            allocator = form_ids_or_reserve(ctx.data_dir, lambda: ctx.key, ctx.settings)
+            try:
+                keyed = (KeyedObservations(allocator.register.work, catalogue) if allocator.register
+                         else None)
+                result = render_pack(request, store, catalogue, ctx.settings, out=out,
+                                     allocate_ids=allocator, keyed=keyed, parts=sink)
+                allocator.record(result.issued)
+            finally:
+                allocator.close()
+            if allocator.problem:
+                missing = "" if keyed else " Observations keyed from paper are not on these pages."
+                print(f"Note: {allocator.problem}{missing}", file=sys.stderr)
+    except BaseException:
+        for name in part_files:  # a pack that failed is not printed in part: its forms
+            Path(name).unlink(missing_ok=True)  # are not in the register
+        raise
     ids = [i.instance_id for i in result.issued]
     stale = any(i.stale for i in result.issued)
     if args.json:
         print(json.dumps({
             "out": str(out), "pages": result.page_count, "bytes": result.size_bytes,
             "stale": stale, "forms": [i.to_json() for i in result.issued],
+            **({"parts": part_files} if args.parts else {}),
         }, ensure_ascii=False, indent=2))
         return 0
-    print(f"Saved {out}: {result.page_count} pages, {len(ids)} forms "
-          f"({ids[0]} to {ids[-1]})." if ids else f"Saved {out}: nothing to print.")
+    saved = f"{len(part_files)} parts {out.stem}.partNN.pdf" if args.parts else str(out)
+    print(f"Saved {saved}: {result.page_count} pages, {len(ids)} forms "
+          f"({ids[0]} to {ids[-1]})." if ids else f"Saved {saved}: nothing to print.")
     as_of = next((i.data_as_of for i in result.issued if i.data_as_of), None)
     if as_of is not None:
         from paperfallback.cache.staleness import format_uk

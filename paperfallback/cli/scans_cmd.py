@@ -38,8 +38,8 @@ def add_parser(sub: Any) -> None:
     assign.add_argument("form_page", metavar="FORM-ID/PAGE", help="e.g. Q76-00003-M/2")
     assign.set_defaults(func=_assign)
     check = scans_sub.add_parser(
-        "check", help="compare the marks on scanned charts with what was keyed; "
-        "disagreements become discrepancies")
+        "check", help="compare the marks on scanned pages (NEWS2 band rows, tick boxes) with "
+        "what was keyed; disagreements become discrepancies")
     check.add_argument("form_ids", nargs="*", metavar="FORM-ID",
                        help="only these forms (default: every keyed form with scanned pages)")
     check.add_argument("--json", action="store_true", help="print JSON")
@@ -114,6 +114,7 @@ def _status(ctx: AppContext, args: argparse.Namespace) -> int:
 
 
 def _check(ctx: AppContext, args: argparse.Namespace) -> int:
+    from paperfallback.reentry.choice_check import check_choice_marks
     from paperfallback.reentry.mark_check import check_marks
     from paperfallback.reentry.store import EntriesStore
     from paperfallback.render.qr import parse_qr_payload
@@ -126,23 +127,38 @@ def _check(ctx: AppContext, args: argparse.Namespace) -> int:
             set(entries.keyed_instance_ids()) & set(store.returned_pages()))
         results: list[dict[str, Any]] = []
         for form_id in wanted:
-            report = check_marks(register.require(form_id), catalogue, store, entries)
+            issued = register.require(form_id)
+            report = check_marks(issued, catalogue, store, entries)
+            ticks = check_choice_marks(issued, catalogue, store, entries)
             results.append({"form_id": form_id, "columns_checked": report.columns_checked,
                             "pages_unregistered": report.pages_unregistered,
-                            "findings": [f.to_json() for f in report.findings]})
+                            "findings": [f.to_json() for f in report.findings],
+                            # tick boxes of choice / tickbox fields (issue #16 item 4)
+                            "tick_fields_read": ticks.fields_read,
+                            "tick_pages_unregistered": ticks.pages_unregistered,
+                            "tick_findings": [f.to_json() for f in ticks.findings],
+                            "tick_unclear": [{"place": place, **mark.to_json()}
+                                             for place, mark in ticks.unclear]})
+    band = sum(len(r["findings"]) for r in results)
+    tick = sum(len(r["tick_findings"]) for r in results)
     if args.json:
-        print(json.dumps({"forms": results,
-                          "findings": sum(len(r["findings"]) for r in results)},
+        print(json.dumps({"forms": results, "findings": band, "tick_findings": tick,
+                          "discrepancies_raised": band + tick},
                          ensure_ascii=False, indent=2))
         return 0
     for result in results:
         note = (f"; pages {result['pages_unregistered']} could not be lined up"
                 if result["pages_unregistered"] else "")
-        print(f"{result['form_id']}: {result['columns_checked']} keyed columns checked "
-              f"against the marks{note}")
-        for finding in result["findings"]:
+        if result["tick_pages_unregistered"]:
+            note += (f"; tick boxes on pages {result['tick_pages_unregistered']} could not "
+                     "be read")
+        print(f"{result['form_id']}: {result['columns_checked']} keyed columns and "
+              f"{result['tick_fields_read']} tick-box fields checked against the marks{note}")
+        for finding in result["findings"] + result["tick_findings"]:
             print(f"  {finding['message']} (page {finding['page']})")
-    print(f"{sum(len(r['findings']) for r in results)} disagreement(s) raised as discrepancies")
+        for unclear in result["tick_unclear"]:
+            print(f"  {unclear['place']}: {unclear['note']} (page {unclear['page']})")
+    print(f"{band + tick} disagreement(s) raised as discrepancies")
     return 0
 
 

@@ -1,5 +1,9 @@
 """The MAR: a MedicationAdministration per administration or omission.
 
+What a row records is declared by its section (``medicines:`` in forms/*.yaml) and each
+value's meaning by its field's ``role``; no section or field id is read here, so a site
+MAR with other ids exports the same resources.
+
 Regular medicines are keyed one row per printed dose time, so a cell is one dose: its
 ``effectiveDateTime`` is the date of its day column (printed on the chart, or keyed from
 the handwritten header) at the row's dose time (keyed, else printed). A day column with
@@ -28,32 +32,27 @@ from paperfallback.export.fhir_units import (
     row_time,
     subject_of,
 )
-from paperfallback.export.mar_selection import MAR_SECTIONS, select_regular
+from paperfallback.export.mar_selection import is_drug_row, medicines_of, repeats, select_regular
 from paperfallback.export.model import (
     KeyedRow,
     fhir_datetime,
 )
-
-_SECTIONS = MAR_SECTIONS
+from paperfallback.formspec.models import repeat_cell_id
 
 
 def mar_units(ctx: FormContext, rows: list[KeyedRow]) -> list[BuiltUnit]:
-    """The rows of ``medication-administration`` sections (the MAR's three tables)."""
+    """The rows of ``medication-administration`` sections, by what each declares."""
+    builders = {"scheduled": _mar_regular, "as-required": _mar_prn, "once-only": _mar_once}
     units: list[BuiltUnit] = []
     other: list[KeyedRow] = []
     for row in rows:
-        if row.section in _SECTIONS and not row.context.get("drug"):
+        kind = medicines_of(ctx.form, row)
+        if kind is None or not is_drug_row(ctx.form, row):
             # A blank row: the medicine was handwritten and is not keyed, so there is no
             # drug to administer. The row goes out as written (QuestionnaireResponse).
             other.append(row)
-        elif row.section == "regular":
-            units.append(_mar_regular(ctx, row))
-        elif row.section == "prn":
-            units.append(_mar_prn(ctx, row))
-        elif row.section == "once_infusions":
-            units.append(_mar_once(ctx, row))
         else:
-            other.append(row)
+            units.append(builders[kind](ctx, row))
     return units + questionnaire_rows(ctx, other)
 
 
@@ -133,46 +132,58 @@ def _mar_regular(ctx: FormContext, row: KeyedRow) -> BuiltUnit:
 
 
 def _mar_prn(ctx: FormContext, row: KeyedRow) -> BuiltUnit:
+    """An as-required log: an administration per logged time (``administered_at`` in the
+    repeat), with the ``dose_given`` and ``performer`` of the same repeat."""
     unit = new_unit(ctx, row.key, [row])
-    counts = sorted({int(fid.rsplit("_", 1)[1]) for fid in row.values
-                     if fid.startswith("prn_time_") and fid.rsplit("_", 1)[1].isdigit()})
+    times = repeats(ctx.form, row, "administered_at")
+    counts = sorted(times)
     if not counts:
         return questionnaire_fallback(ctx, row, unit)
     subject = subject_of(ctx, row, unit)
     if subject is None:
         return unit
+
+    def cell(role: str, n: int) -> str:
+        base = ctx.form.role_field(row, role)
+        return row.text(repeat_cell_id(base, n)) if base else ""
+
     for n in counts:
-        when = row_time(ctx, row, f"prn_time_{n}", unit)
+        field_id = times[n].field_id
+        when = row_time(ctx, row, field_id, unit)
         if when is None:
             continue
         resource = _administration(
             ctx, row, subject, status="completed", when=when,
-            initials=row.text(f"prn_initials_{n}"), dose=row.text(f"prn_given_dose_{n}"),
+            initials=cell("performer", n), dose=cell("dose_given", n),
         )
         unit.entries.append(identified(
-            resource, ctx.systems, entry_id(ctx.form.instance_id, f"prn_time_{n}", row.index)
+            resource, ctx.systems, entry_id(ctx.form.instance_id, field_id, row.index)
         ))
     return unit
 
 
 def _mar_once(ctx: FormContext, row: KeyedRow) -> BuiltUnit:
+    """A once-only medicine or infusion: one administration at ``administered_at``, over a
+    period when ``stopped_at`` is keyed."""
     unit = new_unit(ctx, row.key, [row])
-    if not row.text("once_started"):
+    started = ctx.form.role_field(row, "administered_at")
+    if started is None or not row.text(started):
         return questionnaire_fallback(ctx, row, unit)
     subject = subject_of(ctx, row, unit)
-    start = row_time(ctx, row, "once_started", unit)
+    start = row_time(ctx, row, started, unit)
     if subject is None or start is None:
         return unit
     end = None
-    if row.text("once_stopped"):
-        end = row_time(ctx, row, "once_stopped", unit)
-    checked = row.text("once_checked")
+    stopped = ctx.form.role_field(row, "stopped_at")
+    if stopped and row.text(stopped):
+        end = row_time(ctx, row, stopped, unit)
+    checked = ctx.form.role_text(row, "checked_by")
     resource = _administration(
         ctx, row, subject, status="completed", when=start, end=end,
-        initials=row.text("once_initials"),
+        initials=ctx.form.role_text(row, "performer"),
         note=f"Checked by (initials on the paper MAR): {checked}" if checked else "",
     )
     unit.entries.append(identified(
-        resource, ctx.systems, entry_id(ctx.form.instance_id, "once_started", row.index)
+        resource, ctx.systems, entry_id(ctx.form.instance_id, started, row.index)
     ))
     return unit

@@ -36,6 +36,7 @@ from paperfallback.export.model import (
     ValueState,
 )
 from paperfallback.formspec import FieldSpec, FormCatalogue, FormSpec, TableSection
+from paperfallback.formspec.models import repeat_number
 from paperfallback.reentry.keying_service import describe_patient
 from paperfallback.reentry.layout import PATIENT_SECTION, FormLayout, day_section_id
 from paperfallback.reentry.model import Entry, EntryState, InstanceStatus
@@ -381,11 +382,11 @@ def _day_dates(spec: FormSpec, issued: IssuedForm,
         printed = printed_day_dates(issued, section.id)
         keyed = {n: (d, "printed") for n, d in enumerate(printed, start=1)}
         for field_id, entry in grouped.get((day_section_id(section.id), 0), {}).items():
-            number = field_id.removeprefix(f"{day_field.id}_")
-            if not number.isdigit() or entry.state is not EntryState.VALUE or not entry.value:
+            number = repeat_number(field_id, day_field.id)
+            if number is None or entry.state is not EntryState.VALUE or not entry.value:
                 continue
             try:
-                keyed[int(number)] = (date.fromisoformat(entry.value), "keyed")
+                keyed[number] = (date.fromisoformat(entry.value), "keyed")
             except ValueError:
                 continue
         out[section.id] = keyed

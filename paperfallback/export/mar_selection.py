@@ -17,10 +17,9 @@ from datetime import date, datetime
 
 from paperfallback.domain.errors import InputError
 from paperfallback.export.model import ExportedForm, KeyedRow, KeyedValue
+from paperfallback.formspec.models import TableSection, repeat_number
 from paperfallback.reentry import mar_doses
 from paperfallback.reentry.mar_doses import MarMark
-
-MAR_SECTIONS = ("regular", "prn", "once_infusions")  # the drug rows of forms/mar.yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +42,34 @@ class RegularRow:
     has_marks: bool = False  # any day cell keyed as a value
 
 
-def is_drug_row(row: KeyedRow) -> bool:
+def medicines_of(form: ExportedForm, row: KeyedRow) -> str | None:
+    """What the row's section declares its drug rows record (``medicines:`` in the
+    YAML: scheduled, as-required, once-only), None for a section of other rows."""
+    spec = form.definition
+    if spec is None or form.export_of(row) != "medication-administration":
+        return None
+    return spec.medicines(row.section)
+
+
+def is_drug_row(form: ExportedForm, row: KeyedRow) -> bool:
     """A MAR row printed with a drug (a blank row's drug is handwritten, not keyed)."""
-    return row.section in MAR_SECTIONS and bool(row.context.get("drug"))
+    return medicines_of(form, row) is not None and bool(row.context.get("drug"))
+
+
+def repeats(form: ExportedForm, row: KeyedRow, role: str) -> dict[int, KeyedValue]:
+    """Repeat number -> the keyed cell of the repeated field declaring ``role`` (the day
+    cells of a scheduled medicine, the times of an as-required log)."""
+    base = form.role_field(row, role)
+    return {n: v for fid, v in row.values.items()
+            if base and (n := repeat_number(fid, base)) is not None}
+
+
+def _day_field(form: ExportedForm, row: KeyedRow) -> str:
+    spec = form.definition
+    section = spec.section(row.section) if spec is not None else None
+    day = (section.repeat.day_field if isinstance(section, TableSection)
+           and section.repeat is not None else None)
+    return day.id if day is not None else "the date of the day column"
 
 
 def dose_time_of(row: KeyedRow, form: ExportedForm | None = None) -> str:
@@ -61,16 +85,15 @@ def where(form: ExportedForm, row: KeyedRow) -> str:
 def select_regular(form: ExportedForm, row: KeyedRow) -> RegularRow:
     """The doses of one regular-medicine row, or the problems that hold it back."""
     out = RegularRow()
-    base = form.role_field(row, "administration")  # the day cells, by declared role
-    given = sorted((day, v) for fid, v in row.values.items()
-                   if base and (day := mar_doses.day_number(fid, base)) is not None
-                   and v.has_value)
+    given = sorted((day, v) for day, v in repeats(form, row, "administration").items()
+                   if v.has_value)  # the day cells, by declared role
     out.has_marks = bool(given)
     if not given:
         return out
     dose_time = dose_time_of(row, form)
     if not dose_time or mar_doses.dose_moment(date(2000, 1, 1), dose_time) is None:
-        out.problems.append(f"{where(form, row)}: no dose time keyed or printed (reg_time)")
+        out.problems.append(f"{where(form, row)}: no dose time keyed or printed "
+                            f"({form.role_field(row, 'dose_time') or 'dose_time'})")
         return out
     for day, value in given:
         day_text = row.context.get(f"day_{day}", "")
@@ -79,7 +102,7 @@ def select_regular(form: ExportedForm, row: KeyedRow) -> RegularRow:
         except ValueError:
             out.problems.append(
                 f"{where(form, row)}: the date of day column {day} is not keyed "
-                f"(day_date_{day}): key the date written over that column")
+                f"({_day_field(form, row)}_{day}): key the date written over that column")
             continue
         when = mar_doses.dose_moment(day_date, dose_time)
         assert when is not None

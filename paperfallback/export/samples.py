@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 from paperfallback.domain.nhs_number import check_digit
 from paperfallback.domain.terminology import URINE_OUTPUT
@@ -19,6 +20,8 @@ from paperfallback.export.model import (
     PatientRef,
     ValueState,
 )
+from paperfallback.formspec import load_catalogue
+from paperfallback.formspec.models import FormSpec, repeat_cell_id
 
 FAMILIES = ("Llŷr", "Bowen", "Öztürk", "Jones", "Hérault", "Pryŵ", "Łukasz-Evans", "Davies")
 GIVENS = ("Siân", "Gwenllïan", "Émile", "Dafydd", "Zoë", "Rhys", "Ffion", "Jörg")
@@ -146,8 +149,23 @@ def keyed_form(form_id: str, instance_id: str, rows: list[KeyedRow], *,
     )
 
 
+@cache
+def _bundled_mar() -> FormSpec:
+    return load_catalogue().get("mar")
+
+
 def random_mar_form(n: int, rng: random.Random, *, pc_id: str = "WARD-PC-1") -> ExportedForm:
-    """A MAR with four regular medicines keyed for two days and one PRN dose."""
+    """A MAR with four regular medicines keyed for two days and one PRN dose (the
+    bundled MAR's sections and fields found by what they declare, not by their ids)."""
+    mar = _bundled_mar()
+    regular, prn = (next(s.id for s in mar.sections if mar.medicines(s.id) == kind)
+                    for kind in ("scheduled", "as-required"))
+
+    def role(section: str, name: str, n: int = 0) -> str:
+        spec = mar.role_field(name, section)
+        assert spec is not None, f"forms/mar.yaml declares no {name} in {section}"
+        return repeat_cell_id(spec.id, n) if n else spec.id
+
     printed = datetime(2026, 11, 20, 8, 0, tzinfo=UTC) + timedelta(minutes=n)
     keyed_at = printed + timedelta(days=3)
     day_1 = printed.date()
@@ -157,15 +175,17 @@ def random_mar_form(n: int, rng: random.Random, *, pc_id: str = "WARD-PC-1") -> 
                                            ("Ramipril 5mg tablets", "09:00"),
                                            ("Enoxaparin 40mg/0.4ml injection", "18:00"),
                                            ("Paracetamol 1g tablets", "12:00"))):
-        given = {"reg_time": time_text,
-                 "reg_given_1": rng.choice(("AB", "CD", "2")), "reg_given_2": "EF"}
-        rows.append(keyed_row("regular", r, given, keyed_at=keyed_at,
+        given = {role(regular, "dose_time"): time_text,
+                 role(regular, "administration", 1): rng.choice(("AB", "CD", "2")),
+                 role(regular, "administration", 2): "EF"}
+        rows.append(keyed_row(regular, r, given, keyed_at=keyed_at,
                               source_ref=f"rx-{n}-{r}",
                               context={**context, "drug": drug, "dose": "1", "route": "Oral"}))
+    when = role(prn, "administered_at", 1)
     rows.append(keyed_row(
-        "prn", 0, {"prn_time_1": (printed + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M"),
-                   "prn_given_dose_1": "1 g", "prn_initials_1": "GH"},
-        keyed_at=keyed_at, source_ref=f"rx-{n}-p", types={"prn_time_1": "datetime"},
+        prn, 0, {when: (printed + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M"),
+                 role(prn, "dose_given", 1): "1 g", role(prn, "performer", 1): "GH"},
+        keyed_at=keyed_at, source_ref=f"rx-{n}-p", types={when: "datetime"},
         context={"drug": "Paracetamol 1g tablets", "route": "Oral"}))
     return keyed_form("mar", f"M{n:06d}X", rows, patient=synthetic_patient(n), pc_id=pc_id)
 

@@ -20,7 +20,13 @@ from paperfallback.domain.errors import InputError
 from paperfallback.domain.news2_input import news2_input
 from paperfallback.domain.terminology import LOINC, NEWS2_TOTAL, SNOMED
 from paperfallback.export.fhir_measurements import day_start as _day_start
-from paperfallback.export.mar_selection import MarDose, dose_time_of, is_drug_row, select_regular
+from paperfallback.export.mar_selection import (
+    MarDose,
+    dose_time_of,
+    is_drug_row,
+    medicines_of,
+    select_regular,
+)
 from paperfallback.export.model import (
     ExportedForm,
     KeyedRow,
@@ -83,7 +89,7 @@ def plan_tabular_export(
             if not row.values:
                 continue
             doses: dict[str, MarDose] | None = None
-            if is_drug_row(row) and row.section == "regular":
+            if is_drug_row(form, row) and medicines_of(form, row) == "scheduled":
                 # The one MAR selection FHIR uses: a row with a problem is held back here
                 # too (listed, exit 1), never written without its date, drug or label.
                 selection = select_regular(form, row)
@@ -144,7 +150,7 @@ def value_rows(form: ExportedForm, row: KeyedRow, change: str = "new",
         "pc_id": form.pc_id,
         "change": change,
     }
-    if is_drug_row(row):
+    if is_drug_row(form, row):
         base["drug"] = " ".join(x for x in (row.context.get("drug", ""),
                                             row.context.get("dose", ""),
                                             row.context.get("route", "")) if x)

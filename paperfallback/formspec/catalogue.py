@@ -10,15 +10,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec.models import FormSpec
 
-# libyaml's loader parses a form about 8x faster than the pure-Python one (issue #15: the
-# pure loader was 6 % of a print command); the same safe subset of YAML, the same errors.
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _safe_loader() -> Any:
+    """libyaml's loader parses a form about 8x faster than the pure-Python one (issue
+    #15: the pure loader was 6 % of a print command); the same safe subset of YAML, the
+    same errors. Imported here: a run whose catalogue comes from the cache needs no YAML."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_form(path: Path) -> FormSpec:
@@ -27,8 +31,10 @@ def load_form(path: Path) -> FormSpec:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the form definition: {exc}", where=str(path)) from exc
+    import yaml
+
     try:
-        raw = yaml.load(text, Loader=_SafeLoader)
+        raw = yaml.load(text, Loader=_safe_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -105,6 +111,10 @@ class FormCatalogue:
     def ids(self) -> list[str]:
         return sorted(self._forms)
 
+    def in_load_order(self) -> list[FormSpec]:
+        """The forms as loaded: bundled first, then each site folder's."""
+        return [self._forms[i] for i in self._order]
+
     def get(self, form_id: str) -> FormSpec:
         """A form by id; InputError listing the known forms when there is none."""
         try:
@@ -131,13 +141,29 @@ def site_catalogue(form_dirs: Iterable[str], data_dir: Path, *extra: Path) -> Fo
     left out and named in ``problems`` (shown by the app, the CLI and ``self-test``),
     so the bundled forms still print. An ``extra`` folder is asked for explicitly on
     this command: there a mistake stops the command, naming the file and key path.
+
+    The bundled and site forms come validated from the data folder's catalogue cache
+    when no form file changed since (:mod:`paperfallback.formspec.catalogue_cache`);
+    ``extra`` folders are always loaded from their files.
     """
-    catalogue = load_catalogue()
-    forms = list(catalogue)
-    problems: list[str] = []
+    from paperfallback.formspec.catalogue_cache import CACHE_DIR, cached_catalogue
+    from paperfallback.resources import forms_dir
+
+    folders = [forms_dir()]
     for entry in form_dirs:
         folder = Path(entry).expanduser()
-        folder = folder if folder.is_absolute() else data_dir / folder
+        folders.append(folder if folder.is_absolute() else data_dir / folder)
+    base = cached_catalogue(data_dir / CACHE_DIR, folders, lambda: _load_site(folders))
+    if not extra:
+        return base
+    return FormCatalogue([*base.in_load_order(), *load_catalogue(*extra)], base.problems)
+
+
+def _load_site(folders: list[Path]) -> FormCatalogue:
+    """The bundled folder (``folders[0]``, which must load) and the site folders."""
+    forms = list(load_catalogue(folders[0]))
+    problems: list[str] = []
+    for folder in folders[1:]:
         if not folder.is_dir():
             problems.append(f"{folder}: the site forms folder (form_dirs) does not exist")
             continue
@@ -146,8 +172,6 @@ def site_catalogue(form_dirs: Iterable[str], data_dir: Path, *extra: Path) -> Fo
                 forms.append(load_form(path))
             except InputError as exc:
                 problems.append(str(exc))
-    if extra:
-        forms.extend(load_catalogue(*extra))
     return FormCatalogue(forms, problems)
 
 

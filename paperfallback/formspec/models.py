@@ -36,6 +36,7 @@ from pydantic import (
 
 from paperfallback.domain.news2 import ACVPU_SCORE, BANDS, OXYGEN_SCORE
 from paperfallback.formspec.vocabulary import (
+    MEDICINE_ROLES,
     NEWS2_SCORED_ROLES,
     PATIENT_ROLES,
     PREFILL_SOURCES,
@@ -44,6 +45,7 @@ from paperfallback.formspec.vocabulary import (
     FieldRole,
     FieldType,
     FormScope,
+    MedicineRows,
     SectionExport,
     TableSource,
 )
@@ -55,7 +57,7 @@ V = TypeVar("V")
 class _Model(BaseModel):
     """Strict models: an unknown key in a YAML file is a typo, not something to ignore."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Coding(_Model):
@@ -329,8 +331,24 @@ class RepeatGroup(_Model):
         return self
 
 
+def repeat_cell_id(field_id: str, n: int) -> str:
+    """The keyed id of repeat ``n`` (from 1) of a repeated field: ``<id>_<n>``."""
+    return f"{field_id}_{n}"
+
+
+def repeat_number(cell_id: str, field_id: str) -> int | None:
+    """Which repeat of ``field_id`` the keyed ``cell_id`` is (None: not one of its)."""
+    head, _, tail = cell_id.rpartition("_")
+    return int(tail) if head == field_id and tail.isdigit() else None
+
+
 class TableSection(SectionBase):
-    """Repeating rows: one per cached record from ``source``, then ``blank_rows``."""
+    """Repeating rows: one per cached record from ``source``, then ``blank_rows``.
+
+    ``medicines`` says what the drug rows of a ``medication-administration`` section
+    record (scheduled doses, an as-required log, once-only medicines and infusions); the
+    roles each kind needs are checked here, so the exporter reads declarations only.
+    """
 
     kind: Literal["table"] = "table"
     source: TableSource = "none"
@@ -344,6 +362,31 @@ class TableSection(SectionBase):
     min_rows: int = Field(default=0, ge=0)  # pad with blank rows up to this many
     row_height_mm: float = Field(default=8.0, gt=3)
     font_size: float = Field(default=7.5, ge=5, le=12)
+    medicines: MedicineRows | None = None  # what its drug rows record (MAR sections)
+
+    @model_validator(mode="after")
+    def _check_medicines(self) -> TableSection:
+        if self.medicines is None:
+            return self
+        if self.export != "medication-administration":
+            raise ValueError(f"section {self.id!r} declares medicines but is exported as "
+                             f"{self.export!r}, not medication-administration")
+        plain = {f.role for f in self.fields}
+        repeated = {f.role for f in self.repeat.fields} if self.repeat is not None else set()
+        where = {"dose_time": plain, "administration": repeated,
+                 "administered_at": repeated if self.medicines == "as-required" else plain}
+        missing = [r for r in MEDICINE_ROLES[self.medicines] if r not in where[r]]
+        if missing:
+            raise ValueError(
+                f"section {self.id!r} ({self.medicines} medicines) needs a field with role "
+                + " and one with role ".join(
+                    f"{r} ({'in repeat' if where[r] is repeated else 'not repeated'})"
+                    for r in missing))
+        if self.medicines == "scheduled" and (self.repeat is None
+                                              or self.repeat.day_field is None):
+            raise ValueError(f"section {self.id!r} (scheduled medicines) needs a repeat with "
+                             "a day_field: the date of each day column")
+        return self
 
     def all_fields(self) -> list[FieldSpec]:
         if self.repeat is None:
@@ -382,7 +425,7 @@ class FormSpec(_Model):
     description: str = ""
     source: str = ""  # the clinical source it follows, e.g. "RCP NEWS2 2017, chart 1"
     scope: FormScope
-    page: PageSpec = PageSpec()
+    page: PageSpec = PageSpec.model_construct()  # the defaults; not validated at import
     sections: list[Section] = Field(min_length=1)
     legend: list[str] = []  # printed at the foot: omission codes, score key
     registration_number: bool = False  # each copy carries a pre-allocated downtime number
@@ -445,6 +488,12 @@ class FormSpec(_Model):
                         f"section {section.id!r} is exported as NEWS2 but is not a chart "
                         f"declaring the roles {', '.join(missing) or 'of a chart'}"
                     )
+            if section.export == "medication-administration" and (
+                    getattr(section, "medicines", None) is None):
+                raise ValueError(
+                    f"section {section.id!r} is exported as medication-administration but "
+                    "does not say what its rows record: add medicines: scheduled, "
+                    "as-required or once-only (a table of prescriptions)")
             if section.export == "observation" and not (
                 {"observation_time", "time_point"} & set(seen) or self.role_field("chart_date")
             ):
@@ -481,6 +530,11 @@ class FormSpec(_Model):
         if section is None:
             return {}
         return {f.role: f.id for f in getattr(section, "fields", []) if f.role is not None}
+
+    def medicines(self, section_id: str) -> str | None:
+        """What the drug rows of a section record (``MedicineRows``), None for others."""
+        section = self.section(section_id)
+        return getattr(section, "medicines", None) if section is not None else None
 
     def news2_values(self, section_id: str, values: Mapping[str, V]) -> dict[str, V]:
         """A column's values (field id -> value) keyed as the NEWS2 input builder names

@@ -26,6 +26,23 @@ FieldType = Literal[
     "lines",  # free text over several ruled lines
 ]
 
+# What keying stores for a ticked ``tickbox`` (and "false" for one left empty): the value
+# a read tick offers the clerk, and what every reader of keyed values compares with.
+TICKED_VALUE = "true"
+NOT_TICKED_VALUE = "false"
+
+# The section keying adds to a blank copy of a patient form: the banner boxes the nurse
+# fills in by hand (never clashes: form section ids start with a letter).
+PATIENT_SECTION = "_patient"
+
+# '<table>.days': the keyed section holding the dates of a table's day columns (the MAR),
+# named here so the renderer records their boxes under the id keying uses (no clash: '.').
+DAYS_SUFFIX = ".days"
+
+
+def day_section_id(table_id: str) -> str:
+    return table_id + DAYS_SUFFIX
+
 FormScope = Literal[
     "patient",  # one instance per patient (NEWS2, MAR, fluid balance, continuation)
     "ward",  # one instance per ward (handover list)
@@ -81,6 +98,7 @@ FieldRole = Literal[
     "chart_date",  # the day a chart of fixed time points starts (fluid balance 07:00)
     "time_point",  # the printed time of one fixed row of such a chart ("07:00")
     "administered_at",  # when a medicine was given or started
+    "stopped_at",  # when an infusion (a once-only row) was stopped
     "outcome_time",  # when the outcome of a list row was recorded
     # NEWS2 (RCP 2017, chart 1): which parameter a field records
     "news2.resp_rate", "news2.spo2", "news2.spo2_scale", "news2.oxygen", "news2.o2_device",
@@ -89,11 +107,13 @@ FieldRole = Literal[
     # derived and people
     "running_total",  # carried by hand from the rows above: a check figure, not a reading
     "performer",  # initials or name of who did it
+    "checked_by",  # initials of a second person who checked it (a once-only medicine)
     # medicines and lists
     "drug",  # the medicine a row is about (a drug row)
     "dose_time",  # a scheduled dose time (a sub-row of a regular medicine)
     "administration",  # initials of who gave a dose, or an omission code (the legend)
     "omission_code",  # an omission code only (why a dose was not given)
+    "dose_given",  # the dose given, as written (an as-required dose may vary)
     "outcome",  # the outcome of a list row (attended, done, cancelled ...)
     "outcome_reason",
     # a downtime registration's encounter
@@ -124,6 +144,26 @@ SectionExport = Literal[
     "procedure",  # a Procedure per theatre case outcome
     "patient-encounter",  # a Patient and an Encounter for a downtime registration
 ]
+
+# What the drug rows of a ``medication-administration`` section record (``medicines:``),
+# so the exporter builds each row's MedicationAdministrations from declarations, never
+# from section ids. Each needs its roles (checked when the form is loaded):
+MedicineRows = Literal[
+    # a sub-row per dose time (``dose_time``) and a day cell per day (``administration``
+    # in ``repeat``, dated by its ``day_field``): one administration or omission per cell
+    "scheduled",
+    # a log of doses given (``administered_at`` in ``repeat``, with ``dose_given`` and
+    # ``performer``): one administration per logged time
+    "as-required",
+    # one administration per row (``administered_at``; ``stopped_at`` makes it a period,
+    # an infusion; ``performer``, ``checked_by``)
+    "once-only",
+]
+MEDICINE_ROLES: dict[str, tuple[str, ...]] = {  # kind -> the roles its section must declare
+    "scheduled": ("dose_time", "administration"),
+    "as-required": ("administered_at",),
+    "once-only": ("administered_at",),
+}
 
 # Score tables a chart row may be shaded by: the NEWS2 bands of paperfallback.domain.news2
 # (so the paper and the scorer can never disagree) plus the two coded parameters.

@@ -24,6 +24,13 @@ from paperfallback.domain.errors import InputError
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import Patient
 from paperfallback.formspec import FormCatalogue, FormSpec
+from paperfallback.reentry.choice_check import (
+    SCAN_SOURCE,
+    ScanSuggestion,
+    compare,
+    record,
+    suggestions,
+)
 from paperfallback.reentry.layout import PATIENT_SECTION, FormLayout
 from paperfallback.reentry.model import (
     Discrepancy,
@@ -34,6 +41,7 @@ from paperfallback.reentry.model import (
     FieldAddress,
     InstanceStatus,
 )
+from paperfallback.reentry.page_start import first_on_page
 from paperfallback.reentry.patients import (
     PatientMatch,
     confirm_match,
@@ -54,6 +62,8 @@ from paperfallback.reentry.workflow import (
     resolve,
 )
 from paperfallback.register import IssuedForm, Register
+from paperfallback.scan.choice_marks import FormMarks, read_form_marks
+from paperfallback.scan.store import ScanStore
 
 PASS_NAMES = {EntryPass.FIRST: "first keying", EntryPass.SECOND: "blind second keying",
               EntryPass.RESOLVED: "resolving differences from the paper"}
@@ -112,6 +122,8 @@ class OpenForm:
     session: KeyingSession
     page: int | None = None
     _warned_missing: bool = field(default=False, repr=False)
+    _warned_pending: bool = field(default=False, repr=False)
+    _marks: FormMarks | None = field(default=None, repr=False)
 
     # ---- what the screen shows -----------------------------------------------------------
 
@@ -145,8 +157,15 @@ class OpenForm:
         return f"Opened {self.instance_id} ({PASS_NAMES[self.entry_pass]})."
 
     def start_point(self) -> FieldAddress | None:
-        """Where the cursor goes: the first field of the scanned page's part of the form
-        (a chart over several pages), else where keying stopped."""
+        """Where the cursor goes: the scanned page's part of the form (where the renderer
+        recorded drawing it: its first field, or after the last one keyed on that page;
+        for a copy printed before that, a chart's columns on that page), else where
+        keying stopped."""
+        if self.page:
+            found = first_on_page(self.session.addresses(), set(self.session.values()),
+                                  self.issued, self.layout, self.page)
+            if found is not None:
+                return found
         if self.page and self.page > 1:
             for section in self.layout.sections:
                 index = section.first_index_on_page(self.page)
@@ -212,6 +231,10 @@ class OpenForm:
                 record.status is not InstanceStatus.DRAFT:
             status = "second keying done" if record.second_done else "second keying"
         text = f"Status: {status}."
+        pending = len(self.pending_suggestions())
+        if pending:
+            text += (f" {pending} value(s) read from the ticks on the scan to confirm (shown "
+                     "dashed blue: Enter confirms, typing overwrites).")
         shown = self.visible_discrepancies()
         if shown:
             text += f" {len(shown)} open discrepancy(ies): " + "; ".join(
@@ -220,20 +243,14 @@ class OpenForm:
 
     def where(self, address: FieldAddress) -> str:
         """A field named as the paper names it: 'SpO2 (column 8)'."""
-        section = self.layout.section(address.section)
-        try:
-            label = section.field(address.field_id).label
-        except KeyError:
-            label = address.field_id
-        place = section.index_label(address.index) if section.repeats else ""
-        return f"{label} ({place})" if place else label
+        return self.layout.place_of(address.section, address.index, address.field_id)
 
     # ---- keying --------------------------------------------------------------------------
 
     def enter(self, section_id: str, index: int, field_id: str, text: str) -> FieldOutcome:
         """Save what the clerk typed (or ? / -); the resolver's value resolves a difference."""
         if self.entry_pass is not EntryPass.RESOLVED:
-            return self.session.enter(section_id, index, field_id, text)
+            return self._check_tick(self.session.enter(section_id, index, field_id, text))
         address = self.session.address(section_id, index, field_id)
         if not self.editable(address):
             raise InputError(f"{self.where(address)}: the two keyings agree here; only "
@@ -246,13 +263,84 @@ class OpenForm:
             value, shown, state = parsed.canonical, parsed.shown, EntryState.VALUE
         status = resolve(self.service.store, address, value, state, by=self.clerk,
                          form_id=self.layout.form_id)
-        return FieldOutcome(address, state, shown, True,
-                            f"Resolved from the paper; form is {status.value}")
+        return self._check_tick(FieldOutcome(address, state, shown, True,
+                                             f"Resolved from the paper; form is "
+                                             f"{status.value}"))
+
+    # ---- ticks read from the returned page (issue #16 item 4) -----------------------------
+
+    def scan_marks(self) -> FormMarks:
+        """The tick squares of the returned pages, read once per opened form."""
+        if self._marks is None:
+            self._marks = self.service.read_marks(self.issued)
+        return self._marks
+
+    def scan_suggestions(self) -> dict[FieldAddress, ScanSuggestion]:
+        """Fields whose printed tick squares carry a mark and that this pass has not keyed
+        yet: a value for the clerk to confirm, or a note to look at the paper. Read from
+        the image only, so the blind second pass is offered what the first was; nothing
+        is saved until the clerk confirms (hazard TICK-1). The resolver keys from the paper."""
+        if self.entry_pass is EntryPass.RESOLVED:
+            return {}
+        own = {e.address for e in self.service.store.entries(self.instance_id,
+                                                              self.entry_pass)}
+        return {a: s for a, s in suggestions(self.layout, self.scan_marks(),
+                                             self.instance_id).items() if a not in own}
+
+    def pending_suggestions(self) -> list[FieldAddress]:
+        """Values read from the scan that the clerk has neither confirmed nor keyed."""
+        return [a for a, s in self.scan_suggestions().items() if s.value is not None]
+
+    def confirm_suggestion(self, section_id: str, index: int, field_id: str) -> FieldOutcome:
+        """The clerk confirms the value read from the ticks (Enter on the suggestion): it
+        is saved as keyed by this clerk, its audit source saying it came from the scan."""
+        address = self.session.address(section_id, index, field_id)
+        offered = suggestions(self.layout, self.scan_marks(), self.instance_id).get(address)
+        if offered is None or offered.value is None:
+            raise InputError(f"{self.where(address)}: no clear tick on the scan to confirm; "
+                             "type what the paper says")
+        if self.entry_pass is EntryPass.RESOLVED:
+            raise InputError("the resolver types what the paper says")
+        saved = self.session.enter(section_id, index, field_id, offered.text,
+                                   source=SCAN_SOURCE)
+        return self._check_tick(saved)
+
+    def _check_tick(self, outcome: FieldOutcome) -> FieldOutcome:
+        """A keyed value against a clear tick in its field's squares: a disagreement is a
+        discrepancy for a person (TICK-3), keying the ticked value closes it. Not in the
+        blind second pass: the comparison of the two keyings finds its differences."""
+        address = outcome.address
+        if self.entry_pass is EntryPass.SECOND:
+            return outcome
+        try:
+            spec = self.layout.section(address.section).field(address.field_id)
+        except KeyError:
+            return outcome
+        if spec.type not in ("choice", "tickbox"):
+            return outcome  # no squares: the page is not even opened
+        mark = self.scan_marks().by_place().get((address.section, address.index,
+                                                 address.field_id))
+        if mark is None or mark.value is None:
+            return outcome
+        store = self.service.store
+        entry = store.entry(address, self.entry_pass)
+        finding = compare(self.layout, mark, self.instance_id, entry)
+        record(store, address, finding, clerk=self.clerk)
+        if finding is None:
+            return outcome
+        return FieldOutcome(outcome.address, outcome.state, outcome.shown, outcome.changed,
+                            outcome.notice or f"{finding.message}: check the paper (flagged)")
 
     def clear(self, section_id: str, index: int, field_id: str) -> bool:
         if self.entry_pass is EntryPass.RESOLVED:
             return False
-        return self.session.clear(section_id, index, field_id)
+        cleared = self.session.clear(section_id, index, field_id)
+        if cleared and self.entry_pass is EntryPass.FIRST:
+            # Keyed in error: its tick disagreement goes with it (scans check still finds
+            # a tick with nothing keyed), and the suggestion is offered again.
+            record(self.service.store, self.session.address(section_id, index, field_id),
+                   None, clerk=self.clerk)
+        return cleared
 
     def entry(self, address: FieldAddress) -> Entry | None:
         return self.service.store.entry(address, self.entry_pass)
@@ -265,6 +353,14 @@ class OpenForm:
     def finish(self, *, confirmed: bool = False) -> Finished:
         """Finish this pass. Required fields left empty are named (by their printed
         label) once; finishing again (or ``confirmed``) finishes anyway."""
+        pending = [] if confirmed else self.pending_suggestions()
+        if pending and not self._warned_pending:
+            self._warned_pending = True
+            names = ", ".join(self.where(a) for a in pending[:6])
+            return Finished(False, f"{len(pending)} value(s) read from the scan are not "
+                            f"confirmed: {names}. Press Enter in each to confirm it, or type "
+                            "what the paper says; press Ctrl+Enter again to finish without "
+                            "them.", missing=tuple(pending))
         missing = self.missing_required()
         if missing and not (confirmed or self._warned_missing):
             self._warned_missing = True
@@ -315,8 +411,10 @@ class KeyingService:
 
     def __init__(self, store: EntriesStore, register: Register, catalogue: FormCatalogue, *,
                  window_hours: int = 24, double_entry_forms: Iterable[str] = (),
-                 open_cache: Callable[[], CacheStore | None] | None = None) -> None:
+                 open_cache: Callable[[], CacheStore | None] | None = None,
+                 read_marks: Callable[[IssuedForm], FormMarks] | None = None) -> None:
         self.store = store
+        self._read_marks = read_marks
         self.register = register
         self.catalogue = catalogue
         self.window_hours = window_hours
@@ -334,6 +432,12 @@ class KeyingService:
             except Exception:  # no cache is a normal state during an outage
                 self._cache = None
         return self._cache
+
+    def read_marks(self, issued: IssuedForm) -> FormMarks:
+        """The tick squares on a form's returned pages (scan.choice_marks), or as given."""
+        if self._read_marks is not None:
+            return self._read_marks(issued)
+        return read_form_marks(issued, ScanStore(self.register.work))
 
     def locate(self, typed: str) -> LocatedForm:
         return locate_form(self.register, typed)

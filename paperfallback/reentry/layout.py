@@ -28,11 +28,12 @@ from paperfallback.formspec import (
     LinesSection,
     TableSection,
 )
+from paperfallback.formspec.models import repeat_cell_id
 from paperfallback.formspec.vocabulary import PATIENT_ROLES
+from paperfallback.formspec.vocabulary import PATIENT_SECTION as PATIENT_SECTION  # re-exported
+from paperfallback.formspec.vocabulary import day_section_id as day_section_id  # re-exported
 
 SectionKind = Literal["fields", "chart", "table", "lines"]
-PATIENT_SECTION = "_patient"  # never clashes: form section ids start with a letter
-DAYS_SUFFIX = ".days"  # '<table>.days': the dates of a table's day columns (no clash: '.')
 DEFAULT_TABLE_ROWS = 10
 
 PATIENT_FIELDS: tuple[FieldSpec, ...] = tuple(
@@ -129,6 +130,16 @@ class FormLayout:
                     return section, spec
         return None
 
+    def place_of(self, section_id: str, index: int, field_id: str) -> str:
+        """A field named as the paper names it: 'SpO2 (column 8)', 'Outcome (row 3)'."""
+        section = self.section(section_id)
+        try:
+            label = section.field(field_id).label
+        except KeyError:
+            label = field_id
+        place = section.index_label(index) if section.repeats else ""
+        return f"{label} ({place})" if place else label
+
     @property
     def chart(self) -> KeyedSection | None:
         """The first chart section with time points across (NEWS2), if any."""
@@ -149,10 +160,6 @@ class FormLayout:
                 if spec.role in PATIENT_ROLES and value:
                     found.setdefault(spec.role.removeprefix("patient."), value)
         return found
-
-
-def day_section_id(table_id: str) -> str:
-    return table_id + DAYS_SUFFIX
 
 
 def form_layout(
@@ -204,7 +211,7 @@ def form_layout(
                            else section.repeat.header)
                 fields += tuple(
                     spec.model_copy(update={
-                        "id": f"{spec.id}_{n}",
+                        "id": repeat_cell_id(spec.id, n),
                         "label": f"{spec.label} ({heading.format(n=n)})",
                     })
                     for n in range(1, section.repeat.count + 1)
@@ -220,7 +227,7 @@ def form_layout(
                 printed = (dates_printed or {}).get(section.id, ())
                 days = tuple(
                     day.model_copy(update={
-                        "id": f"{day.id}_{n}",
+                        "id": repeat_cell_id(day.id, n),
                         "label": f"{day.label} {n}" + (
                             f" (printed {printed[n - 1]}: key only if changed by hand)"
                             if n <= len(printed) else ""),

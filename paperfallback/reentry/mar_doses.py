@@ -1,6 +1,6 @@
 """The MAR's rules for one regular-medicine cell, in one place for keying and export.
 
-A day cell of a regular medicine (the field declaring the role ``administration`` in
+A day cell of a scheduled medicine (the field declaring the role ``administration`` in
 forms/*.yaml, repeated per day column) holds the initials of who gave the dose, or an omission
 code from the chart's legend (1-8, "Omission codes" on forms/mar.yaml); anything else is
 refused when it is keyed, not first found at export (issue #13 item 11). The moment of
@@ -45,13 +45,11 @@ class MarMark:
         return f"Omission code {self.code}: {self.label}" if self.code else ""
 
 
-def day_number(field_id: str, base: str | None = None) -> int | None:
-    """The day column of a repeated day cell ('reg_given_3' -> 3), else None; with
-    ``base`` (the declared field's id) only cells of that field count."""
-    head, _, tail = field_id.rpartition("_")
-    if not tail.isdigit() or (base is not None and head != base):
-        return None
-    return int(tail)
+def day_number(cell_id: str) -> int | None:
+    """The day column of a keyed day cell (the repeat number: keyed cells are named by
+    :func:`paperfallback.formspec.models.repeat_cell_id`), else None."""
+    head, _, tail = cell_id.rpartition("_")
+    return int(tail) if head and tail.isdigit() else None
 
 
 def read_mark(text: str) -> MarMark:

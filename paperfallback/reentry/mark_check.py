@@ -10,7 +10,6 @@ handwritten NEWS2 total that does not add up; nothing is changed on its own.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from paperfallback.reentry.model import (
 )
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register.store import IssuedForm
+from paperfallback.scan.lineup import LinedUpPage, line_up
 from paperfallback.scan.omr import (
     block_ink,
     column_places,
@@ -34,13 +34,12 @@ from paperfallback.scan.omr import (
     paper_column,
     scan_layout,
 )
-from paperfallback.scan.registration import Registration, register_page
+from paperfallback.scan.registration import Registration
 from paperfallback.scan.store import ScanStore
 
-# A page is read only when at least two corner squares pinned its transform and every
+# A page is read only when it lines up (scan.lineup: two corner squares at least) and every
 # landmark sits within a fifth of a band row of where the transform puts it: a worse fit
 # could read a neighbouring row, so such a page is reported, never read.
-MIN_MARKS = 2
 MAX_RESIDUAL_ROWS = 0.2
 
 
@@ -87,8 +86,7 @@ def check_marks(issued: IssuedForm, catalogue: FormCatalogue, scans: ScanStore,
     if layout is None or not returned:
         return report
     spec = catalogue.get(issued.form_id)
-    page_w, page_h, margin = layout["page"]
-    registered: dict[int, tuple[Image.Image, Registration] | None] = {}
+    registered: dict[int, LinedUpPage | None] = {}
     keyed = _effective(entries.entries(issued.instance_id))
     for chart in (s for s in spec.sections if isinstance(s, ChartSection)):
         if chart.axis != "columns":
@@ -104,18 +102,15 @@ def check_marks(issued: IssuedForm, catalogue: FormCatalogue, scans: ScanStore,
             place = places[index]
             if place.page not in registered:
                 page_id, payload = returned[place.page]
-                image = Image.open(io.BytesIO(scans.image(page_id))).convert("L")
-                reg = register_page(image, page_w, page_h, margin, payload)
-                lined_up = reg is not None and reg.marks_found >= MIN_MARKS and \
-                    reg.residual_px <= MAX_RESIDUAL_ROWS * place.grid["row_h"] * \
-                    reg.transform.scale
-                registered[place.page] = (image, reg) if reg and lined_up else None
-                if not lined_up:
+                registered[place.page] = line_up(
+                    scans, layout, place.page, page_id, payload,
+                    max_residual_pt=MAX_RESIDUAL_ROWS * float(place.grid["row_h"]))
+                if registered[place.page] is None:
                     report.pages_unregistered.append(place.page)
             page = registered[place.page]
             if page is None:
                 continue
-            image, reg = page
+            image, reg = page.image, page.registration
             report.columns_checked += 1
             values = {a.field_id: e for a, e in keyed.items()
                       if a.section == chart.id and a.index == index}

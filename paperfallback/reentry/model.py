@@ -70,7 +70,7 @@ class Entry:
     state: EntryState
     keyed_by: str
     keyed_at: datetime
-    source: str = "screen"  # screen or workbook
+    source: str = "screen"  # screen, workbook, or scan-confirmed (a tick the clerk confirmed)
 
     @property
     def shown(self) -> str:
@@ -101,7 +101,7 @@ class DiscrepancyKind(StrEnum):
     NEWS2_TOTAL = "news2_total"  # handwritten total differs from the keyed parameters
     DOUBLE_ENTRY = "double_entry"  # the two blind keyings differ
     RUNNING_TOTAL = "running_total"  # a written running total does not add up (fluid balance)
-    PAPER_MARK = "paper_mark"  # the band row inked on the scanned chart disagrees with the key
+    PAPER_MARK = "paper_mark"  # a band row or tick box inked on the scan disagrees with the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +130,8 @@ class Discrepancy:
                 f"{self.detail.get('handwritten')} but the values keyed add up to "
                 f"{self.detail.get('computed')}"
             )
+        if self.kind is DiscrepancyKind.PAPER_MARK:  # a band row or tick on the scanned page
+            return self.detail.get("message") or "the mark on the paper disagrees with the key"
         # Blind (R-ENT-6): neither keying's value is shown, or the clerks would make the
         # two entries agree with each other instead of with the paper. Only the resolver's
         # view (`entries differences --resolver`) reads the values from ``detail``.

@@ -15,18 +15,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from paperfallback.domain.keyed import KEYED_PREFIX, is_keyed_from_paper, keyed_id
 from paperfallback.domain.news2_input import NEWS2_FIELDS, SCALE, TOTAL, spo2_scale_for
 from paperfallback.domain.records import Observation, ObservationKind
 from paperfallback.domain.terminology import PARAMETER_UNITS
-from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.model import EntryState
 from paperfallback.reentry.patients import is_unconfirmed
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.reentry.workflow import final_entries
 from paperfallback.register import printed_spo2_scales
 from paperfallback.workstore import WorkStore
+
+if TYPE_CHECKING:  # the ward list reads keyed values before any form is needed (start-up)
+    from paperfallback.formspec import FormCatalogue
 
 TIME_FIELD = "obs_time"  # the NEWS2 chart's time field (issue 4 names it)
 SCALE_FIELD = SCALE  # the column's SpO2 scale: carried on the ids (domain.keyed)

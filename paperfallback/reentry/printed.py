@@ -10,6 +10,7 @@ from datetime import date
 from paperfallback.formspec import ChartSection, FormSpec, TableSection
 from paperfallback.reentry.layout import FormLayout, form_layout
 from paperfallback.register import IssuedForm, Register
+from paperfallback.scan.omr import scan_layout
 
 
 def is_blank_copy(form: FormSpec, issued: IssuedForm) -> bool:
@@ -29,7 +30,8 @@ def issued_layout(form: FormSpec, issued: IssuedForm) -> FormLayout:
             cached = len(refs)
             per_blank = section.sub_rows_blank if section.sub_rows_from else 1
             blank = max(section.blank_rows * per_blank, section.min_rows - cached, 0)
-            table_rows[section.id] = cached + blank
+            # A blank copy fills its pages with rows: every row printed is keyable.
+            table_rows[section.id] = max(cached + blank, rows_printed(issued, section.id))
             if section.sub_rows_from:
                 labels[section.id] = tuple(_dose_time_label(r) for r in refs)
     return form_layout(
@@ -43,6 +45,15 @@ def issued_layout(form: FormSpec, issued: IssuedForm) -> FormLayout:
         prefilled_columns=issued.prefilled_columns,
         columns_per_page=_columns_per_page(form, issued),
     )
+
+
+def rows_printed(issued: IssuedForm, section_id: str) -> int:
+    """How many keyed rows of a table the renderer recorded drawing on this copy (0 for a
+    copy printed before the boxes were recorded)."""
+    layout = scan_layout(issued.extra)
+    rows = [e["row"] for e in (layout or {}).get("fields", ())
+            if e["section"] == section_id and e["row"] is not None]
+    return max(rows) + 1 if rows else 0
 
 
 def _columns_per_page(form: FormSpec, issued: IssuedForm) -> int:

@@ -189,8 +189,10 @@ class KeyingSession:
         refs = section_references(self.printed, section.id)
         return split_reference(refs[index])[1] or "" if index < len(refs) else ""
 
-    def enter(self, section_id: str, index: int, field_id: str, raw: object) -> FieldOutcome:
-        """Validate and save one value (or an 'illegible' / 'not recorded' token)."""
+    def enter(self, section_id: str, index: int, field_id: str, raw: object, *,
+              source: str | None = None) -> FieldOutcome:
+        """Validate and save one value (or an 'illegible' / 'not recorded' token);
+        ``source`` names where it came from when not this session's (a confirmed tick)."""
         state = entry_state_of(raw) if isinstance(raw, str) else None
         if state is not None:
             return self.mark(section_id, index, field_id, state)
@@ -198,7 +200,7 @@ class KeyingSession:
         address = self.address(section_id, index, field_id)
         changed = self.store.save(
             address, self.entry_pass, parsed.canonical, EntryState.VALUE,
-            clerk=self.clerk, form_id=self.layout.form_id, source=self.source,
+            clerk=self.clerk, form_id=self.layout.form_id, source=source or self.source,
         )
         return FieldOutcome(address, EntryState.VALUE, parsed.shown, changed,
                             self._after_save(section_id, index))

@@ -19,6 +19,7 @@ from paperfallback.cache.staleness import UK, utc_now
 from paperfallback.domain import nhs_number
 from paperfallback.domain.errors import InputError, InvalidNhsNumber
 from paperfallback.formspec import FieldSpec
+from paperfallback.formspec.vocabulary import NOT_TICKED_VALUE, TICKED_VALUE
 from paperfallback.reentry.model import EntryState
 
 EARLIEST_DATE = date(1900, 1, 1)
@@ -189,7 +190,8 @@ def _tick(raw: object) -> Parsed:
             ticked = False
         else:
             raise InputError(f"{raw!r} is not a tick: type Y (ticked) or N (not ticked)")
-    return Parsed("true" if ticked else "false", "ticked" if ticked else "not ticked")
+    return Parsed(TICKED_VALUE if ticked else NOT_TICKED_VALUE,
+                  "ticked" if ticked else "not ticked")
 
 
 # ---- dates and times ---------------------------------------------------------------------

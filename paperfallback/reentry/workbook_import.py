@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from openpyxl.utils import get_column_letter
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import InputError
 from paperfallback.formspec import FormCatalogue, FormSpec
+from paperfallback.reentry import workbook_rows
 from paperfallback.reentry.keying_service import (
     check_pass_allowed,
     describe_patient,
@@ -94,6 +95,7 @@ class ImportResult:
     problems: list[Problem] = field(default_factory=list)
     rows_imported: int = 0
     rows_skipped: int = 0  # rows with a problem
+    rows_unchanged: int = 0  # of rows_imported: recorded unchanged since an earlier import
     fields_changed: int = 0
     instances: set[str] = field(default_factory=set)
     # rows of forms already verified (or exported): never changed by a workbook (#13 item 7)
@@ -137,12 +139,16 @@ def import_workbook(
             _refuse_own_second_pass(store, sheets, clerk.strip())
         importer = _Importer(store, lookup, clerk.strip(), entry_pass, window_hours, now, result,
                              cache)
+        importer.workbook, importer.workbook_digest = wb, workbook_rows.workbook_context(wb)
         for ws, form, section_id in sheets:
             importer.sheet(ws, form, section_id)
         if entry_pass is EntryPass.FIRST:
             _identify_blank_copies(importer, cache)
         _finish(store, result, importer.bad_instances, clerk.strip(), entry_pass,
                 set(double_entry_forms))
+        with store.transaction() as db:  # after the finish: its writes are not edits
+            workbook_rows.record(db, importer.clean_rows, entry_pass,
+                                 (now or datetime.now(UTC)).isoformat())
         return result
     finally:
         wb.close()
@@ -199,6 +205,10 @@ class _Importer:
         self.seen: dict[tuple[str, str, int], tuple[str, int]] = {}  # paper row -> sheet row
         self.identity_rows: dict[str, tuple[str, int]] = {}  # blank copy -> where identified
         self.refusals: dict[str, tuple[str, bool] | None] = {}
+        self.workbook: Any = None  # set with workbook_digest to skip unchanged rows
+        self.workbook_digest: bytes | None = None
+        self.paper_row: tuple[str, str, int] | None = None
+        self.clean_rows: list[tuple[str, str, str, int, bool]] = []
 
     def sheet(self, ws: Any, form: FormSpec, section_id: str) -> None:
         name = ws.title
@@ -222,17 +232,83 @@ class _Importer:
                  if h not in _IDENTITY_COLUMNS | field_ids or columns.get(h) != i}
         inputs = {i for i in range(len(header)) if i not in stray and header[i] in field_ids}
         inputs |= stray
-        numbered = enumerate(rows, start=FIRST_DATA_ROW)
+        numbered: Iterable[tuple[int, tuple[Any, ...]]] = (
+            (number, tuple(_cell_value(c) for c in cells))
+            for number, cells in enumerate(rows, start=FIRST_DATA_ROW))
+        hashes = self._row_hashes(ws, form, section_id)
+        found = workbook_rows.recorded(self.store._conn, hashes.values())
+        marks = {n: found[h] for n, h in hashes.items() if h in found}
+        skip: set[str] = set()
+        if marks and section_id != PATIENT_SECTION:
+            claimed: set[str] = set()
+            if set(marks) != set(hashes):  # a row changed: whose form is it?
+                numbered = list(numbered)
+                claimed = {self._instance_of(v, columns) for n, v in numbered if n not in marks}
+            edited = workbook_rows.edited_since(self.store._conn, marks.values(),
+                                                self.entry_pass)
+            skip = {i for i in workbook_rows.unchanged_forms(marks, edited, section_id, claimed)
+                    if self._refusal(i) is None}
+            if all(not m.instance_id or m.instance_id in skip for m in marks.values()) and (
+                    set(marks) == set(hashes)):
+                for number in sorted(marks):  # nothing changed: no cell needs reading
+                    self._unchanged(name, number, marks[number], section_id)
+                return
+        numbered = iter(numbered)
         while True:
             with self.store.transaction():  # one commit per ROWS_PER_COMMIT rows
                 batch = 0
-                for number, cells in itertools.islice(numbered, ROWS_PER_COMMIT):
-                    values = tuple(_cell_value(c) for c in cells)
-                    self._row(name, number, values, columns, form, section_id, stray, header,
-                              inputs)
+                for number, values in itertools.islice(numbered, ROWS_PER_COMMIT):
                     batch += 1
+                    mark = marks.get(number)
+                    if mark is not None and (not mark.instance_id or mark.instance_id in skip):
+                        self._unchanged(name, number, mark, section_id)
+                        continue
+                    self._recorded_row(hashes.get(number), name, number, values, columns, form,
+                                       section_id, stray, header, inputs)
             if batch < ROWS_PER_COMMIT:
                 break
+
+    def _row_hashes(self, ws: Any, form: FormSpec, section_id: str) -> dict[int, str]:
+        if self.workbook_digest is None or section_id == PATIENT_SECTION:
+            return {}
+        return workbook_rows.row_hashes(
+            self.workbook, ws, self.workbook_digest, form=form, section_id=section_id,
+            entry_pass=self.entry_pass, clerk=self.clerk, window_hours=self.window_hours)
+
+    @staticmethod
+    def _instance_of(values: tuple[Any, ...], columns: dict[str, int]) -> str:
+        i = columns.get("form_instance_id")
+        raw = values[i] if i is not None and i < len(values) else None
+        try:
+            return parse_qr_payload(raw.text if isinstance(raw, _Refused) else _cell_text(raw))[0]
+        except InputError:
+            return ""
+
+    def _unchanged(self, sheet: str, number: int, mark: workbook_rows.RowMark,
+                   section_id: str) -> None:
+        """What importing a recorded, unchanged row again would do: nothing but count it."""
+        if not mark.instance_id:
+            return
+        self.seen.setdefault((mark.instance_id, section_id, mark.index), (sheet, number))
+        self.identity_rows.setdefault(mark.instance_id, (sheet, number))
+        if mark.counted:
+            self.result.rows_imported += 1
+            self.result.rows_unchanged += 1
+            self.result.instances.add(mark.instance_id)
+
+    def _recorded_row(self, row_hash: str | None, sheet: str, number: int,
+                      values: tuple[Any, ...], *rest: Any) -> None:
+        """Import a row; record it when it imported cleanly (nothing to report)."""
+        result = self.result
+        before = (len(result.problems), len(result.left_alone), result.rows_skipped)
+        imported = result.rows_imported
+        self.paper_row = None
+        self._row(sheet, number, values, *rest)
+        if row_hash and before == (len(result.problems), len(result.left_alone),
+                                   result.rows_skipped):
+            instance_id, section_id, index = self.paper_row or ("", "", 0)
+            self.clean_rows.append((row_hash, instance_id, section_id, index,
+                                    result.rows_imported > imported))
 
     def _problem(self, sheet: str, row: int, column: str, value: object, reason: str) -> None:
         text = value.text if isinstance(value, _Refused) else _cell_text(value)
@@ -321,6 +397,7 @@ class _Importer:
             self.bad_instances.add(instance_id)
             return
         self.seen.setdefault(paper_row, (sheet, number))
+        self.paper_row = paper_row
         if section_id == PATIENT_SECTION or instance_id not in self.identity_rows:
             self.identity_rows[instance_id] = (sheet, number)
         writes: list[FieldWrite] = []

@@ -86,9 +86,25 @@ def observation_sets(observations: tuple[Observation, ...]) -> list[list[Observa
     return sets
 
 
+# The last few (record, chart) -> points: a chart's points are asked for four times per
+# instance (three footnote checks before layout, then the layout; issue #15). Held by
+# identity with the objects themselves, so an id is never reused while remembered.
+_RECENT_POINTS: list[tuple[PatientRecord, ChartSection, tuple[TimePoint, ...]]] = []
+
+
 def time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
     """Observation sets as time points, oldest first (a set's time is that of its first
     reading). Sets keyed from paper (long outages) carry when they were keyed."""
+    for seen_record, seen_chart, seen in _RECENT_POINTS:
+        if seen_record is record and seen_chart is chart:
+            return list(seen)
+    points = _time_points(record, chart)
+    _RECENT_POINTS.insert(0, (record, chart, tuple(points)))
+    del _RECENT_POINTS[4:]
+    return points
+
+
+def _time_points(record: PatientRecord, chart: ChartSection) -> list[TimePoint]:
     fields = {f.prefill: f for f in chart.fields if f.prefill}
     points = []
     for group in observation_sets(record.observations):
@@ -400,11 +416,30 @@ class RowsChartFlow:
         self.ctx.stats.blank += len(self.chart.time_points)
         return Block(height, self._draw), None
 
+    def _record(self, x: float, top: float, width: float, row_h: float) -> None:
+        """Each keyable cell (row = time point, as keying numbers it; the printed hour
+        is not keyed from the paper), for scan-back."""
+        fields = self._columns()
+        total = sum(f.width for f in fields)
+        stats = self.ctx.stats
+        cells = []
+        cx = x
+        for spec in fields:
+            w = width * spec.width / total
+            if spec.keyed and spec.id != self.chart.time_field:
+                cells.append((spec.id, spec.type, cx, w))
+            cx += w
+        for row in range(len(self.chart.time_points)):
+            for field_id, kind, left, w in cells:
+                stats.record_box(self.chart.id, field_id, row, kind,
+                                 (left, top - row * row_h, w, row_h))
+
     def _draw(self, c: Canvas, x: float, top: float, width: float) -> None:
         chart = self.chart
         top -= draw_title(c, chart, x, top, width)
         row_h = chart.row_height_mm * MM
         header_h = 9 * MM
+        self._record(x, top - header_h, width, row_h)
         name = form_name(f"{self.ctx.form_key}:{chart.id}:rows:{x:.0f}:{top:.0f}:{width:.0f}")
         if c.hasForm(name):
             c.doForm(name)

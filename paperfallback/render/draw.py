@@ -4,6 +4,7 @@ tick boxes, the RCP score colours. Units are PDF points unless a name says ``_mm
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 from reportlab.lib.rl_accel import fp_str
@@ -50,20 +51,21 @@ def draw_text(c: Canvas, align: str, x: float, y: float, text: str) -> None:
     if align != "left":
         width = string_width(text, font_name, size)
         x -= width if align == "right" else width / 2
-    memo: dict[tuple[str, str], str] | None = getattr(c, "_pf_text_memo", None)
+    memo: dict[tuple[str, float, str], str] | None = getattr(c, "_pf_text_memo", None)
     if memo is None:
         memo = {}
         c._pf_text_memo = memo
-    key = (font_name, text)
+    key = (font_name, size, text)
     body = memo.get(key)
     if body is None:
         font = pdfmetrics.getFont(font_name)
+        points = fp_str(size)
         body = " ".join(
-            f"{font.getSubsetInternalName(subset, c._doc)} {{size}} Tf ({c._escape(part)}) Tj"
+            f"{font.getSubsetInternalName(subset, c._doc)} {points} Tf ({c._escape(part)}) Tj"
             for subset, part in font.splitString(text, c._doc)
         )
         memo[key] = body
-    c._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {body.replace('{size}', fp_str(size))} ET")
+    c._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {body} ET")
 
 
 def form_name(key: str) -> str:
@@ -123,10 +125,28 @@ def text_in_box(
     """Draw ``text`` wrapped (and shrunk if needed) inside a box: nothing spills out."""
     if not text:
         return
-    text = layout_cut(text)
     font = BOLD if bold else REGULAR
-    inner_w = width - 2 * pad
-    inner_h = height - 2 * pad
+    size, lines, leading = _box_layout(layout_cut(text), font, width - 2 * pad,
+                                       height - 2 * pad, size, min_size)
+    block = len(lines) * leading
+    first = (height - block) / 2 if valign == "middle" else pad
+    y = top - first - size * 0.9
+    c.setFont(font, size)
+    for line in lines:
+        if align == "center":
+            draw_text(c, "center", x + width / 2, y, line)
+        elif align == "right":
+            draw_text(c, "right", x + width - pad, y, line)
+        else:
+            draw_text(c, "left", x + pad, y, line)
+        y -= leading
+
+
+@lru_cache(maxsize=8192)
+def _box_layout(text: str, font: str, inner_w: float, inner_h: float, size: float,
+                min_size: float) -> tuple[float, tuple[str, ...], float]:
+    """(size, lines, leading) of ``text`` in a box: the same cell text in the same box
+    recurs on every page of a pack (headers, codes), so it is measured once (issue #15)."""
     longest = max(text.replace("\n", " ").split(" "), key=len)
     size = max(min_size, min(size, fit_size(longest, font, inner_w, size, min_size)))
     while True:
@@ -142,18 +162,7 @@ def text_in_box(
         while last and string_width(last + "…", font, size) > inner_w:
             last = last[:-1]
         lines[-1] = last + "…"
-    block = len(lines) * leading
-    first = (height - block) / 2 if valign == "middle" else pad
-    y = top - first - size * 0.9
-    c.setFont(font, size)
-    for line in lines:
-        if align == "center":
-            draw_text(c, "center", x + width / 2, y, line)
-        elif align == "right":
-            draw_text(c, "right", x + width - pad, y, line)
-        else:
-            draw_text(c, "left", x + pad, y, line)
-        y -= leading
+    return size, tuple(lines), leading
 
 
 def label(c: Canvas, text: str, x: float, top: float, width: float,
@@ -167,18 +176,22 @@ def label(c: Canvas, text: str, x: float, top: float, width: float,
 
 
 def tick_options(c: Canvas, codes: list[str], x: float, top: float, width: float,
-                 height: float, size: float = 6.0) -> None:
-    """Print choice codes each with an empty tick box, wrapping across the cell."""
+                 height: float, size: float = 6.0) -> list[tuple[float, float, float, float]]:
+    """Print choice codes each with an empty tick box, wrapping across the cell; return
+    the squares drawn, in order (left, top edge, width, height: y up), for scan-back."""
     box = size * 0.95
     cursor_x = x + 1.5
     y = top - height / 2 - box / 2 if height < 3 * size else top - size - 4
     c.setFont(REGULAR, size)
     c.setLineWidth(0.5)
+    squares = []
     for code in codes:
         needed = box + 1.5 + string_width(code, REGULAR, size) + 3
         if cursor_x + needed > x + width and cursor_x > x + 1.5:
             cursor_x = x + 1.5
             y -= size + 2.5
         c.rect(cursor_x, y, box, box, stroke=1, fill=0)
+        squares.append((cursor_x, y + box, box, box))
         draw_text(c, "left", cursor_x + box + 1.2, y + 0.8, code)
         cursor_x += needed
+    return squares

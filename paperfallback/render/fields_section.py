@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paperfallback.formspec.models import FieldSpec, FieldsSection
+from paperfallback.formspec.vocabulary import TICKED_VALUE
 from paperfallback.render.draw import (
     ALERT_RED,
     MM,
@@ -13,7 +14,7 @@ from paperfallback.render.draw import (
     text_in_box,
     tick_options,
 )
-from paperfallback.render.layout import Block, BuildContext, Flow
+from paperfallback.render.layout import Block, Box, BuildContext, Flow
 from paperfallback.render.prefill import resolve
 from paperfallback.render.sections_common import draw_title, title_height
 
@@ -66,23 +67,31 @@ class FieldsFlow:
                 c.rect(cx, y - h, w, h, stroke=1, fill=0)
                 label(c, spec.label + (f" ({spec.unit})" if spec.unit else ""), cx, y, w)
                 value = resolve(spec.prefill, self.ctx.subject) if spec.prefill else ""
+                options: list[tuple[str, Box]] = []
                 if value:
                     emphasis = spec.prefill == "allergies.summary"
                     text_in_box(c, value, cx, y - 2.4 * MM, w, h - 2.4 * MM,
                                 size=9.5 if emphasis else 8.5, bold=emphasis, min_size=5.5)
                 elif spec.type == "choice":
-                    tick_options(c, [f"{ch.code} {ch.label}" if len(ch.code) < 3 and
-                                     ch.code != ch.label else ch.code
-                                     for ch in spec.choices], cx, y - 2.2 * MM, w,
-                                 h - 2.2 * MM, size=6.5)
+                    squares = tick_options(c, [f"{ch.code} {ch.label}" if len(ch.code) < 3
+                                               and ch.code != ch.label else ch.code
+                                               for ch in spec.choices], cx, y - 2.2 * MM, w,
+                                           h - 2.2 * MM, size=6.5)
+                    options = [(ch.code, sq) for ch, sq in zip(spec.choices, squares,
+                                                               strict=True)]
                 elif spec.type == "tickbox":
                     c.rect(cx + w - 5 * MM, y - h + 1.5 * MM, 3.5 * MM, 3.5 * MM)
+                    options = [(TICKED_VALUE, (cx + w - 5 * MM, y - h + 5 * MM, 3.5 * MM,
+                                               3.5 * MM))]
                 elif spec.type == "lines" and spec.lines > 1:
                     c.setStrokeGray(0.75)
                     c.setLineWidth(0.3)
                     for i in range(1, spec.lines):
                         c.line(cx + 1.5, y - i * unit, cx + w - 1.5, y - i * unit)
                     c.setStrokeGray(0)
+                if spec.keyed and not value:  # a box to write in: where scan-back finds it
+                    self.ctx.stats.record_box(section.id, spec.id, None, spec.type,
+                                              (cx, y, w, h), options)
                 cx += w
             y -= h
         if alert:

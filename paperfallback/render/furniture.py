@@ -28,6 +28,7 @@ from paperfallback.render.draw import (
     wrap,
 )
 from paperfallback.render.fonts import BOLD, REGULAR, string_width
+from paperfallback.render.layout import Box
 from paperfallback.render.prefill import (
     ALLERGIES_NOT_RECORDED,
     NHS_NOT_RECORDED,
@@ -284,23 +285,48 @@ def _allergy_line(c: Canvas, record: PatientRecord, x: float, y: float, width: f
     c.setFillGray(0)
 
 
-def _blank_patient_banner(c: Canvas, x: float, top: float, width: float) -> None:
-    label_w = min(62 * MM, width * 0.36)
-    boxes_w = width - label_w
-    # Ward and bed too: a form written on a busy ward goes back with its bed's notes.
-    cells = [("FAMILY name", 0.36), ("Given name", 0.32), ("Ward", 0.18), ("Bed", 0.14),
-             ("NHS number", 0.34), ("Date of birth", 0.33), ("Hospital number", 0.33)]
+# The boxes of a blank copy's banner: (label, share of the row, the field keying gives it
+# in its patient identification section, its type). Ward and bed too: a form written on a
+# busy ward goes back with its bed's notes (read, not keyed).
+_BLANK_CELLS = (("FAMILY name", 0.36, "family", "text"), ("Given name", 0.32, "given", "text"),
+                ("Ward", 0.18, "", ""), ("Bed", 0.14, "", ""),
+                ("NHS number", 0.34, "nhs_number", "text"),
+                ("Date of birth", 0.33, "birth_date", "date"),
+                ("Hospital number", 0.33, "hospital_number", "text"))
+
+
+def _blank_cells(x: float, top: float, width: float) -> list[tuple[str, str, str, Box]]:
+    """(label, field id, type, box) of each banner box of a blank copy (box: left, top
+    edge, width, height)."""
+    boxes_w = width - min(62 * MM, width * 0.36)
     row_h = BANNER_H / 2
-    c.setLineWidth(0.4)
+    out = []
     cx, y = x, top
-    for i, (text, share) in enumerate(cells):
+    for i, (text, share, field_id, kind) in enumerate(_BLANK_CELLS):
         if i == 4:
             cx, y = x, top - row_h
         w = boxes_w * share
+        out.append((text, field_id, kind, (cx, y, w, row_h)))
+        cx += w
+    return out
+
+
+def blank_patient_boxes(page_w: float, page_h: float,
+                        margin: float) -> list[tuple[str, str, Box]]:
+    """(field id, type, box) of the banner boxes a nurse fills in on a blank copy of a
+    patient form, keyed as its patient identification: for scan-back."""
+    width = page_w - 2 * margin - QR_BLOCK_W - 2 * MM
+    top = page_h - margin - TITLE_H
+    return [(f, k, box) for _t, f, k, box in _blank_cells(margin, top, width) if f]
+
+
+def _blank_patient_banner(c: Canvas, x: float, top: float, width: float) -> None:
+    label_w = min(62 * MM, width * 0.36)
+    c.setLineWidth(0.4)
+    for text, _field, _kind, (cx, y, w, row_h) in _blank_cells(x, top, width):
         c.rect(cx, y - row_h, w, row_h)
         label(c, text, cx, y, w, size=6)
-        cx += w
-    _label_area(c, x + boxes_w, top, label_w)
+    _label_area(c, x + (width - label_w), top, label_w)
 
 
 def _downtime_banner(c: Canvas, banner: Banner, x: float, top: float, width: float) -> None:

@@ -35,19 +35,36 @@ class LinesFlow:
             if self.pages_left > 1 else None
         return Block(height, draw), rest
 
+    def _widths(self, width: float) -> dict[str, float]:
+        fixed = [f for f in self.section.fields if f.type != "lines"]
+        flexible = [f for f in self.section.fields if f.type == "lines"]
+        fixed_w = sum(f.width for f in fixed) * 22 * MM
+        widths = {f.id: f.width * 22 * MM for f in fixed}
+        for f in flexible:
+            widths[f.id] = (width - fixed_w) / max(1, len(flexible))
+        return widths
+
+    def _record(self, x: float, top: float, width: float, count: int) -> None:
+        """Each keyed column's ruled box on this page, for scan-back (one per page: the
+        notes run on, and keying takes them as one text)."""
+        widths = self._widths(width)
+        height = count * self.section.line_height_mm * MM
+        cx = x
+        for spec in self.section.fields:
+            if spec.keyed:
+                self.ctx.stats.record_box(self.section.id, spec.id, None, spec.type,
+                                          (cx, top - HEADER_H, widths[spec.id], height))
+            cx += widths[spec.id]
+
     def _draw(self, c: Canvas, x: float, top: float, width: float, count: int) -> None:
         section = self.section
         top -= draw_title(c, section, x, top, width)
+        self._record(x, top, width, count)
         name = form_name(f"{self.ctx.form_key}:{section.id}:{x:.0f}:{top:.0f}:{width:.0f}:{count}")
         if not c.hasForm(name):
             c.beginForm(name)
             line_h = section.line_height_mm * MM
-            fixed = [f for f in section.fields if f.type != "lines"]
-            flexible = [f for f in section.fields if f.type == "lines"]
-            fixed_w = sum(f.width for f in fixed) * 22 * MM
-            widths = {f.id: f.width * 22 * MM for f in fixed}
-            for f in flexible:
-                widths[f.id] = (width - fixed_w) / max(1, len(flexible))
+            widths = self._widths(width)
             bottom = top - HEADER_H - count * line_h
             c.setFillColorRGB(*LIGHT_GREY)
             c.rect(x, top - HEADER_H, width, HEADER_H, stroke=0, fill=1)

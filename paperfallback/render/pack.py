@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +28,14 @@ from paperfallback.domain.keyed import KeyedSource, with_keyed
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import PatientRecord, Ward
 from paperfallback.formspec.catalogue import FormCatalogue
-from paperfallback.formspec.models import ChartSection, FormSpec, PageSpec, TableSection
+from paperfallback.formspec.models import (
+    ChartSection,
+    FormSpec,
+    LinesSection,
+    PageSpec,
+    TableSection,
+)
+from paperfallback.formspec.vocabulary import PATIENT_SECTION
 from paperfallback.register import COVER_FORM_ID
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
 from paperfallback.render.chart_section import (
@@ -42,12 +48,14 @@ from paperfallback.render.fonts import BOLD, REGULAR
 from paperfallback.render.furniture import (
     Banner,
     PageInfo,
+    blank_patient_boxes,
     draw_furniture,
     local_day,
     stale_text,
 )
 from paperfallback.render.instance import Geometry, LaidOut, geometry, layout_form
 from paperfallback.render.layout import Block, Stats
+from paperfallback.render.pack_parts import draw_in_parts
 from paperfallback.render.prefill import (
     UNCHECKED_NOTE,
     RowContext,
@@ -136,8 +144,15 @@ def render_pack(
     cancelled: Callable[[], bool] | None = None,
     now: datetime | None = None,
     keyed: KeyedSource | None = None,
+    parts: Callable[[bytes, int], None] | None = None,
 ) -> PackResult:
     """Render a pack to ``out`` (a path, written atomically, or a binary stream).
+
+    ``parts(pdf, pages)``: instead of one PDF to ``out``, hand over the pack as complete
+    PDFs, each as soon as it is drawn, so a printer can start on the first while the rest
+    renders (issue #15): the cover sheet and the ward's own forms (the handover list),
+    then whole patients a few dozen pages at a time (:mod:`paperfallback.render.pack_parts`).
+    ``out`` is not written then.
 
     ``allocate_ids`` hands out form IDs (and downtime numbers); a :class:`Register` reserves
     the pack's IDs in one transaction. ``progress(done, total)`` is called per page;
@@ -192,11 +207,20 @@ def render_pack(
         instances.insert(0, _cover_instance(cover_ward, jobs, instances, status, now, stale,
                                             cover_id))
     total = sum(len(i.laid.pages) for i in instances)
-    data = _draw(instances, status, now, settings, warning, total, progress, check_cancelled)
-    _write(out, data)
+    if parts is None:
+        data = _draw(instances, status, now, settings, warning, total, progress,
+                     check_cancelled)
+        _write(out, data)
+        size = len(data)
+    else:  # each part drawn on its own canvas: a complete PDF the printer can start on
+        size = draw_in_parts(
+            instances, lambda i: i.job.record.patient.id if i.job.record else None,
+            lambda i: len(i.laid.pages), parts,
+            lambda chosen, step: _draw(chosen, status, now, settings, warning, total,
+                                       step(progress), check_cancelled))
     printed_on = f"{settings.pc_id} ({settings.site_code})"
     issued = [_issued(i, status, now, settings, printed_on, stale) for i in instances]
-    return PackResult(page_count=total, issued=issued, size_bytes=len(data))
+    return PackResult(page_count=total, issued=issued, size_bytes=size)
 
 
 # ---- what to print ----------------------------------------------------------------
@@ -355,11 +379,23 @@ def _ward_banner(ward: Ward, records: list[PatientRecord]) -> Banner:
 
 # ---- the cover sheet ----------------------------------------------------------------
 
+# Constants built without validation: validating them would build pydantic's validators
+# (and load its plugins) in a print whose forms came validated from the catalogue cache.
+_COVER_PAGE = PageSpec.model_construct(size="A4", orientation="portrait", margin_mm=10.0)
+
+
+def _cover_spec() -> FormSpec:
+    return FormSpec.model_construct(
+        id=COVER_FORM_ID, version="1.0", title="Ward pack cover sheet", scope="ward",
+        page=_COVER_PAGE,
+        sections=[LinesSection.model_construct(kind="lines", id="none", fields=[])])
+
+
 
 def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
                     status: CacheStatus | None, now: datetime, stale: bool,
                     instance_id: str) -> _Instance:
-    page = PageSpec(size="A4", orientation="portrait", margin_mm=10)
+    page = _COVER_PAGE
     geo = geometry(page, (), stale)
     pages_total = sum(len(i.laid.pages) for i in instances) + 1
     form_ids = list(dict.fromkeys(j.spec.id for j in jobs))
@@ -425,11 +461,7 @@ def _cover_instance(ward: Ward, jobs: list[_Job], instances: list[_Instance],
 
     block = Block(geo.content_h, draw)
     laid = LaidOut([[block]], Stats(prefilled=len(patients)), geo)
-    spec_stub = FormSpec.model_validate({
-        "id": COVER_FORM_ID, "version": "1.0", "title": "Ward pack cover sheet",
-        "scope": "ward", "page": page.model_dump(),
-        "sections": [{"kind": "lines", "id": "none", "fields": []}],
-    })
+    spec_stub = _cover_spec()
     job = _Job(spec_stub, Banner(kind="list", ward=ward, heading=f"Ward pack: {ward.name}",
                                  detail=f"{len(patients)} patients   ·   {pages_total} pages"),
                None, ward_code=ward.code)
@@ -489,6 +521,10 @@ def _draw_pages(instances: list[_Instance], status: CacheStatus | None, now: dat
             )
             draw_furniture(c, info, geo.page_w, geo.page_h, geo.margin)
             inst.laid.stats.page = number
+            if number == 1 and inst.job.banner.kind == "blank-patient":
+                for field_id, kind, box in blank_patient_boxes(geo.page_w, geo.page_h,
+                                                               geo.margin):
+                    inst.laid.stats.record_box(PATIENT_SECTION, field_id, None, kind, box)
             y = geo.content_top
             for block in blocks:
                 c.saveState()
@@ -550,10 +586,8 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
 
 
 def _scan_layout(inst: _Instance) -> dict[str, str]:
-    """The page geometry and chart boxes a scan of this instance is read against."""
-    grids = inst.laid.stats.grids
-    if not grids:
-        return {}
+    """Every keyable box a scan of this instance is read against (docs/formats.md); none
+    for the cover sheet, which has nothing to key."""
     geo = inst.laid.geometry
-    page = [round(geo.page_w, 2), round(geo.page_h, 2), round(geo.margin, 2)]
-    return {"scan_layout": json.dumps({"page": page, "grids": grids}, separators=(",", ":"))}
+    return {} if inst.cover else {
+        "scan_layout": inst.laid.stats.scan_layout(geo.page_w, geo.page_h, geo.margin)}

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import segno
-
 from paperfallback.register.ids import validate_instance_id
 from paperfallback.render.draw import Canvas
+from paperfallback.render.qr_v1 import encode_v1
 
 QR_MASK = 1  # horizontal stripes: fewest runs, so the shortest path
 
@@ -31,11 +30,17 @@ def parse_qr_payload(text: str) -> tuple[str, int | None]:
 @lru_cache(maxsize=4096)
 def _runs(payload: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     """(size, runs): each run is (row, first column, length) of dark modules."""
-    # A fixed mask skips segno's mask scoring (most of the encoding time); every mask
-    # pattern is valid and decodes, and the tests decode every printed page.
-    code = segno.make(payload, error="m", micro=False, mask=QR_MASK)
+    # A fixed mask skips mask scoring (most of segno's encoding time); every mask pattern
+    # is valid and decodes, and the tests decode every printed page. Form-instance
+    # payloads are encoded here (qr_v1: segno's matrix, module for module, without its
+    # imports); anything else by segno.
+    matrix = encode_v1(payload, error="m", mask=QR_MASK)
+    if matrix is None:
+        import segno
+
+        matrix = tuple(map(tuple, segno.make(payload, error="m", micro=False,
+                                             mask=QR_MASK).matrix))
     runs = []
-    matrix = list(code.matrix)
     for row, values in enumerate(matrix):
         col = 0
         while col < len(values):
@@ -49,14 +54,22 @@ def _runs(payload: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     return len(matrix), tuple(runs)
 
 
+@lru_cache(maxsize=4096)
+def _path_ops(payload: str) -> tuple[int, str]:
+    """(size, PDF operators): one rectangle per run of dark modules in module units
+    (whole numbers), filled as one path: no number formatting per page (issue #15)."""
+    size, runs = _runs(payload)
+    rects = " ".join(f"{col} {size - row - 1} {length} 1 re" for row, col, length in runs)
+    return size, f"{rects} f"
+
+
 def draw_qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
     """Draw the code with its bottom-left corner at (x, y), ``size`` points square
     (the quiet zone is left to the caller's margins: keep 4 modules clear)."""
-    modules, runs = _runs(payload)
+    modules, ops = _path_ops(payload)
     unit = size / modules
-    path = c.beginPath()
-    top = y + size
-    for row, col, length in runs:
-        path.rect(x + col * unit, top - (row + 1) * unit, length * unit, unit)
     c.setFillGray(0)
-    c.drawPath(path, stroke=0, fill=1)
+    c.saveState()
+    c.transform(unit, 0, 0, unit, x, y)  # one module = one unit
+    c.addLiteral(ops)
+    c.restoreState()

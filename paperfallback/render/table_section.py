@@ -18,8 +18,9 @@ from datetime import date, timedelta
 from paperfallback.cache.staleness import uk_time
 from paperfallback.domain.records import PrescriptionKind
 from paperfallback.formspec.models import FieldSpec, TableSection
+from paperfallback.formspec.vocabulary import day_section_id
 from paperfallback.render.draw import LIGHT_GREY, MM, Canvas, text_in_box, tick_options
-from paperfallback.render.layout import Block, BuildContext, Flow
+from paperfallback.render.layout import Block, Box, BuildContext, Flow
 from paperfallback.render.prefill import RowContext, resolve
 from paperfallback.render.sections_common import draw_title, title_height
 
@@ -106,7 +107,11 @@ class TableFlow:
     fill_page: bool  # a blank table fills its page with rows
     continued: bool = False
     empty_note: str = ""
+    first_row: int = 0  # the keyed row number (0-based, as keying counts) of the first row
     _header_h: float = field(default=0.0, init=False)
+    # the tick boxes drawn in each choice cell (field id, left, top), for _record_row
+    _squares: dict[tuple[str, float, float], list[Box]] = field(default_factory=dict,
+                                                                 init=False)
 
     def _header_height(self) -> float:
         return (9.0 if self.section.repeat and len(self.section.repeat.fields) > 1
@@ -153,21 +158,25 @@ class TableFlow:
             self.ctx.stats.extra[f"dates:{section.id}"] = ",".join(d.isoformat() for d in dates)
         self.ctx.stats.blank += blanks
         continued = self.continued
+        first_row = self.first_row
+        next_row = first_row + sum(len(r.keys) for r in placed) + blanks * blank_sub
 
         def draw(c: Canvas, x: float, top: float, w: float) -> None:
-            self._draw(c, x, top, w, placed, blanks, blank_sub, continued, note_h)
+            self._draw(c, x, top, w, placed, blanks, blank_sub, continued, note_h, first_row)
 
         rest: Flow | None = None
         if rest_rows:
             rest = TableFlow(section, self.ctx, rest_rows, self.blank_rows, False, True,
-                             self.empty_note)
+                             self.empty_note, next_row)
         elif blanks < self.blank_rows and not self.fill_page and (placed or blanks):
             # the blank rows for new entries did not all fit: they continue overleaf
-            rest = TableFlow(section, self.ctx, [], self.blank_rows - blanks, False, True)
+            rest = TableFlow(section, self.ctx, [], self.blank_rows - blanks, False, True,
+                             first_row=next_row)
         return Block(height, draw), rest
 
     def _draw(self, c: Canvas, x: float, top: float, width: float, rows: list[TableRow],
-              blanks: int, blank_sub: int, continued: bool, note_h: float) -> None:
+              blanks: int, blank_sub: int, continued: bool, note_h: float,
+              first_row: int) -> None:
         section = self.section
         if section.title:
             suffix = " (continued)" if continued else ""
@@ -178,6 +187,8 @@ class TableFlow:
         columns = _columns(section, width)
         header_h = self._header_height()
         self._draw_header(c, x, top, width, columns, header_h)
+        if not continued:
+            self._record_day_dates(x, top, columns, header_h)
         y = top - header_h
         row_h = section.row_height_mm * MM
         if note_h:
@@ -185,12 +196,77 @@ class TableFlow:
             c.setLineWidth(0.4)
             c.rect(x, y - note_h, width, note_h)
             y -= note_h
+        keyed_row = first_row
         for row in rows:
-            y = self._draw_row(c, x, y, columns, row.ctx, row.sub_rows, row_h)
+            self._draw_row(c, x, y, columns, row.ctx, row.sub_rows, row_h)
+            y = self._record_row(x, y, columns, row.ctx, row.sub_rows, row_h, keyed_row)
+            keyed_row += len(row.keys)
         for _ in range(blanks):
-            y = self._draw_row(c, x, y, columns, None, blank_sub, row_h)
+            self._draw_row(c, x, y, columns, None, blank_sub, row_h)
+            y = self._record_row(x, y, columns, None, blank_sub, row_h, keyed_row)
+            keyed_row += blank_sub if section.sub_rows_from else 1
         c.setLineWidth(0.8)
         c.rect(x, y, width, top - y)
+
+    def _record_day_dates(self, x: float, top: float, columns: list[Column],
+                          header_h: float) -> None:
+        """Where the date of each day column is written (or a printed one crossed out and
+        rewritten): its header cell, under the id keying gives it (``<table>.days``)."""
+        repeat = self.section.repeat
+        if repeat is None or repeat.day_field is None or not repeat.day_field.keyed:
+            return
+        two_level = len(repeat.fields) > 1
+        height = header_h / 2 if two_level else header_h
+        cx = x
+        for col in columns:
+            if col.repeat > 0 and col.spec.id == repeat.fields[0].id:
+                width = sum(c.width for c in columns if c.repeat == 1)
+                self.ctx.stats.record_box(
+                    day_section_id(self.section.id), f"{repeat.day_field.id}_{col.repeat}",
+                    None, repeat.day_field.type, (cx, top, width, height))
+            cx += col.width
+
+    def _record_row(self, x: float, top: float, columns: list[Column],
+                    ctx: RowContext | None, sub_rows: int, row_h: float,
+                    first_row: int) -> float:
+        """Record the keyable (unprinted) cells of one printed row, numbered as keying
+        numbers rows: each dose-time sub-row of a MAR prescription is its own row.
+        Returns the row's bottom edge, as _draw_row does."""
+        section = self.section
+        split = bool(section.sub_rows_from)
+        keyed_rows = sub_rows if split else 1
+        times = list(ctx.prescription.dose_times) if (
+            ctx and ctx.prescription and split) else []
+        height = sub_rows * row_h
+        cells: list[list[tuple[str, str, Box, list[tuple[str, Box]]]]] = [
+            [] for _ in range(keyed_rows)]
+        cx = x
+        for col in columns:
+            spec = col.spec
+            field_id = spec.id if col.repeat == 0 else f"{spec.id}_{col.repeat}"
+            per_sub = split and (col.repeat > 0 or spec.prefill == section.sub_rows_from)
+            for k in range(keyed_rows):
+                if not spec.keyed:
+                    break
+                if split and spec.prefill == section.sub_rows_from and k < len(times):
+                    continue  # the dose time is printed
+                if (spec.prefill and ctx is not None and spec.prefill != section.sub_rows_from
+                        and resolve(spec.prefill, ctx)):
+                    continue  # printed from the cache
+                box = (cx, top - k * row_h, col.width, row_h) if per_sub else \
+                    (cx, top, col.width, height)
+                options: list[tuple[str, Box]] = []
+                if spec.type == "choice" and col.repeat == 0:
+                    squares = self._squares.get((spec.id, cx, top), [])
+                    options = [(ch.code, sq) for ch, sq in zip(spec.choices, squares,
+                                                               strict=False)]
+                cells[k].append((field_id, spec.type, box, options))
+            cx += col.width
+        for k, row_cells in enumerate(cells):
+            for field_id, kind, box, options in row_cells:
+                self.ctx.stats.record_box(section.id, field_id, first_row + k, kind, box,
+                                          options)
+        return top - height
 
     def _repeat_header(self, n: int) -> str:
         """'Tue 24-Nov' over a day column printed with its date, else the form's header."""
@@ -262,8 +338,9 @@ class TableFlow:
                 text_in_box(c, value, cx, top, col.width, height, size=size, bold=bold,
                             min_size=4.5)
             elif spec.type == "choice" and col.repeat == 0:
-                tick_options(c, [ch.code for ch in spec.choices], cx, top, col.width, height,
-                             size=min(6.0, size))
+                self._squares[(spec.id, cx, top)] = tick_options(
+                    c, [ch.code for ch in spec.choices], cx, top, col.width, height,
+                    size=min(6.0, size))
             elif spec.type == "lines" and height > 9 * MM:
                 c.setStrokeGray(0.8)
                 c.setLineWidth(0.25)

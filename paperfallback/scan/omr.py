@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from PIL import Image
@@ -64,10 +65,10 @@ def paper_column(layout: dict[str, Any], chart: str, index: int) -> str:
 
 
 def ink_share(image: Image.Image, transform: Affine, left: float, top: float, width: float,
-              height: float) -> float:
+              height: float, *, inset: float = INSET) -> float:
     """Share of dark pixels in the middle of a page box (PDF points, ``top`` its upper edge)."""
-    x0, x1 = left + width * INSET, left + width * (1 - INSET)
-    y0, y1 = top - height * (1 - INSET), top - height * INSET
+    x0, x1 = left + width * inset, left + width * (1 - inset)
+    y0, y1 = top - height * (1 - inset), top - height * inset
     corners = [transform((x, y)) for x in (x0, x1) for y in (y0, y1)]
     xs = [p[0] for p in corners]
     ys = [p[1] for p in corners]
@@ -98,3 +99,34 @@ def marked_row(shares: list[float]) -> int | None:
     if others and max(others) > shares[best] * 0.6:
         return -1  # ink in two rows alike: a value written across a line; do not decide
     return best
+
+
+# ---- tick boxes (choice and tickbox fields) -------------------------------------------------
+# Read as SDAPS reads a checkbox (sdaps/defs.py, ``checkbox_metrics``): the share of ink
+# inside the box decides, with bands where the reading is uncertain and a person must look.
+# SDAPS calls a box with 10–40 % coverage checked, under 2–5 % empty and a box nearly full
+# "filled" (in its correction mode a filled box cancels a tick). Our boxes are small (about
+# 2 mm) so one pen stroke covers more of their middle: the bands are set on printed,
+# ticked and scanned pages (tests/e2e/test_scans_ticks.py). Nothing in an uncertain band
+# is ever taken as a value.
+BOX_EMPTY_MAX = 0.04  # below: an empty box (paper, toner specks, JPEG noise)
+BOX_TICKED_MIN = 0.10  # from here: a tick or a cross
+BOX_FILLED_MIN = 0.92  # from here: filled in (a correction? a heavy mark?): a person decides
+
+
+class BoxState(StrEnum):
+    EMPTY = "empty"
+    FAINT = "faint"  # between empty and ticked: dirt, an erased tick, a very light mark
+    TICKED = "ticked"
+    FILLED = "filled"
+
+
+def box_state(share: float) -> BoxState:
+    """What the ink share inside one printed tick box says."""
+    if share >= BOX_FILLED_MIN:
+        return BoxState.FILLED
+    if share >= BOX_TICKED_MIN:
+        return BoxState.TICKED
+    if share >= BOX_EMPTY_MAX:
+        return BoxState.FAINT
+    return BoxState.EMPTY

@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from paperfallback.ui.signals import emit, emitter
+
 
 class Cancelled(Exception):
     """Raised inside a job when the user pressed Cancel."""
@@ -61,7 +63,7 @@ class BackgroundTask(QObject):
     def __init__(self, job: Callable[[TaskControl], Any], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._job = job
-        self.control = TaskControl(self.progress.emit)
+        self.control = TaskControl(emitter(self.progress))
         self._thread = _Thread(self)
         self._thread.finished.connect(self._on_thread_finished)
         self._outcome: tuple[str, Any] = ("failed", RuntimeError("the task did not run"))
@@ -93,9 +95,9 @@ class BackgroundTask(QObject):
     def _on_thread_finished(self) -> None:  # back on the UI thread
         kind, value = self._outcome
         if kind == "succeeded":
-            self.succeeded.emit(value)
+            emit(self.succeeded, value)
         elif kind == "cancelled":
-            self.cancelled.emit()
+            emit(self.cancelled)
         else:
-            self.failed.emit(value)
-        self.done.emit()
+            emit(self.failed, value)
+        emit(self.done)

@@ -7,10 +7,11 @@ sibling layers that must not depend on each other (see [tool.importlinter]).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from paperfallback.cache.store import CacheStore
-from paperfallback.formspec import FormCatalogue
+if TYPE_CHECKING:  # the window is built before the forms are needed (start-up, issue #15)
+    from paperfallback.cache.store import CacheStore
+    from paperfallback.formspec import FormCatalogue
 
 
 class AppContextLike(Protocol):

@@ -242,7 +242,8 @@ class KeyingWindow(QWidget):
 
     def _follow_scan(self, edit: Any) -> None:
         _register, scans = self._scan_stores()
-        self.scan_pane.follow(self.issued, scans, edit.section.id, edit.index)
+        self.scan_pane.follow(self.issued, scans, edit.section.id, edit.index, edit.spec.id,
+                              edit.section.index_label(edit.index) or edit.spec.label)
 
     # ---- finishing ----------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from paperfallback.reentry.keying_service import OpenForm
 from paperfallback.reentry.layout import KeyedSection
 from paperfallback.reentry.model import Entry, EntryState, FieldAddress
 from paperfallback.reentry.news2_check import is_news2_chart
+from paperfallback.ui.signals import emit
 
 ILLEGIBLE_KEY = Qt.Key.Key_F7
 NOT_RECORDED_KEY = Qt.Key.Key_F8
@@ -41,12 +42,17 @@ _OK = ""
 _BAD = "QLineEdit { background: #FDE2E1; border: 2px solid #B3000C; }"
 _MARKED = "QLineEdit { background: #EDEDED; font-style: italic; }"
 _DISABLED = "QLineEdit { background: #F7F7F7; color: #425563; }"
+# A value read from the ticks on the scan, not keyed until the clerk confirms it (Enter).
+_SUGGESTED = ("QLineEdit { background: #E3EEF9; border: 2px dashed #005EB8; color: #003087; "
+              "font-style: italic; }")
+_UNCLEAR = "QLineEdit { border: 2px dashed #8A5A00; }"  # the ticks need a look at the paper
 
 
 class FieldEdit(QLineEdit):
     """One keyed field. Enter commits and moves on; leaving the field commits too."""
 
     committed = Signal(object)  # the FieldEdit
+    confirmed = Signal(object)  # Enter on a value read from the scan: the clerk confirms it
     advance = Signal(object)
     entered = Signal(object)  # got the focus: scroll it into view
 
@@ -58,6 +64,7 @@ class FieldEdit(QLineEdit):
         self.spec = spec
         self.saved_text = ""
         self.state: EntryState | None = None
+        self.suggestion: str | None = None  # shown from the scan, not saved until confirmed
         self.setObjectName(f"{section.id}.{index}.{spec.id}")
         self.setAccessibleName(f"{spec.label} {section.index_label(index)}".strip())
         tip = spec.label + (f" ({spec.unit})" if spec.unit else "")
@@ -71,28 +78,35 @@ class FieldEdit(QLineEdit):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.committed.emit(self)
+            if self.pending():
+                emit(self.confirmed, self)
+            else:
+                emit(self.committed, self)
             if not self.property("invalid"):
-                self.advance.emit(self)
+                emit(self.advance, self)
             return
         if key == ILLEGIBLE_KEY:
             self.setText("?")
-            self.committed.emit(self)
-            self.advance.emit(self)
+            emit(self.committed, self)
+            emit(self.advance, self)
             return
         if key == NOT_RECORDED_KEY:
             self.setText("-")
-            self.committed.emit(self)
-            self.advance.emit(self)
+            emit(self.committed, self)
+            emit(self.advance, self)
             return
         super().keyPressEvent(event)
 
+    def pending(self) -> bool:
+        """The field shows a value read from the scan that the clerk has not confirmed."""
+        return self.suggestion is not None and self.text().strip() == self.suggestion
+
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
-        self.entered.emit(self)
+        emit(self.entered, self)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
-        self.committed.emit(self)
+        emit(self.committed, self)
         super().focusOutEvent(event)
 
 
@@ -112,6 +126,7 @@ class FormKeyingWidget(QWidget):
         self.row_headers: dict[tuple[str, int], QLabel] = {}
         self.closed = False  # the store is closed: nothing more to save
         self._row_texts = opened.row_texts()
+        self.suggestions = opened.scan_suggestions()
         self.scores: dict[tuple[str, int], QLabel] = {}
         self.setStyleSheet(
             "QLineEdit:focus { border: 2px solid #005EB8; background: #FFF9C4; }"
@@ -188,8 +203,10 @@ class FormKeyingWidget(QWidget):
         self.edits[address] = edit
         self.order.append(edit)
         edit.committed.connect(self.commit)
+        edit.confirmed.connect(self.confirm)
+        edit.entered.connect(self._say_suggestion)
         edit.advance.connect(self._advance)
-        edit.entered.connect(self.field_entered.emit)
+        edit.entered.connect(self.field_entered)
         edit.textEdited.connect(lambda _text, e=edit: self._check_as_typed(e))
         if not self.opened.editable(address):
             edit.setReadOnly(True)
@@ -208,6 +225,18 @@ class FormKeyingWidget(QWidget):
             edit = self.edits.get(address)
             if edit is not None:
                 edit.setToolTip(hint)
+        for address, offered in self.suggestions.items():
+            edit = self.edits.get(address)
+            if edit is None or edit.isReadOnly() or edit.saved_text:
+                continue
+            edit.setToolTip(f"{offered.status}\n\n{edit.toolTip()}")
+            if offered.value is None:
+                edit.setPlaceholderText("see the paper")
+                edit.setStyleSheet(_UNCLEAR)
+                continue
+            edit.suggestion = offered.text
+            edit.setText(offered.text)
+            edit.setStyleSheet(_SUGGESTED)
         for section_id, index in self.scores:
             self._update_score(section_id, index)
 
@@ -257,9 +286,35 @@ class FormKeyingWidget(QWidget):
                 following.setFocus(Qt.FocusReason.TabFocusReason)
                 return
 
+    def _say_suggestion(self, edit: FieldEdit) -> None:
+        """Entering a field with a reading from the scan says what it is and what to do."""
+        offered = self.suggestions.get(
+            self.session.address(edit.section.id, edit.index, edit.spec.id))
+        if offered is None or (offered.value is not None and not edit.pending()):
+            return
+        message = self.messages[edit.section.id]
+        message.setStyleSheet("color: #005EB8;" if offered.value else "color: #8A5A00;")
+        message.setText(f"{edit.spec.label}: {offered.status}")
+
+    def confirm(self, edit: FieldEdit) -> None:
+        """Enter on a value read from the scan: the service saves it as keyed."""
+        if edit.isReadOnly() or self.closed:
+            return
+        try:
+            outcome = self.opened.confirm_suggestion(edit.section.id, edit.index, edit.spec.id)
+        except InputError as exc:
+            self._refused(edit, exc)
+            return
+        edit.suggestion = None
+        self._saved(edit, outcome.notice or f"{edit.spec.label}: {outcome.shown} — "
+                    "confirmed from the scan")
+
     def _check_as_typed(self, edit: FieldEdit) -> None:
         if self.closed:
             return
+        if edit.suggestion is not None and not edit.pending():
+            edit.suggestion = None  # the clerk types over it: an ordinary keyed value
+            edit.setStyleSheet(_OK)
         text = edit.text().strip()
         message = self.messages[edit.section.id]
         if not text or text in ("?", "-"):
@@ -276,12 +331,11 @@ class FormKeyingWidget(QWidget):
 
     def commit(self, edit: FieldEdit) -> None:
         """Validate and save one field (Enter, leaving it, Finish or closing)."""
-        if edit.isReadOnly() or self.closed:
-            return
+        if edit.isReadOnly() or self.closed or edit.pending():
+            return  # a value read from the scan is saved only when confirmed (Enter)
         text = edit.text().strip()
         if text == edit.saved_text and not edit.property("invalid"):
             return
-        message = self.messages[edit.section.id]
         try:
             if not text:
                 self.opened.clear(edit.section.id, edit.index, edit.spec.id)
@@ -290,15 +344,23 @@ class FormKeyingWidget(QWidget):
                 outcome = self.opened.enter(edit.section.id, edit.index, edit.spec.id, text)
                 notice = outcome.notice or f"{edit.spec.label}: {outcome.shown} — saved"
         except InputError as exc:
-            edit.setProperty("invalid", True)
-            edit.setStyleSheet(_BAD)
-            message.setStyleSheet("color: #B3000C; font-weight: bold;")
-            message.setText(str(exc))
-            # The next keystroke replaces the refused text instead of adding to it.
-            edit.selectAll()
-            if edit.isVisible():
-                QToolTip.showText(edit.mapToGlobal(edit.rect().bottomLeft()), str(exc), edit)
+            self._refused(edit, exc)
             return
+        self._saved(edit, notice)
+
+    def _refused(self, edit: FieldEdit, exc: InputError) -> None:
+        message = self.messages[edit.section.id]
+        edit.setProperty("invalid", True)
+        edit.setStyleSheet(_BAD)
+        message.setStyleSheet("color: #B3000C; font-weight: bold;")
+        message.setText(str(exc))
+        # The next keystroke replaces the refused text instead of adding to it.
+        edit.selectAll()
+        if edit.isVisible():
+            QToolTip.showText(edit.mapToGlobal(edit.rect().bottomLeft()), str(exc), edit)
+
+    def _saved(self, edit: FieldEdit, notice: str) -> None:
+        message = self.messages[edit.section.id]
         edit.setProperty("invalid", False)
         entry = self.opened.entry(
             self.session.address(edit.section.id, edit.index, edit.spec.id))
@@ -307,12 +369,12 @@ class FormKeyingWidget(QWidget):
         else:
             edit.saved_text = ""
             edit.setStyleSheet(_OK)
-        alarm = notice.startswith("NEWS2")
+        alarm = notice.startswith("NEWS2") or notice.endswith("(flagged)")
         message.setStyleSheet("color: #B3000C; font-weight: bold;" if alarm else
                               "color: #006747;")
         message.setText(notice)
         self._update_score(edit.section.id, edit.index)
-        self.changed.emit()
+        emit(self.changed)
 
     def invalid_fields(self) -> list[FieldEdit]:
         return [e for e in self.order if e.property("invalid")]

@@ -16,6 +16,7 @@ from paperfallback.domain.news2 import ClinicalRisk
 from paperfallback.domain.records import AllergyStatus
 from paperfallback.reentry.ward_flags import News2Flag
 from paperfallback.ui import theme
+from paperfallback.ui.signals import emit
 
 PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -74,8 +75,8 @@ class PatientTableModel(QAbstractTableModel):
         """New open NEWS2 flags: repaint the NEWS2 column only (the selection stays)."""
         self.news2_flags = flags
         if self._rows:
-            self.dataChanged.emit(self.index(0, Column.NEWS2),
-                                  self.index(len(self._rows) - 1, Column.NEWS2))
+            emit(self.dataChanged, self.index(0, Column.NEWS2),
+                 self.index(len(self._rows) - 1, Column.NEWS2))
 
     def flags_of(self, patient_id: str) -> list[News2Flag]:
         return self.news2_flags.get(patient_id, [])

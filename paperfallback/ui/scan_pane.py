@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from paperfallback.register.store import IssuedForm
 from paperfallback.scan.store import ScanStore
-from paperfallback.scan.view import PageView, page_view
+from paperfallback.scan.view import Memo, PageView, page_view
 
 NO_SCAN = "No scan of this form yet: key from the paper."
 
@@ -35,16 +35,26 @@ class ScanPane(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(scroll, 1)
         self.view: PageView | None = None
-        self._shown: tuple[str, str, int] | None = None
+        self._shown: tuple[str, str, int, str] | None = None
+        self._memo: Memo = {}  # the form's pages, decoded and lined up once
+        self._memo_form = ""
 
     def follow(self, issued: IssuedForm | None, scans: ScanStore | None, section: str,
-               index: int) -> None:
-        """Show the part of the returned page for this field (cheap when unchanged)."""
-        key = (issued.instance_id if issued else "", section, index)
+               index: int, field: str = "", where: str = "") -> None:
+        """Show the part of the returned page for this field: a chart's column, a table's
+        row, a box (cheap when unchanged; each page is decoded once per form)."""
+        form = issued.instance_id if issued else ""
+        key = (form, section, index, field)
         if key == self._shown:
             return
         self._shown = key
-        view = page_view(issued, scans, section, index) if issued and scans else None
+        if form != self._memo_form:
+            self._memo, self._memo_form = {}, form
+        view = page_view(issued, scans, section, index, field=field, where=where,
+                         memo=self._memo) if issued and scans else None
+        if view is not None and self.view is not None and view.column is not None \
+                and view.column == self.view.column and view.caption == self.view.caption:
+            return  # another field of the same chart column: the same picture
         self.show_view(view)
 
     def show_view(self, view: PageView | None) -> None:
@@ -60,7 +70,10 @@ class ScanPane(QWidget):
                        QImage.Format.Format_Grayscale8).copy()
         width = max(200, self.width() - 24)
         pixmap = QPixmap.fromImage(image)
-        if pixmap.width() > width * 2:
+        if view.part is not None:  # a row or a box: fit the pane's width, enlarged at most 2x
+            pixmap = pixmap.scaledToWidth(min(width, 2 * pixmap.width()),
+                                          Qt.TransformationMode.SmoothTransformation)
+        elif pixmap.width() > width * 2:
             pixmap = pixmap.scaledToWidth(width * 2, Qt.TransformationMode.SmoothTransformation)
         self.picture.setPixmap(pixmap)
 

@@ -122,6 +122,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS scanned_pages_attached
     ON scanned_pages (form_id, page) WHERE status = 'identified';
 CREATE INDEX IF NOT EXISTS scanned_pages_status ON scanned_pages (status);
 """),
+    Migration(5, "workbook rows imported unchanged (reentry.workbook_rows)", """
+CREATE TABLE IF NOT EXISTS workbook_rows (
+    row_hash TEXT PRIMARY KEY,  -- the row's cells and everything that reads them
+    instance_id TEXT NOT NULL,  -- '' for a row that imports nothing
+    pass TEXT NOT NULL,
+    section TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    counted INTEGER NOT NULL,   -- the row saved values (counts as an imported row)
+    audit_max INTEGER NOT NULL, -- entry_audit id when it was recorded: later edits void it
+    marked_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workbook_rows_paper ON workbook_rows (instance_id, pass, section);
+"""),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

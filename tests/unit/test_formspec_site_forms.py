@@ -121,6 +121,49 @@ def test_a_news2_export_needs_the_news2_roles() -> None:
         spec()
 
 
+@pytest.mark.parametrize(("old", "new", "message"), [
+    # a MAR section must say what its drug rows record
+    ("    medicines: as-required  # a log of the doses given, each with its time\n", "",
+     "does not say what its rows record: add medicines"),
+    # ... with the roles that kind needs, in the right place
+    ("{id: reg_given, role: administration,", "{id: reg_given,",
+     r"needs a field with role administration \(in repeat\)"),
+    ("{id: reg_time, role: dose_time,", "{id: reg_time,",
+     r"needs a field with role dose_time \(not repeated\)"),
+    ("{id: prn_time, role: administered_at,", "{id: prn_time,",
+     r"as-required medicines\) needs a field with role administered_at \(in repeat"),
+    ("{id: once_started, role: administered_at,", "{id: once_started,",
+     r"needs a field with role administered_at \(not repeated\)"),
+    ("      print_dates: true\n      day_field: {id: day_date,", "      # {id: day_date,",
+     "needs a repeat with a day_field"),
+    ("    export: medication-administration\n    medicines: once-only",
+     "    medicines: once-only",
+     "declares medicines but is exported as 'questionnaire-response'"),
+])
+def test_a_mar_section_declares_what_its_rows_record(old: str, new: str, message: str) -> None:
+    """What the exporter used to infer from the MAR's section and field ids is declared
+    (``medicines:`` and roles) and checked when the form is loaded."""
+    text = (forms_dir() / "mar.yaml").read_text(encoding="utf-8")
+    assert old in text
+    spec = yaml_load(text.replace(old, new))
+    with pytest.raises(ValueError, match=message):
+        spec()
+
+
+def test_the_bundled_mar_declares_its_drug_rows() -> None:
+    mar = load_catalogue().get("mar")
+    assert {s.id: mar.medicines(s.id) for s in mar.sections} == {
+        "allergy_box": None, "regular": "scheduled", "prn": "as-required",
+        "once_infusions": "once-only"}
+    assert {r: f.id for r in ("administered_at", "dose_given", "performer")
+            if (f := mar.role_field(r, "prn")) is not None} == {
+        "administered_at": "prn_time", "dose_given": "prn_given_dose",
+        "performer": "prn_initials"}
+    assert [mar.role_field(r, "once_infusions").id  # type: ignore[union-attr]
+            for r in ("administered_at", "stopped_at", "performer", "checked_by")] == [
+        "once_started", "once_stopped", "once_initials", "once_checked"]
+
+
 def yaml_load(text: str):  # type: ignore[no-untyped-def]
     import yaml
 

@@ -101,3 +101,58 @@ def test_raw_keys_are_never_derived(tmp_path: Path, fresh_process: list[bytes]) 
     _create(tmp_path / "work.db", raw)
     open_encrypted(tmp_path / "cache.db", raw).close()
     assert fresh_process == []
+
+
+def test_a_key_derived_ahead_on_a_thread_opens_both_stores(
+        tmp_path: Path, fresh_process: list[bytes]) -> None:
+    """The print command starts the derivation before its imports (issue #15): the opens
+    then take the thread's key, the same one, and derive nothing themselves."""
+    _create(tmp_path / "cache.db")
+    _create(tmp_path / "work.db")
+    expected = dict(key_derivation._derived)
+    key_derivation._derived.clear()
+    fresh_process.clear()
+    key_derivation.derive_ahead(tmp_path, PASSPHRASE)
+    for name in ("cache.db", "work.db"):
+        conn = open_encrypted(tmp_path / name, PASSPHRASE)
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [(name[:-3],)]
+        conn.close()
+    assert fresh_process == []  # the thread's hashlib PBKDF2, not the open's
+    assert key_derivation._derived == expected
+    assert key_derivation._ahead == {}
+
+
+def test_nothing_is_derived_ahead_for_raw_keys_or_folders_without_stores(
+        tmp_path: Path) -> None:
+    key_derivation.derive_ahead(tmp_path, PASSPHRASE)  # no stores yet
+    raw = "ab" * 32
+    _create(tmp_path / "cache.db", raw)
+    key_derivation.derive_ahead(tmp_path, raw)
+    assert key_derivation._ahead == {} and key_derivation._derived == {}
+
+
+def test_a_wrong_passphrase_derived_ahead_is_still_the_wrong_key(tmp_path: Path) -> None:
+    _create(tmp_path / "cache.db")
+    key_derivation._derived.clear()
+    key_derivation.derive_ahead(tmp_path, "not the passphrase")
+    with pytest.raises(WrongKey, match="key is wrong"):
+        open_encrypted(tmp_path / "cache.db", "not the passphrase")
+    open_encrypted(tmp_path / "cache.db", PASSPHRASE).close()
+
+
+def test_the_print_command_starts_the_derivation_before_it_opens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperfallback.cli.context import AppContext
+
+    _create(tmp_path / "cache.db")
+    monkeypatch.setenv("PAPERFALLBACK_KEY", PASSPHRASE)
+    started: list[Path] = []
+    monkeypatch.setattr(key_derivation, "derive_ahead",
+                        lambda folder, key: started.append(folder))
+    AppContext(data_dir_option=str(tmp_path)).derive_key_ahead()
+    assert started == [tmp_path]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    AppContext(data_dir_option=str(empty)).derive_key_ahead()
+    assert started == [tmp_path]  # no stores: no key is looked up or created
+    assert sorted(p.name for p in empty.iterdir()) == []

@@ -127,9 +127,9 @@ def test_forms_are_parsed_by_libyaml() -> None:
     from paperfallback.formspec import catalogue
 
     if yaml.__with_libyaml__:
-        assert catalogue._SafeLoader is yaml.CSafeLoader
-    assert issubclass(catalogue._SafeLoader, yaml.SafeLoader) or (
-        catalogue._SafeLoader is getattr(yaml, "CSafeLoader", None))
+        assert catalogue._safe_loader() is yaml.CSafeLoader
+    assert issubclass(catalogue._safe_loader(), yaml.SafeLoader) or (
+        catalogue._safe_loader() is getattr(yaml, "CSafeLoader", None))
 
 
 def test_a_print_before_any_keying_does_not_read_the_whole_register(tmp_path: Path) -> None:
