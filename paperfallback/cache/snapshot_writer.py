@@ -4,10 +4,11 @@ time, inside the import's one transaction (issue 15, goal 3).
 :func:`import_extract` reads the extract with ``importers.stream_extract`` into a
 :class:`CacheRows`: its ``patients``, ``observations`` ... are writers that turn each
 record into its table row (``cache.store_rows``, the same rows ``replace_snapshot``
-writes) and insert them with ``executemany`` every :data:`BATCH` records. The importer's
-own staging tables sit in the same transaction. Nothing is committed until every record
-is in and every check has passed: a failed, refused or killed import rolls back and the
-previous snapshot stays, exactly as with ``replace_snapshot``.
+writes) and insert them with ``executemany`` every :data:`BATCH` records; what waits to
+be resolved sits in an encrypted scratch file beside the cache (importers.staging).
+Nothing is committed until every record is in and every check has passed: a failed,
+refused or killed import rolls back and the previous snapshot stays, exactly as with
+``replace_snapshot``.
 
 In memory stay one batch, the current stays (one per inpatient), the wards and what the
 hospital's structure holds (beds, clinicians, medicines): not the patients, observations,
@@ -220,8 +221,8 @@ def _check_references(db: Connection, stays: list[Stay], wards: set[str]) -> Non
     for table, kind in (("facts", "kind"), ("appointments", "'appointment'"),
                         ("theatre_cases", "'theatre case'")):
         row = db.execute(
-            f"SELECT {kind}, json_extract(data, '$.id'), patient_id FROM {table} "
-            "WHERE patient_id NOT IN (SELECT id FROM patients) LIMIT 1").fetchone()
+            f"SELECT {kind}, json_extract(data, '$.id'), patient_id FROM {table} t WHERE NOT "
+            "EXISTS (SELECT 1 FROM patients p WHERE p.id = t.patient_id) LIMIT 1").fetchone()
         if row is not None:
             raise InputError(f"{row[0]} {row[1]!r} refers to patient {row[2]!r}, "
                              "who is not in the extract")
@@ -243,14 +244,16 @@ def write_extract(
     policy: ImportPolicy = DEFAULT_POLICY,
     accept: Callable[[datetime], None] | None = None,
     undated: tuple[datetime, str] | None = None,
+    scratch_folder: Path | None = None,
 ) -> ImportResult:
     """Replace every table's rows with the extract at ``paths`` (inside the caller's
     transaction). ``accept(data_as_of)`` may refuse the extract before anything is
-    written (refresh: not newer than the cache)."""
+    written (refresh: not newer than the cache). What waits to be resolved is kept in a
+    scratch file in ``scratch_folder`` (importers.staging.Staging.scratch)."""
     for table in ("wards", "patients", "facts", "appointments", "theatre_cases"):
         db.execute(f"DELETE FROM {table}")
     out = CacheRows(db)
-    staging = Staging(db)
+    staging = Staging.scratch(scratch_folder, sole=True)  # inside the cache's write lock
     try:
         read = stream_extract(paths, out, staging, as_of=as_of,
                               hospital_number_systems=hospital_number_systems, now=now,

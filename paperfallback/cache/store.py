@@ -222,8 +222,10 @@ class CacheStore:
         hospital_number_systems, now, policy, accept (importers.stream_extract)."""
         from paperfallback.cache.snapshot_writer import write_extract
 
-        return self._replace(lambda db, at: write_extract(db, paths, at, **read),
-                             force, max_drop_share, imported_at)
+        return self._replace(
+            lambda db, at: write_extract(db, paths, at, scratch_folder=self.path.parent,
+                                         **read),
+            force, max_drop_share, imported_at)
 
     def _replace(self, write: Callable[[Connection, datetime], ImportResult], force: bool,
                  max_drop_share: float, imported_at: datetime | None) -> ImportResult:

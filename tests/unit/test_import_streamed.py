@@ -188,3 +188,33 @@ def test_a_duplicate_id_batches_apart_fails_naming_both_lines(
     assert "Observation.ndjson:1;" in str(err.value)
     assert f"Observation.ndjson:{line}" in str(err.value)
     store.close()
+
+
+def test_what_waits_to_be_resolved_is_in_an_encrypted_scratch_file_removed_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staging file is encrypted (no patient text readable) and deleted; one left by a
+    killed import is removed by the next."""
+    extract = write_demo_extract(tmp_path / "x", seed=4, now=NOW, inpatients=10,
+                                 appointments=20, observation_hours=4)
+    data = tmp_path / "cache-folder"
+    data.mkdir()
+    leftover = data / f"{staging.SCRATCH_PREFIX}killed.db"
+    leftover.write_bytes(b"\0" * 4096)
+    seen: list[bytes] = []
+    close = staging.Staging.close
+
+    def looking(self: staging.Staging) -> None:
+        if self.path is not None:
+            self.conn.execute("COMMIT")  # written out, as a large import spills it
+            seen.append(self.path.read_bytes())
+            self.conn.execute("BEGIN")
+        close(self)
+
+    monkeypatch.setattr(staging.Staging, "close", looking)
+    store = CacheStore.open(data, KEY)
+    store.import_extract([extract], force=True)
+    store.close()
+    family = json.loads((extract / "Patient.ndjson").read_text(
+        encoding="utf-8").splitlines()[0])["name"][0]["family"]
+    assert seen and len(seen[0]) > 10_000 and family.encode() not in seen[0]
+    assert not list(data.glob(f"{staging.SCRATCH_PREFIX}*"))

@@ -7,19 +7,25 @@ read and puts the mapped record here, keyed as it used to key its dicts; referen
 resolved at the end by reading the records back, a batch at a time, in the order they
 came. Memory then holds one batch of records, not the extract.
 
-For ``cache import`` the tables live in the cache file itself, inside the import's one
-transaction (encrypted like the rest, rolled back with it, dropped before it commits), so
-nothing of a failed import is ever seen and nothing is left on disk in the clear.
-``read_extract`` (a Snapshot in memory, for tests and small tools) uses an in-memory
-database. One table per kind, read in insertion order (the rowid): no sort, so SQLite needs
-no temporary b-tree as large as the extract. Records are pickled: they only ever come back
-to this process, in this import.
+For ``cache import`` the tables live in a scratch SQLite file beside the cache
+(:meth:`Staging.scratch`), encrypted with a random key that is never stored, written
+without a journal in one transaction that is never committed, and deleted when the import
+ends: nothing of it is readable, even if a crash leaves the file behind. (Kept inside the
+cache's own transaction they cost memory that grew with the extract: dropping them made
+SQLite journal every page they used, in memory.) ``read_extract`` (a Snapshot in memory,
+for tests and small tools) uses an in-memory database. One table per kind, read in
+insertion order (the rowid): no sort, so SQLite needs no temporary b-tree as large as the
+extract. Records are pickled: they only ever come back to this process, in this import.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import secrets
+import tempfile
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlcipher3
@@ -28,6 +34,7 @@ from paperfallback.cache.importers.fhir_files import Where
 
 BATCH = 2000  # records per executemany and per read-back batch
 _CHUNK = 500  # keys per "IN (...)" look-up
+SCRATCH_PREFIX = ".pf-scratch-"
 
 
 def dumps(obj: Any) -> bytes:
@@ -49,10 +56,11 @@ def _where_of(data: str | bytes) -> Where:
 class Staging:
     """Mapped records of one import, in SQLite, by kind and key."""
 
-    def __init__(self, conn: Any = None) -> None:
-        """``conn``: the cache's connection inside the import's transaction; None: an
-        in-memory database of its own."""
-        self._own = conn is None
+    def __init__(self, conn: Any = None, path: Path | None = None) -> None:
+        """``conn``: a connection to keep the tables in (``path``: its scratch file, deleted
+        on close); None: an in-memory database of its own."""
+        self._own = conn is None or path is not None
+        self.path = path
         self.conn = conn if conn is not None else sqlcipher3.connect(
             ":memory:", isolation_level=None, check_same_thread=False)
         self._tables: set[str] = set()
@@ -206,12 +214,37 @@ class Staging:
             f"SELECT count(*) FROM {name} a WHERE NOT EXISTS "
             f"(SELECT 1 FROM {self._table(other)} b WHERE b.key = a.key)").fetchone()[0])
 
+    @classmethod
+    def scratch(cls, folder: Path | None = None, *, sole: bool = False) -> Staging:
+        """Staging in a scratch file in ``folder`` (default: the temporary folder).
+        ``sole``: the caller holds the lock that lets one import run at a time in
+        ``folder`` (the cache's write lock), so any other scratch file there was left by a
+        killed import: it is unreadable (its key died with it) and is removed."""
+        if sole and folder is not None:
+            for leftover in folder.glob(f"{SCRATCH_PREFIX}*.db"):
+                leftover.unlink(missing_ok=True)
+        handle, name = tempfile.mkstemp(prefix=SCRATCH_PREFIX, suffix=".db", dir=folder)
+        os.close(handle)
+        conn = sqlcipher3.connect(name, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA key = \"x'{secrets.token_hex(32)}'\"")
+            conn.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to recover
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("BEGIN")  # never committed: no sync per batch
+        except BaseException:
+            conn.close()
+            Path(name).unlink(missing_ok=True)
+            raise
+        return cls(conn, Path(name))
+
     def close(self) -> None:
-        """Drop the tables (in the cache: before the import's transaction commits)."""
+        """Close (a scratch file is deleted; tables in a caller's database dropped)."""
         self._puts.clear()
         self._maxes.clear()
         if self._own:
             self.conn.close()
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
             return
         for kind in sorted(self._tables | {"seen"}):
             self.conn.execute(f"DROP TABLE IF EXISTS stage_{kind}")
