@@ -13,9 +13,10 @@ payload is loaded only when both digests match: a damaged, truncated or foreign 
 ignored and rebuilt. The digests catch damage, not an attacker, so unpickling is
 restricted (as the ``pickle`` documentation's "Restricting Globals" shows): it may build
 only classes from the modules PaperFallback caches (form definitions, parsed fonts), never
-call a function, so a planted file cannot run code. The files are written atomically, mode 0600, into the data folder
-that also holds the encrypted stores and the key file, private to the user. A failure to
-write (read-only or full disk) only costs the next run the work again.
+call a function, so a planted file cannot run code. The files are written atomically,
+mode 0600, into the data folder that also holds the encrypted stores and the key file,
+private to the user. A failure to write (read-only or full disk) only costs the next run
+the work again.
 """
 
 from __future__ import annotations
