@@ -12,8 +12,8 @@ Builds the demo hospital (a passphrase key, as bench_print_ratio.py), then:
   day): ``render_pack(..., parts=...)`` from the call to the first part handed over, and to
   the last; and the same pack as one PDF, for comparison.
 
-The first part is the cover sheet, the handover list and the first patient's forms; the
-printer works on it while the rest is drawn.
+The first part is the cover sheet and the handover list; the printer works on it while
+the rest is drawn.
 """
 
 from __future__ import annotations

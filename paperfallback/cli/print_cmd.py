@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--out", required=True, metavar="PDF", help="where to save the PDF")
     parser.add_argument("--parts", action="store_true",
                         help="save the pack as complete PDFs PDF-NAME.partNN.pdf instead, each "
-                        "as soon as it is drawn (the cover and the first patient, then whole "
+                        "as soon as it is drawn (the cover sheet and handover list, then whole "
                         "patients about 24 pages at a time), naming each on its own line "
                         "when it is written: a printer can start on the first while the "
                         "rest is drawn")

@@ -51,20 +51,21 @@ def draw_text(c: Canvas, align: str, x: float, y: float, text: str) -> None:
     if align != "left":
         width = string_width(text, font_name, size)
         x -= width if align == "right" else width / 2
-    memo: dict[tuple[str, str], str] | None = getattr(c, "_pf_text_memo", None)
+    memo: dict[tuple[str, float, str], str] | None = getattr(c, "_pf_text_memo", None)
     if memo is None:
         memo = {}
         c._pf_text_memo = memo
-    key = (font_name, text)
+    key = (font_name, size, text)
     body = memo.get(key)
     if body is None:
         font = pdfmetrics.getFont(font_name)
+        points = fp_str(size)
         body = " ".join(
-            f"{font.getSubsetInternalName(subset, c._doc)} {{size}} Tf ({c._escape(part)}) Tj"
+            f"{font.getSubsetInternalName(subset, c._doc)} {points} Tf ({c._escape(part)}) Tj"
             for subset, part in font.splitString(text, c._doc)
         )
         memo[key] = body
-    c._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {body.replace('{size}', fp_str(size))} ET")
+    c._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {body} ET")
 
 
 def form_name(key: str) -> str:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from paperfallback.render.draw import Canvas
@@ -57,7 +58,8 @@ class Stats:
                    box: Box, options: list[tuple[str, Box]] | None = None) -> None:
         """Record one keyable box drawn on the current page (PDF points, y up: left, top
         edge, width, height), with the tick boxes printed in it (value, square)."""
-        self.fields.append((self.page, section, field_id, row, kind, box, options))
+        self.fields.append((self.page, section, field_id, row, kind, box,
+                            tuple(options) if options else ()))
 
     def scan_layout(self, page_w: float, page_h: float, margin: float) -> str:
         """``IssuedForm.extra["scan_layout"]``: the page geometry, chart columns and band
@@ -72,29 +74,39 @@ class Stats:
         """The recorded boxes as the JSON array of ``scan_layout["fields"]`` (see
         docs/formats.md): ``{"page", "section", "field", "row", "kind", "box",
         "options"}`` each, points to hundredths (far finer than any scan). Written by hand
-        rather than through dicts and json.dumps: a third of the time, same JSON."""
-        quoted: dict[str, str] = {}
-
-        def q(text: str) -> str:
-            found = quoted.get(text)
-            if found is None:
-                found = quoted[text] = json.dumps(text, ensure_ascii=False)
-            return found
-
+        rather than through dicts and json.dumps: a third of the time, same JSON; and
+        each box once per process (every patient's fluid balance chart has the same)."""
+        memo = _BOX_JSON
+        if len(memo) > 20_000:  # a ward pack has about 14,000 boxes, most alike
+            memo.clear()
         parts = []
-        for page, section, field_id, row, kind, box, options in self.fields:
-            ticks = ",".join(f'{{"value":{q(value)},"box":{_box_json(square)}}}'
-                             for value, square in options) if options else ""
-            row_text = "null" if row is None else str(row)
-            parts.append(f'{{"page":{page},"section":{q(section)},"field":{q(field_id)},'
-                         f'"row":{row_text},"kind":{q(kind)},"box":{_box_json(box)},'
-                         f'"options":[{ticks}]}}')
+        for record in self.fields:
+            text = memo.get(record)
+            if text is None:
+                text = memo[record] = _record_json(record)
+            parts.append(text)
         return "[" + ",".join(parts) + "]"
+
+
+def _record_json(record: BoxRecord) -> str:
+    page, section, field_id, row, kind, box, options = record
+    ticks = ",".join(f'{{"value":{_quoted(value)},"box":{_box_json(square)}}}'
+                     for value, square in options)
+    row_text = "null" if row is None else str(row)
+    return (f'{{"page":{page},"section":{_quoted(section)},"field":{_quoted(field_id)},'
+            f'"row":{row_text},"kind":{_quoted(kind)},"box":{_box_json(box)},'
+            f'"options":[{ticks}]}}')
+
+
+@lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 Box = tuple[float, float, float, float]  # left, top (upper edge, y up), width, height
 # page, section, field, row (None outside tables), kind, box, tick boxes (value, square)
-BoxRecord = tuple[int, str, str, int | None, str, Box, list[tuple[str, Box]] | None]
+BoxRecord = tuple[int, str, str, int | None, str, Box, tuple[tuple[str, Box], ...]]
+_BOX_JSON: dict[BoxRecord, str] = {}  # a box's JSON, by its record (see fields_json)
 
 
 def _box_json(box: Box) -> str:

@@ -150,7 +150,7 @@ def render_pack(
 
     ``parts(pdf, pages)``: instead of one PDF to ``out``, hand over the pack as complete
     PDFs, each as soon as it is drawn, so a printer can start on the first while the rest
-    renders (issue #15): the cover sheet, the ward forms and the first patient's forms,
+    renders (issue #15): the cover sheet and the ward's own forms (the handover list),
     then whole patients a few dozen pages at a time (:mod:`paperfallback.render.pack_parts`).
     ``out`` is not written then.
 

@@ -2,8 +2,8 @@
 
 A printer cannot start on a PDF before its end is written (the cross-reference table is
 at the end), so a 145-page ward pack used to reach the printer only when the last page was
-drawn. Drawn as parts, the first (the cover sheet, the ward's own forms and the first
-patient's forms) is ready after a few pages; the printer works on it while the next parts
+drawn. Drawn as parts, the first (the cover sheet and the ward's own forms, such as the
+handover list) is ready after a few pages; the printer works on it while the next parts
 are drawn. A part always holds whole patients: a patient's forms are never split.
 """
 
@@ -22,16 +22,17 @@ PART_PAGES = 24  # a later part closes at the first patient boundary after this 
 def part_groups(patients: Sequence[str | None], pages: Sequence[int] | None = None,
                 min_pages: int = 1) -> list[list[int]]:
     """Positions of the pack's instances (each with its patient; None for the cover and
-    the ward forms) in parts. The first part is the cover, the ward forms and the first
-    patient's forms (what the printer starts on); each later part closes at a patient
-    boundary once it has ``min_pages`` pages (each part costs its own font subsets, so
-    a part per patient would make the whole pack slower)."""
+    the ward forms) in parts. The first part is what comes before the first patient (the
+    cover sheet and the ward's own forms: what the printer starts on), else the first
+    patient's forms; each later part closes at a patient boundary once it has
+    ``min_pages`` pages (each part costs its own font subsets, so a part per patient
+    would make the whole pack slower)."""
     groups: list[list[int]] = []
     current: list[int] = []
     current_pages = 0
     seen: str | None = None
     for position, patient in enumerate(patients):
-        boundary = patient is not None and seen is not None and patient != seen
+        boundary = patient is not None and patient != seen and bool(current)
         if boundary and (not groups or current_pages >= min_pages):
             groups.append(current)
             current, current_pages = [], 0

@@ -26,14 +26,14 @@ FORMS = ("handover", "news2", "mar")
 
 
 def test_parts_hold_whole_patients_the_cover_and_ward_forms_join_the_first() -> None:
-    assert part_groups([None, None, "a", "a", "b", "c", "c"]) == [[0, 1, 2, 3], [4], [5, 6]]
+    assert part_groups([None, None, "a", "a", "b", "c", "c"]) == [[0, 1], [2, 3], [4], [5, 6]]
     assert part_groups([None, None]) == [[0, 1]]  # blank forms, a list: one part
     assert part_groups(["a", "b"]) == [[0], [1]]
     assert part_groups([]) == []
     # after the first part, whole patients until a part has min_pages pages
     patients = [None, "a", "a", "b", "b", "c", "d", "e"]
     pages = [1, 2, 2, 3, 3, 4, 1, 1]
-    assert part_groups(patients, pages, min_pages=5) == [[0, 1, 2], [3, 4], [5, 6], [7]]
+    assert part_groups(patients, pages, min_pages=5) == [[0], [1, 2, 3, 4], [5, 6], [7]]
 
 
 def _texts(pdf: bytes) -> list[str]:
@@ -56,18 +56,18 @@ def test_the_parts_are_the_packs_pages_in_order(demo_data_dir: Path) -> None:
     parts: list[tuple[bytes, int]] = []
     unwritten, counted = _render(demo_data_dir, parts)
     assert unwritten == b"" and counted == pages
-    assert len(parts) == 6  # the first patient, then about 24 pages of whole patients
-    assert parts[0][1] <= 12  # the cover, the handover list and one patient
+    assert len(parts) == 6  # the cover and handover, then about 24 pages of whole patients
+    assert parts[0][1] == 5  # the cover sheet and the 4-page handover list
     assert sum(n for _pdf, n in parts) == pages
     texts = [text for pdf, n in parts for text in _texts(pdf)]
     assert [len(_texts(pdf)) for pdf, _n in parts] == [n for _pdf, n in parts]
     assert texts == _texts(whole)
     first = _texts(parts[0][0])
     assert "Ward pack cover sheet" in first[0]
-    assert any(text.startswith("Ward handover") for text in first)
+    assert all(text.startswith("Ward handover") for text in first[1:])
     # a patient's forms never straddle two parts: no NHS number in two parts
     numbers = [{n for text in _texts(pdf) for n in re.findall(r"999 \d{3} \d{4}", text)}
-               for pdf, _n in parts[1:]]
+               for pdf, _n in parts[1:]]  # (the cover and handover list name them all)
     assert len(set.union(*numbers)) == sum(map(len, numbers)) >= 26
 
 def test_print_parts_names_each_file_as_it_is_written_and_records_every_form(
