@@ -373,8 +373,6 @@ def build_demo_cache(
     """Write the demo hospital to a temporary folder, import it through the real importer
     and replace ``store``'s snapshot with it (the ``demo`` command and the app's "Load
     demo hospital" button). ``progress(done, total, message)`` reports the three steps."""
-    from paperfallback.cache.importers import read_extract
-
     def step(done: int, message: str) -> None:
         if progress is not None:
             progress(done, 3, message)
@@ -383,8 +381,7 @@ def build_demo_cache(
     with tempfile.TemporaryDirectory(prefix="pf-demo-") as tmp:
         folder = write_demo_extract(Path(tmp), seed=seed)
         step(1, "Importing it…")
-        snapshot = read_extract([folder])
+        result = store.import_extract([folder], force=True)
     step(2, "Saving…")
-    result = store.replace_snapshot(snapshot, force=True)
     store.record_refresh(ok=True, source=f"demo seed {seed}")
     return result

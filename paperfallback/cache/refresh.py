@@ -5,7 +5,7 @@ Scheduler or cron. It must never make things worse: whatever goes wrong (nothing
 a half-written drop, a corrupt file, a server error, a timeout) the previous snapshot
 stays, the attempt is recorded for ``cache status --json`` and the command exits non-zero
 so monitoring notices. The all-or-nothing replacement and the partial-extract guard are
-the store's (``CacheStore.replace_snapshot``); this module only fetches and decides.
+the store's (``CacheStore.import_extract``, streamed); this module only fetches and decides.
 
 Drop-folder convention (docs/install.md, "Scheduled refresh"): the integration engine
 writes each extract into its own subfolder of SOURCE and, when every file is complete,
@@ -27,7 +27,6 @@ token from the environment (``refresh_token_env``) or settings.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shutil
@@ -45,7 +44,6 @@ from paperfallback.cache.leftovers import in_use
 from paperfallback.cache.staleness import format_uk
 from paperfallback.cache.store import CacheStore, ImportResult
 from paperfallback.domain.errors import CacheError, PaperFallbackError
-from paperfallback.domain.records import Snapshot
 from paperfallback.fhirclient.bulk_export import (
     DEFAULT_MIN_POLL_S,
     BulkDataClient,
@@ -165,7 +163,6 @@ class RefreshReport:
     message: str
 
 
-ReadExtract = Callable[[list[Path]], Snapshot]
 
 
 def describe_source(source: str) -> str:
@@ -180,7 +177,6 @@ def refresh_cache(
     data_dir: Path,
     settings: Settings,
     options: RefreshOptions | None = None,
-    read_extract: ReadExtract | None = None,
 ) -> RefreshReport:
     """Fetch the newest extract from ``source`` and replace the snapshot with it.
 
@@ -190,16 +186,14 @@ def refresh_cache(
     """
     options = options or RefreshOptions.from_settings(settings)
     label = describe_source(source)
-    reader = read_extract or _default_reader(settings)
     log.info("refresh started from %s", label)
     try:
         if "://" in source and not _is_url(source):  # ftp:, file: ... are not folders either
             check_scheme(source, "refresh source")
         if _is_url(source):
-            report = _refresh_from_server(store, source, label, data_dir, settings, options,
-                                          reader)
+            report = _refresh_from_server(store, source, label, data_dir, settings, options)
         else:
-            report = _refresh_from_folder(store, Path(source), label, settings, options, reader)
+            report = _refresh_from_folder(store, Path(source), label, settings, options)
     except Exception as exc:
         message = _failure_message(exc)
         store.record_refresh(ok=False, source=label, message=message)
@@ -210,18 +204,6 @@ def refresh_cache(
     store.record_refresh(ok=True, source=label, message=report.message)
     log.info("refresh from %s ok: %s", label, report.message)
     return report
-
-
-def _default_reader(settings: Settings) -> ReadExtract:
-    def read(paths: list[Path]) -> Snapshot:
-        from paperfallback.cache.importers import read_extract
-
-        snapshot: Snapshot = read_extract(
-            paths, hospital_number_systems=settings.hospital_number_systems
-        )
-        return snapshot
-
-    return read
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -238,38 +220,57 @@ def _is_url(source: str) -> bool:
 # ---- import, shared by both sources ------------------------------------------------------
 
 
+class _NotNewer(Exception):
+    """Raised inside the import's transaction (rolled back) when the extract is not newer."""
+
+    def __init__(self, report: RefreshReport) -> None:
+        super().__init__(report.message)
+        self.report = report
+
+
 def _import(
     store: CacheStore,
-    snapshot: Snapshot,
+    paths: list[Path],
     extract: str,
     label: str,
     settings: Settings,
     options: RefreshOptions,
+    undated: tuple[datetime, str] | None = None,
 ) -> RefreshReport:
     """Replace the snapshot unless the extract is not newer than what the cache holds.
 
     Nothing newer is success while the cache is fresh (the engine drops less often than
     we look) and failure once it is stale (the feed has stopped: someone must look).
+    The extract is streamed into the cache (``CacheStore.import_extract``); whether it is
+    newer is asked as soon as its time is known, before its records are resolved.
+    ``undated``: the time (and its source) of an extract that carries none of its own.
     """
     current = store.status(stale_minutes=settings.stale_minutes, verify=True)
-    if (
-        not options.force
-        and current.data_as_of_known  # an unknown time is no reason to keep the cache
-        and current.data_as_of is not None
-        and snapshot.data_as_of <= current.data_as_of
-    ):
-        newest = f"the newest extract ({extract}) is from {format_uk(snapshot.data_as_of)}"
-        if current.is_stale:
-            age = current.freshness.age_text if current.freshness else "unknown"
-            raise RefreshFailed(
-                f"no new extract: {newest}, and the cache is {age} old (stale); check that the "
-                "integration engine is still sending extracts"
-            )
-        return RefreshReport(label, extract, None,
-                             f"no new extract ({newest}); cache kept")
-    result = store.replace_snapshot(
-        snapshot, force=options.force, max_drop_share=settings.max_patient_drop_share
-    )
+
+    def accept(data_as_of: datetime) -> None:
+        if (
+            not options.force
+            and current.data_as_of_known  # an unknown time is no reason to keep the cache
+            and current.data_as_of is not None
+            and data_as_of <= current.data_as_of
+        ):
+            newest = f"the newest extract ({extract}) is from {format_uk(data_as_of)}"
+            if current.is_stale:
+                age = current.freshness.age_text if current.freshness else "unknown"
+                raise RefreshFailed(
+                    f"no new extract: {newest}, and the cache is {age} old (stale); check "
+                    "that the integration engine is still sending extracts"
+                )
+            raise _NotNewer(RefreshReport(label, extract, None,
+                                          f"no new extract ({newest}); cache kept"))
+
+    try:
+        result = store.import_extract(
+            paths, hospital_number_systems=settings.hospital_number_systems,
+            force=options.force, max_drop_share=settings.max_patient_drop_share,
+            accept=accept, undated=undated)
+    except _NotNewer as kept:
+        return kept.report
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
     message = f"imported {extract}: {counts}; data as of {result.data_as_of.isoformat()}"
     return RefreshReport(label, extract, result, message)
@@ -317,17 +318,12 @@ def _refresh_from_folder(
     label: str,
     settings: Settings,
     options: RefreshOptions,
-    reader: ReadExtract,
 ) -> RefreshReport:
     drop = newest_drop(source)
-    snapshot = reader([drop])
-    if snapshot.as_of_source == "import time":
-        # An extract with no time of its own (a CSV drop, say) is as old as its drop, not
-        # as new as this import: otherwise a feed stuck on one drop would look fresh forever.
-        snapshot = dataclasses.replace(
-            snapshot, data_as_of=drop_completed_at(drop), as_of_source=AS_OF_DROP_MARKER
-        )
-    return _import(store, snapshot, f"drop {drop.name}", label, settings, options)
+    # An extract with no time of its own (a CSV drop, say) is as old as its drop, not as
+    # new as this import: otherwise a feed stuck on one drop would look fresh forever.
+    return _import(store, [drop], f"drop {drop.name}", label, settings, options,
+                   undated=(drop_completed_at(drop), AS_OF_DROP_MARKER))
 
 
 def drop_completed_at(drop: Path) -> datetime:
@@ -354,7 +350,6 @@ def _refresh_from_server(
     data_dir: Path,
     settings: Settings,
     options: RefreshOptions,
-    reader: ReadExtract,
 ) -> RefreshReport:
     client = BulkDataClient(
         options.authorizer(url), request_timeout_s=options.request_timeout_s,
@@ -364,9 +359,9 @@ def _refresh_from_server(
     )
     with private_temp_folder(data_dir) as folder:
         manifest = client.export(url, folder)
-        snapshot = reader([folder])
         when = manifest.get("transactionTime", "unknown time")
-        return _import(store, snapshot, f"Bulk Data export of {when}", label, settings, options)
+        return _import(store, [folder], f"Bulk Data export of {when}", label, settings,
+                       options)
 
 
 @contextmanager

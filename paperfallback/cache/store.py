@@ -8,18 +8,17 @@ print; a file with damaged first pages still opens for an import, which rebuilds
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
-
-import sqlcipher3
 
 from paperfallback.cache import key_check
 from paperfallback.cache.encrypted_db import (
@@ -36,7 +35,6 @@ from paperfallback.cache.staleness import Freshness, as_of_is_known, utc_now
 from paperfallback.cache.status import CacheStatus
 from paperfallback.cache.store_rows import (
     FACT_KINDS,
-    SCHEMA,
     ImportResult,
     PatientRow,
     _check_references,
@@ -47,6 +45,7 @@ from paperfallback.cache.store_rows import (
     reject_bad_check_digit,
     write_snapshot_rows,
 )
+from paperfallback.cache.store_schema import db_files, empty_cache, open_schema
 from paperfallback.domain.errors import (
     CacheError,
     DamagedFile,
@@ -69,7 +68,6 @@ __all__ = ["CACHE_FILE", "CacheStatus", "CacheStore", "ImportResult", "PatientRo
            "age_in_years", "reject_bad_check_digit"]
 
 CACHE_FILE = "cache.db"
-SCHEMA_VERSION = 1
 # SpO2 scale per patient in ``meta``: key 'spo2_scale:<patient id>', value '1' or '2'
 _SPO2_ROW = "spo2_scale:"
 _SPO2_ROW_RANGE = ("spo2_scale:", "spo2_scale;")  # ';' follows ':': every row's key between
@@ -144,14 +142,14 @@ class CacheStore:
         if readonly and not path.exists():
             refuse_unproven_key(path, key, key_source)  # a wrong key is not "no cache"
             key_check.remember(path.parent, key)  # the first key used is this folder's
-            empty = cls(_empty_cache(), path, key=key, key_source=key_source)
+            empty = cls(empty_cache(), path, key=key, key_source=key_source)
             empty.stand_in = True
             return empty
         if readonly:
             conn = open_encrypted(path, key, key_source=key_source, readonly=True)
             return cls(conn, path, key=key, key_source=key_source)
         try:
-            conn = _open_schema(path, key, key_source)
+            conn = open_schema(path, key, key_source)
         except DamagedFile as exc:  # the key is proven: an import may replace the file
             log.error("%s", exc)
             return cls(None, path, key=key, key_source=key_source, damaged=exc)
@@ -205,6 +203,30 @@ class CacheStore:
         ``max_drop_share`` against the current snapshot unless ``force``: a silently
         partial extract must never replace a good one during an outage.
         """
+        _check_references(snapshot)
+
+        def write(db: Connection, at: datetime) -> ImportResult:
+            write_snapshot_rows(db, snapshot, at)
+            return ImportResult(snapshot.data_as_of, snapshot.as_of_source,
+                                snapshot.counts(), None, dict(snapshot.skipped))
+
+        return self._replace(write, force, max_drop_share, imported_at)
+
+    def import_extract(
+        self, paths: Sequence[Path], *, force: bool = False, max_drop_share: float = 0.5,
+        imported_at: datetime | None = None, **read: Any,
+    ) -> ImportResult:
+        """Read the extract at ``paths`` straight into the cache, a batch at a time, in one
+        transaction (cache.snapshot_writer: memory does not grow with the extract); the
+        same guards and all-or-nothing as ``replace_snapshot``. ``read``: as_of,
+        hospital_number_systems, now, policy, accept (importers.stream_extract)."""
+        from paperfallback.cache.snapshot_writer import write_extract
+
+        return self._replace(lambda db, at: write_extract(db, paths, at, **read),
+                             force, max_drop_share, imported_at)
+
+    def _replace(self, write: Callable[[Connection, datetime], ImportResult], force: bool,
+                 max_drop_share: float, imported_at: datetime | None) -> ImportResult:
         damaged: BaseException | None = self._damaged
         try:
             if self._conn is None:
@@ -219,39 +241,38 @@ class CacheStore:
             if not is_damage(exc) and self._conn is not None:
                 raise self._error(exc) from exc
             previous, damaged = None, damaged or exc  # unreadable: no partial-extract guard
-        new_count = len(snapshot.patients)
-        if previous and not force and new_count < previous * (1 - max_drop_share):
-            raise ImportRefused(
-                f"the extract has {new_count} patients against {previous} in the current "
-                f"snapshot (a fall of more than {max_drop_share:.0%}); it looks partial, so the "
-                "current snapshot was kept. Import it anyway only if the fall is expected."
-            )
-        _check_references(snapshot)
+
+        def guarded(db: Connection, at: datetime) -> ImportResult:
+            result = write(db, at)
+            new_count = result.counts["patients"]
+            if previous and not force and new_count < previous * (1 - max_drop_share):
+                raise ImportRefused(
+                    f"the extract has {new_count} patients against {previous} in the current "
+                    f"snapshot (a fall of more than {max_drop_share:.0%}); it looks partial, so "
+                    "the current snapshot was kept. Import it anyway only if the fall is "
+                    "expected.")
+            return dataclasses.replace(result, previous_patients=previous)
+
         imported_at = imported_at or utc_now()
         if damaged is None:
             try:
-                self._write_snapshot(snapshot, imported_at)
+                return self._write(guarded, imported_at)
             except DatabaseError as exc:
                 if not is_damage(exc):
                     raise self._error(exc) from exc
                 damaged = exc
-        if damaged is not None:
-            self._rebuild(snapshot, imported_at, damaged)
-        return ImportResult(
-            data_as_of=snapshot.data_as_of,
-            as_of_source=snapshot.as_of_source,
-            counts=snapshot.counts(),
-            previous_patients=previous,
-            skipped=dict(snapshot.skipped),
-        )
+        return self._rebuild(guarded, imported_at, damaged)
 
-    def _write_snapshot(self, snapshot: Snapshot, imported_at: datetime) -> None:
+    def _write(self, write: Callable[[Connection, datetime], ImportResult],
+               imported_at: datetime) -> ImportResult:
         with self._transaction() as db:
-            write_snapshot_rows(db, snapshot, imported_at)
+            result = write(db, imported_at)
         self._spo2_cache = None  # data_version does not change for this connection's writes
+        return result
 
-    def _rebuild(self, snapshot: Snapshot, imported_at: datetime, cause: BaseException) -> None:
-        """Write ``snapshot`` into a fresh file and swap it for the damaged one.
+    def _rebuild(self, write: Callable[[Connection, datetime], ImportResult],
+                 imported_at: datetime, cause: BaseException) -> ImportResult:
+        """Write the new snapshot into a fresh file and swap it for the damaged one.
 
         A damaged page cannot be fixed in place, and an import must be able to recover the
         PC without IT: the new file is written beside it (cache.db.new) and moved over
@@ -262,11 +283,11 @@ class CacheStore:
             raise self._error(cause) from cause
         log.warning("rebuilding damaged cache file %s (%s)", self.path, cause)
         fresh = self.path.with_name(self.path.name + ".new")
-        for leftover in _db_files(fresh):
+        for leftover in db_files(fresh):
             leftover.unlink(missing_ok=True)
         new = CacheStore.open_path(fresh, self._key, key_source=self._key_source)
         try:
-            new._write_snapshot(snapshot, imported_at)
+            result = new._write(write, imported_at)
         except DatabaseError as exc:
             raise new._error(exc) from exc
         finally:
@@ -291,9 +312,10 @@ class CacheStore:
                 "PaperFallback on this PC and run 'paperfallback cache import' again"
             ) from exc
         finally:
-            self._conn = _open_schema(self.path, self._key, self._key_source)
+            self._conn = open_schema(self.path, self._key, self._key_source)
             self._damaged = None
         log.warning("damaged cache file kept as %s for IT", kept)
+        return result
 
     def record_refresh(self, *, ok: bool, source: str, message: str = "") -> None:
         """Log a refresh attempt for monitoring (no patient data in ``message``).
@@ -564,36 +586,3 @@ class CacheStore:
             (fold(theatre),),
         ).fetchall()
         return [date.fromisoformat(r[0]) for r in rows]
-
-
-def _open_schema(path: Path, key: str, key_source: str) -> Connection:
-    """Open for writing; create the tables only in a new file (an open never writes to a
-    file that has them, so it never waits for a refresh's lock: issue #12)."""
-    conn = open_encrypted(path, key, key_source=key_source)
-    try:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
-            _create_tables(conn)
-    except DatabaseError as exc:
-        conn.close()
-        if is_damage(exc):
-            raise DamagedFile(damage_message(path, exc)) from exc
-        raise fault(exc, path) from exc
-    return conn
-
-
-def _create_tables(conn: Connection) -> None:
-    conn.executescript(SCHEMA)
-    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                 (str(SCHEMA_VERSION),))
-
-
-def _empty_cache() -> Connection:
-    """An empty cache in memory: what a reader sees before the first import."""
-    conn = sqlcipher3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    _create_tables(conn)
-    return conn
-
-
-def _db_files(path: Path) -> list[Path]:
-    """A database file with its WAL and shared-memory files."""
-    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]

@@ -7,7 +7,7 @@ module opens, replaces and reads the file; this one is its row format.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -19,11 +19,14 @@ from paperfallback.domain.nhs_number import is_valid
 from paperfallback.domain.records import (
     Alert,
     Allergy,
+    Appointment,
     Observation,
     Patient,
     Prescription,
     Snapshot,
     Stay,
+    TheatreCase,
+    Ward,
 )
 
 T = TypeVar("T")
@@ -152,30 +155,62 @@ def _search_clause(search: str) -> tuple[str, list[Any]]:
 
 
 
-def _patient_row(p: Patient, stay: Stay | None) -> tuple[Any, ...]:
+def patient_row(p: Patient, stay: Stay | None) -> tuple[Any, ...]:
+    ward_code, bed, stay_data = stay_columns(stay)
     return (
         p.id,
         p.nhs_number,
         identifier_key(p.hospital_number) if p.hospital_number else None,
         fold(p.family),
         fold(p.given),
-        stay.ward_code if stay else None,
-        stay.bed if stay else None,
+        ward_code,
+        bed,
         _dumps(p),
-        _dumps(stay) if stay else None,
+        stay_data,
     )
 
 
+def stay_columns(stay: Stay | None) -> tuple[str | None, str | None, str | None]:
+    """A patient row's ward code, bed and stay columns."""
+    if stay is None:
+        return None, None, None
+    return stay.ward_code, stay.bed, _dumps(stay)
+
+
+
+# A fact's sort key within its patient and kind (the order a form lists them in).
+FACT_SORT: dict[str, Callable[[Any], str]] = {
+    "allergy": lambda a: str(a.substance),
+    "alert": lambda f: str(f.text),
+    "prescription": lambda m: f"{m.kind}:{m.drug}",
+    "observation": lambda o: str(o.effective.isoformat()),
+}
+
+
+def fact_row(kind: str, fact: Any) -> tuple[str, str, str, str]:
+    return kind, fact.patient_id, FACT_SORT[kind](fact), _dumps(fact)
+
+
+def ward_row(w: Ward) -> tuple[str, str, str]:
+    return w.code, fold(w.name), _dumps(w)
+
+
+def appointment_row(a: Appointment) -> tuple[Any, ...]:
+    return (a.id, a.patient_id, fold(a.clinic), a.start.date().isoformat(),
+            a.start.isoformat(), _dumps(a))
+
+
+def theatre_row(t: TheatreCase) -> tuple[Any, ...]:
+    return (t.id, t.patient_id, fold(t.theatre), t.session_date.isoformat(),
+            t.planned_order, _dumps(t))
+
 
 def _fact_rows(snapshot: Snapshot) -> Iterable[tuple[str, str, str, str]]:
-    for a in snapshot.allergies:
-        yield "allergy", a.patient_id, a.substance, _dumps(a)
-    for f in snapshot.alerts:
-        yield "alert", f.patient_id, f.text, _dumps(f)
-    for m in snapshot.prescriptions:
-        yield "prescription", m.patient_id, f"{m.kind}:{m.drug}", _dumps(m)
-    for o in snapshot.observations:
-        yield "observation", o.patient_id, o.effective.isoformat(), _dumps(o)
+    for kind, facts in (("allergy", snapshot.allergies), ("alert", snapshot.alerts),
+                        ("prescription", snapshot.prescriptions),
+                        ("observation", snapshot.observations)):
+        for fact in facts:
+            yield fact_row(kind, fact)
 
 
 
@@ -225,48 +260,42 @@ def write_snapshot_rows(db: Any, snapshot: Snapshot, imported_at: datetime) -> N
     stays = {s.patient_id: s for s in snapshot.stays}
     for table in ("wards", "patients", "facts", "appointments", "theatre_cases"):
         db.execute(f"DELETE FROM {table}")
-    db.executemany(
-        "INSERT INTO wards VALUES (?, ?, ?)",
-        ((w.code, fold(w.name), _dumps(w)) for w in snapshot.wards),
-    )
+    db.executemany("INSERT INTO wards VALUES (?, ?, ?)", map(ward_row, snapshot.wards))
     db.executemany(
         "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (_patient_row(p, stays.get(p.id)) for p in snapshot.patients),
+        (patient_row(p, stays.get(p.id)) for p in snapshot.patients),
     )
     db.executemany(
         "INSERT INTO facts VALUES (?, ?, ?, ?)",
         _fact_rows(snapshot),
     )
-    db.executemany(
-        "INSERT INTO appointments VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            (a.id, a.patient_id, fold(a.clinic), a.start.date().isoformat(),
-             a.start.isoformat(), _dumps(a))
-            for a in snapshot.appointments
-        ),
-    )
-    db.executemany(
-        "INSERT INTO theatre_cases VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            (t.id, t.patient_id, fold(t.theatre), t.session_date.isoformat(),
-             t.planned_order, _dumps(t))
-            for t in snapshot.theatre_cases
-        ),
-    )
+    db.executemany("INSERT INTO appointments VALUES (?, ?, ?, ?, ?, ?)",
+                   map(appointment_row, snapshot.appointments))
+    db.executemany("INSERT INTO theatre_cases VALUES (?, ?, ?, ?, ?, ?)",
+                   map(theatre_row, snapshot.theatre_cases))
+    write_snapshot_meta(db, snapshot.data_as_of, snapshot.as_of_source, imported_at,
+                        snapshot.counts(), snapshot.sources, snapshot.skipped,
+                        snapshot.spo2_scale)
+
+
+def write_snapshot_meta(db: Any, data_as_of: datetime, as_of_source: str,
+                        imported_at: datetime, counts: dict[str, int], sources: Iterable[str],
+                        skipped: dict[str, int], spo2_scale: dict[str, int]) -> None:
+    """The snapshot's own row and the SpO2 scales (after its records are written)."""
     db.execute(
         "INSERT OR REPLACE INTO snapshot VALUES (1, ?, ?, ?, ?, ?, ?)",
         (
-            snapshot.data_as_of.isoformat(),
-            snapshot.as_of_source,
+            data_as_of.isoformat(),
+            as_of_source,
             imported_at.isoformat(),
-            json.dumps(snapshot.counts()),
-            json.dumps(list(snapshot.sources)),
-            json.dumps(snapshot.skipped),
+            json.dumps(counts),
+            json.dumps(list(sources)),
+            json.dumps(skipped),
         ),
     )
     db.execute(
         "INSERT OR REPLACE INTO meta VALUES ('spo2_scale', ?)",
-        (json.dumps(snapshot.spo2_scale),),
+        (json.dumps(spo2_scale),),
     )
     # One row per patient too, found through meta's key index, so a record costs
     # the same whatever the hospital's size; the marker (this snapshot's import
@@ -274,6 +303,6 @@ def write_snapshot_rows(db: Any, snapshot: Snapshot, imported_at: datetime) -> N
     # rewritten by an older version, has only the map above, decoded once.
     db.execute("DELETE FROM meta WHERE key >= ? AND key < ?", _SPO2_ROW_RANGE)
     db.executemany("INSERT INTO meta VALUES (?, ?)", (
-        (_SPO2_ROW + pid, str(scale)) for pid, scale in snapshot.spo2_scale.items()))
+        (_SPO2_ROW + pid, str(scale)) for pid, scale in spo2_scale.items()))
     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                (_SPO2_ROWS_COMPLETE, imported_at.isoformat()))

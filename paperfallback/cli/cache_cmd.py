@@ -124,19 +124,14 @@ def parse_as_of(text: str | None) -> datetime | None:
 
 
 def _import(ctx: AppContext, args: argparse.Namespace) -> int:
-    from paperfallback.cache.importers import read_extract
-
     as_of = parse_as_of(args.as_of)
     store = ctx.open_cache(write=True)
     source = ", ".join(args.paths)
-    try:
-        snapshot = read_extract(
-            [Path(p) for p in args.paths],
-            as_of=as_of,
+    try:  # streamed into the cache a batch at a time (memory does not grow with it)
+        result = store.import_extract(
+            [Path(p) for p in args.paths], as_of=as_of,
             hospital_number_systems=ctx.settings.hospital_number_systems,
-        )
-        result = store.replace_snapshot(
-            snapshot, force=args.force, max_drop_share=ctx.settings.max_patient_drop_share
+            force=args.force, max_drop_share=ctx.settings.max_patient_drop_share,
         )
     except Exception as exc:
         store.record_refresh(ok=False, source=source, message=redact(str(exc))[:500])

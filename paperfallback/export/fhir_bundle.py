@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,13 +23,13 @@ import orjson
 from paperfallback.export.fhir_common import (
     BuiltEntry,
     SiteSystems,
-    deterministic_id,
     full_url_for,
     token,
 )
 from paperfallback.export.fhir_resources import BuiltUnit, build_form
+from paperfallback.export.fhir_writer import BundleWriter
 from paperfallback.export.model import ExportedForm, form_fingerprint, row_fingerprints
-from paperfallback.export.state import ExportedUnit
+from paperfallback.export.state import ExportedUnit, Marks, no_marks
 
 FORMAT = "fhir"
 WITHDRAWN_TEXT = (
@@ -47,7 +47,7 @@ class FhirExport:
     exported_at: datetime
     source: str  # who made it: site and PC (Bundle.meta.source)
     entries: list[BuiltEntry] = field(default_factory=list)
-    marks: list[ExportedUnit] = field(default_factory=list)
+    marks: Marks = field(default_factory=no_marks)  # a MarkSpool for a file export
     forms_done: dict[str, str] = field(default_factory=dict)  # instance -> form fingerprint
     unit_of: dict[str, str] = field(default_factory=dict)  # entry fullUrl -> unit key
     problems: list[str] = field(default_factory=list)
@@ -57,13 +57,28 @@ class FhirExport:
     unchanged_units: int = 0
     unchanged_forms: int = 0  # skipped whole: nothing in them changed since their export
     withdrawn: int = 0
+    # Entries written as they are built (file export: fhir_writer) instead of kept in
+    # ``entries`` and ``unit_of`` (``export --to`` and merge keep them: they need them).
+    sink: BundleWriter | None = None
+    type_counts: Counter[str] = field(default_factory=Counter)
+    entry_count: int = 0
 
     @property
     def is_empty(self) -> bool:
-        return not self.entries
+        return not self.entry_count
 
     def counts(self) -> dict[str, int]:
-        return dict(sorted(Counter(e.resource_type for e in self.entries).items()))
+        return dict(sorted(self.type_counts.items()))
+
+    def add(self, entries: Sequence[BuiltEntry], unit_key: str) -> None:
+        self.entry_count += len(entries)
+        self.type_counts.update(e.resource_type for e in entries)
+        if self.sink is not None:
+            for entry in entries:
+                self.sink.write(entry)
+            return
+        self.entries.extend(entries)
+        self.unit_of.update((e.full_url, unit_key) for e in entries)
 
     def instance_ids(self) -> list[str]:
         return sorted({m.instance_id for m in self.marks})
@@ -81,7 +96,7 @@ def export_source(systems: SiteSystems, pc_id: str) -> str:
 def plan_fhir_export(
     forms: Iterable[ExportedForm],
     systems: SiteSystems,
-    previous: dict[str, ExportedUnit],
+    previous: Mapping[str, ExportedUnit],
     *,
     all_entries: bool,
     pc_id: str,
@@ -89,9 +104,15 @@ def plan_fhir_export(
     export_id: str | None = None,
     previous_forms: dict[str, str] | None = None,
     documents: Iterable[BuiltUnit] = (),
+    sink: BundleWriter | None = None,
+    marks: Marks | None = None,
 ) -> FhirExport:
+    """What goes into the export, read from ``forms`` once (an iterator is never held
+    whole). With ``sink`` each entry is written as it is built (``sink_for``)."""
     export = FhirExport(export_id or str(uuid.uuid4()), exported_at,
-                        export_source(systems, pc_id))
+                        export_source(systems, pc_id), sink=sink)
+    if marks is not None:
+        export.marks = marks
     produced: set[str] = set()
     instances: set[str] = set()
     done_before = previous_forms or {}
@@ -122,8 +143,21 @@ def plan_fhir_export(
         if key not in produced and before.instance_id in instances and before.resources:
             empty = BuiltUnit(key, before.instance_id, "")
             _select(export, empty, before, systems, all_entries)
-    export.entries.sort(key=lambda e: TYPE_ORDER.get(e.resource_type, 5))
+    export.entries.sort(key=_type_order)  # a sink orders by the same key as it writes
     return export
+
+
+def _type_order(entry: BuiltEntry) -> int:
+    return TYPE_ORDER.get(entry.resource_type, 5)
+
+
+def sink_for(out: Path, export_id: str, exported_at: datetime, systems: SiteSystems,
+             pc_id: str) -> BundleWriter:
+    """The writer ``plan_fhir_export`` streams a file export into (``out``: a .json file
+    or a folder, as ``write_fhir``)."""
+    head = transaction_bundle([], export_id=export_id, timestamp=exported_at,
+                              source=export_source(systems, pc_id))
+    return BundleWriter(out, head, group=_type_order)
 
 
 def _select(
@@ -163,8 +197,7 @@ def _select(
                 else:
                     entries = [*entries, withdrawn]
                     export.withdrawn += 1
-    export.entries.extend(entries)
-    export.unit_of.update((e.full_url, unit.key) for e in entries)
+    export.add(entries, unit.key)
     subject = next((e.resource["subject"] for e in identified
                     if "identifier" in e.resource.get("subject", {})), None)
     export.marks.append(ExportedUnit(
@@ -259,84 +292,17 @@ def write_entries(
     entries: Sequence[BuiltEntry], out: Path, *, export_id: str, timestamp: datetime,
     source: str, extra_manifest: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """Stream the Bundle (and, into a folder, the NDJSON files) to disk.
-
-    Each resource is serialised once and shared by the Bundle and its NDJSON file. Files
-    are written as ``*.part`` and renamed when complete: a half-written export is never
-    left under a name a loader would pick up.
-    """
-    head = orjson.dumps(transaction_bundle([], export_id=export_id, timestamp=timestamp,
-                                           source=source))
-    folder = out.suffix.lower() != ".json"
-    bundle_path = out / "bundle.json" if folder else out
-    bundle_path.parent.mkdir(parents=True, exist_ok=True)
-    parts: dict[str, Any] = {}  # NDJSON file name -> open handle
-    counts: dict[str, int] = {}
-
-    def ndjson(name: str, line: bytes) -> None:
-        handle = parts.get(name)
-        if handle is None:
-            handle = parts[name] = (out / (name + ".part")).open("wb")
-        handle.write(line + b"\n")
-        counts[name] = counts.get(name, 0) + 1
-
+    """Stream the Bundle (and, into a folder, the NDJSON files) to disk, in the order
+    given (export.fhir_writer: each resource serialised once; ``*.part`` until complete)."""
+    writer = BundleWriter(out, transaction_bundle([], export_id=export_id, timestamp=timestamp,
+                                                  source=source))
     try:
-        with (bundle_path.parent / (bundle_path.name + ".part")).open("wb") as bundle:
-            bundle.write(head[:-1] + (b',"entry":[\n' if entries else b"}\n"))
-            for n, entry in enumerate(entries):
-                body = orjson.dumps(entry.resource)
-                request: dict[str, Any] = {"method": entry.method, "url": entry.url}
-                if entry.if_none_exist:
-                    request["ifNoneExist"] = entry.if_none_exist
-                bundle.write((b",\n" if n else b"") + b'{"fullUrl":'
-                             + orjson.dumps(entry.full_url) + b',"resource":' + body
-                             + b',"request":' + orjson.dumps(request) + b"}")
-                if not folder:
-                    continue
-                if entry.method == "PATCH":
-                    ndjson("patches.ndjson", b'{"method":"PATCH","url":'
-                           + orjson.dumps(entry.url) + b',"resource":' + body + b"}")
-                    continue
-                if "id" not in entry.resource:  # bulk loaders upsert by id: always the same
-                    prefix = b'{"resourceType":' + orjson.dumps(entry.resource_type) + b","
-                    body = (prefix + b'"id":' + orjson.dumps(deterministic_id(entry.full_url))
-                            + b"," + body[len(prefix):])
-                ndjson(f"{entry.resource_type}.ndjson", body)
-            if entries:
-                bundle.write(b"\n]}\n")
-    finally:
-        for handle in parts.values():
-            handle.close()
-    (bundle_path.parent / (bundle_path.name + ".part")).replace(bundle_path)
-    if not folder:
-        return [bundle_path]
-    written = [bundle_path]
-    outputs = []
-    for name in sorted(parts):
-        path = out / name
-        (out / (name + ".part")).replace(path)
-        written.append(path)
-        if name != "patches.ndjson":
-            outputs.append({"type": name.removesuffix(".ndjson"), "url": name,
-                            "count": counts[name]})
-    manifest = {
-        "transactionTime": timestamp.isoformat(timespec="seconds"),
-        "exportId": export_id,
-        "source": source,
-        "bundle": "bundle.json",
-        "output": outputs,
-        "patches": ({"url": "patches.ndjson", "count": counts["patches.ndjson"]}
-                    if "patches.ndjson" in counts else None),
-        **(extra_manifest or {}),
-    }
-    path = out / "manifest.json"
-    _write_bytes(path, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
-    written.append(path)
-    return written
+        for entry in entries:
+            writer.write(entry)
+        return writer.finish(export_id=export_id, timestamp=timestamp, source=source,
+                             extra_manifest=extra_manifest)
+    except BaseException:
+        writer.abandon()
+        raise
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write whole or not at all: a half-written export must never be loaded."""
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)

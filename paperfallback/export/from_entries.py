@@ -18,7 +18,7 @@ guessed: a day column with neither is reported by the MAR builder.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -73,36 +73,65 @@ def read_forms(
     double_entry_forms: Iterable[str] = (),
     instance_ids: Iterable[str] | None = None,
 ) -> ReadResult:
+    """Every form ready for export, in a list (``iter_forms`` reads them as used)."""
     result = ReadResult()
+    result.forms = list(iter_forms(
+        store, register, catalogue, cache, site_code=site_code,
+        hospital_number_system=hospital_number_system, double_entry_forms=double_entry_forms,
+        instance_ids=instance_ids, problems=result.problems))
+    return result
+
+
+READ_CHUNK = 500  # forms whose entries are read together (one query, not one per form)
+
+
+def iter_forms(
+    store: EntriesStore,
+    register: Register,
+    catalogue: FormCatalogue,
+    cache: CacheStore | None,
+    *,
+    site_code: str,
+    hospital_number_system: str = LOCAL_PATIENT_ID_SYSTEM,
+    double_entry_forms: Iterable[str] = (),
+    instance_ids: Iterable[str] | None = None,
+    problems: list[str],
+) -> Iterator[ExportedForm]:
+    """The forms ready for export, read ``READ_CHUNK`` at a time as the export uses them
+    (an export of 50,000 forms never holds them all: issue 15); a form that cannot be
+    read is a line in ``problems``."""
     reader = _Reader(store, cache, hospital_number_system)
     ids = list(instance_ids) if instance_ids is not None else exportable_instance_ids(
         store, double_entry_forms)
     printed = {i.instance_id: i for i in register.list()}  # one query, not one per form
-    reader.preload(ids)  # entries and instance records in bulk, not two queries per form
-    for instance_id in ids:
-        issued = printed.get(instance_id)
-        if issued is None:
-            try:
-                issued = register.get(instance_id)
-            except PaperFallbackError as exc:
-                result.problems.append(f"form {instance_id}: {exc}")
+    for start in range(0, len(ids), READ_CHUNK):
+        chunk = ids[start:start + READ_CHUNK]
+        reader.preload(chunk)  # entries and instance records in bulk
+        for instance_id in chunk:
+            issued = printed.get(instance_id)
+            if issued is None:
+                try:
+                    issued = register.get(instance_id)
+                except PaperFallbackError as exc:
+                    problems.append(f"form {instance_id}: {exc}")
+                    continue
+            if issued is None:
+                problems.append(
+                    f"form {instance_id}: not in this PC's register, so its patient and print "
+                    "details are unknown; export it from the PC that printed it"
+                )
                 continue
-        if issued is None:
-            result.problems.append(
-                f"form {instance_id}: not in this PC's register, so its patient and print "
-                "details are unknown; export it from the PC that printed it"
-            )
-            continue
-        try:
-            spec = catalogue.get(issued.form_id)
-        except PaperFallbackError as exc:
-            result.problems.append(f"form {instance_id}: {exc}")
-            continue
-        try:
-            result.forms.append(reader.form(spec, issued, site_code))
-        except PaperFallbackError as exc:
-            result.problems.append(f"form {instance_id}: {exc}")
-    return result
+            try:
+                spec = catalogue.get(issued.form_id)
+            except PaperFallbackError as exc:
+                problems.append(f"form {instance_id}: {exc}")
+                continue
+            try:
+                form = reader.form(spec, issued, site_code)
+            except PaperFallbackError as exc:
+                problems.append(f"form {instance_id}: {exc}")
+                continue
+            yield form
 
 
 class _Reader:
@@ -118,9 +147,11 @@ class _Reader:
         self._records: dict[str, InstanceRecord] | None = None
 
     def preload(self, instance_ids: list[str]) -> None:
-        """Read the final entries and instance records of every form to export at once."""
+        """Read the final entries of these forms at once (the chunk before is dropped), and
+        every instance record once."""
         self._entries = final_entries_of_many(self.store, instance_ids)
-        self._records = {r.instance_id: r for r in self.store.instances()}
+        if self._records is None:
+            self._records = {r.instance_id: r for r in self.store.instances()}
 
     def _final(self, instance_id: str) -> list[Entry]:
         found = self._entries.get(instance_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,14 +19,20 @@ from typing import Literal
 
 from paperfallback.cache.store import CacheStore
 from paperfallback.domain.errors import CacheError, InputError
-from paperfallback.export.fhir_bundle import plan_fhir_export, write_fhir
+from paperfallback.export.fhir_bundle import plan_fhir_export, sink_for
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
 from paperfallback.export.fhir_units import BuiltUnit
-from paperfallback.export.from_entries import ReadResult, read_forms
-from paperfallback.export.model import ExportedForm
+from paperfallback.export.from_entries import (
+    ReadResult,
+    exportable_instance_ids,
+    iter_forms,
+    read_forms,
+)
+from paperfallback.export.model import ExportedForm, PatientRef
 from paperfallback.export.scanned import scanned_documents
-from paperfallback.export.state import ExportState
-from paperfallback.export.tabular import plan_tabular_export, write_csv, write_xlsx
+from paperfallback.export.state import ExportState, MarkSpool
+from paperfallback.export.tabular import plan_tabular_export
+from paperfallback.export.tabular_files import CsvFiles, RowSink, XlsxFile
 from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.register import Register, pc_code_for
@@ -104,13 +110,19 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     try:
         store = EntriesStore(work)
         forms = catalogue or site_catalogue(settings.form_dirs, data_dir)
-        read = read_keyed_forms(work, store, cache, settings, data_dir, catalogue=forms)
+        problems: list[str] = []
+
+        def keyed(ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
+            return iter_keyed_forms(work, store, cache, settings, data_dir, catalogue=forms,
+                                    problems=problems, instance_ids=ids)
+
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
-        documents = (scanned_documents(work, read.forms, settings, forms, systems)
-                     if fmt == "fhir" else [])
-        summary = export_forms(
-            read.forms, fmt=fmt, out=out, state=ExportState(work), systems=systems,
+        documents = (scanned_documents(work, _patients_of(keyed, store, settings), settings,
+                                       forms, systems) if fmt == "fhir" else [])
+        del problems[:]  # the forms read for scanned pages are read (and told) again below
+        summary = export_forms(  # the forms are read as the export uses them (issue 15)
+            keyed(), fmt=fmt, out=out, state=ExportState(work), systems=systems,
             pc_id=settings.pc_id, all_entries=all_entries, documents=documents,
         )
         if summary.instance_ids:
@@ -118,15 +130,28 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
         log.info(  # instance IDs and counts only: the log holds no patient data
             "export %s to %s: %d form instances (%d new, %d changed units), %d problems: %s",
             fmt, out.name, len(summary.instance_ids), summary.new_units,
-            summary.changed_units, len(read.problems), ", ".join(summary.instance_ids[:50]),
+            summary.changed_units, len(problems), ", ".join(summary.instance_ids[:50]),
         )
     finally:
         work.close()
         if cache is not None:
             cache.close()
-    summary.problems[:0] = read.problems
+    summary.problems[:0] = problems
     summary.warnings[:0] = warnings
     return summary
+
+
+def _patients_of(keyed: Callable[[Iterable[str] | None], Iterator[ExportedForm]],
+                 store: EntriesStore, settings: Settings,
+                 ) -> Callable[[list[str]], dict[str, PatientRef]]:
+    """Who the keyed forms among ``ids`` were identified as (scanned pages are filed
+    against them), reading only those forms."""
+    def patients(ids: list[str]) -> dict[str, PatientRef]:
+        ready = set(exportable_instance_ids(store, settings.double_entry_forms))
+        return {f.instance_id: f.patient for f in keyed([i for i in ids if i in ready])
+                if f.patient}
+
+    return patients
 
 
 def open_cache_for_export(data_dir: Path, key: str,
@@ -138,6 +163,22 @@ def open_cache_for_export(data_dir: Path, key: str,
         log.warning("export without the cache: %s", exc)
         return None, [f"the cache cannot be read ({exc}); printed drug names, procedures "
                       "and list patients will be missing."]
+
+
+def iter_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | None,
+                     settings: Settings, data_dir: Path, *, problems: list[str],
+                     catalogue: FormCatalogue | None = None,
+                     instance_ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
+    """``read_keyed_forms``, read as used (``from_entries.iter_forms``)."""
+    register = Register(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
+    return iter_forms(
+        store, register, catalogue or site_catalogue(settings.form_dirs, data_dir), cache,
+        site_code=settings.site_code,
+        hospital_number_system=(settings.hospital_number_systems or [""])[0]
+        or LOCAL_PATIENT_ID_SYSTEM,
+        double_entry_forms=settings.double_entry_forms, instance_ids=instance_ids,
+        problems=problems,
+    )
 
 
 def read_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | None,
@@ -174,7 +215,7 @@ def gc_paused() -> Iterator[None]:
 
 @gc_paused()  # a fresh pause per call (contextmanager objects are also decorators)
 def export_forms(
-    forms: Sequence[ExportedForm],
+    forms: Iterable[ExportedForm],
     *,
     fmt: Format,
     out: Path,
@@ -188,38 +229,55 @@ def export_forms(
     """Export ``forms`` as ``fmt`` to ``out`` and mark what was written (``documents``:
     scanned pages filed as images, FHIR only: export.scanned)."""
     moment = now or datetime.now(UTC)
-    previous = state.previous(fmt)
+    previous = state.previous_units(fmt)
     if fmt == "fhir":
-        plan = plan_fhir_export(forms, systems, previous, all_entries=all_entries,
-                                pc_id=pc_id, exported_at=moment,
-                                previous_forms=state.previous_forms(fmt), documents=documents)
-        written = write_fhir(plan, out)
-        summary = ExportSummary("fhir", written, plan.counts(), plan.new_units,
-                                plan.changed_units, plan.repeated_units, plan.unchanged_units,
-                                plan.withdrawn, list(plan.problems), plan.instance_ids(),
-                                plan.unchanged_forms)
-        state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
-                     out=str(out), resources=len(plan.entries), forms=plan.forms_done)
+        # Each entry is written as it is built (export.fhir_writer): memory holds a form,
+        # not the export (issue 15).
+        export_id = str(uuid.uuid4())
+        sink = sink_for(out, export_id, moment, systems, pc_id)
+        with MarkSpool() as marks:
+            try:
+                plan = plan_fhir_export(forms, systems, previous, all_entries=all_entries,
+                                        pc_id=pc_id, exported_at=moment, export_id=export_id,
+                                        previous_forms=state.previous_forms(fmt),
+                                        documents=documents, sink=sink, marks=marks)
+                written = sink.finish(export_id=export_id, timestamp=moment,
+                                      source=plan.source)
+            except BaseException:
+                sink.abandon()
+                raise
+            summary = ExportSummary("fhir", written, plan.counts(), plan.new_units,
+                                    plan.changed_units, plan.repeated_units,
+                                    plan.unchanged_units, plan.withdrawn, list(plan.problems),
+                                    plan.instance_ids(), plan.unchanged_forms)
+            state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
+                         out=str(out), resources=plan.entry_count, forms=plan.forms_done)
         return summary
-    tabular = plan_tabular_export(forms, previous, all_entries=all_entries)
-    if fmt == "csv":
-        if out.suffix.lower() in (".csv", ".xlsx", ".json"):
-            raise InputError("CSV export writes one file per form type: choose a folder, "
-                             "not a file", where=str(out))
-        written = write_csv(tabular, out)
+    if fmt == "csv" and out.suffix.lower() in (".csv", ".xlsx", ".json"):
+        raise InputError("CSV export writes one file per form type: choose a folder, "
+                         "not a file", where=str(out))
+    # Each row is written as it is built (export.tabular_files): CSV a row at a time,
+    # xlsx through openpyxl's write-only sheets (issue 15).
+    files: RowSink = (CsvFiles(out) if fmt == "csv" else XlsxFile(
+        out if out.suffix.lower() == ".xlsx" else out / XLSX_NAME))
+    with MarkSpool() as marks:
+        try:
+            tabular = plan_tabular_export(forms, previous, all_entries=all_entries, sink=files,
+                                          marks=marks)
+            written = files.finish()
+        except BaseException:
+            files.abandon()
+            raise
         if not written:  # say so on disk too, not only on screen
             out.mkdir(parents=True, exist_ok=True)
             note = out / "NOTHING-NEW.txt"
             note.write_text("Nothing new to export: every keyed entry was exported before.\n",
                             encoding="utf-8")
             written = [note]
-    else:
-        path = out if out.suffix.lower() == ".xlsx" else out / XLSX_NAME
-        written = [write_xlsx(tabular, path)]
-    summary = ExportSummary(fmt, written, {k: len(v) for k, v in sorted(tabular.sheets.items())},
-                            tabular.new_units, tabular.changed_units, tabular.repeated_units,
-                            tabular.unchanged_units, 0, list(tabular.problems),
-                            tabular.instance_ids())
-    state.record(fmt, str(uuid.uuid4()), moment, tabular.marks, all_entries=all_entries,
-                 out=str(out), resources=tabular.row_count)
+        summary = ExportSummary(fmt, written, dict(sorted(tabular.rows.items())),
+                                tabular.new_units, tabular.changed_units,
+                                tabular.repeated_units, tabular.unchanged_units, 0,
+                                list(tabular.problems), tabular.instance_ids())
+        state.record(fmt, str(uuid.uuid4()), moment, tabular.marks, all_entries=all_entries,
+                     out=str(out), resources=tabular.row_count)
     return summary

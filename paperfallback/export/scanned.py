@@ -8,13 +8,13 @@ A form being keyed (draft) is held back under ``"unkeyed"``: its values are on t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.fhir_documents import document_units
 from paperfallback.export.fhir_units import BuiltUnit
-from paperfallback.export.model import ExportedForm
+from paperfallback.export.model import ExportedForm, PatientRef
 from paperfallback.formspec import FormCatalogue
 from paperfallback.reentry.model import InstanceStatus
 from paperfallback.reentry.store import EntriesStore
@@ -26,9 +26,14 @@ from paperfallback.workstore import WorkStore
 POLICIES = ("unkeyed", "all", "none")
 
 
-def scanned_documents(conn: WorkStore, forms: Sequence[ExportedForm], settings: Settings,
-                      catalogue: FormCatalogue, systems: SiteSystems) -> list[BuiltUnit]:
-    """The DocumentReference units of the returned forms the policy sends."""
+def scanned_documents(
+    conn: WorkStore,
+    forms: Sequence[ExportedForm] | Callable[[list[str]], dict[str, PatientRef]],
+    settings: Settings, catalogue: FormCatalogue, systems: SiteSystems,
+) -> list[BuiltUnit]:
+    """The DocumentReference units of the returned forms the policy sends. ``forms``: the
+    keyed forms, or a function giving the patients of the keyed forms among some IDs
+    (the file export reads only those, not every form)."""
     policy = settings.export_scans.strip().lower()
     if policy not in POLICIES:
         raise InputError(f"settings export_scans {settings.export_scans!r}: use one of "
@@ -52,7 +57,9 @@ def scanned_documents(conn: WorkStore, forms: Sequence[ExportedForm], settings: 
             continue  # another PC's page, or images removed under the retention rule
         chosen.append((issued, images, scanned_at))
     titles = {spec.id: spec.title for spec in catalogue}
+    patients = (forms([issued.instance_id for issued, _, _ in chosen]) if callable(forms)
+                else {f.instance_id: f.patient for f in forms if f.patient})
     return document_units(
-        chosen, {f.instance_id: f.patient for f in forms if f.patient}, titles, systems,
+        chosen, patients, titles, systems,
         hospital_number_system=(settings.hospital_number_systems or [""])[0]
         or LOCAL_PATIENT_ID_SYSTEM)

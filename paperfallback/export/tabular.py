@@ -8,10 +8,9 @@ is neutralised against formula injection (:mod:`paperfallback.export.neutralise`
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -36,18 +35,15 @@ from paperfallback.export.model import (
     parse_when,
     row_fingerprint,
 )
-from paperfallback.export.neutralise import neutralise
-from paperfallback.export.state import ExportedUnit
-
-COLUMN_WIDTHS = {"form_instance_id": 14, "patient_name": 26, "effective": 26, "field_label": 24,
-                 "value": 18, "note": 40, "keyed_at": 26, "printed_at": 26, "keyed_by": 18}
-XLSX_MAX_ROWS = 1_048_575  # rows per sheet after the header (Excel's limit is 1,048,576)
-COLUMNS: tuple[str, ...] = (
-    "form_instance_id", "form_id", "form_version", "section", "row",
-    "nhs_number", "hospital_number", "downtime_number", "patient_name", "birth_date",
-    "effective", "field_id", "field_label", "value", "unit", "state",
-    "loinc_code", "snomed_code", "other_codes", "choice_label", "note",
-    "keyed_by", "keyed_at", "printed_at", "pc_id", "change", "drug", "dose_time",
+from paperfallback.export.state import ExportedUnit, Marks, no_marks
+from paperfallback.export.tabular_files import (
+    COLUMN_WIDTHS,
+    COLUMNS,
+    XLSX_MAX_ROWS,
+    CsvFiles,
+    RowSink,
+    XlsxFile,
+    cells,
 )
 
 
@@ -56,16 +52,20 @@ class TabularExport:
     """Rows per form type, and the units they came from (to mark as exported)."""
 
     sheets: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    marks: list[ExportedUnit] = field(default_factory=list)
+    marks: Marks = field(default_factory=no_marks)  # a MarkSpool for a file export
     new_units: int = 0
     changed_units: int = 0
     repeated_units: int = 0
     unchanged_units: int = 0
     problems: list[str] = field(default_factory=list)  # rows held back, as FHIR holds them
+    # Rows written as they are built (a file export: tabular_files) instead of kept in
+    # ``sheets``; ``rows`` counts them either way.
+    sink: RowSink | None = None
+    rows: Counter[str] = field(default_factory=Counter)
 
     @property
     def row_count(self) -> int:
-        return sum(len(rows) for rows in self.sheets.values())
+        return sum(self.rows.values())
 
     @property
     def is_empty(self) -> bool:
@@ -76,9 +76,14 @@ class TabularExport:
 
 
 def plan_tabular_export(
-    forms: Iterable[ExportedForm], previous: dict[str, ExportedUnit], *, all_entries: bool
+    forms: Iterable[ExportedForm], previous: Mapping[str, ExportedUnit], *, all_entries: bool,
+    sink: RowSink | None = None, marks: Marks | None = None,
 ) -> TabularExport:
-    export = TabularExport()
+    """What goes into the spreadsheets, read from ``forms`` once; with ``sink`` each row
+    is written as it is built."""
+    export = TabularExport(sink=sink)
+    if marks is not None:
+        export.marks = marks
     for form in forms:
         for row in form.rows:
             if not row.values:
@@ -107,8 +112,12 @@ def plan_tabular_export(
                     continue
                 change = "repeated"
                 export.repeated_units += 1
-            rows = export.sheets.setdefault(form.form_id, [])
-            rows.extend(value_rows(form, row, change, doses))
+            for line in value_rows(form, row, change, doses):
+                export.rows[form.form_id] += 1
+                if sink is not None:
+                    sink.write(form.form_id, line)
+                else:
+                    export.sheets.setdefault(form.form_id, []).append(line)
             export.marks.append(ExportedUnit(key, form.instance_id, fingerprint,
                                              change == "corrected" or bool(before and
                                                                            before.revised)))
@@ -226,57 +235,25 @@ def _iso(moment: datetime | None) -> str:
     return moment.astimezone(UK).isoformat(timespec="seconds") if moment else ""
 
 
-def _cells(row: dict[str, str]) -> list[str]:
-    return [neutralise(row.get(column, "")) for column in COLUMNS]
-
-
 def write_csv(export: TabularExport, folder: Path) -> list[Path]:
-    """One ``<form id>.csv`` per form type (UTF-8 with BOM so Excel reads Welsh letters)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for form_id, rows in sorted(export.sheets.items()):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(_cells(r) for r in rows)
-        path = folder / f"{form_id}.csv"
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
-        tmp.replace(path)
-        written.append(path)
-    return written
+    """One ``<form id>.csv`` per form type of a planned export (tabular_files.CsvFiles)."""
+    return _write(export, CsvFiles(folder))
 
 
 def write_xlsx(export: TabularExport, path: Path) -> Path:
     """One workbook, one sheet per form type; a README sheet when there is nothing new."""
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-
-    workbook = Workbook(write_only=True)
-    sheets: Sequence[tuple[str, list[dict[str, str]]]] = sorted(export.sheets.items())
-    if not sheets:
-        sheet = workbook.create_sheet("README")
-        sheet.append(["Nothing new to export: every keyed entry was exported before."])
-    for form_id, rows in sheets:
-        # Excel stops at 1,048,576 rows: a longer form type continues on "<form>-2" ...
-        for part, start in enumerate(range(0, max(len(rows), 1), XLSX_MAX_ROWS), start=1):
-            name = _sheet_name(form_id if part == 1 else f"{form_id}-{part}")
-            sheet = workbook.create_sheet(name)
-            sheet.freeze_panes = "A2"
-            for index, column in enumerate(COLUMNS, start=1):
-                sheet.column_dimensions[get_column_letter(index)].width = COLUMN_WIDTHS.get(
-                    column, 14)
-            sheet.append(list(COLUMNS))
-            for row in rows[start:start + XLSX_MAX_ROWS]:
-                # Every cell is a string cell (the NHS number stays text); after
-                # neutralising none starts with "=", so none is written as a formula.
-                sheet.append(_cells(row))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    workbook.save(tmp)
-    tmp.replace(path)
-    return path
+    return _write(export, XlsxFile(path))[0]
 
 
-def _sheet_name(form_id: str) -> str:
-    return re.sub(r"[\[\]:*?/\\]", "-", form_id)[:31]
+def _write(export: TabularExport, sink: RowSink) -> list[Path]:
+    try:
+        for form_id, rows in sorted(export.sheets.items()):
+            for row in rows:
+                sink.write(form_id, row)
+        return sink.finish()
+    except BaseException:
+        sink.abandon()
+        raise
+
+
+__all__ = ["COLUMNS", "COLUMN_WIDTHS", "XLSX_MAX_ROWS", "cells"]

@@ -63,17 +63,14 @@ class CacheJobs(MainWindowLayout):
         source = ", ".join(paths)
 
         def job(control: TaskControl) -> None:
-            from paperfallback.cache.importers import read_extract
-
             control.progress(0, 2, "Reading the extract…")
             with CacheStore.open(data_dir, key[0], key_source=key[1]) as store:
-                try:
-                    snapshot = read_extract(
+                try:  # streamed into the cache: memory does not grow with the extract
+                    store.import_extract(
                         [Path(p) for p in paths],
-                        hospital_number_systems=settings.hospital_number_systems)
+                        hospital_number_systems=settings.hospital_number_systems,
+                        force=force, max_drop_share=settings.max_patient_drop_share)
                     control.progress(1, 2, "Saving…")
-                    store.replace_snapshot(snapshot, force=force,
-                                           max_drop_share=settings.max_patient_drop_share)
                 except Exception as exc:
                     store.record_refresh(ok=False, source=source, message=str(exc)[:500])
                     raise

@@ -1,4 +1,6 @@
-"""``read_extract``: turn the files of an EPR extract into one Snapshot, touching no store.
+"""Read the files of an EPR extract: ``read_extract`` into one Snapshot in memory, touching
+no store; ``stream_extract`` into any Output a batch at a time (``cache import``: the
+cache's tables, cache.snapshot_writer).
 
 All or nothing: the first problem raises InputError naming file, line and field, and
 nothing is returned, so the caller's cache keeps its previous snapshot.
@@ -7,14 +9,19 @@ nothing is returned, so the caller's cache keeps its previous snapshot.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from paperfallback.cache.importers.as_of import AsOfEvidence, check_not_future
+from paperfallback.cache.importers.as_of import (
+    AS_OF_IMPORT_TIME,
+    AsOfEvidence,
+    check_not_future,
+)
 from paperfallback.cache.importers.client_log import read_client_log
-from paperfallback.cache.importers.fhir_collect import FhirCollector
+from paperfallback.cache.importers.fhir_collect import FhirCollector, Output
 from paperfallback.cache.importers.fhir_files import (
     check_manifest,
     find_files,
@@ -23,12 +30,24 @@ from paperfallback.cache.importers.fhir_files import (
 )
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import DEFAULT_POLICY, ImportPolicy
+from paperfallback.cache.importers.staging import Staging
 from paperfallback.cache.importers.tabular import read_tables
 from paperfallback.domain.errors import InputError
 from paperfallback.domain.records import Snapshot
 from paperfallback.settings import LOCAL_PATIENT_ID_SYSTEM
 
 T = TypeVar("T")
+
+
+@dataclass
+class ExtractRead:
+    """What reading an extract decided besides its records."""
+
+    data_as_of: datetime
+    as_of_source: str
+    sources: list[Path]
+    skipped: Counter[str]  # files skipped (the records' skips are in their Output)
+    tabular: Parts  # CSV/xlsx tables, read whole (they are small)
 
 
 def read_extract(
@@ -39,7 +58,41 @@ def read_extract(
     now: datetime | None = None,
     policy: ImportPolicy = DEFAULT_POLICY,
 ) -> Snapshot:
-    """Read FHIR JSON/NDJSON files, Bulk Data folders, or CSV/xlsx tables into a Snapshot."""
+    """Read FHIR JSON/NDJSON files, Bulk Data folders, or CSV/xlsx tables into a Snapshot
+    (in memory: ``cache import`` streams into the cache instead, cache.snapshot_writer)."""
+    staging = Staging()
+    try:
+        parts = Parts()
+        read = stream_extract(paths, parts, staging, as_of=as_of,
+                              hospital_number_systems=hospital_number_systems, now=now,
+                              policy=policy)
+    finally:
+        staging.close()
+    parts.extend(read.tabular)
+    _off_lists_if_deceased(parts)
+    skipped: Counter[str] = Counter(parts.skipped)
+    skipped.update(read.skipped)
+    return _snapshot(parts, read.data_as_of, read.as_of_source, read.sources, skipped)
+
+
+def stream_extract(
+    paths: Sequence[Path],
+    out: Output,
+    staging: Staging,
+    *,
+    as_of: datetime | None = None,
+    hospital_number_systems: Sequence[str] = (LOCAL_PATIENT_ID_SYSTEM,),
+    now: datetime | None = None,
+    policy: ImportPolicy = DEFAULT_POLICY,
+    accept: Callable[[datetime], None] | None = None,
+    undated: tuple[datetime, str] | None = None,
+) -> ExtractRead:
+    """Read the extract's FHIR resources into ``out`` a batch at a time (kept in
+    ``staging`` until every reference can be resolved); CSV/xlsx tables come back whole
+    in ``ExtractRead.tabular``. All or nothing: the first problem raises InputError naming
+    file, line and field. ``accept(data_as_of)`` may refuse the extract (by raising)
+    once its time is known, before any record is resolved. ``undated``: the time (and its
+    source) of an extract that carries none of its own (a refresh's drop marker)."""
     if not paths:
         raise InputError("no extract files given")
     files = find_files([Path(p) for p in paths])
@@ -54,25 +107,28 @@ def read_extract(
         moment = read_client_log(log_path)
         if evidence.client_log_time is None or moment < evidence.client_log_time:
             evidence.client_log_time = moment
-    collector = FhirCollector(tuple(hospital_number_systems), policy, evidence)
+    collector = FhirCollector(tuple(hospital_number_systems), policy, evidence, staging)
     counts: dict[Path, int] = {}
     for path in files.fhir:
         for resource, where in read_fhir_file(path, evidence, counts):
             collector.add(resource, where)
+    collector.read_done()
     for manifest in manifests:
         check_manifest(manifest, [p for p in files.fhir if p.suffix.lower() != ".json"], counts)
     data_as_of, source = evidence.decide(as_of, now)
     check_not_future(data_as_of, source, now)
-    parts = collector.finish(data_as_of)
-    if files.tabular:
-        parts.extend(read_tables(files.tabular, policy=policy, as_of=data_as_of))
-    _off_lists_if_deceased(parts)
-    skipped: Counter[str] = Counter(parts.skipped)
+    if source == AS_OF_IMPORT_TIME and undated is not None:
+        data_as_of, source = undated
+    if accept is not None:
+        accept(data_as_of)
+    collector.finish(data_as_of, out)
+    tabular = (read_tables(files.tabular, policy=policy, as_of=data_as_of) if files.tabular
+               else Parts())
+    skipped: Counter[str] = Counter()
     for name in files.skipped:
         skipped[f"file {name} (not an extract file)"] += 1
-    return _snapshot(parts, data_as_of, source, [*files.fhir, *files.tabular, *files.manifests,
-                                               *files.client_logs],
-                     skipped)
+    return ExtractRead(data_as_of, source, [*files.fhir, *files.tabular, *files.manifests,
+                                            *files.client_logs], skipped, tabular)
 
 
 def _off_lists_if_deceased(parts: Parts) -> None:

@@ -90,6 +90,15 @@ class Where:
         self._bundle = bundle
         self.nested = nested
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled into an import's staging tables (importers.staging) without the Bundle's
+        text: the text stays in memory once, found again by its number."""
+        bundle = None
+        if self._bundle is not None:
+            bundle = id(self._bundle)
+            _STAGED_BUNDLES[bundle] = self._bundle
+        return _where_again, (self.file, self.line, self.entry, bundle, self.nested)
+
     def __str__(self) -> str:
         if self.entry is not None and self._bundle is not None:
             resource = _entry_resource(self._bundle, self.entry)
@@ -126,6 +135,21 @@ class Where:
         if self.entry is not None and isinstance(data, dict):
             data = _nested_resource(data, (self.entry, *self.nested))
         return data if isinstance(data, dict) else {}
+
+
+# Bundle texts of Where objects kept in staging tables, by id (one import at a time;
+# forget_staged_bundles() when it ends).
+_STAGED_BUNDLES: dict[int, BundleText] = {}
+
+
+def _where_again(file: str, line: int | None, entry: int | None, bundle: int | None,
+                 nested: tuple[int, ...]) -> Where:
+    text = _STAGED_BUNDLES.get(bundle) if bundle is not None else None
+    return Where(file, line, entry, text, nested)
+
+
+def forget_staged_bundles() -> None:
+    _STAGED_BUNDLES.clear()
 
 
 def _nested_resource(resource: Any, path: tuple[int, ...]) -> Json:
