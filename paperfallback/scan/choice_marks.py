@@ -32,9 +32,15 @@ from paperfallback.scan.store import ScanStore
 # Read the middle of a tick square: its printed outline (0.5 pt) stays out even when the
 # page lines up a point off. Set on printed, ticked and scanned pages.
 BOX_INSET = 0.2
-# A page is read for ticks only when every landmark fits within this many points: the
-# squares are about 6 pt, so a worse fit could put the outline into the part read.
-MAX_RESIDUAL_PT = 1.5
+# A page is read for ticks only when every landmark fits within this many points (the
+# squares are about 6 pt); each square is then found by its outline (snap_to_outline).
+MAX_RESIDUAL_PT = 2.0
+# Each square is then found by its printed outline within this reach of where the fit puts
+# it; a side counts as found when this share of it is ink (over three pixel lines).
+SNAP_REACH_PT = 2.0
+SNAP_MIN_EDGE = 0.6
+SNAP_KEEP = 0.75  # the fit stays unless the outline is clearly stronger elsewhere
+OUTLINE_DARK = 170  # a 0.5 pt line is thin: antialiased and blurred it is grey, not black
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,8 @@ def read_field(image: Image.Image, transform: Affine, recorded: dict[str, Any]) 
     readings = []
     for option in recorded["options"]:
         left, top, width, height = (float(v) for v in option["box"])
-        share = ink_share(image, transform, left, top, width, height, inset=BOX_INSET)
+        at = snap_to_outline(image, transform, left, top, width, height)
+        share = ink_share(image, at, left, top, width, height, inset=BOX_INSET)
         value = TICKED_VALUE if tickbox else str(option["value"])
         readings.append(OptionReading(value, share, box_state(share)))
     ticked, note = decide(readings, tickbox=tickbox)
@@ -105,6 +112,54 @@ def read_field(image: Image.Image, transform: Affine, recorded: dict[str, Any]) 
     return ChoiceMark(int(recorded["page"]), str(recorded["section"]), str(recorded["field"]),
                       None if row is None else int(row), str(recorded.get("kind", "choice")),
                       tuple(readings), ticked, note)
+
+
+def snap_to_outline(image: Image.Image, transform: Affine, left: float, top: float,
+                    width: float, height: float) -> Affine:
+    """The transform moved by the few pixels that put it on the square's printed outline
+    (as SDAPS adjusts a checkbox to the box it finds): a sheet stretched or creased a
+    point off the page-wide fit would otherwise bring the outline into the part read and
+    make an empty box look ticked. The two vertical and the two horizontal sides are found
+    by the ink along them, at exactly the square's size apart (a tick stroke is not a pair
+    of parallel lines); without a clear outline the transform is kept as it is."""
+    corners = [transform((x, y)) for x in (left, left + width) for y in (top, top - height)]
+    xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+    x0, x1, y0, y1 = round(min(xs)), round(max(xs)), round(min(ys)), round(max(ys))
+    reach = max(1, round(SNAP_REACH_PT * transform.scale))
+    if x0 - reach - 1 < 0 or y0 - reach - 1 < 0 or x1 + reach + 2 > image.width or \
+            y1 + reach + 2 > image.height or x1 - x0 < 6 or y1 - y0 < 6:
+        return transform
+    win_x, win_y = x0 - reach - 1, y0 - reach - 1
+    window = image.crop((win_x, win_y, x1 + reach + 2, y1 + reach + 2))
+    pixels, w = window.tobytes(), window.width
+    dark = [v < OUTLINE_DARK for v in pixels]
+
+    def run(fixed_lo: int, fixed_hi: int, along: int, vertical: bool) -> int:
+        """Dark pixels of one line of the window (a column if ``vertical``)."""
+        if vertical:
+            return sum(dark[y * w + along] for y in range(fixed_lo, fixed_hi))
+        return sum(dark[along * w + x] for x in range(fixed_lo, fixed_hi))
+
+    def offset(lo: int, hi: int, span_lo: int, span_hi: int, vertical: bool) -> int:
+        inner = (span_hi - span_lo) // 5  # leave the corners out: lines that meet the box
+        a, b = span_lo + inner, span_hi - inner
+        line = [run(a, b, i, vertical) for i in range(len(dark) // w if not vertical else w)]
+        def score(d: int) -> int:  # both sides: one strong line (a stem) is not a box
+            return min(sum(line[lo + d + k] for k in (-1, 0, 1)),
+                       sum(line[hi + d + k] for k in (-1, 0, 1)))
+
+        best = max(range(-reach, reach + 1), key=lambda d: (score(d), -abs(d)))
+        if score(best) < SNAP_MIN_EDGE * (b - a) or score(0) >= SNAP_KEEP * score(best):
+            return 0  # no clear outline, or the fit is on it already (a tick beside a
+            # letter can look like a pair of sides a few pixels off)
+        return best
+
+    dx = offset(x0 - win_x, x1 - win_x, y0 - win_y, y1 - win_y, True)
+    dy = offset(y0 - win_y, y1 - win_y, x0 - win_x, x1 - win_x, False)
+    if not dx and not dy:
+        return transform
+    return Affine(transform.a, transform.b, transform.c + dx, transform.d, transform.e,
+                  transform.f + dy)
 
 
 def decide(readings: Iterable[OptionReading], *, tickbox: bool = False
