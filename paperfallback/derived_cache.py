@@ -10,15 +10,20 @@ result is never used.
 
 A file is ``magic, key digest, payload digest, payload`` (the payload pickled). The
 payload is loaded only when both digests match: a damaged, truncated or foreign file is
-ignored and rebuilt. The files are written atomically, mode 0600, into the data folder
-that also holds the encrypted stores and the key file, private to the user. A failure to
-write (read-only or full disk) only costs the next run the work again.
+ignored and rebuilt. The digests catch damage, not an attacker, so unpickling is
+restricted (as the ``pickle`` documentation's "Restricting Globals" shows): it may build
+only classes from the modules PaperFallback caches (form definitions, parsed fonts), never
+call a function, so a planted file cannot run code. The files are written atomically,
+mode 0600, into the data folder that also holds the encrypted stores and the key file,
+private to the user. A failure to write (read-only or full disk) only costs the next run
+the work again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import pickle
@@ -34,6 +39,21 @@ _DIGEST = 32
 log = logging.getLogger(__name__)
 
 _folder: Path | None = None
+
+# What a kept file may build: classes only, from these modules only.
+_ALLOWED_MODULES = frozenset({
+    "paperfallback.formspec.catalogue", "paperfallback.formspec.models",
+    "reportlab.pdfbase.ttfonts",
+})
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _ALLOWED_MODULES:
+            found = super().find_class(module, name)
+            if isinstance(found, type):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a kept file")
 
 
 def use_data_folder(data_dir: Path | None) -> None:
@@ -79,8 +99,8 @@ def read(path: Path, key: bytes) -> Any | None:
         log.warning("%s is damaged; it is built again", path)
         return None
     try:
-        return pickle.loads(payload)  # our own file, its digest checked
-    except Exception:  # a class renamed since: as damaged
+        return _RestrictedUnpickler(io.BytesIO(payload)).load()
+    except Exception:  # a class renamed since, or something not allowed: as damaged
         log.warning("%s cannot be read; it is built again", path)
         return None
 

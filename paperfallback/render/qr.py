@@ -12,7 +12,6 @@ from functools import lru_cache
 
 from paperfallback.register.ids import validate_instance_id
 from paperfallback.render.draw import Canvas
-from paperfallback.render.qr_v1 import encode_v1
 
 QR_MASK = 1  # horizontal stripes: fewest runs, so the shortest path
 
@@ -30,16 +29,12 @@ def parse_qr_payload(text: str) -> tuple[str, int | None]:
 @lru_cache(maxsize=4096)
 def _runs(payload: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     """(size, runs): each run is (row, first column, length) of dark modules."""
-    # A fixed mask skips mask scoring (most of segno's encoding time); every mask pattern
-    # is valid and decodes, and the tests decode every printed page. Form-instance
-    # payloads are encoded here (qr_v1: segno's matrix, module for module, without its
-    # imports); anything else by segno.
-    matrix = encode_v1(payload, error="m", mask=QR_MASK)
-    if matrix is None:
-        import segno
+    # A fixed mask skips segno's mask scoring (most of the encoding time); every mask
+    # pattern is valid and decodes, and the tests decode every printed page. segno is
+    # imported here, on the first page drawn, not when the command starts.
+    import segno
 
-        matrix = tuple(map(tuple, segno.make(payload, error="m", micro=False,
-                                             mask=QR_MASK).matrix))
+    matrix = segno.make(payload, error="m", micro=False, mask=QR_MASK).matrix
     runs = []
     for row, values in enumerate(matrix):
         col = 0

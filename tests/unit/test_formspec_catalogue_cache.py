@@ -204,3 +204,36 @@ def test_a_print_with_the_cache_parses_and_validates_nothing(tmp_path: Path) -> 
                            text=True, check=True) for _ in range(2)]
     assert "yaml" in json.loads(runs[0].stdout)  # the first run loads the YAML
     assert json.loads(runs[1].stdout) == []
+
+
+class _Planted:
+    """A payload that runs a command when unpickled by plain ``pickle.loads``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_cache_file_runs_no_code(tmp_path: Path, loads: list[int]) -> None:
+    """Someone who can write the data folder plants a kept catalogue with correct digests
+    whose payload would run a command: it is refused as damaged, nothing runs, the forms
+    are loaded from their files."""
+    import hashlib
+    import pickle
+
+    from paperfallback import derived_cache
+
+    data, site = _site(tmp_path)
+    good = site_catalogue([str(site)], data)
+    path = data / CACHE_DIR / CACHE_FILE
+    raw = path.read_bytes()
+    marker = tmp_path / "ran"
+    payload = pickle.dumps(_Planted(marker))
+    head = len(derived_cache._MAGIC) + derived_cache._DIGEST
+    path.write_bytes(raw[:head] + hashlib.sha256(payload).digest() + payload)
+    again = site_catalogue([str(site)], data)
+    assert not marker.exists()
+    _same(good, again)
+    assert len(loads) == 2
