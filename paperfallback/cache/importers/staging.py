@@ -176,31 +176,23 @@ class Staging:
         return {key: loads(data) for key, data in self._rows(kind, keys).items()}
 
     def _rows(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
+        return dict(self._select(kind, "key, data", keys))
+
+    def _select(self, kind: str, columns: str, keys: Iterable[str]) -> Iterator[Any]:
+        """``columns`` of the rows kept under ``keys``, a chunk of keys per query."""
         self.flush()
         if kind not in self._tables:
-            return found
+            return
         wanted = list(set(keys))
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(self.conn.execute(
-                f"SELECT key, data FROM {self._table(kind)} WHERE key IN ({marks})", chunk))
-        return found
+            yield from self.conn.execute(
+                f"SELECT {columns} FROM {self._table(kind)} WHERE key IN ({marks})", chunk)
 
     def present(self, kind: str, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` are kept under ``kind``."""
-        found: set[str] = set()
-        self.flush()
-        if kind not in self._tables:
-            return found
-        wanted = list(set(keys))
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.conn.execute(
-                f"SELECT key FROM {self._table(kind)} WHERE key IN ({marks})", chunk))
-        return found
+        return {row[0] for row in self._select(kind, "key", keys)}
 
     def count_unmatched(self, kind: str, other: str) -> int:
         """How many keys of ``kind`` are not kept under ``other``."""
