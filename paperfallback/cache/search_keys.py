@@ -29,7 +29,7 @@ _BED_PARTS = re.compile(r"(\d+)")
 def bed_sort_key(bed: str) -> tuple[tuple[int, int | str], ...]:
     """Natural order: 'Bed 2' before 'Bed 10'; side rooms after numbered bays' beds."""
     return tuple(
-        (0, int(part)) if part.isdigit() else (1, part.casefold())
+        (0, int(part)) if part.isdecimal() else (1, part.casefold())
         for part in _BED_PARTS.split(bed)
         if part
     )

@@ -23,7 +23,7 @@ def qr_payload(instance_id: str, page: int) -> str:
 def parse_qr_payload(text: str) -> tuple[str, int | None]:
     """(instance ID, page) from a scanned payload; the page is None when absent."""
     ident, _, page = text.strip().partition("/")
-    return validate_instance_id(ident), int(page) if page.isdigit() else None
+    return validate_instance_id(ident), int(page) if page.isdecimal() else None
 
 
 @lru_cache(maxsize=4096)
