@@ -24,7 +24,13 @@ from paperfallback.ui.pack_jobs import (
     join_parts,
     record_forms,
 )
-from paperfallback.ui.pack_print import LOST_TEXT, PrintRun, partly_printed_text, print_parts_job
+from paperfallback.ui.pack_print import (
+    LOST_TEXT,
+    PrintRun,
+    page_range,
+    partly_printed_text,
+    print_parts_job,
+)
 from paperfallback.ui.preview import PreviewDialog
 from paperfallback.ui.printing import PrinterChoice, PrintOutcome
 
@@ -130,7 +136,7 @@ class PackOutput:
         self.saved_to = target
         if rest:
             self.printed_parts = len(self.pack.parts)  # the rest is in the file now
-            self._finish(f"Saved pages {rest[0].first_page}-{rest[-1].last_page} "
+            self._finish(f"Saved {page_range(rest[0].first_page, rest[-1].last_page)} "
                          f"({sum(p.pages for p in rest)} pages) to {target}.")
         else:
             self._finish(f"Saved {self.pack.page_count} pages to {target}.")
@@ -178,8 +184,8 @@ class PackOutput:
             self._finish(run.outcome.describe())
             return
         if run.sent:
-            first, last = run.parts[run.sent].first_page, run.parts[-1].last_page
-            self.error = f"PARTLY PRINTED: pages {first}-{last} did NOT print"
+            rest = page_range(run.parts[run.sent].first_page, self.pack.page_count)
+            self.error = f"PARTLY PRINTED: {rest} did NOT print"
             title = "The pack was only PARTLY printed"
             text = partly_printed_text(run, self.pack.page_count)
         else:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from paperfallback.domain.errors import PaperFallbackError
-from paperfallback.register import IssuedForm
+from paperfallback.register import COVER_FORM_ID, IssuedForm
 from paperfallback.ui.background import Cancelled, TaskControl
 from paperfallback.ui.pack_jobs import (
     PackChoice,
@@ -133,32 +133,42 @@ LOST_TEXT = ("The print system cancelled the whole job: pages that came out befo
              "fault are not recorded. Do not use them; print the pack again.\n\n")
 
 
+def page_range(first: int, last: int) -> str:
+    """'page 3' or 'pages 3-7' (typed as a nurse would read it off the status bar)."""
+    return f"page {first}" if first == last else f"pages {first}-{last}"
+
+
 def _beds(parts: Sequence[PackPart]) -> str:
-    """' (beds 7 to 28)': where the pages belong on the ward, or '' (blank forms)."""
-    beds = [f.bed for part in parts for f in part.issued if f.bed]
-    if not beds:
-        return ""
-    return f" (bed {beds[0]})" if beds[0] == beds[-1] else f" (beds {beds[0]} to {beds[-1]})"
+    """' (the cover sheet, Bed 1 to Bed 9)': where the pages belong on the ward."""
+    forms = [f for part in parts for f in part.issued]
+    beds = [f.bed if f.bed.casefold().startswith("bed") else f"bed {f.bed}"
+            for f in forms if f.bed]
+    where = ["the cover sheet"] if any(f.form_id == COVER_FORM_ID for f in forms) else []
+    if beds:
+        where.append(beds[0] if beds[0] == beds[-1] else f"{beds[0]} to {beds[-1]}")
+    if any(f.patient_id is None and f.scope in ("patient", "blank") for f in forms):
+        where.append("blank forms")
+    return f" ({', '.join(where)})" if where else ""
 
 
 def partly_printed_text(run: PrintRun, total: int) -> str:
     """What the nurse is told when some parts reached the printer and the rest did not."""
     sent, unsent = run.parts[:run.sent], run.parts[run.sent:]
-    first, last = sent[0].first_page, sent[-1].last_page
-    rest = f"{unsent[0].first_page}-{total}" if unsent else f"{last + 1}-{total}"
-    return (f"Pages {first}-{last} went to {run.printer}{_beds(sent)}.\n"
-            f"Pages {rest} did NOT print{_beds(unsent)}: {run.failure}.\n\n"
-            f"Print the rest… sends pages {rest} to this or another printer; Save the rest… "
-            f"saves them as a PDF file. The forms on pages {first}-{last} are recorded as "
-            "printed; the others only once they are printed or saved.")
+    done = page_range(sent[0].first_page, sent[-1].last_page)
+    rest = page_range(unsent[0].first_page if unsent else sent[-1].last_page + 1, total)
+    return (f"{done.capitalize()} went to {run.printer}{_beds(sent)}.\n"
+            f"{rest.capitalize()} did NOT print{_beds(unsent)}: "
+            f"{run.failure.rstrip('.')}.\n\n"
+            f"Print the rest… sends {rest} to this or another printer; Save the rest… saves "
+            f"them as a PDF file. The forms on {done} are recorded as printed; the others "
+            "only once they are printed or saved.")
 
 
 def stopped_text(run: PrintRun, reason: str) -> str:
     """A print stopped before the pack was drawn (cancelled, or the drawing failed)."""
     if not run.sent:
         return f"{reason}: nothing was printed."
-    first, last = run.parts[0].first_page, run.parts[run.sent - 1].last_page
-    return (f"{reason} after pages {first}-{last} went to {run.printer}"
-            f"{_beds(run.parts[:run.sent])}: the pages after {last} were not printed. Those "
-            f"forms are recorded as printed; Print again prints the whole pack with new "
-            "form IDs.")
+    done = page_range(run.parts[0].first_page, run.parts[run.sent - 1].last_page)
+    return (f"{reason} after {done} went to {run.printer}{_beds(run.parts[:run.sent])}: the "
+            f"pages after that were not printed. The forms on {done} are recorded as "
+            "printed; Print again prints the whole pack with new form IDs.")

@@ -137,10 +137,10 @@ def open_sender(choice: PrinterChoice, control: TaskControl, *,
     if not choice.name:
         raise PrintFailed("no printer is set up on this PC: ask IT to add the ward printer, or "
                           "use Save PDF and print it from another PC")
-    if use_cups is None:
-        use_cups = cups_available() and cups_queue_state(choice.name) is not None
-    if use_cups:
-        return _CupsSender(choice, control, title)
+    state = cups_queue_state(choice.name) if use_cups is not False and cups_available() \
+        else None
+    if use_cups or (use_cups is None and state is not None):
+        return _CupsSender(choice, control, title, state)
     return _RasterSender(choice, control)
 
 
@@ -194,18 +194,19 @@ class _CupsSender:
 
     aborted = False
 
-    def __init__(self, choice: PrinterChoice, control: TaskControl, title: str) -> None:
+    def __init__(self, choice: PrinterChoice, control: TaskControl, title: str,
+                 state: str | None) -> None:
         self.choice = choice
         self.control = control
         self.title = title
         self.streaming = choice.copies == 1
         self.job_ids: list[str] = []
         self.pages = self.size = 0
-        self._check_queue()
+        self._check_queue(state)
 
-    def _check_queue(self) -> None:
+    def _check_queue(self, state: str | None = None) -> None:
         """Before each part: a queue switched off (paused) part-way would hold the rest."""
-        if cups_queue_state(self.choice.name) == "disabled":
+        if (state or cups_queue_state(self.choice.name)) == "disabled":
             raise PrintFailed(f"the printer {self.choice.name} is switched off in the print "
                               "system (disabled). Choose another printer or ask IT to enable it")
 
