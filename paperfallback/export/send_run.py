@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,8 @@ from pathlib import Path
 from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_bundle import export_source, plan_fhir_export
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
+from paperfallback.export.fhir_units import BuiltUnit
+from paperfallback.export.model import ExportedForm
 from paperfallback.export.pipeline import open_cache_for_export, read_keyed_forms
 from paperfallback.export.scanned import scanned_documents
 from paperfallback.export.send import (
@@ -148,27 +150,65 @@ def run_send(
     ``target``; what the EPR answered is in the summary and the work store."""
     target = check_base_url(target)
     opts = options or SendOptions(chunk_size=settings.export_chunk_size)
-    moment = now or datetime.now(UTC)
-    summary = SendSummary(target, dry_run=dry_run, bundles_of=opts.chunk_size)
-    cache, summary.warnings = open_cache_for_export(data_dir, key, key_source)
+    cache, warnings = open_cache_for_export(data_dir, key, key_source)
     conn = WorkStore.open(data_dir, key, key_source=key_source)
     try:
         store = EntriesStore(conn)
         read = read_keyed_forms(conn, store, cache, settings, data_dir, catalogue=catalogue)
-        summary.problems = list(read.problems)
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
-        state, fmt = ExportState(conn), state_key(target)
         documents = scanned_documents(
             conn, read.forms, settings,
             catalogue or site_catalogue(settings.form_dirs, data_dir), systems)
-        plan = plan_fhir_export(read.forms, systems, state.previous(fmt), all_entries=all_entries,
-                                pc_id=settings.pc_id, exported_at=moment,
+        summary = send_forms(
+            conn, read.forms, target, systems=systems, pc_id=settings.pc_id,
+            auth=None if dry_run else (auth or export_auth(settings, target)),
+            transport=transport or SafeTransport(settings.export_timeout_seconds),
+            options=opts, documents=documents, dry_run=dry_run, all_entries=all_entries,
+            retry_rejected=retry_rejected, now=now,
+            conditional_references=settings.export_conditional_references)
+        summary.problems[:0] = read.problems
+        summary.warnings = warnings
+    finally:
+        conn.close()
+        if cache is not None:
+            cache.close()
+    return summary
+
+
+def send_forms(
+    conn: WorkStore,
+    forms: Iterable[ExportedForm],
+    target: str,
+    *,
+    systems: SiteSystems,
+    pc_id: str,
+    auth: Auth | None,
+    transport: Transport,
+    options: SendOptions,
+    documents: Iterable[BuiltUnit] = (),
+    dry_run: bool = False,
+    all_entries: bool = False,
+    retry_rejected: bool = False,
+    now: datetime | None = None,
+    conditional_references: bool = False,
+) -> SendSummary:
+    """Plan ``forms`` (and ``documents``) for ``target``, queue and send them (or, with
+    ``dry_run``, check and show them): ``export --to`` after the forms are read."""
+    opts = options
+    moment = now or datetime.now(UTC)
+    summary = SendSummary(target, dry_run=dry_run, bundles_of=opts.chunk_size)
+    forms = list(forms)
+    if True:
+        store = EntriesStore(conn)
+        state, fmt = ExportState(conn), state_key(target)
+        plan = plan_fhir_export(forms, systems, state.previous(fmt), all_entries=all_entries,
+                                pc_id=pc_id, exported_at=moment,
                                 previous_forms=state.previous_forms(fmt), documents=documents)
         summary.problems.extend(plan.problems)
-        form_ids = {f.instance_id: f.form_id for f in read.forms}
+        form_ids = {f.instance_id: f.form_id for f in forms}
         new = entries_to_send(plan, form_ids,
-                              conditional_references=settings.export_conditional_references)
+                              conditional_references=conditional_references)
         sends = SendLog(conn)
         if dry_run:
             fresh, summary.known = sends.plan_new(target, new)
@@ -190,12 +230,11 @@ def run_send(
                      out=target, resources=len(plan.entries), forms=plan.forms_done)
         if plan.instance_ids():
             store.mark_exported(plan.instance_ids())
-        chosen = auth or export_auth(settings, target)
+        assert auth is not None
         try:
             summary.result = send_pending(
-                sends, target, auth=chosen,
-                transport=transport or SafeTransport(settings.export_timeout_seconds),
-                source=export_source(systems, settings.pc_id), options=opts)
+                sends, target, auth=auth, transport=transport,
+                source=export_source(systems, pc_id), options=opts)
         except (SendRefused, SendInterrupted) as exc:
             summary.stopped = str(exc)
         summary.pending_after = len(sends.pending(target))
@@ -204,10 +243,6 @@ def run_send(
             "export to %s: queued %d, accepted %d, rejected %d, pending %d%s", target,
             summary.queued, r.accepted, r.rejected, summary.pending_after,
             f"; stopped: {summary.stopped}" if summary.stopped else "")
-    finally:
-        conn.close()
-        if cache is not None:
-            cache.close()
     return summary
 
 

@@ -113,9 +113,10 @@ class SendLog:
                 if states.get(digest) in ("pending", "accepted", "rejected"):
                     same += 1
                     continue
-                db.execute(
-                    "UPDATE send_entries SET state = 'superseded' WHERE target = ? AND "
-                    "full_url = ? AND state IN ('pending', 'rejected')",
+                db.execute(  # by its URL: without INDEXED BY SQLite scans every pending row
+                    "UPDATE send_entries INDEXED BY send_entries_by_url SET state = "
+                    "'superseded' WHERE target = ? AND full_url = ? AND state IN "
+                    "('pending', 'rejected')",
                     (target, new.full_url),
                 )
                 db.execute(
