@@ -177,7 +177,7 @@ def _bench_send(count: int) -> None:
         def send():  # type: ignore[no-untyped-def]
             with gc_paused():  # as paperfallback export --to does
                 return send_forms(work, forms(), "https://epr.example.nhs.uk/fhir",
-                                  systems=SYSTEMS, pc_id="BENCH-PC", auth=NoAuth(),
+                                  systems=SYSTEMS, pc_id="BENCH-PC", auth=NoAuth,
                                   transport=epr, options=SendOptions(sleep=lambda _s: None))
 
         print(f"export --to, {count} forms made as read:")
