@@ -272,9 +272,10 @@ class FhirCollector:
             if problem:  # never printed on a chart; IT sees where it came from
                 self.skipped[f"Observation {obs.id!r} at {where} not printed: {problem}"] += 1
             else:
-                self.staging.put("observation", obs.id, (  # a tuple pickles 3x faster
-                    obs.id, obs.patient_id, obs.kind.value, obs.effective, obs.value, obs.text,
-                    obs.unit, obs.source_time))
+                self.staging.put_row("observation", obs.id, (  # columns: nothing pickled
+                    obs.id, obs.patient_id, obs.kind.value, obs.effective.isoformat(),
+                    obs.value, obs.text, obs.unit,
+                    obs.source_time.isoformat() if obs.source_time is not None else None))
 
     def _add_appointment(self, res: Json, where: Where, key: str) -> None:
         self.staging.put("appointment", key, read_appointment(res, where))
@@ -457,8 +458,11 @@ class FhirCollector:
         patient and time; the cache lists them so when it reads them)."""
         oldest = window_start(as_of, self.policy.observation_hours)
         hours = self.policy.observation_hours
-        for rows in self.staging.batches("observation"):
-            batch = [Observation(i, p, ObservationKind(k), *rest) for _, (i, p, k, *rest) in rows]
+        when = datetime.fromisoformat
+        for rows in self.staging.row_batches("observation"):
+            batch = [Observation(i, p, ObservationKind(k), when(e), v, t, u,
+                                 when(s) if s is not None else None)
+                     for i, p, k, e, v, t, u, s in rows]
             pids = self._patient_ids((o.patient_id for o in batch), bare=True)
             for obs in batch:
                 pid = pids[obs.patient_id]
