@@ -59,10 +59,11 @@ def loads(data: bytes) -> Any:
     return pickle.loads(data)
 
 
-def _where_of(data: str | bytes) -> Where:
-    if isinstance(data, str):
-        line, _, file = data.partition(":")
-        return Where(file, int(line))
+def _where_of(data: int | bytes, files: list[str]) -> Where:
+    """A first place as ``seen`` kept it: (file number << 32) + line of an NDJSON line, or
+    the pickled Where of a Bundle entry."""
+    if isinstance(data, int):
+        return Where(files[data >> 32], data & 0xFFFFFFFF)
     found: Where = loads(data)
     return found
 
@@ -81,10 +82,12 @@ class Staging:
         self._puts: dict[str, list[tuple[str, float | None, bytes]]] = {}
         self._maxes: dict[str, list[tuple[str, float | None, bytes]]] = {}
         self._collided: dict[str, Where] = {}  # first places of keys whose hash was taken
-        self._filter = bytearray(SEEN_FILTER_BYTES)  # bits of every key in stage_seen
+        self._filter = bytearray()  # bits of every key in stage_seen (made by ``seen``)
         self._taken: set[int] = set()  # hashes in stage_seen among the last keys asked
         self._asked: set[int] = set()  # the hashes of the last keys asked (first_places)
-        self._seen_rows: dict[int, tuple[int, str, str | bytes]] = {}  # not yet written
+        self._seen_rows: dict[int, tuple[int, str, int | bytes]] = {}  # not yet written
+        self._files: list[str] = []  # the files of first places, by number
+        self._file_numbers: dict[str, int] = {}
         self._rows_puts: dict[str, list[tuple[Any, ...]]] = {}
         self.conn.execute("DROP TABLE IF EXISTS stage_seen")
         self.conn.execute("CREATE TABLE stage_seen (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, "
@@ -179,7 +182,7 @@ class Staging:
             number = hash(key)
             wanted[number] = key
             low, high = number & _BIT_MASK, (number >> 32) & _BIT_MASK
-            if bits[low >> 3] >> (low & 7) & 1 and bits[high >> 3] >> (high & 7) & 1:
+            if bits and bits[low >> 3] >> (low & 7) & 1 and bits[high >> 3] >> (high & 7) & 1:
                 maybe.append(number)
         self._asked = set(wanted)
         self._taken = set()
@@ -193,23 +196,31 @@ class Staging:
             for number, key, data in (*rows, *pending):
                 self._taken.add(number)
                 if wanted.get(number) == key:
-                    found[key] = _where_of(data)
+                    found[key] = _where_of(data, self._files)
         for key in self._collided.keys() & wanted.values():
             found[key] = self._collided[key]
         return found
 
     def seen(self, firsts: list[tuple[str, Where]]) -> None:
-        """Note where each key was first seen: "file:line" as text for a line of NDJSON (no
-        pickling per resource), the pickled Where for a Bundle entry. The keys were asked
-        of ``first_places`` just before (else the table is asked again here)."""
-        rows = {}
+        """Note where each key was first seen: one integer (file number, line) for a line
+        of NDJSON (no pickling, a few bytes per resource), the pickled Where for a Bundle
+        entry. The keys were asked of ``first_places`` just before (else the table is asked
+        again here)."""
+        rows: dict[int, tuple[int, str, int | bytes]] = {}
+        numbers = self._file_numbers
         for key, where in firsts:
             number = hash(key)
             if number in rows:
                 self._collided[key] = where
                 continue
-            rows[number] = (number, key, f"{where.line}:{where.file}"
-                            if where.entry is None and where.line is not None else dumps(where))
+            if where.entry is None and where.line is not None and where.line <= 0xFFFFFFFF:
+                file = numbers.get(where.file)
+                if file is None:
+                    file = numbers[where.file] = len(self._files)
+                    self._files.append(where.file)
+                rows[number] = (number, key, (file << 32) | where.line)
+            else:
+                rows[number] = (number, key, dumps(where))
         unasked = [n for n in rows if n not in self._asked]
         taken = self._taken & rows.keys()
         if unasked:
@@ -219,6 +230,8 @@ class Staging:
         for number in taken:  # another key with the same hash came first: keep in memory
             _, key, _ = rows.pop(number)
             self._collided[key] = next(w for k, w in firsts if k == key)
+        if not self._filter:
+            self._filter = bytearray(SEEN_FILTER_BYTES)
         bits = self._filter
         for number in rows:
             low, high = number & _BIT_MASK, (number >> 32) & _BIT_MASK
