@@ -36,6 +36,7 @@ from paperfallback.formspec.models import (
     TableSection,
 )
 from paperfallback.formspec.vocabulary import PATIENT_SECTION
+from paperfallback.gc_policy import gc_paused
 from paperfallback.register import COVER_FORM_ID
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
 from paperfallback.render.chart_section import (
@@ -132,6 +133,7 @@ class _Instance:
     cover: bool = False
 
 
+@gc_paused()  # a ward pack makes ~10^5 small acyclic objects: see gc_policy
 def render_pack(
     request: PackRequest,
     store: CacheStore | None,

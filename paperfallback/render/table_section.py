@@ -19,8 +19,9 @@ from paperfallback.cache.staleness import uk_time
 from paperfallback.domain.records import PrescriptionKind
 from paperfallback.formspec.models import FieldSpec, TableSection
 from paperfallback.formspec.vocabulary import day_section_id
+from paperfallback.register.layout_codec import Box
 from paperfallback.render.draw import LIGHT_GREY, MM, Canvas, text_in_box, tick_options
-from paperfallback.render.layout import Block, Box, BuildContext, Flow
+from paperfallback.render.layout import Block, BuildContext, Flow
 from paperfallback.render.prefill import RowContext, resolve
 from paperfallback.render.sections_common import draw_title, title_height
 
