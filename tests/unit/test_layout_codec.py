@@ -91,3 +91,15 @@ def test_a_truncated_packed_layout_is_reported_not_guessed() -> None:
     text = encode_layout((595.28, 841.89, 28.35), GRIDS, _fluid_balance_like())
     with pytest.raises(LayoutUnreadable, match="damaged"):
         decode_layout(text[: len(text) // 2])
+
+
+def test_every_single_changed_character_is_detected() -> None:
+    """zlib's checksum (and inflate itself) catch a changed byte anywhere in the record:
+    no damaged layout decodes to boxes in other places."""
+    text = encode_layout((595.28, 841.89, 28.35), GRIDS, _fluid_balance_like(1))
+    body = text[len(PREFIX):]
+    for at in range(0, len(body) - 2, 7):  # every 7th character, each changed once
+        swapped = "B" if body[at] != "B" else "C"
+        damaged = PREFIX + body[:at] + swapped + body[at + 1:]
+        with pytest.raises(LayoutUnreadable):
+            decode_layout(damaged)
