@@ -24,6 +24,14 @@ export's time (issue 15: at most 300 MB for 50,000 forms, not growing with them)
 ``--targets`` runs 50,000 forms. The forms are made as the export reads them (a
 generator, as ``paperfallback export`` reads them from the work store), so the first
 export's time includes making them (about 0.7 s per 10,000).
+
+    .venv/bin/python benchmarks/bench_export.py --send [--forms 1000] [--growth 1,10,30]
+
+``export --to URL`` instead: the forms planned, queued in the send log and sent as
+transaction Bundles of 100 entries to an EPR stand-in in the same process that accepts
+every entry (``send_run.send_forms``, as ``paperfallback export --to`` runs it after
+reading the forms); then a second send with nothing new. Prints the time and the peak
+memory (issue 15: the peak must not grow with the forms).
 """
 
 from __future__ import annotations
@@ -39,10 +47,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
+
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.model import ExportedForm
 from paperfallback.export.pipeline import export_forms
 from paperfallback.export.samples import random_form
+from paperfallback.export.send import SendOptions
+from paperfallback.export.send_http import HttpAnswer, NoAuth
 from paperfallback.export.state import ExportState
 from paperfallback.gc_policy import gc_paused
 from paperfallback.workstore import WorkStore
@@ -74,11 +86,16 @@ def main() -> None:
     parser.add_argument("--targets", action="store_true",
                         help="the absolute target: 50,000 forms (minutes; with --tabular, "
                              "CSV and xlsx too)")
+    parser.add_argument("--send", action="store_true",
+                        help="export --to an in-process EPR stand-in instead of files")
     args = parser.parse_args()
+    if args.send and not (args.growth or args.targets):
+        _bench_send(args.forms)
+        return
     if args.growth or args.targets:
         factors = [50_000 // args.forms] if args.targets else [
             int(f) for f in args.growth.split(",")]
-        growth_table(factors, args.forms, args.tabular)
+        growth_table(factors, args.forms, args.tabular, send=args.send)
         return
     def forms() -> Iterator[ExportedForm]:
         """The same forms each time, made as the export reads them: an export must not
@@ -130,6 +147,53 @@ def main() -> None:
     print(f"peak memory {peak_mb:.0f} MB")
 
 
+class _AcceptingEpr:
+    """An EPR stand-in in this process: every entry of every Bundle accepted."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpAnswer:
+        self.posts += 1
+        entries = orjson.loads(body)["entry"]
+        return HttpAnswer(200, orjson.dumps({
+            "resourceType": "Bundle", "type": "transaction-response",
+            "entry": [{"response": {"status": "201 Created",
+                                    "location": f"{e['resource']['resourceType']}/{n}"}}
+                      for n, e in enumerate(entries)]}))
+
+
+def _bench_send(count: int) -> None:
+    """``export --to`` of ``count`` forms made as read, to the stand-in, then again."""
+    from paperfallback.export.send_run import send_forms
+
+    def forms() -> Iterator[ExportedForm]:
+        rng = random.Random(7)
+        return (random_form(n, rng) for n in range(count))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = WorkStore.open(Path(tmp), KEY)
+        epr = _AcceptingEpr()
+
+        def send():  # type: ignore[no-untyped-def]
+            with gc_paused():  # as paperfallback export --to does
+                return send_forms(work, forms(), "https://epr.example.nhs.uk/fhir",
+                                  systems=SYSTEMS, pc_id="BENCH-PC", auth=NoAuth,
+                                  transport=epr, options=SendOptions(sleep=lambda _s: None))
+
+        print(f"export --to, {count} forms made as read:")
+        summary, _ = _timed("first export (plan, queue, send)", send)
+        result = summary.result
+        assert result is not None and not summary.stopped, summary.lines()
+        print(f"    {result.accepted} entries accepted in {epr.posts} Bundles, "
+              f"{summary.pending_after} pending")
+        summary, _ = _timed("second send, nothing new", send)
+        assert summary.result is not None and summary.result.accepted == 0
+        work.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory {peak_mb:.0f} MB")
+
+
 def _bench_store(folder: Path, count: int) -> None:
     """Key ``count`` NEWS2 charts (3 columns) into a real entries store, then read them."""
     from paperfallback.export.from_entries import read_forms
@@ -177,17 +241,18 @@ def _bench_store(folder: Path, count: int) -> None:
     conn.close()
 
 
-def growth_table(factors: list[int], forms: int, tabular: bool) -> None:
+def growth_table(factors: list[int], forms: int, tabular: bool, *, send: bool = False) -> None:
     """Peak memory and first-export time at each multiple of ``forms``, one process each."""
+    what = "export --to" if send else "first FHIR export"
     for factor in factors:
         done = subprocess.run(
             [sys.executable, __file__, "--forms", str(forms * factor),
-             *(["--tabular"] if tabular else [])],
+             *(["--tabular"] if tabular else []), *(["--send"] if send else [])],
             capture_output=True, text=True, check=True)
         lines = done.stdout.splitlines()
         first = next(line for line in lines if "first export" in line).split()[-6]
         peak = next(line for line in lines if line.startswith("peak memory")).split()[2]
-        print(f"{factor:>4}x {forms * factor:>7} forms   first FHIR export {first:>7} s   "
+        print(f"{factor:>4}x {forms * factor:>7} forms   {what} {first:>7} s   "
               f"peak {peak:>6} MB", flush=True)
     print("target: peak <= 300 MB for 50,000 forms (it must not grow with the forms)")
 

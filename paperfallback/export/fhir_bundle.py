@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -37,6 +37,19 @@ WITHDRAWN_TEXT = (
 )
 # Entry order in the Bundle: patients before what refers to them; Provenance last.
 TYPE_ORDER = {"Patient": 0, "Encounter": 1, "Provenance": 9}
+OTHER_TYPES_ORDER = 5
+
+
+def type_rank(resource_type: str) -> int:
+    """Where a resource type goes in a Bundle (``TYPE_ORDER``; every other type between)."""
+    return TYPE_ORDER.get(resource_type, OTHER_TYPES_ORDER)
+
+
+class EntrySink(Protocol):
+    """Where a streamed export puts each unit's entries as they are built: the file
+    writer (``fhir_writer.BundleWriter``) or the send queue (``send_run``)."""
+
+    def write_unit(self, entries: Sequence[BuiltEntry], unit_key: str, /) -> None: ...
 
 
 @dataclass
@@ -57,9 +70,9 @@ class FhirExport:
     unchanged_units: int = 0
     unchanged_forms: int = 0  # skipped whole: nothing in them changed since their export
     withdrawn: int = 0
-    # Entries written as they are built (file export: fhir_writer) instead of kept in
-    # ``entries`` and ``unit_of`` (``export --to`` and merge keep them: they need them).
-    sink: BundleWriter | None = None
+    # Entries written as they are built (file export: fhir_writer; ``export --to``: the
+    # send queue) instead of kept in ``entries`` and ``unit_of`` (merge and tests keep them).
+    sink: EntrySink | None = None
     type_counts: Counter[str] = field(default_factory=Counter)
     entry_count: int = 0
 
@@ -74,8 +87,7 @@ class FhirExport:
         self.entry_count += len(entries)
         self.type_counts.update(e.resource_type for e in entries)
         if self.sink is not None:
-            for entry in entries:
-                self.sink.write(entry)
+            self.sink.write_unit(entries, unit_key)
             return
         self.entries.extend(entries)
         self.unit_of.update((e.full_url, unit_key) for e in entries)
@@ -104,7 +116,7 @@ def plan_fhir_export(
     export_id: str | None = None,
     previous_forms: dict[str, str] | None = None,
     documents: Iterable[BuiltUnit] = (),
-    sink: BundleWriter | None = None,
+    sink: EntrySink | None = None,
     marks: Marks | None = None,
 ) -> FhirExport:
     """What goes into the export, read from ``forms`` once (an iterator is never held
@@ -148,7 +160,7 @@ def plan_fhir_export(
 
 
 def _type_order(entry: BuiltEntry) -> int:
-    return TYPE_ORDER.get(entry.resource_type, 5)
+    return type_rank(entry.resource_type)
 
 
 def sink_for(out: Path, export_id: str, exported_at: datetime, systems: SiteSystems,

@@ -13,7 +13,7 @@ removed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -55,6 +55,11 @@ class BundleWriter:
             handle = self._parts[name] = (self.out / (name + ".part")).open("wb")
         handle.write(line + b"\n")
         self.counts[name] = self.counts.get(name, 0) + 1
+
+    def write_unit(self, entries: Sequence[BuiltEntry], unit_key: str, /) -> None:
+        """A unit's entries (``fhir_bundle.EntrySink``); the file needs no unit key."""
+        for entry in entries:
+            self.write(entry)
 
     def write(self, entry: BuiltEntry) -> None:
         """Serialise ``entry`` once, for the Bundle and its NDJSON file."""

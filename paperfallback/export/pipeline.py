@@ -117,7 +117,7 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
 
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
-        documents = (scanned_documents(work, _patients_of(keyed, store, settings), settings,
+        documents = (scanned_documents(work, keyed_patients(keyed, store, settings), settings,
                                        forms, systems) if fmt == "fhir" else [])
         del problems[:]  # the forms read for scanned pages are read (and told) again below
         summary = export_forms(  # the forms are read as the export uses them (issue 15)
@@ -140,7 +140,7 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     return summary
 
 
-def _patients_of(keyed: Callable[[Iterable[str] | None], Iterator[ExportedForm]],
+def keyed_patients(keyed: Callable[[Iterable[str] | None], Iterator[ExportedForm]],
                  store: EntriesStore, settings: Settings,
                  ) -> Callable[[list[str]], dict[str, PatientRef]]:
     """Who the keyed forms among ``ids`` were identified as (scanned pages are filed

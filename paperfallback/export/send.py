@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,14 +28,15 @@ from typing import Any
 import orjson
 
 from paperfallback.domain.errors import PaperFallbackError
-from paperfallback.export.fhir_bundle import TYPE_ORDER, FhirExport
-from paperfallback.export.fhir_common import token
+from paperfallback.export.fhir_bundle import FhirExport, type_rank
+from paperfallback.export.fhir_common import BuiltEntry, token
 from paperfallback.export.send_http import Auth, HttpAnswer, NetworkError, Transport
 from paperfallback.export.send_state import Answer, NewEntry, QueuedEntry, SendLog
 from paperfallback.fhirclient.errors import FhirClientError
 
 DEFAULT_CHUNK_SIZE = 100
 FHIR_JSON = "application/fhir+json"
+REJECTED_KEPT = 200  # rejected entries a result keeps to show (it counts them all)
 
 
 class SendRefused(PaperFallbackError):
@@ -57,7 +58,8 @@ class SendOptions:
 
 @dataclass
 class SendResult:
-    """What one pass over the queue did."""
+    """What one pass over the queue did (the first ``REJECTED_KEPT`` rejected entries,
+    with the EPR's reason: a send that is all refused must not hold them all)."""
 
     bundles: int = 0
     accepted: int = 0
@@ -72,17 +74,24 @@ class SendResult:
 
 def entries_to_send(plan: FhirExport, form_ids: dict[str, str], *,
                     conditional_references: bool = False) -> list[NewEntry]:
-    """The plan's Bundle entries, each with the unit and form it belongs to."""
+    """The plan's Bundle entries, each with the unit and form it belongs to (a plan kept
+    in memory; ``export --to`` queues each unit as it is built: send_run)."""
     out = []
     for built in plan.entries:
-        entry = built.bundle_entry()
-        if conditional_references:
-            entry = {**entry, "resource": with_conditional_references(entry["resource"])}
         unit_key = plan.unit_of.get(built.full_url, "")
-        instance_id = unit_key.split("/", 1)[0]
-        out.append(NewEntry(built.full_url, unit_key, instance_id, form_ids.get(instance_id, ""),
-                            built.resource_type, built.method, built.url, entry))
+        out.append(new_entry(built, unit_key, form_ids.get(unit_key.split("/", 1)[0], ""),
+                             conditional_references=conditional_references))
     return out
+
+
+def new_entry(built: BuiltEntry, unit_key: str, form_id: str, *,
+              conditional_references: bool = False) -> NewEntry:
+    """One planned entry as it is queued: its Bundle entry, unit, form instance and form."""
+    entry = built.bundle_entry()
+    if conditional_references:
+        entry = {**entry, "resource": with_conditional_references(entry["resource"])}
+    return NewEntry(built.full_url, unit_key, unit_key.split("/", 1)[0], form_id,
+                    built.resource_type, built.method, built.url, entry)
 
 
 def with_conditional_references(resource: dict[str, Any]) -> dict[str, Any]:
@@ -111,25 +120,31 @@ def with_conditional_references(resource: dict[str, Any]) -> dict[str, Any]:
 
 def chunked(pending: Sequence[QueuedEntry], size: int) -> list[list[list[QueuedEntry]]]:
     """Whole units packed into chunks of at most ``size`` entries (a unit larger than
-    ``size`` goes alone); units with a Patient or Encounter first."""
+    ``size`` goes alone); units with a Patient first, then with an Encounter, then the
+    rest in queue order. In memory: the send reads the same order from the log a unit at a
+    time (``SendLog.units``)."""
     groups: dict[str, list[QueuedEntry]] = {}
     for q in pending:
         groups.setdefault(q.unit_key or q.full_url, []).append(q)
-    ordered = sorted(groups.values(),
-                     key=lambda g: (min(TYPE_ORDER.get(q.resource_type, 5) for q in g), g[0].seq))
-    chunks: list[list[list[QueuedEntry]]] = []
+    for group in groups.values():
+        group.sort(key=lambda q: (type_rank(q.resource_type), q.seq))
+    ordered = sorted(groups.values(), key=lambda g: (type_rank(g[0].resource_type), g[0].seq))
+    return list(pack(ordered, size))
+
+
+def pack(units: Iterable[list[QueuedEntry]], size: int) -> Iterator[list[list[QueuedEntry]]]:
+    """Units, in the order given, into chunks of at most ``size`` entries, yielded as each
+    fills (so a send holds one chunk, not the queue)."""
     current: list[list[QueuedEntry]] = []
     count = 0
-    for group in ordered:
-        group.sort(key=lambda q: (TYPE_ORDER.get(q.resource_type, 5), q.seq))
-        if current and count + len(group) > size:
-            chunks.append(current)
+    for unit in units:
+        if current and count + len(unit) > size:
+            yield current
             current, count = [], 0
-        current.append(group)
-        count += len(group)
+        current.append(unit)
+        count += len(unit)
     if current:
-        chunks.append(current)
-    return chunks
+        yield current
 
 
 def transaction_of(groups: Sequence[Sequence[QueuedEntry]], *, source: str,
@@ -163,7 +178,7 @@ def send_pending(
     """
     opts = options or SendOptions()
     result = SendResult()
-    for groups in chunked(log.pending(target), max(1, opts.chunk_size)):
+    for groups in pack(log.units(target), max(1, opts.chunk_size)):
         _send_groups(log, target, groups, auth, transport, source, opts, now, result)
     return result
 
@@ -258,8 +273,9 @@ def _record(log: SendLog, entries: list[QueuedEntry], answers: list[Answer],
             result.accepted += 1
         else:
             result.rejected += 1
-            result.rejected_entries.append(q)
-            result.rejected_outcomes[q.seq] = a.outcome
+            if len(result.rejected_entries) < REJECTED_KEPT:
+                result.rejected_entries.append(q)
+                result.rejected_outcomes[q.seq] = a.outcome
 
 
 def _json(body: bytes) -> Any:

@@ -11,24 +11,28 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from paperfallback.domain.errors import InputError
-from paperfallback.export.fhir_bundle import export_source, plan_fhir_export
+from paperfallback.export.fhir_bundle import FhirExport, export_source, plan_fhir_export
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
-from paperfallback.export.pipeline import open_cache_for_export, read_keyed_forms
+from paperfallback.export.fhir_units import BuiltUnit
+from paperfallback.export.model import ExportedForm
+from paperfallback.export.pipeline import (
+    gc_paused,
+    iter_keyed_forms,
+    keyed_patients,
+    open_cache_for_export,
+)
 from paperfallback.export.scanned import scanned_documents
 from paperfallback.export.send import (
     SendInterrupted,
     SendOptions,
     SendRefused,
     SendResult,
-    chunked,
-    count_types,
-    entries_to_send,
     send_pending,
 )
 from paperfallback.export.send_http import (
@@ -38,8 +42,9 @@ from paperfallback.export.send_http import (
     Transport,
     check_base_url,
 )
+from paperfallback.export.send_plan import SendQueue, preview, scratch_copy
 from paperfallback.export.send_state import QueuedEntry, SendLog
-from paperfallback.export.state import ExportState
+from paperfallback.export.state import ExportState, MarkSpool
 from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
 from paperfallback.formspec import FormCatalogue, site_catalogue
 from paperfallback.reentry.store import EntriesStore
@@ -60,7 +65,9 @@ class SendSummary:
     dry_run: bool = False
     queued: int = 0
     known: int = 0  # left out: the same content was sent (or queued) before
-    to_send: list[QueuedEntry] = field(default_factory=list)  # dry run: what would go
+    would_send: int = 0  # dry run: entries that would go, by type, and the first Bundles
+    would_send_types: dict[str, int] = field(default_factory=dict)
+    bundle_lines: list[str] = field(default_factory=list)
     bundles: int = 0
     result: SendResult | None = None
     pending_after: int = 0
@@ -78,17 +85,17 @@ class SendSummary:
 
     def lines(self, *, warnings: bool = True) -> list[str]:
         out = [f"Warning: {w}" for w in self.warnings] if warnings else []
-        types = ", ".join(f"{k} {v}" for k, v in count_types(self.to_send).items())
+        types = ", ".join(f"{k} {v}" for k, v in sorted(self.would_send_types.items()))
         if self.dry_run:
             out.append(f"Dry run: nothing was sent to {self.target}.")
-            out.append(f"Would send {len(self.to_send)} entries in {self.bundles} transaction "
+            out.append(f"Would send {self.would_send} entries in {self.bundles} transaction "
                        f"Bundles" + (f" ({types})" if types else "") + f"; {self.known} left "
                        "out as sent before with the same content.")
-            shown = _bundle_lines(self.to_send, self.bundles_of)
+            shown = self.bundle_lines
             out.extend(f"  Bundle {n}: {line}" for n, line in enumerate(shown[:20], 1))
-            if len(shown) > 20:
-                out.append(f"  ... and {len(shown) - 20} more Bundles")
-            out.append(f"Checked {len(self.to_send)} resources against FHIR R4: "
+            if self.bundles > 20:
+                out.append(f"  ... and {self.bundles - 20} more Bundles")
+            out.append(f"Checked {self.would_send} resources against FHIR R4: "
                        + ("all valid." if not self.invalid else f"{len(self.invalid)} invalid:"))
             out.extend(f"  {line}" for line in self.invalid)
         else:
@@ -117,17 +124,6 @@ def describe(q: QueuedEntry) -> str:
             f"{q.entry.get('request', {}).get('method', '')}")
 
 
-def _bundle_lines(entries: Sequence[QueuedEntry], size: int) -> list[str]:
-    out = []
-    for groups in chunked(entries, size):
-        flat = [q for g in groups for q in g]
-        forms = sorted({q.instance_id for q in flat})
-        types = ", ".join(f"{k} {v}" for k, v in count_types(flat).items())
-        out.append(f"{len(flat)} entries ({types}) from forms {', '.join(forms[:8])}"
-                   + (" ..." if len(forms) > 8 else ""))
-    return out
-
-
 def run_send(
     data_dir: Path,
     settings: Settings,
@@ -148,67 +144,123 @@ def run_send(
     ``target``; what the EPR answered is in the summary and the work store."""
     target = check_base_url(target)
     opts = options or SendOptions(chunk_size=settings.export_chunk_size)
-    moment = now or datetime.now(UTC)
-    summary = SendSummary(target, dry_run=dry_run, bundles_of=opts.chunk_size)
-    cache, summary.warnings = open_cache_for_export(data_dir, key, key_source)
+    cache, warnings = open_cache_for_export(data_dir, key, key_source)
     conn = WorkStore.open(data_dir, key, key_source=key_source)
     try:
         store = EntriesStore(conn)
-        read = read_keyed_forms(conn, store, cache, settings, data_dir, catalogue=catalogue)
-        summary.problems = list(read.problems)
+        forms = catalogue or site_catalogue(settings.form_dirs, data_dir)
+        problems: list[str] = []
+
+        def keyed(ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
+            return iter_keyed_forms(conn, store, cache, settings, data_dir, catalogue=forms,
+                                    problems=problems, instance_ids=ids)
+
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
-        state, fmt = ExportState(conn), state_key(target)
-        documents = scanned_documents(
-            conn, read.forms, settings,
-            catalogue or site_catalogue(settings.form_dirs, data_dir), systems)
-        plan = plan_fhir_export(read.forms, systems, state.previous(fmt), all_entries=all_entries,
-                                pc_id=settings.pc_id, exported_at=moment,
-                                previous_forms=state.previous_forms(fmt), documents=documents)
-        summary.problems.extend(plan.problems)
-        form_ids = {f.instance_id: f.form_id for f in read.forms}
-        new = entries_to_send(plan, form_ids,
-                              conditional_references=settings.export_conditional_references)
-        sends = SendLog(conn)
-        if dry_run:
-            fresh, summary.known = sends.plan_new(target, new)
-            waiting = sends.pending(target) + (
-                [q for q in sends.entries(target) if q.state == "rejected"]
-                if retry_rejected else [])
-            summary.to_send = waiting + [
-                QueuedEntry(-n, target, e.full_url, e.unit_key, e.instance_id, e.form_id,
-                            e.resource_type, e.entry, "pending")
-                for n, e in enumerate(fresh, 1)
-            ]
-            summary.bundles = len(chunked(summary.to_send, opts.chunk_size))
-            summary.invalid = validate_entries(summary.to_send)
-            return summary
-        if retry_rejected:
-            sends.retry_rejected(target)
-        summary.queued, summary.known = sends.queue(target, new, now=moment)
-        state.record(fmt, plan.export_id, moment, plan.marks, all_entries=all_entries,
-                     out=target, resources=len(plan.entries), forms=plan.forms_done)
-        if plan.instance_ids():
-            store.mark_exported(plan.instance_ids())
-        chosen = auth or export_auth(settings, target)
-        try:
-            summary.result = send_pending(
-                sends, target, auth=chosen,
+        documents = scanned_documents(conn, keyed_patients(keyed, store, settings), settings,
+                                      forms, systems)
+        del problems[:]  # the forms read for scanned pages are read (and told) again below
+        with gc_paused():  # thousands of small objects, no cycles: see gc_paused
+            summary = send_forms(  # the forms are read as the plan uses them (issue 15)
+                conn, keyed(), target, systems=systems, pc_id=settings.pc_id,
+                auth=lambda: auth or export_auth(settings, target),
                 transport=transport or SafeTransport(settings.export_timeout_seconds),
-                source=export_source(systems, settings.pc_id), options=opts)
-        except (SendRefused, SendInterrupted) as exc:
-            summary.stopped = str(exc)
-        summary.pending_after = len(sends.pending(target))
-        r = summary.result or SendResult()
-        log.info(  # counts and instance IDs only: the log holds no patient data
-            "export to %s: queued %d, accepted %d, rejected %d, pending %d%s", target,
-            summary.queued, r.accepted, r.rejected, summary.pending_after,
-            f"; stopped: {summary.stopped}" if summary.stopped else "")
+                options=opts, documents=documents, dry_run=dry_run, all_entries=all_entries,
+                retry_rejected=retry_rejected, now=now,
+                conditional_references=settings.export_conditional_references)
+        summary.problems[:0] = problems
+        summary.warnings = warnings
     finally:
         conn.close()
         if cache is not None:
             cache.close()
     return summary
+
+
+def send_forms(
+    conn: WorkStore,
+    forms: Iterable[ExportedForm],
+    target: str,
+    *,
+    systems: SiteSystems,
+    pc_id: str,
+    auth: Callable[[], Auth],
+    transport: Transport,
+    options: SendOptions,
+    documents: Iterable[BuiltUnit] = (),
+    dry_run: bool = False,
+    all_entries: bool = False,
+    retry_rejected: bool = False,
+    now: datetime | None = None,
+    conditional_references: bool = False,
+) -> SendSummary:
+    """Plan ``forms`` (and ``documents``) for ``target``, queue and send them (or, with
+    ``dry_run``, check and show them): ``export --to`` after the forms are read.
+
+    ``forms`` is read once, as the plan uses it, and each unit is queued as it is built
+    (send_plan); the send reads the queue back a chunk at a time: memory holds a form and
+    a chunk, never the export (issue 15). ``auth`` is asked for only when sending.
+    """
+    opts = options
+    moment = now or datetime.now(UTC)
+    summary = SendSummary(target, dry_run=dry_run, bundles_of=opts.chunk_size)
+    state, fmt = ExportState(conn), state_key(target)
+    sends = SendLog(conn)
+    if dry_run:
+        with scratch_copy(sends, target) as scratch, MarkSpool() as marks:
+            if retry_rejected:
+                scratch.retry_rejected(target)
+            plan, queue = _plan_into(scratch, forms, target, state, fmt, systems, pc_id,
+                                     documents, moment, all_entries, conditional_references,
+                                     marks)
+            summary.known = queue.known
+            seen = preview(scratch, target, opts.chunk_size, validate_entries)
+        summary.problems.extend(plan.problems)
+        summary.would_send, summary.would_send_types = seen.entries, dict(seen.types)
+        summary.bundles, summary.bundle_lines = seen.bundles, seen.bundle_lines
+        summary.invalid = seen.invalid
+        return summary
+    if retry_rejected:
+        sends.retry_rejected(target)
+    with MarkSpool() as marks:
+        plan, queue = _plan_into(sends, forms, target, state, fmt, systems, pc_id, documents,
+                                 moment, all_entries, conditional_references, marks)
+        summary.problems.extend(plan.problems)
+        summary.queued, summary.known = queue.queued, queue.known
+        state.record(fmt, plan.export_id, moment, marks, all_entries=all_entries,
+                     out=target, resources=plan.entry_count, forms=plan.forms_done)
+        instance_ids = plan.instance_ids()
+    if instance_ids:
+        EntriesStore(conn).mark_exported(instance_ids)
+    chosen = auth()
+    try:
+        summary.result = send_pending(
+            sends, target, auth=chosen, transport=transport,
+            source=export_source(systems, pc_id), options=opts)
+    except (SendRefused, SendInterrupted) as exc:
+        summary.stopped = str(exc)
+    summary.pending_after = sends.pending_count(target)
+    r = summary.result or SendResult()
+    log.info(  # counts and instance IDs only: the log holds no patient data
+        "export to %s: queued %d, accepted %d, rejected %d, pending %d%s", target,
+        summary.queued, r.accepted, r.rejected, summary.pending_after,
+        f"; stopped: {summary.stopped}" if summary.stopped else "")
+    return summary
+
+
+def _plan_into(
+    sends: SendLog, forms: Iterable[ExportedForm], target: str, state: ExportState,
+    fmt: str, systems: SiteSystems, pc_id: str, documents: Iterable[BuiltUnit],
+    moment: datetime, all_entries: bool, conditional_references: bool, marks: MarkSpool,
+) -> tuple[FhirExport, SendQueue]:
+    """The plan queued in ``sends`` as it is built, in one transaction (all or nothing)."""
+    queue = SendQueue(sends, target, now=moment, conditional_references=conditional_references)
+    with sends.work.transaction():
+        plan = plan_fhir_export(queue.forms(forms), systems, state.previous_units(fmt),
+                                all_entries=all_entries, pc_id=pc_id, exported_at=moment,
+                                previous_forms=state.previous_forms(fmt), documents=documents,
+                                sink=queue, marks=marks)
+    return plan, queue
 
 
 def retry_rejected_entries(data_dir: Path, key: str, key_source: str,
@@ -229,7 +281,7 @@ def send_status_lines(data_dir: Path, key: str, key_source: str, *,
     try:
         sends = SendLog(conn)
         counts = sends.counts_by_instance()
-        rejected = [q for q in sends.entries() if q.state == "rejected"]
+        rejected, rejected_count = sends.rejected(limit=rejected_shown)
     finally:
         conn.close()
     if not counts:
@@ -244,10 +296,10 @@ def send_status_lines(data_dir: Path, key: str, key_source: str, *,
                f"{c['rejected']}, still to send {c['pending']}"
                for form, c in sorted(by_form.items()))
     if rejected:
-        out.append(f"Rejected by the EPR ({len(rejected)}):")
-        out.extend(f"  {describe(q)}: {q.outcome}" for q in rejected[:rejected_shown])
-        if len(rejected) > rejected_shown:
-            out.append(f"  ... and {len(rejected) - rejected_shown} more "
+        out.append(f"Rejected by the EPR ({rejected_count}):")
+        out.extend(f"  {describe(q)}: {q.outcome}" for q in rejected)
+        if rejected_count > rejected_shown:
+            out.append(f"  ... and {rejected_count - rejected_shown} more "
                        "(paperfallback entries status --json)")
     return out
 

@@ -135,6 +135,10 @@ CREATE TABLE IF NOT EXISTS workbook_rows (
 );
 CREATE INDEX IF NOT EXISTS workbook_rows_paper ON workbook_rows (instance_id, pass, section);
 """),
+    Migration(6, "a unit's queued send entries found by their unit (export.send_state)", """
+CREATE INDEX IF NOT EXISTS send_entries_by_unit
+    ON send_entries (target, state, unit_key, resource_type);
+"""),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

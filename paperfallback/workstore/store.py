@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,3 +122,17 @@ class WorkStore:
             log.info("work store %s: schema %d -> %d (%s)", self.path.name, version,
                      migration.version, migration.what)
             version = migration.version
+
+
+@contextmanager
+def scratch_work_store() -> Iterator[WorkStore]:
+    """A throwaway work store in the temporary folder, encrypted with a key of its own that
+    is never stored, and deleted when done: for working on a copy without writing to (or
+    locking) the real one (``export --to --dry-run`` queues into one)."""
+    with tempfile.TemporaryDirectory(prefix="pf-scratch-") as folder:
+        store = WorkStore.open(Path(folder), secrets.token_hex(32),
+                               key_source="a scratch key")
+        try:
+            yield store
+        finally:
+            store.close()

@@ -20,7 +20,6 @@ from paperfallback.cache.encrypted_db import Connection
 from paperfallback.cli.main import main
 from paperfallback.export.fhir_bundle import plan_fhir_export
 from paperfallback.export.fhir_common import SiteSystems
-from paperfallback.export.from_entries import ReadResult
 from paperfallback.export.model import ExportedForm, PatientRef
 from paperfallback.export.samples import keyed_form, keyed_row, random_form
 from paperfallback.export.send import (
@@ -212,8 +211,8 @@ def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
     capsys: pytest.CaptureFixture[str], smart: Smart,
 ) -> None:
     forms = _forms()
-    monkeypatch.setattr("paperfallback.export.send_run.read_keyed_forms",
-                        lambda *_a, **_k: ReadResult(forms=forms))
+    monkeypatch.setattr("paperfallback.export.send_run.iter_keyed_forms",
+                        lambda *_a, **_k: iter(forms))
     Settings(export_client_id="paperfallback-send", export_private_key=str(
         smart.writer.pem_path), export_key_id=smart.writer.kid).save(data_dir)
     total = len(_entries(forms))
