@@ -185,7 +185,7 @@ def read_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | N
                      catalogue: FormCatalogue | None = None) -> ReadResult:
     """Every form ready for export, as the file export and ``export --to`` both read it."""
     register = Register(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
-    with gc_paused():  # thousands of small objects, no cycles: see gc_paused
+    with gc_paused():  # thousands of small objects, no cycles: see gc_policy
         return read_forms(
             store, register, catalogue or site_catalogue(settings.form_dirs, data_dir), cache,
             site_code=settings.site_code,
