@@ -594,8 +594,7 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
 
 
 def _scan_layout(inst: _Instance) -> dict[str, str]:
-    """Every keyable box a scan of this instance is read against (docs/formats.md); none
-    for the cover sheet, which has nothing to key."""
+    """Every keyable box a scan is read against (docs/formats.md); none on a cover sheet."""
     geo = inst.laid.geometry
     return {} if inst.cover else {
         "scan_layout": inst.laid.stats.scan_layout(geo.page_w, geo.page_h, geo.margin)}
