@@ -2,10 +2,12 @@
 
 The same plan as the file export (conditional creates, corrections as conditional updates,
 withdrawals), tracked per server in the export state, is queued entry by entry in the work
-store (``send_state``) and then posted as transaction Bundles of at most ``chunk_size``
-entries. Entries of one unit (a chart column, a table row, a registration) travel in one
-Bundle, because they refer to each other by ``urn:uuid`` (``derivedFrom``, Provenance
-targets); units holding a Patient go first, as later units may refer to that patient.
+store (``send_state``) as it is built and then posted as transaction Bundles of at most
+``chunk_size`` entries and ``MAX_BUNDLE_BYTES``, read back from the store a unit at a time
+(memory holds one chunk, never the export: issue 15). Entries of one unit (a chart
+column, a table row, a registration) travel in one Bundle, because they refer to each other
+by ``urn:uuid`` (``derivedFrom``, Provenance targets); units holding a Patient go first, as
+later units may refer to that patient.
 
 Every answer is recorded per entry: accepted (with the server's ``location``) or rejected
 (with the OperationOutcome text). A chunk refused whole (a real transaction is all or
