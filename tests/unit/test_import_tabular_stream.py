@@ -106,3 +106,28 @@ def test_a_duplicate_id_is_told_before_a_bad_value_further_down(tmp_path: Path) 
     (extract / "observations.csv").write_text("\n".join(rows) + "\n")
     with pytest.raises(InputError, match=r"observations.csv:41, column 'value'"):
         read_extract([extract], now=NOW)
+
+
+def test_a_bundle_file_too_large_to_read_whole_is_refused_pointing_to_ndjson(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Bundle is one JSON document, read whole (its text kept to place errors on a
+    line): past the limit it is refused before reading, naming the file and what to do;
+    the same resources as NDJSON import whatever their size."""
+    import json
+
+    patients = [{"resourceType": "Patient", "id": f"p{n}",
+                 "name": [{"family": f"FAMILY{n}", "given": ["Given"]}]} for n in range(40)]
+    bundle = tmp_path / "extract.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                  "entry": [{"resource": p} for p in patients]}))
+    ndjson = tmp_path / "nd" / "Patient.ndjson"
+    ndjson.parent.mkdir()
+    ndjson.write_text("".join(json.dumps(p) + "\n" for p in patients))
+    assert len(read_extract([bundle], now=NOW).patients) == 40
+    monkeypatch.setattr("paperfallback.cache.importers.fhir_files.MAX_JSON_FILE_BYTES",
+                        bundle.stat().st_size - 1)
+    with pytest.raises(InputError, match=r"read whole.*Bulk Data NDJSON") as caught:
+        read_extract([bundle], now=NOW)
+    assert str(bundle) in str(caught.value)
+    assert len(read_extract([ndjson.parent], now=NOW).patients) == 40
