@@ -55,7 +55,7 @@ from paperfallback.render.furniture import (
 )
 from paperfallback.render.instance import Geometry, LaidOut, geometry, layout_form
 from paperfallback.render.layout import Block, Stats
-from paperfallback.render.pack_parts import draw_in_parts
+from paperfallback.render.pack_parts import Progress, draw_in_parts
 from paperfallback.render.prefill import (
     UNCHECKED_NOTE,
     RowContext,
@@ -145,6 +145,7 @@ def render_pack(
     now: datetime | None = None,
     keyed: KeyedSource | None = None,
     parts: Callable[[bytes, int], None] | None = None,
+    part_forms: Callable[[list[IssuedForm]], None] | None = None,
 ) -> PackResult:
     """Render a pack to ``out`` (a path, written atomically, or a binary stream).
 
@@ -152,7 +153,8 @@ def render_pack(
     PDFs, each as soon as it is drawn, so a printer can start on the first while the rest
     renders (issue #15): the cover sheet and the ward's own forms (the handover list),
     then whole patients a few dozen pages at a time (:mod:`paperfallback.render.pack_parts`).
-    ``out`` is not written then.
+    ``out`` is not written then. ``part_forms(issued)``: each part's forms, before the part
+    (the app records the forms of the parts that reached a printer when a print stops).
 
     ``allocate_ids`` hands out form IDs (and downtime numbers); a :class:`Register` reserves
     the pack's IDs in one transaction. ``progress(done, total)`` is called per page;
@@ -207,18 +209,22 @@ def render_pack(
         instances.insert(0, _cover_instance(cover_ward, jobs, instances, status, now, stale,
                                             cover_id))
     total = sum(len(i.laid.pages) for i in instances)
+    printed_on = f"{settings.pc_id} ({settings.site_code})"
     if parts is None:
         data = _draw(instances, status, now, settings, warning, total, progress,
                      check_cancelled)
         _write(out, data)
         size = len(data)
     else:  # each part drawn on its own canvas: a complete PDF the printer can start on
+        def draw_part(chosen: list[_Instance], step: Callable[..., Progress | None]) -> bytes:
+            data = _draw(chosen, status, now, settings, warning, total, step(progress),
+                         check_cancelled)
+            if part_forms is not None:  # the part's forms, before the part is handed over
+                part_forms([_issued(i, status, now, settings, printed_on, stale) for i in chosen])
+            return data
         size = draw_in_parts(
             instances, lambda i: i.job.record.patient.id if i.job.record else None,
-            lambda i: len(i.laid.pages), parts,
-            lambda chosen, step: _draw(chosen, status, now, settings, warning, total,
-                                       step(progress), check_cancelled))
-    printed_on = f"{settings.pc_id} ({settings.site_code})"
+            lambda i: len(i.laid.pages), parts, draw_part)
     issued = [_issued(i, status, now, settings, printed_on, stale) for i in instances]
     return PackResult(page_count=total, issued=issued, size_bytes=size)
 

@@ -24,7 +24,8 @@ from paperfallback.formspec import FormCatalogue
 from paperfallback.ui.banners import downtime_dialog_body
 from paperfallback.ui.pack_jobs import PackChoice, RenderedPack, render_job
 from paperfallback.ui.pack_output import PackOutput, extract_time
-from paperfallback.ui.print_dialog import RenderRunner, render_place
+from paperfallback.ui.print_dialog import render_place
+from paperfallback.ui.render_runner import RenderRunner
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow

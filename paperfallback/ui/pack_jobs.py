@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -59,6 +59,21 @@ class PackChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class PackPart:
+    """A complete PDF of whole forms, ready for a printer: one of the parts a pack is drawn
+    in (render.pack_parts), with the forms it holds (recorded once it reached a printer)."""
+
+    pdf: bytes
+    first_page: int  # in the whole pack, from 1
+    pages: int
+    issued: tuple[IssuedForm, ...] = ()
+
+    @property
+    def last_page(self) -> int:
+        return self.first_page + self.pages - 1
+
+
+@dataclass(frozen=True, slots=True)
 class RenderedPack:
     choice: PackChoice
     pdf: bytes
@@ -66,6 +81,7 @@ class RenderedPack:
     issued: tuple[IssuedForm, ...] = field(default_factory=tuple)
     blank_pages: int = 0  # of page_count: blank copies added after a ward/patients pack
     note: str = ""  # said to the nurse with the pages: e.g. IDs came from the reserve
+    parts: tuple[PackPart, ...] = ()  # the pack as drawn, in order (pdf joins them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +95,11 @@ class RenderPlace:
     catalogue: FormCatalogue = field(default_factory=load_catalogue)  # the app context's
 
 
-def render_job(choice: PackChoice, place: RenderPlace, *,
-               count_only: bool = False) -> Callable[[TaskControl], RenderedPack]:
-    """A job rendering ``choice``; ``count_only`` uses throwaway IDs (for page counts)."""
+def render_job(choice: PackChoice, place: RenderPlace, *, count_only: bool = False,
+               on_part: Callable[[PackPart], None] | None = None,
+               ) -> Callable[[TaskControl], RenderedPack]:
+    """A job rendering ``choice``; ``count_only`` uses throwaway IDs (for page counts);
+    ``on_part`` is handed each part as it is drawn (see ``render_choice``)."""
 
     def job(control: TaskControl) -> RenderedPack:
         if choice.kind == "blank":  # no key, cache or work store needed (issue #12)
@@ -90,7 +108,7 @@ def render_job(choice: PackChoice, place: RenderPlace, *,
             ids = form_ids_or_reserve(place.data_dir, lambda: (place.key, place.key_source),
                                  place.settings)
             try:
-                pack = render_choice(choice, place, ids, control)
+                pack = render_choice(choice, place, ids, control, on_part=on_part)
             finally:
                 ids.close()
             # The register could not be used: say so, as the command line does (issue #12).
@@ -99,37 +117,54 @@ def render_job(choice: PackChoice, place: RenderPlace, *,
                            key_source=place.key_source) as register:
             allocator: IdAllocator = MemoryAllocator(pc_code="T1") if count_only else register
             return render_choice(choice, place, allocator, control,
-                                 keyed=KeyedObservations(register.work,
-                                                         place.catalogue))
+                                 keyed=KeyedObservations(register.work, place.catalogue),
+                                 on_part=on_part)
 
     return job
 
 
 def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator,
-                  control: TaskControl, *, keyed: KeyedSource | None = None) -> RenderedPack:
+                  control: TaskControl, *, keyed: KeyedSource | None = None,
+                  on_part: Callable[[PackPart], None] | None = None) -> RenderedPack:
     """Render on the calling (worker) thread, with its own cache connection. ``keyed``:
-    observations keyed from paper, shown on the NEWS2 chart and handover list."""
+    observations keyed from paper, shown on the NEWS2 chart and handover list.
+    ``on_part``: the pack is drawn in parts, each handed over as soon as it is drawn (a
+    printer starts on the first while the rest is drawn, issue #15); without it, one part
+    per request."""
     requests = pack_requests(choice, place.catalogue)
     store = None
     if choice.kind != "blank":
         store = CacheStore.open(place.data_dir, place.key, key_source=place.key_source,
                                 readonly=True)
     try:
-        pdfs: list[bytes] = []
+        parts: list[PackPart] = []
         issued: list[IssuedForm] = []
         pages = blank_pages = 0
         for index, request in enumerate(requests):
             control.check()
             out = io.BytesIO()
+            part_forms: list[list[IssuedForm]] = []
 
             def progress(done: int, total: int, index: int = index) -> None:
                 control.progress(done, total, f"Preparing page {done} of {total}" + (
                     f" (form {index + 1} of {len(requests)})" if len(requests) > 1 else ""))
 
+            def part(pdf: bytes, count: int, forms: list[list[IssuedForm]] = part_forms,
+                     ) -> None:
+                drawn = PackPart(pdf, 1 + sum(p.pages for p in parts), count,
+                                 tuple(forms.pop()))
+                parts.append(drawn)
+                if on_part is not None:
+                    on_part(drawn)
+
             result = render_pack(request, store, place.catalogue, place.settings, out=out,
                                  allocate_ids=allocator, progress=progress,
-                                 cancelled=control.is_cancelled, keyed=keyed)
-            pdfs.append(out.getvalue())
+                                 cancelled=control.is_cancelled, keyed=keyed,
+                                 parts=part if on_part is not None else None,
+                                 part_forms=part_forms.append if on_part is not None else None)
+            if on_part is None:
+                parts.append(PackPart(out.getvalue(), pages + 1, result.page_count,
+                                      tuple(result.issued)))
             issued.extend(result.issued)
             pages += result.page_count
             if request.blank_form and choice.kind != "blank":
@@ -137,9 +172,8 @@ def render_choice(choice: PackChoice, place: RenderPlace, allocator: IdAllocator
     finally:
         if store is not None:
             store.close()
-    pdf = pdfs[0] if len(pdfs) == 1 else _concatenate(pdfs)
-    return RenderedPack(choice=choice, pdf=pdf, page_count=pages, issued=tuple(issued),
-                        blank_pages=blank_pages)
+    return RenderedPack(choice=choice, pdf=join_parts(parts), page_count=pages,
+                        issued=tuple(issued), blank_pages=blank_pages, parts=tuple(parts))
 
 
 def pack_requests(choice: PackChoice, catalogue: FormCatalogue) -> list[PackRequest]:
@@ -168,14 +202,16 @@ def _blank_requests(extra: tuple[tuple[str, int], ...]) -> list[PackRequest]:
             if count > 0]
 
 
-def _concatenate(pdfs: list[bytes]) -> bytes:
-    """Several packs in one file: blank forms of several kinds, or a ward pack followed by
-    blank copies (no cover sheet counts the pages joined after it)."""
+def join_parts(parts: Sequence[PackPart]) -> bytes:
+    """Parts as one PDF (Preview, Save PDF, a PDF printer): blank forms of several kinds,
+    a ward pack followed by blank copies, or the parts a pack was printed in."""
+    if len(parts) == 1:
+        return parts[0].pdf
     from pypdf import PdfWriter
 
     writer = PdfWriter()
-    for pdf in pdfs:
-        writer.append(io.BytesIO(pdf))
+    for part in parts:
+        writer.append(io.BytesIO(part.pdf))
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -183,14 +219,20 @@ def _concatenate(pdfs: list[bytes]) -> bytes:
 
 def record_issued(place: RenderPlace, pack: RenderedPack) -> int:
     """Record a printed or saved pack's form instances in the register (once each)."""
-    if not pack.issued:
+    return record_forms(place, pack.issued)
+
+
+def record_forms(place: RenderPlace, issued: Sequence[IssuedForm]) -> int:
+    """Record printed or saved form instances in the register (once each): a whole pack,
+    or the parts of one that reached a printer when the rest did not."""
+    if not issued:
         return 0
     try:
         with Register.open(place.data_dir, place.key, place.settings,
                            key_source=place.key_source) as register:
-            return register.record(pack.issued)
+            return register.record(issued)
     except PaperFallbackError:
-        if any(i.patient_id for i in pack.issued):
+        if any(i.patient_id for i in issued):
             raise
         # Blank forms wait in the reserve until the register can be opened (issue #12).
-        return ReservedIds(place.data_dir, pc_code_for(place.settings)).record(pack.issued)
+        return ReservedIds(place.data_dir, pc_code_for(place.settings)).record(list(issued))

@@ -9,17 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 from PySide6.QtWidgets import QWidget
 
 from paperfallback.domain.errors import PaperFallbackError
 from paperfallback.settings import Settings
-from paperfallback.ui.background import TaskControl
-from paperfallback.ui.pack_jobs import PackChoice, RenderedPack, RenderPlace, record_issued
+from paperfallback.ui.pack_jobs import (
+    PackChoice,
+    PackPart,
+    RenderedPack,
+    RenderPlace,
+    join_parts,
+    record_forms,
+)
+from paperfallback.ui.pack_print import (
+    LOST_TEXT,
+    PrintRun,
+    page_range,
+    partly_printed_text,
+    print_parts_job,
+)
 from paperfallback.ui.preview import PreviewDialog
-from paperfallback.ui.printing import PrinterChoice, PrintOutcome, send_pdf
+from paperfallback.ui.printing import PrinterChoice, PrintOutcome
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -34,6 +47,31 @@ def extract_time(window: MainWindow) -> object:
 
 def remembered_printer(settings: Settings, ward_code: str) -> str:
     return settings.ward_printers.get(ward_code) or settings.default_printer
+
+
+def ask_printer(window: MainWindow, parent: QWidget, settings: Settings,
+                choice: PackChoice) -> PrinterChoice | None:
+    """The system print dialog, on the ward's printer when it is known; None: cancelled."""
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setDocName(choice.title)
+    wanted = remembered_printer(settings, choice.ward_code)
+    if wanted and wanted in QPrinterInfo.availablePrinterNames():
+        printer.setPrinterName(wanted)
+    if not window.prompts.choose_printer(parent, printer):
+        return None
+    return PrinterChoice.from_printer(printer)
+
+
+def record_sent(window: MainWindow, place: RenderPlace, run: PrintRun, parent: QWidget) -> None:
+    """Record the forms whose pages reached the printer, and only those (keying finds
+    every form on paper; none that never printed)."""
+    try:
+        record_forms(place, run.sent_forms)
+    except PaperFallbackError as exc:
+        window.prompts.error(
+            parent, "Printed, but not recorded",
+            f"The pages were printed but the register could not record them: {exc}. "
+            "Tell IT; keep the paper.")
 
 
 class PackOutput:
@@ -52,6 +90,7 @@ class PackOutput:
         self.error: str = ""
         self.printing = False
         self.preview_dialog: PreviewDialog | None = None
+        self.printed_parts = 0  # of pack.parts, on paper (or saved) after a partial print
 
     def is_job_for(self, choice: PackChoice) -> bool:
         """Preview, Print or Save of ``choice`` is this job again (same pages, same IDs)."""
@@ -66,69 +105,98 @@ class PackOutput:
         dialog.show()
         return dialog
 
+    @property
+    def rest(self) -> tuple[PackPart, ...]:
+        """The parts not printed when a print stopped part-way (else nothing): what Print
+        and Save PDF then offer ("Print the rest…", "Save the rest…")."""
+        done = self.printed_parts
+        return self.pack.parts[done:] if 0 < done < len(self.pack.parts) else ()
+
     # ---- save -------------------------------------------------------------------------
 
     def save(self, parent: QWidget) -> bool:
-        suggested = str(Path.home() / f"{self.pack.choice.file_stem}.pdf")
-        path = self.window.prompts.save_path(parent, "Save the pack as a PDF file", suggested)
+        rest = self.rest
+        stem = self.pack.choice.file_stem
+        if rest:
+            stem += f" pages {rest[0].first_page}-{rest[-1].last_page}"
+        path = self.window.prompts.save_path(
+            parent, "Save the rest of the pack as a PDF file" if rest
+            else "Save the pack as a PDF file", str(Path.home() / f"{stem}.pdf"))
         if not path:
             return False
         target = Path(path if path.lower().endswith(".pdf") else f"{path}.pdf")
         try:
-            target.write_bytes(self.pack.pdf)
-            record_issued(self.place, self.pack)
+            target.write_bytes(join_parts(rest) if rest else self.pack.pdf)
+            record_forms(self.place, [f for p in rest for f in p.issued] if rest
+                         else self.pack.issued)
         except (OSError, PaperFallbackError) as exc:
             self.error = f"NOT SAVED: {getattr(exc, 'strerror', None) or exc}"
             self.window.prompts.error(parent, "The PDF was not saved", self.error)
             return False
         self.saved_to = target
-        self._finish(f"Saved {self.pack.page_count} pages to {target}.")
+        if rest:
+            self.printed_parts = len(self.pack.parts)  # the rest is in the file now
+            self._finish(f"Saved {page_range(rest[0].first_page, rest[-1].last_page)} "
+                         f"({sum(p.pages for p in rest)} pages) to {target}.")
+        else:
+            self._finish(f"Saved {self.pack.page_count} pages to {target}.")
         return True
 
     # ---- print ------------------------------------------------------------------------
 
     def print(self, parent: QWidget) -> None:
+        """Print the pack (or the rest of it, after a print that stopped part-way)."""
         if self.printing:
             return
-        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-        printer.setDocName(self.pack.choice.title)
-        wanted = remembered_printer(self.place.settings, self.pack.choice.ward_code)
-        if wanted and wanted in QPrinterInfo.availablePrinterNames():
-            printer.setPrinterName(wanted)
-        if not self.window.prompts.choose_printer(parent, printer):
+        choice = ask_printer(self.window, parent, self.place.settings, self.pack.choice)
+        if choice is None:
             return
-        choice = PrinterChoice.from_printer(printer)
-        pdf, pages, title = self.pack.pdf, self.pack.page_count, self.pack.choice.title
+        rest = self.rest
+        parts = rest or self.pack.parts
+        before = self.printed_parts if rest else 0
+        run = PrintRun(choice.output_file or choice.name)
+        job = print_parts_job(parts, choice, run, title=self.pack.choice.title)
 
-        def job(control: TaskControl) -> PrintOutcome:
-            return send_pdf(pdf, pages, choice, control, title=title)
-
-        def succeeded(outcome: Any) -> None:
+        def ended(exc: BaseException | None) -> None:
             self.printing = False
-            self.outcome = outcome
-            try:
-                record_issued(self.place, self.pack)
-            except PaperFallbackError as exc:
-                self.window.prompts.error(
-                    parent, "Printed, but not recorded",
-                    f"The pack was printed but the register could not record it: {exc}. "
-                    "Tell IT; keep the paper.")
-            if not choice.output_file:
-                self._remember_printer(choice.name)
-            self._finish(outcome.describe())
-
-        def failed(exc: BaseException) -> None:
-            self.printing = False
-            reason = str(exc) if isinstance(exc, PaperFallbackError) else repr(exc)
-            self.error = f"NOT PRINTED: {reason}"
-            self.window.statusBar().showMessage(self.error)
-            self.window.prompts.error(parent, "The pack was NOT printed",
-                                      f"{self.error}\n\nTry another printer, or Save PDF.")
+            self.after_run(run, parent, choice, before=before, crash=exc)
 
         self.printing = True
+        pages = sum(p.pages for p in parts)
         self.window.statusBar().showMessage(f"Sending {pages} pages to "
                                             f"{choice.output_file or choice.name}…")
-        self.window.run_task(job, on_success=succeeded, on_failure=failed)
+        self.window.run_task(job, on_success=lambda _run: ended(None), on_failure=ended)
+
+    def after_run(self, run: PrintRun, parent: QWidget, choice: PrinterChoice, *,
+                  before: int = 0, crash: BaseException | None = None) -> None:
+        """After a print of this pack (whole, part by part, or the rest): record the forms
+        that reached the printer and tell the nurse; a partial print leaves the rest to
+        print or save (``rest``)."""
+        if crash is not None and not run.failure:
+            run.failure = str(crash) if isinstance(crash, PaperFallbackError) else repr(crash)
+        record_sent(self.window, self.place, run, parent)
+        self.printed_parts = max(self.printed_parts, before + run.sent)
+        if run.outcome is not None and not run.failure:
+            self.outcome = run.outcome
+            self.error = ""
+            if not choice.output_file:
+                self._remember_printer(choice.name)
+            self._finish(run.outcome.describe())
+            return
+        if run.sent:
+            rest = page_range(run.parts[run.sent].first_page, self.pack.page_count)
+            self.error = f"PARTLY PRINTED: {rest} did NOT print"
+            title = "The pack was only PARTLY printed"
+            text = partly_printed_text(run, self.pack.page_count)
+        else:
+            self.error = f"NOT PRINTED: {run.failure}"
+            title = "The pack was NOT printed"
+            text = f"{self.error}\n\n" + (LOST_TEXT if run.lost else "") + (
+                "Try another printer, or Save PDF.")
+        self.window.statusBar().showMessage(self.error)
+        self.window.prompts.error(parent, title, text)
+        if self.on_finished is not None:
+            self.on_finished(self.error)
 
     def _remember_printer(self, name: str) -> None:
         """The ward's printer is offered first next time (settings.json, ward_printers)."""

@@ -36,7 +36,9 @@ from paperfallback.ui.pack_jobs import (
     RenderPlace,
     render_job,
 )
-from paperfallback.ui.pack_output import PackOutput, extract_time
+from paperfallback.ui.pack_output import PackOutput, ask_printer, extract_time, record_sent
+from paperfallback.ui.pack_print import PrintRun, draw_and_print_job, stopped_text
+from paperfallback.ui.render_runner import RenderRunner
 
 if TYPE_CHECKING:
     from paperfallback.ui.main_window import MainWindow
@@ -60,72 +62,6 @@ def form_choices(kind: str, catalogue: FormCatalogue) -> list[tuple[str, str, st
     scopes = {"ward": ("patient", "ward"), "blank": ("patient", "ward", "blank", "clinic-day",
                                                      "theatre-day")}[kind]
     return [(f.id, f.display_title, f.scope) for f in catalogue if f.scope in scopes]
-
-
-class RenderRunner:
-    """Owns at most one render at a time for a dialog: progress bar, Cancel, outcome."""
-
-    def __init__(self, dialog: QDialog, progress: QProgressBar, cancel: QPushButton,
-                 status: QLabel) -> None:
-        self.dialog = dialog
-        self.progress_bar = progress
-        self.cancel_button = cancel
-        self.status = status
-        self.task: BackgroundTask | None = None
-        cancel.clicked.connect(self.cancel)
-        self._idle()
-
-    def busy(self) -> bool:
-        return self.task is not None
-
-    def start(self, job: Callable[[Any], RenderedPack], text: str, *,
-              on_success: Callable[[RenderedPack], None],
-              on_failure: Callable[[BaseException], None]) -> BackgroundTask:
-        self.cancel()
-        task = BackgroundTask(job, self.dialog)
-        self.task = task
-        self.progress_bar.setRange(0, 0)
-        self.progress_bar.setVisible(True)
-        self.cancel_button.setVisible(True)
-        self.cancel_button.setEnabled(True)
-        self.status.setText(text)
-        task.progress.connect(self._progress)
-        task.succeeded.connect(lambda pack: self._done(task, lambda: on_success(pack)))
-        task.failed.connect(lambda exc: self._done(task, lambda: on_failure(exc)))
-        task.cancelled.connect(lambda: self._done(task, lambda: self.status.setText(
-            "Cancelled: nothing was printed.")))
-        task.start()
-        return task
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelling…")
-
-    def _progress(self, done: int, total: int, text: str) -> None:
-        if total > 0:
-            self.progress_bar.setRange(0, total)
-            self.progress_bar.setValue(done)
-        if text:
-            self.status.setText(text)
-
-    def _done(self, task: BackgroundTask, then: Callable[[], None]) -> None:
-        if self.task is task:
-            self.task = None
-            self._idle()
-        task.deleteLater()
-        then()
-
-    def _idle(self) -> None:
-        self.progress_bar.setVisible(False)
-        self.cancel_button.setVisible(False)
-
-    def shutdown(self) -> None:
-        task = self.task
-        if task is not None:
-            task.cancel()
-            task.wait()
 
 
 class MnemonicGroupBox(QGroupBox):
@@ -280,7 +216,8 @@ class PrintDialog(QDialog):
         progress_row = QHBoxLayout()
         self.progress_bar = QProgressBar(self)
         self.cancel_button = QPushButton("Cancel &rendering", self)
-        self.cancel_button.setToolTip("Stop preparing the pages (Escape). Nothing is printed.")
+        self.cancel_button.setToolTip("Stop preparing and printing the pages (Escape). Pages "
+                                      "already sent to the printer still print.")
         self.status_label = QLabel(self)
         self.status_label.setWordWrap(True)
         progress_row.addWidget(self.progress_bar, 1)
@@ -302,7 +239,7 @@ class PrintDialog(QDialog):
         self.close_button.setToolTip("Close without printing (Escape)")
         self.preview_button.setDefault(True)
         self.preview_button.clicked.connect(lambda: self.render_then(self._show_preview))
-        self.print_button.clicked.connect(lambda: self.render_then(self._print))
+        self.print_button.clicked.connect(self.print_pack)
         self.save_button.clicked.connect(lambda: self.render_then(self._save))
         self.close_button.clicked.connect(self.reject)
         QShortcut(QKeySequence.StandardKey.Print, self, activated=self.print_button.click)
@@ -423,6 +360,7 @@ class PrintDialog(QDialog):
 
     def schedule_count(self) -> None:
         self.page_count = None
+        self._label_buttons()
         choice = self.choice()
         problem = self._problem(choice)
         for button in (self.preview_button, self.print_button, self.save_button):
@@ -502,6 +440,45 @@ class PrintDialog(QDialog):
                                  on_success=rendered, on_failure=failed)
         task.cancelled.connect(lambda: self._set_busy(False))
 
+    def print_pack(self) -> None:
+        """Print…: the printer first, then each part goes to it as soon as it is drawn
+        (issue #15); a pack already drawn (previewed, or partly printed) is printed again."""
+        choice = self.choice()
+        if self._problem(choice) or (self.output is not None and self.output.is_job_for(choice)):
+            self.render_then(self._print)
+            return
+        printer = ask_printer(self.window_, self, self.place.settings, choice)
+        if printer is None:
+            return
+        if self._count_task is not None:
+            self._count_task.cancel()
+        self._count_timer.stop()
+        self._set_busy(True)
+        extract = extract_time(self.window_)
+        run = PrintRun(printer.output_file or printer.name)
+
+        def ended(crash: BaseException | None = None, cancelled: bool = False) -> None:
+            self._set_busy(False)
+            if run.pack is None:  # cancelled or failed while drawing: no job to go back to
+                record_sent(self.window_, self.place, run, self)
+                reason = "Cancelled" if cancelled else f"The pages could not be prepared " \
+                    f"({crash})"
+                self.status_label.setText(stopped_text(run, reason))
+                if not cancelled:
+                    self.window_.prompts.error(self, "The pack was not printed",
+                                               stopped_text(run, reason))
+                return
+            self.page_count = run.pack.page_count
+            self.count_label.setText(_pages_text(run.pack))
+            self.output = PackOutput(self.window_, self.place, run.pack,
+                                     on_finished=self._finished, extract=extract)
+            self.output.after_run(run, self, printer, crash=crash)
+
+        self.runner.start(draw_and_print_job(choice, self.place, printer, run),
+                          f"Preparing the pages for {run.printer}…",
+                          on_success=lambda _run: ended(), on_failure=ended,
+                          on_cancelled=lambda: ended(cancelled=True))
+
     def _set_busy(self, busy: bool) -> None:
         for widget in (self.preview_button, self.print_button, self.save_button,
                        self.forms_list, self.copies_spin, self.blank_spin):
@@ -528,6 +505,14 @@ class PrintDialog(QDialog):
     def _finished(self, message: str) -> None:
         note = self.output.pack.note if self.output is not None else ""
         self.status_label.setText(message + (f" Note: {note}" if note else ""))
+        self._label_buttons()
+
+    def _label_buttons(self) -> None:
+        """After a print that stopped part-way, Print and Save offer the rest of that job."""
+        rest = self.output.rest if self.output is not None and self.output.is_job_for(
+            self.choice()) else ()
+        self.print_button.setText("&Print the rest…" if rest else "&Print…")
+        self.save_button.setText("&Save the rest…" if rest else "&Save PDF…")
 
     # ---- keyboard -----------------------------------------------------------------------
 

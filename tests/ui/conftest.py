@@ -3,6 +3,10 @@ what it opened (no leaked top-level widgets, no running threads)."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +14,7 @@ from typing import Any
 
 import pytest
 from pf_ui_helpers import (
+    CUPS_QUEUE,
     FakePrompts,
     describe,
     flush_deletes,
@@ -114,3 +119,37 @@ def open_window(qtbot: Any, data_dir: Path) -> Iterator[Callable[[], Any]]:
     for window, ctx in made:
         window.close()
         ctx.close()
+
+
+# ---- a real print system (tests marked cups) -----------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _scheduler_running() -> bool:
+    result = subprocess.run(["lpstat", "-r"], capture_output=True, text=True, check=False)
+    return "scheduler is running" in result.stdout
+
+
+@pytest.fixture(scope="session")
+def cups_queue() -> str:
+    """The CUPS PDF queue, started with .ci/setup-system when this machine can; else skip."""
+    if not shutil.which("lp") or not shutil.which("lpstat"):
+        pytest.skip("CUPS client tools (lp, lpstat) are not installed")
+    missing = not _scheduler_running() or subprocess.run(
+        ["lpstat", "-p", CUPS_QUEUE], capture_output=True, check=False).returncode != 0
+    if missing and shutil.which("cupsd") and os.geteuid() == 0:
+        subprocess.run([str(ROOT / ".ci" / "setup-system")], capture_output=True,
+                       check=False, timeout=300)
+    if not _scheduler_running():
+        pytest.skip("the CUPS scheduler (cupsd) is not running and could not be started")
+    if subprocess.run(["lpstat", "-p", CUPS_QUEUE], capture_output=True, check=False).returncode:
+        pytest.skip(f"no CUPS queue {CUPS_QUEUE} (cups-pdf); run .ci/setup-system as root")
+    return CUPS_QUEUE
+
+
+@pytest.fixture
+def cups_pdf_folder(cups_queue: str) -> Iterator[Path]:
+    """Where cups-pdf writes this user's jobs (cups-pdf.conf: Out ${HOME}/PDF)."""
+    folder = Path(pwd.getpwuid(os.getuid()).pw_dir) / "PDF"
+    yield folder

@@ -156,3 +156,27 @@ def describe(widget: Any) -> str:
     title = widget.windowTitle() or widget.objectName()
     state = "visible" if widget.isVisible() else "hidden"
     return f"{type(widget).__name__}({title!r}, {state})"
+
+
+# ---- a real print system (tests marked cups) ------------------------------------------------
+
+CUPS_QUEUE = "PaperFallbackPDF"  # .ci/setup-system: a cups-pdf queue
+
+
+def job_pdf(folder: Any, job_id: str, timeout_s: float = 60) -> Any:
+    """The PDF cups-pdf wrote for CUPS job ``job_id`` ("PaperFallbackPDF-17"): its PPD
+    labels every file with a trailing "-job_17" (Label 2), once it is complete."""
+    import time
+
+    number = job_id.rsplit("-", 1)[1]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = list(folder.glob(f"*-job_{number}.pdf")) if folder.is_dir() else []
+        if found:
+            size = found[0].stat().st_size
+            time.sleep(0.3)  # cups-pdf writes then closes: wait for a stable size
+            if size and found[0].stat().st_size == size:
+                return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"cups-pdf wrote no PDF for job {job_id} into {folder} "
+                         f"within {timeout_s} s")
