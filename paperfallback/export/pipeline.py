@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,13 +113,14 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
 
         def keyed(ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
             return iter_keyed_forms(work, store, cache, settings, data_dir, catalogue=forms,
-                                    problems=problems, instance_ids=ids)
+                                    instance_ids=ids,
+                                    # the forms read for scanned pages are told once, below
+                                    problems=problems if ids is None else [])
 
         systems = SiteSystems.for_site(settings.site_code,
                                        settings.export_base_url or DEFAULT_BASE_URL)
         documents = (scanned_documents(work, keyed_patients(keyed, store, settings), settings,
                                        forms, systems) if fmt == "fhir" else [])
-        del problems[:]  # the forms read for scanned pages are read (and told) again below
         summary = export_forms(  # the forms are read as the export uses them (issue 15)
             keyed(), fmt=fmt, out=out, state=ExportState(work), systems=systems,
             pc_id=settings.pc_id, all_entries=all_entries, documents=documents,
@@ -206,7 +207,7 @@ def export_forms(
     pc_id: str,
     all_entries: bool = False,
     now: datetime | None = None,
-    documents: Sequence[BuiltUnit] = (),
+    documents: Iterable[BuiltUnit] = (),
 ) -> ExportSummary:
     """Export ``forms`` as ``fmt`` to ``out`` and mark what was written (``documents``:
     scanned pages filed as images, FHIR only: export.scanned)."""
