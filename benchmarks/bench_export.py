@@ -32,6 +32,14 @@ transaction Bundles of 100 entries to an EPR stand-in in the same process that a
 every entry (``send_run.send_forms``, as ``paperfallback export --to`` runs it after
 reading the forms); then a second send with nothing new. Prints the time and the peak
 memory (issue 15: the peak must not grow with the forms).
+
+    .venv/bin/python benchmarks/bench_export.py --scans 20 [--growth 1,10,30]
+
+Scanned paper filed as DocumentReferences: N returned forms nobody keyed, two pages each
+(a 150 dpi A4 greyscale JPEG of about 0.5 MB, the same bytes for every page so that making
+them costs no memory), exported as ``paperfallback export --format fhir --out DIR`` does
+(``pipeline.run_export``), then sent to the stand-in (``send_run.run_send``). Prints the
+times and the peak memory (issue 15: it must not grow with the scanned pages).
 """
 
 from __future__ import annotations
@@ -51,11 +59,12 @@ import orjson
 
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.model import ExportedForm
-from paperfallback.export.pipeline import export_forms, gc_paused
+from paperfallback.export.pipeline import export_forms
 from paperfallback.export.samples import random_form
 from paperfallback.export.send import SendOptions
 from paperfallback.export.send_http import HttpAnswer, NoAuth
 from paperfallback.export.state import ExportState
+from paperfallback.gc_policy import gc_paused
 from paperfallback.workstore import WorkStore
 
 KEY = "0" * 64
@@ -87,7 +96,26 @@ def main() -> None:
                              "CSV and xlsx too)")
     parser.add_argument("--send", action="store_true",
                         help="export --to an in-process EPR stand-in instead of files")
+    parser.add_argument("--scans", type=int, default=0, metavar="N",
+                        help="N scanned forms (two pages each) filed as DocumentReferences")
     args = parser.parse_args()
+    if args.scans and args.growth:
+        for factor in (int(f) for f in args.growth.split(",")):
+            done = subprocess.run([sys.executable, __file__, "--scans",
+                                   str(args.scans * factor)],
+                                  capture_output=True, text=True, check=True)
+            lines = done.stdout.splitlines()
+            times = [line.split()[-6] for line in lines if " s wall " in line]
+            peak = next(line for line in lines if line.startswith("peak memory")).split()[2]
+            first = next(line for line in lines if "peak memory so far" in line).split()[-2]
+            print(f"{factor:>4}x {args.scans * factor:>6} scanned forms   export "
+                  f"{times[0]:>6} s peak {first:>5} MB   then export --to {times[1]:>6} s "
+                  f"peak {peak:>6} MB", flush=True)
+        print("target: the peak does not grow with the scanned pages")
+        return
+    if args.scans:
+        _bench_scans(args.scans)
+        return
     if args.send and not (args.growth or args.targets):
         _bench_send(args.forms)
         return
@@ -189,6 +217,62 @@ def _bench_send(count: int) -> None:
         summary, _ = _timed("second send, nothing new", send)
         assert summary.result is not None and summary.result.accepted == 0
         work.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory {peak_mb:.0f} MB")
+
+
+def _scan_jpeg() -> bytes:
+    """One scanned A4 page at 150 dpi: paper noise, so the JPEG is as big as a real one."""
+    import io
+
+    from PIL import Image
+
+    rng = random.Random(5)
+    noise = bytes(rng.randrange(200, 256) for _ in range(1240 * 1754))
+    out = io.BytesIO()
+    Image.frombytes("L", (1240, 1754), noise).save(out, format="JPEG", quality=75)
+    return out.getvalue()
+
+
+def _bench_scans(count: int) -> None:
+    """``count`` returned, unkeyed two-page forms exported and sent as DocumentReferences."""
+    from paperfallback.export.pipeline import run_export
+    from paperfallback.export.samples import synthetic_nhs_number
+    from paperfallback.export.send_run import run_send
+    from paperfallback.register import IssuedForm, Register
+    from paperfallback.scan.store import ScanStore
+    from paperfallback.settings import Settings
+
+    page = _scan_jpeg()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        work = WorkStore.open(folder, KEY)
+        register, scans = Register(work, pc_code="B1"), ScanStore(work)
+        printed = datetime.now(UTC) - timedelta(hours=20)
+        for n in range(count):
+            issued = IssuedForm(instance_id=register.instance_id(), form_id="news2",
+                                form_version="1.0", scope="patient", page_count=2,
+                                printed_at=printed, pc_id="bench", patient_id=f"p{n}",
+                                nhs_number=synthetic_nhs_number(n),
+                                patient_name=f"PATIENT, Number {n}", ward_code="AN")
+            register.record(issued)
+            for number in (1, 2):
+                scans.add(form_id=issued.instance_id, page=number, status="identified",
+                          source="bench.pdf", source_index=2 * n + number - 1, payload="",
+                          image=page)
+        work.close()
+        print(f"{count} scanned forms, {2 * count} pages of {len(page) / 1e6:.2f} MB "
+              f"({2 * count * len(page) / 1e6:.0f} MB of images)")
+        settings = Settings()
+        summary, _ = _timed("FHIR export into a folder", lambda: run_export(
+            folder, settings, KEY, "bench", "fhir", folder / "out"))
+        assert summary.counts.get("DocumentReference") == count, summary.lines()
+        print(f"    {_size(summary.written)}; peak memory so far "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        sent, _ = _timed("export --to the stand-in", lambda: run_send(
+            folder, settings, KEY, "bench", "https://epr.example.nhs.uk/fhir", auth=NoAuth(),
+            transport=_AcceptingEpr(), options=SendOptions(sleep=lambda _s: None)))
+        assert sent.result is not None and sent.result.accepted == count, sent.lines()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak_mb:.0f} MB")
 

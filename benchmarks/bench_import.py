@@ -18,6 +18,13 @@ own process, and prints a growth table of import time and peak memory (issue 15:
 peak must not grow with the extract). ``--targets`` runs the absolute targets instead:
 15,000 and 50,000 inpatients (with 30,000 and 100,000 appointments), peak <= 400 MB each.
 These take minutes and gigabytes of disk: a benchmark, not a test.
+
+    .venv/bin/python benchmarks/bench_import.py --tables 500 [--growth 1,10,30]
+
+A CSV extract instead (``wards.csv``, ``patients.csv``, ``stays.csv`` and
+``observations.csv``: N inpatients with 100 observations each, written a row at a time),
+imported the same way: prints the import time and the peak memory; with ``--growth``, one
+process per multiple (issue 15: CSV/xlsx tables must not be held whole either).
 """
 
 from __future__ import annotations
@@ -63,6 +70,71 @@ def _generate(extract: Path, inpatients: int, appointments: int) -> None:
          str(extract), NOW.isoformat(), str(inpatients), str(appointments)], check=True)
 
 
+def _write_tables(folder: Path, inpatients: int) -> int:
+    """A CSV extract written a row at a time (nothing held): returns the observations."""
+    import csv
+
+    folder.mkdir(parents=True)
+    rng = random.Random(3)
+    kinds = ("resp_rate", "spo2", "sbp", "pulse", "temp")
+    with (folder / "wards.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["code", "name"])
+        out.writerows([f"W{w}", f"Ward {w}"] for w in range(40))
+    count = 0
+    with (folder / "patients.csv").open("w", newline="") as pf, \
+            (folder / "stays.csv").open("w", newline="") as sf, \
+            (folder / "observations.csv").open("w", newline="") as of:
+        patients, stays, observations = csv.writer(pf), csv.writer(sf), csv.writer(of)
+        patients.writerow(["id", "nhs_number", "hospital_number", "family", "given",
+                           "birth_date", "sex"])
+        stays.writerow(["id", "patient_id", "ward_code", "bed", "admitted_at"])
+        observations.writerow(["id", "patient_id", "kind", "effective", "value", "unit"])
+        for n in range(inpatients):
+            pid = f"p{n}"
+            patients.writerow([pid, "", f"H{n:07d}", f"FAMILY{n % 997}", "Given",
+                               "1950-01-01", "female"])
+            stays.writerow([f"s{n}", pid, f"W{n % 40}", str(n % 28 + 1),
+                            "2026-01-12T08:00:00+00:00"])
+            for k in range(100):
+                when = datetime.fromtimestamp(NOW.timestamp() - 2600 * (k + 1), UTC)
+                observations.writerow([f"o{n}-{k}", pid, kinds[k % 5], when.isoformat(),
+                                       str(rng.randrange(12, 100)), ""])
+                count += 1
+    return count
+
+
+def bench_tables(inpatients: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="pf-bench-") as tmp:
+        extract, data = Path(tmp) / "tables", Path(tmp) / "data"
+        data.mkdir()
+        observations = _write_tables(extract, inpatients)
+        size_mb = sum(f.stat().st_size for f in extract.iterdir()) / 1e6
+        store = CacheStore.open(data, "bench-key-not-secret")
+        started = time.perf_counter()
+        result = store.import_extract([extract], force=True, now=NOW)
+        took = time.perf_counter() - started
+        store.close()
+    print(f"CSV extract: {inpatients} inpatients, {observations} observations "
+          f"({size_mb:.0f} MB); stored {result.counts['observations']} observations")
+    print(f"import: {took:.1f} s")
+    print(f"peak memory (ru_maxrss): {_peak_mb():.0f} MB")
+    return 0
+
+
+def tables_growth(inpatients: int, growth: str) -> int:
+    for factor in (int(f) for f in growth.split(",")):
+        done = subprocess.run([sys.executable, __file__, "--tables", str(inpatients * factor)],
+                              capture_output=True, text=True, check=True)
+        lines = done.stdout.splitlines()
+        took = next(line for line in lines if line.startswith("import:")).split()[1]
+        peak = next(line for line in lines if line.startswith("peak memory")).split()[-2]
+        print(f"{factor:>4}x {inpatients * factor:>6} inpatients {inpatients * factor * 100:>9} "
+              f"observations (CSV)   import {took:>6} s   peak {peak:>6} MB", flush=True)
+    print("target: the peak does not grow with the tables")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inpatients", type=int, default=1500)
@@ -73,7 +145,12 @@ def main() -> int:
                         help="15,000 and 50,000 inpatients (minutes, gigabytes of disk)")
     parser.add_argument("--in-memory", action="store_true",
                         help="the old way: read_extract (a Snapshot), then replace_snapshot")
+    parser.add_argument("--tables", type=int, default=0, metavar="N",
+                        help="a CSV extract of N inpatients (100 observations each) instead")
     args = parser.parse_args()
+    if args.tables:
+        return tables_growth(args.tables, args.growth) if args.growth else bench_tables(
+            args.tables)
     if args.growth or args.targets:
         sizes = ([(i, a, f"{i // 1000}k") for i, a in TARGETS] if args.targets else
                  [(args.inpatients * int(f), args.appointments * int(f), f"{f}x")

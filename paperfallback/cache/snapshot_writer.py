@@ -260,7 +260,6 @@ def write_extract(
                               policy=policy, accept=accept, undated=undated)
     finally:
         staging.close()
-    out.add(read.tabular)
     counts = out.finish()
     skipped = Counter(out.skipped)
     skipped.update(read.skipped)

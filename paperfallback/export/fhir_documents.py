@@ -12,6 +12,7 @@ carries the pages it holds. The type code is recorded in docs/export.md.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import io
 from collections.abc import Sequence
@@ -31,7 +32,24 @@ from paperfallback.register.store import IssuedForm
 
 
 def pages_pdf(images: Sequence[bytes]) -> bytes:
-    """One A4 page per scanned image, the JPEG embedded as it is (no re-encoding)."""
+    """One A4 page per scanned image, the JPEG embedded as it is (no re-encoding).
+
+    ReportLab's canvas is held together by reference cycles that keep each page's decoded
+    pixels (it digests them to name the image). An export pauses the cyclic collector
+    (``pipeline.gc_paused``), so every scanned form's would stay in memory until the export
+    ended (issue 15): they are collected here, and only they: ``gc.freeze`` sets every
+    older object aside first, so this costs the same in a large export as in a small one.
+    """
+    gc.freeze()
+    try:
+        pdf = _draw_pages(images)
+        gc.collect()
+    finally:
+        gc.unfreeze()
+    return pdf
+
+
+def _draw_pages(images: Sequence[bytes]) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen.canvas import Canvas

@@ -2,10 +2,12 @@
 
 The same plan as the file export (conditional creates, corrections as conditional updates,
 withdrawals), tracked per server in the export state, is queued entry by entry in the work
-store (``send_state``) and then posted as transaction Bundles of at most ``chunk_size``
-entries. Entries of one unit (a chart column, a table row, a registration) travel in one
-Bundle, because they refer to each other by ``urn:uuid`` (``derivedFrom``, Provenance
-targets); units holding a Patient go first, as later units may refer to that patient.
+store (``send_state``) as it is built and then posted as transaction Bundles of at most
+``chunk_size`` entries and ``MAX_BUNDLE_BYTES``, read back from the store a unit at a time
+(memory holds one chunk, never the export: issue 15). Entries of one unit (a chart
+column, a table row, a registration) travel in one Bundle, because they refer to each other
+by ``urn:uuid`` (``derivedFrom``, Provenance targets); units holding a Patient go first, as
+later units may refer to that patient.
 
 Every answer is recorded per entry: accepted (with the server's ``location``) or rejected
 (with the OperationOutcome text). A chunk refused whole (a real transaction is all or
@@ -35,6 +37,10 @@ from paperfallback.export.send_state import Answer, NewEntry, QueuedEntry, SendL
 from paperfallback.fhirclient.errors import FhirClientError
 
 DEFAULT_CHUNK_SIZE = 100
+# A Bundle is also cut at this many bytes of entries (a unit bigger goes alone): 100
+# scanned forms filed as DocumentReferences would otherwise make one request of 160 MB,
+# held in memory and refused by most EPRs' request limits.
+MAX_BUNDLE_BYTES = 10_000_000
 FHIR_JSON = "application/fhir+json"
 REJECTED_KEPT = 200  # rejected entries a result keeps to show (it counts them all)
 
@@ -50,6 +56,7 @@ class SendInterrupted(PaperFallbackError):
 @dataclass
 class SendOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    max_bundle_bytes: int = MAX_BUNDLE_BYTES
     tries: int = 4  # per chunk: network errors, 429 and 5xx
     backoff_s: float = 2.0  # doubled after each failed try
     max_wait_s: float = 60.0  # cap on one wait, also on a server's Retry-After
@@ -118,7 +125,8 @@ def with_conditional_references(resource: dict[str, Any]) -> dict[str, Any]:
 # ---- chunks ------------------------------------------------------------------------------------
 
 
-def chunked(pending: Sequence[QueuedEntry], size: int) -> list[list[list[QueuedEntry]]]:
+def chunked(pending: Sequence[QueuedEntry], size: int,
+            max_bytes: int | None = None) -> list[list[list[QueuedEntry]]]:
     """Whole units packed into chunks of at most ``size`` entries (a unit larger than
     ``size`` goes alone); units with a Patient first, then with an Encounter, then the
     rest in queue order. In memory: the send reads the same order from the log a unit at a
@@ -129,20 +137,25 @@ def chunked(pending: Sequence[QueuedEntry], size: int) -> list[list[list[QueuedE
     for group in groups.values():
         group.sort(key=lambda q: (type_rank(q.resource_type), q.seq))
     ordered = sorted(groups.values(), key=lambda g: (type_rank(g[0].resource_type), g[0].seq))
-    return list(pack(ordered, size))
+    return list(pack(ordered, size, max_bytes))
 
 
-def pack(units: Iterable[list[QueuedEntry]], size: int) -> Iterator[list[list[QueuedEntry]]]:
-    """Units, in the order given, into chunks of at most ``size`` entries, yielded as each
-    fills (so a send holds one chunk, not the queue)."""
+def pack(units: Iterable[list[QueuedEntry]], size: int,
+         max_bytes: int | None = None) -> Iterator[list[list[QueuedEntry]]]:
+    """Units, in the order given, into chunks of at most ``size`` entries (and
+    ``max_bytes`` of entries as stored), yielded as each fills (so a send holds one chunk,
+    not the queue)."""
     current: list[list[QueuedEntry]] = []
-    count = 0
+    count = weight = 0
     for unit in units:
-        if current and count + len(unit) > size:
+        unit_bytes = sum(q.size for q in unit)
+        if current and (count + len(unit) > size
+                        or (max_bytes is not None and weight + unit_bytes > max_bytes)):
             yield current
-            current, count = [], 0
+            current, count, weight = [], 0, 0
         current.append(unit)
         count += len(unit)
+        weight += unit_bytes
     if current:
         yield current
 
@@ -178,7 +191,7 @@ def send_pending(
     """
     opts = options or SendOptions()
     result = SendResult()
-    for groups in pack(log.units(target), max(1, opts.chunk_size)):
+    for groups in pack(log.units(target), max(1, opts.chunk_size), opts.max_bundle_bytes):
         _send_groups(log, target, groups, auth, transport, source, opts, now, result)
     return result
 

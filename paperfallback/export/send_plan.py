@@ -21,7 +21,7 @@ from datetime import datetime
 
 from paperfallback.export.fhir_common import BuiltEntry
 from paperfallback.export.model import ExportedForm
-from paperfallback.export.send import count_types, new_entry, pack
+from paperfallback.export.send import SendOptions, count_types, new_entry, pack
 from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.workstore import scratch_work_store
 
@@ -64,12 +64,13 @@ class Preview:
     invalid: list[str] = field(default_factory=list)
 
 
-def preview(log: SendLog, target: str, size: int,
+def preview(log: SendLog, target: str, options: SendOptions,
             validate: Callable[[Sequence[QueuedEntry]], list[str]]) -> Preview:
     """Walk the chunks ``send_pending`` would post, one at a time: count, list the first
     ones and check every entry with ``validate``."""
     seen = Preview()
-    for groups in pack(log.units(target), max(1, size)):
+    for groups in pack(log.units(target), max(1, options.chunk_size),
+                       options.max_bundle_bytes):
         flat = [q for g in groups for q in g]
         seen.entries += len(flat)
         seen.types.update(q.resource_type for q in flat)

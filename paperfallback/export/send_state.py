@@ -45,6 +45,7 @@ class QueuedEntry:
     attempts: int = 0
     location: str = ""
     outcome: str = ""
+    size: int = 0  # bytes of the entry as stored (a Bundle is cut by size too: send.pack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ SUPERSEDE = ("UPDATE send_entries INDEXED BY send_entries_by_url SET state = 'su
 
 def _queued(r: Sequence[Any]) -> QueuedEntry:
     return QueuedEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], orjson.loads(r[7]), r[8],
-                       r[9], r[10], r[11])
+                       r[9], r[10], r[11], len(r[7]))
 
 
 class SendLog:

@@ -90,6 +90,14 @@ class ScanStore:
             latest = moment if latest is None or moment > latest else latest
         return images, latest
 
+    def scanned_at(self, form_id: str) -> datetime | None:
+        """When the last of a form's returned pages came in (None: no page with its image
+        kept), without reading the images (``form_images`` reads them)."""
+        moments = [datetime.fromisoformat(r[0]) for r in self._conn.execute(
+            "SELECT imported_at FROM scanned_pages WHERE status = 'identified' AND "
+            "purged_at IS NULL AND form_id = ?", (form_id,))]
+        return max(moments) if moments else None
+
     def pages(self, status: str | None = None) -> list[StoredPage]:
         sql = ("SELECT id, form_id, page, status, source, source_index, imported_at "
                "FROM scanned_pages")

@@ -47,7 +47,6 @@ class ExtractRead:
     as_of_source: str
     sources: list[Path]
     skipped: Counter[str]  # files skipped (the records' skips are in their Output)
-    tabular: Parts  # CSV/xlsx tables, read whole (they are small)
 
 
 def read_extract(
@@ -68,7 +67,6 @@ def read_extract(
                               policy=policy)
     finally:
         staging.close()
-    parts.extend(read.tabular)
     _off_lists_if_deceased(parts)
     skipped: Counter[str] = Counter(parts.skipped)
     skipped.update(read.skipped)
@@ -88,8 +86,8 @@ def stream_extract(
     undated: tuple[datetime, str] | None = None,
 ) -> ExtractRead:
     """Read the extract's FHIR resources into ``out`` a batch at a time (kept in
-    ``staging`` until every reference can be resolved); CSV/xlsx tables come back whole
-    in ``ExtractRead.tabular``. All or nothing: the first problem raises InputError naming
+    ``staging`` until every reference can be resolved), then its CSV/xlsx tables a row at
+    a time. All or nothing: the first problem raises InputError naming
     file, line and field. ``accept(data_as_of)`` may refuse the extract (by raising)
     once its time is known, before any record is resolved. ``undated``: the time (and its
     source) of an extract that carries none of its own (a refresh's drop marker)."""
@@ -122,13 +120,13 @@ def stream_extract(
     if accept is not None:
         accept(data_as_of)
     collector.finish(data_as_of, out)
-    tabular = (read_tables(files.tabular, policy=policy, as_of=data_as_of) if files.tabular
-               else Parts())
+    if files.tabular:
+        read_tables(files.tabular, out, staging, policy=policy, as_of=data_as_of)
     skipped: Counter[str] = Counter()
     for name in files.skipped:
         skipped[f"file {name} (not an extract file)"] += 1
     return ExtractRead(data_as_of, source, [*files.fhir, *files.tabular, *files.manifests,
-                                            *files.client_logs], skipped, tabular)
+                                            *files.client_logs], skipped)
 
 
 def _off_lists_if_deceased(parts: Parts) -> None:

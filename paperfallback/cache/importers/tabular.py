@@ -6,6 +6,9 @@ named after the table (``patients.csv`` ...) or an xlsx sheet of that name. The 
 holds the documented column names (docs/formats.md); dates are ISO 8601 (YYYY-MM-DD),
 times ISO 8601 (a time without an offset is UK local time). Extra columns are skipped and
 counted; other files and sheets are skipped and listed.
+
+Tables are read a row at a time into the import's Output (CSV through ``csv.reader`` over
+the open file, xlsx in openpyxl's read-only mode), never held whole (issue 15).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import csv
 import dataclasses
 import functools
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,10 +25,12 @@ from typing import Any
 
 from paperfallback.cache.importers import workbook_limits
 from paperfallback.cache.importers.as_of import aware, parse_date, parse_datetime
+from paperfallback.cache.importers.fhir_collect import Output
 from paperfallback.cache.importers.fhir_values import safe_unit
 from paperfallback.cache.importers.identity import death_from_cell, name_fields
 from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import ImportPolicy
+from paperfallback.cache.importers.staging import Staging
 from paperfallback.domain.errors import InputError, InvalidNhsNumber
 from paperfallback.domain.names import clean_name
 from paperfallback.domain.nhs_number import normalise
@@ -186,21 +190,136 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 
-def read_tables(paths: list[Path], *, policy: ImportPolicy, as_of: datetime) -> Parts:
-    """Every known table in the CSV files and xlsx workbooks given."""
-    parts = Parts()
-    # NHS number -> (patient id, where), and "table/id" -> (id, where) for duplicate ids
-    seen_nhs: dict[str, tuple[str, str]] = {}
-    for path in paths:
-        if path.suffix.lower() == ".csv":
+def read_tables(paths: list[Path], out: Output, staging: Staging, *, policy: ImportPolicy,
+                as_of: datetime) -> None:
+    """Every known table in the CSV files and xlsx workbooks given, into ``out`` a row at
+    a time (issue 15: a table is never held whole). Patients tables are read first, as a
+    fact row is kept only when its patient is in them; which ids were seen waits in
+    ``staging``, so that a duplicate id is refused naming both rows."""
+    rows = _RowSink(out, staging, policy, as_of)
+    for patients in (True, False):  # the patients tables first, then the rest
+        for path in paths:
+            if path.suffix.lower() != ".csv":
+                _read_workbook(path, rows, patients)
+                continue
             table = path.stem.lower()
             if table not in TABLES:
-                parts.skipped[f"file {path.name} (not a known table)"] += 1
+                if not patients:
+                    out.skipped[f"file {path.name} (not a known table)"] += 1
                 continue
-            _read_table(table, _csv_rows(path), parts, _csv_where(path), path.name, seen_nhs)
-        else:
-            _read_workbook(path, parts, seen_nhs)
-    return _finish(parts, policy, as_of)
+            if (table == "patients") == patients:
+                rows.read(table, _csv_rows(path), _csv_where(path), path.name)
+    rows.done()
+
+
+class _RowSink:
+    """Rows into the import's Output as they are read: each row's checks, the observation
+    window and the patient filter, row by row (what ``Parts`` once did at the end)."""
+
+    def __init__(self, out: Output, staging: Staging, policy: ImportPolicy,
+                 as_of: datetime) -> None:
+        from paperfallback.cache.importers.as_of import window_start
+
+        self.out, self.staging, self.policy = out, staging, policy
+        self.oldest = (window_start(as_of, policy.observation_hours)
+                       if policy.observation_hours is not None else None)
+        self.patient_ids: set[str] = set()  # of the patients tables: facts must name one
+        self.seen_nhs: dict[str, tuple[str, str]] = {}  # NHS number -> (patient id, where)
+        self.ids: dict[str, tuple[str, str]] = {}  # "table/id" -> (id, where), this batch
+        self.row = Parts()
+
+    def read(self, table: str, rows: Iterator[list[str]], where: Callable[[int, str], str],
+             label: str) -> None:
+        try:
+            _read_table(table, rows, self, where, label)
+        except InputError:
+            self.check_ids()  # a duplicate id in an earlier row is the first problem
+            raise
+
+    def take(self, table: str, number: int, where: Callable[[int, str], str],
+             values: dict[str, Any]) -> None:
+        """One row's values: built, checked and written (or skipped and counted)."""
+        row = self.row
+        _ROW_BUILDERS[table](values, number, row)
+        if table in ("prescriptions", "observations"):
+            _check_amounts(table, row, functools.partial(where, number))
+        if table in _ID_TABLES and (values.get("id") or (table == "patients" and (
+                values.get("hospital_number") or values.get("nhs_number")))):
+            record = getattr(row, table)[-1] if getattr(row, table) else None
+            if record is not None:
+                self.check_unique_id(table, record.id, where(number, ""))
+        if table == "patients":
+            _check_unique_nhs(row.patients[-1], where(number, ""), self.seen_nhs)
+            self.patient_ids.update(p.id for p in row.patients)
+        self._emit()
+
+    def _emit(self) -> None:
+        row, out = self.row, self.out
+        if row.observations and self.oldest is not None:
+            kept = [o for o in row.observations if o.effective >= self.oldest]
+            if len(kept) != len(row.observations):
+                out.skipped[f"Observation older than {self.policy.observation_hours:g} h "
+                            "before data-as-of"] += len(row.observations) - len(kept)
+            row.observations = kept
+        for name in ("allergies", "alerts", "prescriptions", "observations"):
+            items = getattr(row, name)
+            kept_items = [i for i in items if i.patient_id in self.patient_ids]
+            if len(kept_items) != len(items):
+                out.skipped[f"{name} row about a patient not in the patients table"] += (
+                    len(items) - len(kept_items))
+            setattr(row, name, kept_items)
+        for name in ("patients", "wards", "stays", "allergies", "alerts", "prescriptions",
+                     "observations", "appointments", "theatre_cases"):
+            items = getattr(row, name)
+            if items:
+                getattr(out, name).extend(items)
+                items.clear()
+        if row.spo2_scale:
+            out.spo2_scale.update(row.spo2_scale)
+            row.spo2_scale.clear()
+        if row.skipped:
+            out.skipped.update(row.skipped)
+            row.skipped.clear()
+
+    def check_unique_id(self, table: str, rid: str, where: str) -> None:
+        """Two rows of one table with one id: the last would silently replace the first (a
+        patient's identity, a prescription), so the extract is refused naming both rows, as
+        the FHIR reader refuses two resources with one id (issue 13, item 1). Ids wait in
+        ``staging`` (an extract's observations are millions), checked a batch at a time."""
+        key = f"{table}/{rid}"
+        first = self.ids.get(key)
+        if first is None:
+            self.ids[key] = (rid, where)
+            if len(self.ids) >= ID_BATCH:
+                self.check_ids()
+        elif first[1] != where:
+            raise _duplicate(table, rid, first[1], where)
+
+    def check_ids(self) -> None:
+        """The batch's ids against every earlier one (the first duplicate, in row order)."""
+        if not self.ids:
+            return
+        earlier = self.staging.fetch("tabular_ids", self.ids)
+        for key, (rid, where) in self.ids.items():
+            if key in earlier and earlier[key] != where:
+                raise _duplicate(key.split("/", 1)[0], rid, earlier[key], where)
+        for key, (_, where) in self.ids.items():
+            self.staging.put("tabular_ids", key, where)
+        self.ids.clear()
+
+    def done(self) -> None:
+        self.check_ids()
+
+
+ID_BATCH = 2000  # row ids checked against the earlier ones together
+
+
+def _duplicate(table: str, rid: str, first: str, where: str) -> InputError:
+    return InputError(
+        f"two {table} rows with id {rid!r}: this one and {first}; one would "
+        "silently replace the other, so the extract is refused (fix the duplicate id)",
+        where=where,
+    )
 
 
 def _csv_where(path: Path) -> Callable[[int, str], str]:
@@ -228,7 +347,9 @@ def _csv_rows(path: Path) -> Iterator[list[str]]:
         raise InputError(f"not a valid CSV file: {exc}", where=str(path)) from exc
 
 
-def _read_workbook(path: Path, parts: Parts, seen_nhs: dict[str, tuple[str, str]]) -> None:
+def _read_workbook(path: Path, rows: _RowSink, patients: bool) -> None:
+    """The patients sheets (``patients``) or every other sheet of one workbook, a row at a
+    time (openpyxl read-only mode: rows are parsed as they are asked for)."""
     from openpyxl import load_workbook
 
     workbook_limits.check_workbook(path)  # size, rows, no DTD: before any XML parser runs
@@ -240,11 +361,15 @@ def _read_workbook(path: Path, parts: Parts, seen_nhs: dict[str, tuple[str, str]
         for sheet in book.worksheets:
             table = sheet.title.strip().lower()
             if table not in TABLES:
-                parts.skipped[f"sheet {sheet.title} in {path.name} (not a known table)"] += 1
+                if not patients:
+                    rows.out.skipped[f"sheet {sheet.title} in {path.name} (not a known "
+                                     "table)"] += 1
                 continue
-            rows = ([_cell_text(c) for c in row] for row in sheet.iter_rows(values_only=True))
-            _read_table(table, rows, parts, _sheet_where(path, sheet.title),
-                        f"{path.name} sheet {sheet.title}", seen_nhs)
+            if (table == "patients") != patients:
+                continue
+            cells = ([_cell_text(c) for c in row] for row in sheet.iter_rows(values_only=True))
+            rows.read(table, cells, _sheet_where(path, sheet.title),
+                      f"{path.name} sheet {sheet.title}")
     finally:
         book.close()
 
@@ -262,8 +387,8 @@ def _cell_text(value: Cell) -> str:
 
 
 def _read_table(
-    table: str, rows: Iterator[list[str]], parts: Parts,
-    where: Callable[[int, str], str], label: str, seen_nhs: dict[str, tuple[str, str]],
+    table: str, rows: Iterator[list[str]], sink: _RowSink,
+    where: Callable[[int, str], str], label: str,
 ) -> None:
     columns = {c.name: c for c in TABLES[table]}
     header: list[str] | None = None
@@ -278,7 +403,7 @@ def _read_table(
                 )
             for name in header:
                 if name and name not in columns:
-                    parts.skipped[f"column '{name}' in {label} (not used)"] += 1
+                    sink.out.skipped[f"column '{name}' in {label} (not used)"] += 1
             continue
         if not any(cell.strip() for cell in raw):
             continue
@@ -291,15 +416,7 @@ def _read_table(
             if column.required and not text:
                 raise InputError("is empty but required", where=where(number, name))
             values[name] = column.convert(text, where(number, name))
-        _ROW_BUILDERS[table](values, number, parts)
-        if table in ("prescriptions", "observations"):
-            _check_amounts(table, parts, functools.partial(where, number))
-        if table in _ID_TABLES and (values.get("id") or (table == "patients" and (
-                values.get("hospital_number") or values.get("nhs_number")))):
-            record = getattr(parts, table)[-1]
-            _check_unique_id(table, record.id, where(number, ""), seen_nhs)
-        if table == "patients":
-            _check_unique_nhs(parts.patients[-1], where(number, ""), seen_nhs)
+        sink.take(table, number, where, values)
 
 
 def _check_amounts(table: str, parts: Parts, where: Callable[[str], str]) -> None:
@@ -329,21 +446,6 @@ def _check_amounts(table: str, parts: Parts, where: Callable[[str], str]) -> Non
 
 _ID_TABLES = frozenset({"patients", "stays", "allergies", "alerts", "prescriptions",
                         "observations", "appointments", "theatre_cases"})
-
-
-def _check_unique_id(
-    table: str, rid: str, where: str, seen: dict[str, tuple[str, str]]
-) -> None:
-    """Two rows of one table with one id: the last would silently replace the first (a
-    patient's identity, a prescription), so the extract is refused naming both rows, as
-    the FHIR reader refuses two resources with one id (issue 13, item 1)."""
-    _, other_where = seen.setdefault(f"{table}/{rid}", (rid, where))
-    if other_where != where:
-        raise InputError(
-            f"two {table} rows with id {rid!r}: this one and {other_where}; one would "
-            "silently replace the other, so the extract is refused (fix the duplicate id)",
-            where=where,
-        )
 
 
 def _check_unique_nhs(patient: Patient, where: str, seen: dict[str, tuple[str, str]]) -> None:
@@ -476,29 +578,3 @@ _ROW_BUILDERS: dict[str, Callable[[dict[str, Any], int, Parts], None]] = {
     "alerts": _alert, "prescriptions": _prescription, "observations": _observation,
     "appointments": _appointment, "theatre_cases": _theatre_case,
 }
-
-
-def _finish(parts: Parts, policy: ImportPolicy, as_of: datetime) -> Parts:
-    """Apply the observation window; report facts whose patient is not in the tables."""
-    if policy.observation_hours is not None:
-        from paperfallback.cache.importers.as_of import window_start
-
-        oldest = window_start(as_of, policy.observation_hours)
-        kept = [o for o in parts.observations if oldest is None or o.effective >= oldest]
-        dropped = len(parts.observations) - len(kept)
-        if dropped:
-            parts.skipped[
-                f"Observation older than {policy.observation_hours:g} h before data-as-of"
-            ] += dropped
-        parts.observations = kept
-    ids = {p.id for p in parts.patients}
-    for name in ("allergies", "alerts", "prescriptions", "observations"):
-        items = getattr(parts, name)
-        kept_items = [i for i in items if i.patient_id in ids]
-        if len(kept_items) != len(items):
-            parts.skipped[f"{name} row about a patient not in the patients table"] += (
-                len(items) - len(kept_items)
-            )
-        setattr(parts, name, kept_items)
-    parts.skipped = Counter(parts.skipped)
-    return parts
