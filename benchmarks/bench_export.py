@@ -59,11 +59,12 @@ import orjson
 
 from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.model import ExportedForm
-from paperfallback.export.pipeline import export_forms, gc_paused
+from paperfallback.export.pipeline import export_forms
 from paperfallback.export.samples import random_form
 from paperfallback.export.send import SendOptions
 from paperfallback.export.send_http import HttpAnswer, NoAuth
 from paperfallback.export.state import ExportState
+from paperfallback.gc_policy import gc_paused
 from paperfallback.workstore import WorkStore
 
 KEY = "0" * 64

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import secrets
-import socket
 import stat
-import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -83,6 +82,8 @@ def broad_read_entries(icacls_output: str) -> list[str]:
 
 
 def _icacls(path: Path) -> str:
+    import subprocess  # Windows self-test only: not on every command's start-up path
+
     try:
         done = subprocess.run(["icacls", str(path)], capture_output=True, text=True,
                               timeout=20, check=False)
@@ -111,7 +112,7 @@ def _loose_acls(folder: Path, read_acl: Callable[[Path], str]) -> tuple[list[str
 class Settings:
     site_code: str = "DEMO"
     ward: str = ""  # this PC's own ward (code or name); "" = all wards
-    pc_id: str = field(default_factory=lambda: socket.gethostname()[:32] or "PC")
+    pc_id: str = field(default_factory=lambda: platform.node()[:32] or "PC")
     # Short code IT assigns to each PC, unique within the site: it makes form-instance IDs
     # and downtime numbers unique across PCs without a network. "" = derived from pc_id.
     pc_code: str = ""

@@ -18,6 +18,7 @@ from paperfallback.cache.leftovers import remove_crash_leftovers
 from paperfallback.cli.context import AppContext
 from paperfallback.derived_cache import use_data_folder
 from paperfallback.domain.errors import PaperFallbackError
+from paperfallback.gc_policy import gc_paused, settle_imports
 from paperfallback.logs import setup_logging
 
 log = logging.getLogger("paperfallback.cli")
@@ -82,7 +83,9 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(command_modules(words))
+    with gc_paused():  # the command's modules: never garbage (gc_policy)
+        parser = build_parser(command_modules(words))
+    settle_imports()
     args = parser.parse_args(words)
     ctx = AppContext(data_dir_option=args.data_dir, debug=args.debug)
     if args.command is None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from paperfallback.cli.context import AppContext
 from paperfallback.domain.errors import InputError
+from paperfallback.gc_policy import gc_paused, settle_imports
 
 
 def add_parser(sub: Any) -> None:
@@ -116,10 +117,15 @@ def _part_writer(out: Path, names: list[str], *,
 def _run(ctx: AppContext, args: argparse.Namespace) -> int:
     if not args.blank:
         ctx.derive_key_ahead()  # on a thread, while the imports below run
-    from paperfallback.formspec import site_catalogue
-    from paperfallback.reentry.observations import KeyedObservations
-    from paperfallback.register.reservation import form_ids_or_reserve
-    from paperfallback.render import PackRequest, render_pack
+    with gc_paused():  # modules and the parsed forms: never garbage (gc_policy)
+        from paperfallback.formspec import site_catalogue
+        from paperfallback.reentry.observations import KeyedObservations
+        from paperfallback.register.reservation import form_ids_or_reserve
+        from paperfallback.render import PackRequest, render_pack
+
+        catalogue = ctx.catalogue if not args.forms_dir else site_catalogue(
+            ctx.settings.form_dirs, ctx.data_dir, *(Path(p) for p in args.forms_dir))
+    settle_imports()
 
     forms = tuple(f for f in re.split(r"[,\s]+", args.forms or "") if f)
     if (args.clinic or args.theatre) and not args.date:
@@ -136,8 +142,6 @@ def _run(ctx: AppContext, args: argparse.Namespace) -> int:
         copies=args.copies,
         cover_sheet=False if args.no_cover else None,
     )
-    catalogue = ctx.catalogue if not args.forms_dir else site_catalogue(
-        ctx.settings.form_dirs, ctx.data_dir, *(Path(p) for p in args.forms_dir))
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         raise InputError("the folder to save the PDF in does not exist", where=str(out.parent))

@@ -55,6 +55,8 @@ def _decoder(tp: Any) -> Decoder:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         inner = _decoder(next(a for a in typing.get_args(tp) if a is not type(None)))
+        if inner is _identity:  # ``str | None``: nothing to convert either way
+            return _identity
         return lambda v: None if v is None else inner(v)
     if origin is tuple:
         item = _decoder(typing.get_args(tp)[0])
@@ -81,14 +83,20 @@ def _decoder(tp: Any) -> Decoder:
 @cache
 def _class_decoder(cls: type) -> Decoder:
     hints = typing.get_type_hints(cls)
-    decoders = {name: _decoder(hints[name]) for name in hints}
+    names = hints.keys()
+    # Only the fields that need converting (dates, enums, nested classes) are touched: a
+    # ward pack decodes thousands of observations, most of whose fields are plain JSON.
+    converters = [(name, d) for name in hints if (d := _decoder(hints[name])) is not _identity]
 
     def decode(data: dict[str, Any]) -> Any:
-        return cls(**{
-            name: (None if value is None else decoders[name](value))
-            for name, value in data.items()
-            if name in decoders
-        })
+        # A key the class no longer has (a cache written by an older version) is dropped.
+        values = dict(data) if data.keys() <= names else {
+            name: value for name, value in data.items() if name in names}
+        for name, convert in converters:
+            value = values.get(name)
+            if value is not None:
+                values[name] = convert(value)
+        return cls(**values)
 
     return decode
 

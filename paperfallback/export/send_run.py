@@ -22,7 +22,6 @@ from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
 from paperfallback.export.fhir_units import BuiltUnit
 from paperfallback.export.model import ExportedForm
 from paperfallback.export.pipeline import (
-    gc_paused,
     iter_keyed_forms,
     keyed_patients,
     open_cache_for_export,
@@ -47,6 +46,7 @@ from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.export.state import ExportState, MarkSpool
 from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
 from paperfallback.formspec import FormCatalogue, site_catalogue
+from paperfallback.gc_policy import gc_paused
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.settings import Settings
 from paperfallback.workstore import WorkStore
@@ -161,7 +161,7 @@ def run_send(
                                        settings.export_base_url or DEFAULT_BASE_URL)
         documents = scanned_documents(conn, keyed_patients(keyed, store, settings), settings,
                                       forms, systems)
-        with gc_paused():  # thousands of small objects, no cycles: see gc_paused
+        with gc_paused():  # thousands of small objects, no cycles: see gc_policy
             summary = send_forms(  # the forms are read as the plan uses them (issue 15)
                 conn, keyed(), target, systems=systems, pc_id=settings.pc_id,
                 auth=lambda: auth or export_auth(settings, target),

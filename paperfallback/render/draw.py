@@ -68,6 +68,20 @@ def draw_text(c: Canvas, align: str, x: float, y: float, text: str) -> None:
     c._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {body} ET")
 
 
+Segment = tuple[float, float, float, float]  # x1, y1, x2, y2
+
+
+def stroke_segments(c: Canvas, width: float, segments: list[Segment]) -> None:
+    """Stroke straight segments of one line width as one path. A MAR or ward list page
+    has hundreds of cell borders; ReportLab's ``line`` costs a call, a number formatting
+    and a stroke per segment, and a width change before each (issue #15)."""
+    if not segments:
+        return
+    c.setLineWidth(width)
+    c._code.append(" ".join(f"{x1:.2f} {y1:.2f} m {x2:.2f} {y2:.2f} l"
+                            for x1, y1, x2, y2 in segments) + " S")
+
+
 def form_name(key: str) -> str:
     """A short, PDF-safe name for a reusable Form XObject."""
     return "F" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from paperfallback.formspec.models import FieldSpec, FieldsSection
 from paperfallback.formspec.vocabulary import TICKED_VALUE
+from paperfallback.register.layout_codec import Box
 from paperfallback.render.draw import (
     ALERT_RED,
     MM,
@@ -14,7 +15,7 @@ from paperfallback.render.draw import (
     text_in_box,
     tick_options,
 )
-from paperfallback.render.layout import Block, Box, BuildContext, Flow
+from paperfallback.render.layout import Block, BuildContext, Flow
 from paperfallback.render.prefill import resolve
 from paperfallback.render.sections_common import draw_title, title_height
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 from paperfallback.cache.staleness import Freshness, format_uk, uk_time
 from paperfallback.domain.nhs_number import format_nhs_number
 from paperfallback.domain.records import AllergyStatus, PatientRecord, Ward
+from paperfallback.register.layout_codec import Box
 from paperfallback.render.draw import (
     ALERT_RED,
     MM,
@@ -28,7 +29,6 @@ from paperfallback.render.draw import (
     wrap,
 )
 from paperfallback.render.fonts import BOLD, REGULAR, string_width
-from paperfallback.render.layout import Box
 from paperfallback.render.prefill import (
     ALLERGIES_NOT_RECORDED,
     NHS_NOT_RECORDED,

@@ -8,13 +8,12 @@ all-blank second page). Laying a form out before drawing it gives the page count
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Protocol
 
+from paperfallback.register.layout_codec import Box, BoxRecord, encode_layout
 from paperfallback.render.draw import Canvas
 from paperfallback.render.prefill import RowContext
 
@@ -49,8 +48,8 @@ class Stats:
     grids: list[dict[str, Any]] = field(default_factory=list)
     # Where every other keyable box was drawn, per page: fields, table cells, tick boxes
     # (scan-back cuts a field out of a scan, reads ticks, finds a page's first field).
-    # Kept as tuples while drawing (a ward pack draws some 14,000) and written once as
-    # JSON by fields_json.
+    # Kept as tuples while drawing (a ward pack draws some 14,000) and packed once for
+    # the register by scan_layout.
     fields: list[BoxRecord] = field(default_factory=list)
     spo2_scale: int | None = None  # the SpO2 scale a NEWS2 chart printed (decided once)
 
@@ -64,54 +63,9 @@ class Stats:
     def scan_layout(self, page_w: float, page_h: float, margin: float) -> str:
         """``IssuedForm.extra["scan_layout"]``: the page geometry, chart columns and band
         rows (``grids``) and every other keyable field, table cell and printed tick box,
-        per page (``fields``; see docs/formats.md)."""
-        page = [round(page_w, 2), round(page_h, 2), round(margin, 2)]
-        head = json.dumps({"page": page, "grids": self.grids}, separators=(",", ":"),
-                          ensure_ascii=False)
-        return head[:-1] + ',"fields":' + self.fields_json() + "}"
-
-    def fields_json(self) -> str:
-        """The recorded boxes as the JSON array of ``scan_layout["fields"]`` (see
-        docs/formats.md): ``{"page", "section", "field", "row", "kind", "box",
-        "options"}`` each, points to hundredths (far finer than any scan). Written by hand
-        rather than through dicts and json.dumps: a third of the time, same JSON; and
-        each box once per process (every patient's fluid balance chart has the same)."""
-        memo = _BOX_JSON
-        if len(memo) > 20_000:  # a ward pack has about 14,000 boxes, most alike
-            memo.clear()
-        parts = []
-        for record in self.fields:
-            text = memo.get(record)
-            if text is None:
-                text = memo[record] = _record_json(record)
-            parts.append(text)
-        return "[" + ",".join(parts) + "]"
-
-
-def _record_json(record: BoxRecord) -> str:
-    page, section, field_id, row, kind, box, options = record
-    ticks = ",".join(f'{{"value":{_quoted(value)},"box":{_box_json(square)}}}'
-                     for value, square in options)
-    row_text = "null" if row is None else str(row)
-    return (f'{{"page":{page},"section":{_quoted(section)},"field":{_quoted(field_id)},'
-            f'"row":{row_text},"kind":{_quoted(kind)},"box":{_box_json(box)},'
-            f'"options":[{ticks}]}}')
-
-
-@lru_cache(maxsize=4096)
-def _quoted(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-Box = tuple[float, float, float, float]  # left, top (upper edge, y up), width, height
-# page, section, field, row (None outside tables), kind, box, tick boxes (value, square)
-BoxRecord = tuple[int, str, str, int | None, str, Box, tuple[tuple[str, Box], ...]]
-_BOX_JSON: dict[BoxRecord, str] = {}  # a box's JSON, by its record (see fields_json)
-
-
-def _box_json(box: Box) -> str:
-    left, top, width, height = box
-    return f"[{left:.2f},{top:.2f},{width:.2f},{height:.2f}]"
+        per page (``fields``), packed as the register keeps it (register.layout_codec;
+        docs/formats.md)."""
+        return encode_layout((page_w, page_h, margin), self.grids, self.fields)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from paperfallback.formspec.models import (
     TableSection,
 )
 from paperfallback.formspec.vocabulary import PATIENT_SECTION
+from paperfallback.gc_policy import gc_paused
 from paperfallback.register import COVER_FORM_ID
 from paperfallback.register.store import BatchIdAllocator, IdAllocator, IssuedForm
 from paperfallback.render.chart_section import (
@@ -132,6 +133,7 @@ class _Instance:
     cover: bool = False
 
 
+@gc_paused()  # a ward pack makes ~10^5 small acyclic objects: see gc_policy
 def render_pack(
     request: PackRequest,
     store: CacheStore | None,
@@ -592,8 +594,7 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
 
 
 def _scan_layout(inst: _Instance) -> dict[str, str]:
-    """Every keyable box a scan of this instance is read against (docs/formats.md); none
-    for the cover sheet, which has nothing to key."""
+    """Every keyable box a scan is read against (docs/formats.md); none on a cover sheet."""
     geo = inst.laid.geometry
     return {} if inst.cover else {
         "scan_layout": inst.laid.stats.scan_layout(geo.page_w, geo.page_h, geo.margin)}

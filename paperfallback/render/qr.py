@@ -8,12 +8,14 @@ form instance and the page from the code alone.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from paperfallback.register.ids import validate_instance_id
 from paperfallback.render.draw import Canvas
 
 QR_MASK = 1  # horizontal stripes: fewest runs, so the shortest path
+_DARK_RUN = re.compile(b"\x01+")  # a run of dark modules in one row of segno's matrix
 
 
 def qr_payload(instance_id: str, page: int) -> str:
@@ -35,17 +37,8 @@ def _runs(payload: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     import segno
 
     matrix = segno.make(payload, error="m", micro=False, mask=QR_MASK).matrix
-    runs = []
-    for row, values in enumerate(matrix):
-        col = 0
-        while col < len(values):
-            if values[col]:
-                start = col
-                while col < len(values) and values[col]:
-                    col += 1
-                runs.append((row, start, col - start))
-            else:
-                col += 1
+    runs = [(row, found.start(), found.end() - found.start())
+            for row, values in enumerate(matrix) for found in _DARK_RUN.finditer(values)]
     return len(matrix), tuple(runs)
 
 

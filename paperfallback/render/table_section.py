@@ -19,8 +19,17 @@ from paperfallback.cache.staleness import uk_time
 from paperfallback.domain.records import PrescriptionKind
 from paperfallback.formspec.models import FieldSpec, TableSection
 from paperfallback.formspec.vocabulary import day_section_id
-from paperfallback.render.draw import LIGHT_GREY, MM, Canvas, text_in_box, tick_options
-from paperfallback.render.layout import Block, Box, BuildContext, Flow
+from paperfallback.register.layout_codec import Box
+from paperfallback.render.draw import (
+    LIGHT_GREY,
+    MM,
+    Canvas,
+    Segment,
+    stroke_segments,
+    text_in_box,
+    tick_options,
+)
+from paperfallback.render.layout import Block, BuildContext, Flow
 from paperfallback.render.prefill import RowContext, resolve
 from paperfallback.render.sections_common import draw_title, title_height
 
@@ -320,13 +329,14 @@ class TableFlow:
             times = list(ctx.prescription.dose_times)
         cx = x
         size = section.font_size
+        thin: list[Segment] = []  # sub-row rules, 0.25 pt
+        borders: list[Segment] = []  # column borders, 0.4 pt
         for col in columns:
             spec = col.spec
             per_sub = col.repeat > 0 or spec.prefill == section.sub_rows_from
             if per_sub and sub_rows > 1:
-                c.setLineWidth(0.25)
-                for i in range(1, sub_rows):
-                    c.line(cx, top - i * row_h, cx + col.width, top - i * row_h)
+                thin += [(cx, top - i * row_h, cx + col.width, top - i * row_h)
+                         for i in range(1, sub_rows)]
             if spec.prefill == section.sub_rows_from and section.sub_rows_from:
                 for i, t in enumerate(times):
                     text_in_box(c, t, cx, top - i * row_h, col.width, row_h, size=size,
@@ -351,11 +361,11 @@ class TableFlow:
                     ly -= step
                 c.setStrokeGray(0)
             if cx > x:
-                c.setLineWidth(0.4)
-                c.line(cx, top, cx, top - height)
+                borders.append((cx, top, cx, top - height))
             cx += col.width
-        c.setLineWidth(0.6)
-        c.line(x, top - height, cx, top - height)
+        stroke_segments(c, 0.25, thin)
+        stroke_segments(c, 0.4, borders)
+        stroke_segments(c, 0.6, [(x, top - height, cx, top - height)])
         return top - height
 
 

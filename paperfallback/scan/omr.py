@@ -12,14 +12,17 @@ ink, so specks and JPEG noise do not.
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from PIL import Image
 
+from paperfallback.register.layout_codec import LayoutUnreadable, decode_layout
 from paperfallback.scan.registration import DARK, Affine
+
+log = logging.getLogger(__name__)
 
 INSET = 0.2  # read the middle of a cell: 20 % of its size off each side
 MIN_INK = 0.03  # share of dark pixels above which a cell carries a written value
@@ -37,8 +40,17 @@ class ColumnPlace:
 
 
 def scan_layout(extra: dict[str, str]) -> dict[str, Any] | None:
+    """The printed layout recorded for a form (register.layout_codec); None when none was
+    recorded or the record is damaged: scan-back then treats the copy as one printed
+    before layouts were recorded (whole pages, no boxes, the clerk reads the paper)."""
     text = extra.get("scan_layout")
-    return json.loads(text) if text else None
+    if not text:
+        return None
+    try:
+        return decode_layout(text)
+    except LayoutUnreadable as exc:
+        log.warning("scan layout not used: %s", exc)
+        return None
 
 
 def column_places(layout: dict[str, Any], chart: str) -> list[ColumnPlace]:

@@ -32,7 +32,9 @@ COLUMN = {"resp_rate": "22", "spo2": "95", "oxygen": "A", "sbp": "120", "pulse":
 
 def _key_flagged_chart(folder: Path, record_issued: Callable[..., list[IssuedForm]],
                        patient_id: str = "p2") -> tuple[IssuedForm, str]:
-    """Key one NEWS2 column whose handwritten total differs; returns the form and 'HH:MM'."""
+    """Key one NEWS2 column whose handwritten total differs; returns the form and the
+    column's time as the ward list names it ('HH:MM' today, 'DD-Mon HH:MM' when the half
+    hour before the test crossed midnight)."""
     issued = record_issued("news2", patient_id=patient_id, ward_code="AN")[0]
     when = (utc_now() - timedelta(minutes=30)).replace(second=0, microsecond=0)
     with EntriesStore.open(folder, KEY) as store:
@@ -42,7 +44,9 @@ def _key_flagged_chart(folder: Path, record_issued: Callable[..., list[IssuedFor
         for field_id, value in COLUMN.items():
             session.enter("observations", 0, field_id, value)
         assert len(store.discrepancies()) == 1
-    return issued, uk_time(when).strftime("%H:%M")
+    local = uk_time(when)
+    today = uk_time(utc_now()).date()
+    return issued, f"{local:%H:%M}" if local.date() == today else f"{local:%d-%b %H:%M}"
 
 
 def _rows(window: Any) -> dict[str, int]:
