@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--store", type=int, default=0, metavar="N",
                         help="also read N keyed NEWS2 charts back from the entries store")
     parser.add_argument("--printed", type=int, default=0, metavar="M",
-                        help="with --store: M more forms printed (each with a 25 KB page "
+                        help="with --store: M more forms printed (each with a 3 KB page "
                              "layout, as the renderer records) and never keyed")
     parser.add_argument("--growth", metavar="F,F", help="growth table at these multiples")
     parser.add_argument("--targets", action="store_true",
@@ -309,10 +309,10 @@ def _bench_store(folder: Path, count: int, printed: int = 0) -> None:
                        scope="patient", page_count=2, printed_at=printed_at, pc_id="bench",
                        patient_id=f"q{n}", nhs_number="9990000018",
                        patient_name=f"PATIENT, Other {n}", ward_code="AN",
-                       extra={"scan_layout": "x" * 25_000})
+                       extra={"scan_layout": "x" * 3_000})
             for n in range(start, min(printed, start + 1000))])
     if printed:
-        print(f"Register: {printed} more forms printed and never keyed (25 KB layout each)")
+        print(f"Register: {printed} more forms printed and never keyed (3 KB layout each)")
     values = {"resp_rate": "18", "spo2": "96", "spo2_scale": "1", "oxygen": "A", "sbp": "124",
               "dbp": "78", "pulse": "80", "acvpu": "A", "temp": "37.0", "initials": "AB"}
     for form in issued:

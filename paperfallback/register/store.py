@@ -213,7 +213,7 @@ class Register:
     def get_many(self, instance_ids: Iterable[str]) -> dict[str, IssuedForm]:
         """The issued forms among ``instance_ids`` (as stored: normalised IDs), in one
         query per 500: an export reads the forms it exports, not the whole register
-        (each holds its page layout: about 25 KB; issue 15)."""
+        (each holds its page layout; issue 15)."""
         wanted = list(dict.fromkeys(instance_ids))
         found: dict[str, IssuedForm] = {}
         for start in range(0, len(wanted), 500):

@@ -1,5 +1,5 @@
 """An export reads the forms it exports, not the whole register (issue 15, goal 3): each
-issued form carries its page layout (about 25 KB as stored), and a ward PC prints many
+issued form carries its page layout (a few KB as stored), and a ward PC prints many
 more forms than are ever keyed, so the register is read a chunk of exported forms at a
 time."""
 
