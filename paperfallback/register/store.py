@@ -210,6 +210,20 @@ class Register:
         ).fetchone()
         return from_json(IssuedForm, json.loads(row[0])) if row else None
 
+    def get_many(self, instance_ids: Iterable[str]) -> dict[str, IssuedForm]:
+        """The issued forms among ``instance_ids`` (as stored: normalised IDs), in one
+        query per 500: an export reads the forms it exports, not the whole register
+        (each holds its page layout; issue 15)."""
+        wanted = list(dict.fromkeys(instance_ids))
+        found: dict[str, IssuedForm] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for instance_id, data in self._conn.execute(
+                    "SELECT instance_id, data FROM issued_forms WHERE instance_id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk):
+                found[str(instance_id)] = from_json(IssuedForm, json.loads(data))
+        return found
+
     def require(self, instance_id: str) -> IssuedForm:
         issued = self.get(instance_id)
         if issued is None:
