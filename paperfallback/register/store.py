@@ -208,7 +208,7 @@ class Register:
         row = self._conn.execute(
             "SELECT data FROM issued_forms WHERE instance_id = ?", (normal,)
         ).fetchone()
-        return from_json(IssuedForm, json.loads(row[0])) if row else None
+        return _issued_from(row[0]) if row else None
 
     def get_many(self, instance_ids: Iterable[str]) -> dict[str, IssuedForm]:
         """The issued forms among ``instance_ids`` (as stored: normalised IDs), in one
@@ -221,7 +221,7 @@ class Register:
             for instance_id, data in self._conn.execute(
                     "SELECT instance_id, data FROM issued_forms WHERE instance_id IN "
                     f"({', '.join('?' * len(chunk))})", chunk):
-                found[str(instance_id)] = from_json(IssuedForm, json.loads(data))
+                found[str(instance_id)] = _issued_from(data)
         return found
 
     def require(self, instance_id: str) -> IssuedForm:
@@ -248,7 +248,7 @@ class Register:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY printed_at, instance_id"
         return [
-            from_json(IssuedForm, json.loads(r[0]))
+            _issued_from(r[0])
             for r in self._conn.execute(sql, params).fetchall()
         ]
 
@@ -302,3 +302,6 @@ class MemoryAllocator:
         return value
 
 
+def _issued_from(text: str) -> IssuedForm:
+    """An issued form as the register row keeps it (JSON of IssuedForm.to_json)."""
+    return from_json(IssuedForm, json.loads(text))
