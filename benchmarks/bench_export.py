@@ -90,6 +90,9 @@ def main() -> None:
     parser.add_argument("--tabular", action="store_true", help="also CSV and xlsx")
     parser.add_argument("--store", type=int, default=0, metavar="N",
                         help="also read N keyed NEWS2 charts back from the entries store")
+    parser.add_argument("--printed", type=int, default=0, metavar="M",
+                        help="with --store: M more forms printed (each with a 3 KB page "
+                             "layout, as the renderer records) and never keyed")
     parser.add_argument("--growth", metavar="F,F", help="growth table at these multiples")
     parser.add_argument("--targets", action="store_true",
                         help="the absolute target: 50,000 forms (minutes; with --tabular, "
@@ -169,7 +172,7 @@ def main() -> None:
             print(f"    {sum(summary.counts.values())} rows, {_size(summary.written)}")
         state.close()
         if args.store:
-            _bench_store(folder, args.store)
+            _bench_store(folder, args.store, args.printed)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak_mb:.0f} MB")
 
@@ -277,8 +280,9 @@ def _bench_scans(count: int) -> None:
     print(f"peak memory {peak_mb:.0f} MB")
 
 
-def _bench_store(folder: Path, count: int) -> None:
-    """Key ``count`` NEWS2 charts (3 columns) into a real entries store, then read them."""
+def _bench_store(folder: Path, count: int, printed: int = 0) -> None:
+    """Key ``count`` NEWS2 charts (3 columns) into a real entries store, then read them;
+    ``printed`` more forms in the register, never keyed (the export must not read them)."""
     from paperfallback.export.from_entries import read_forms
     from paperfallback.formspec import load_catalogue
     from paperfallback.reentry.model import EntryPass, EntryState, FieldAddress
@@ -289,22 +293,32 @@ def _bench_store(folder: Path, count: int) -> None:
     conn = WorkStore.open(folder, KEY)
     register = Register(conn, pc_code="B1")
     store = EntriesStore(conn)
-    printed = datetime.now(UTC) - timedelta(hours=20)
+    printed_at = datetime.now(UTC) - timedelta(hours=20)
     started = time.perf_counter()
     issued = [
         IssuedForm(instance_id=register.instance_id(), form_id="news2", form_version="1.0",
-                   scope="patient", page_count=1, printed_at=printed, pc_id="bench",
+                   scope="patient", page_count=1, printed_at=printed_at, pc_id="bench",
                    patient_id=f"p{i}", nhs_number="9990000018",
                    patient_name=f"PATIENT, Number {i}", ward_code="AN", blank_columns=8)
         for i in range(count)
     ]
     register.record(issued)
+    for start in range(0, printed, 1000):
+        register.record([
+            IssuedForm(instance_id=register.instance_id(), form_id="mar", form_version="1.1",
+                       scope="patient", page_count=2, printed_at=printed_at, pc_id="bench",
+                       patient_id=f"q{n}", nhs_number="9990000018",
+                       patient_name=f"PATIENT, Other {n}", ward_code="AN",
+                       extra={"scan_layout": "x" * 3_000})
+            for n in range(start, min(printed, start + 1000))])
+    if printed:
+        print(f"Register: {printed} more forms printed and never keyed (3 KB layout each)")
     values = {"resp_rate": "18", "spo2": "96", "spo2_scale": "1", "oxygen": "A", "sbp": "124",
               "dbp": "78", "pulse": "80", "acvpu": "A", "temp": "37.0", "initials": "AB"}
     for form in issued:
         writes = []
         for column in range(3):
-            when = (printed + timedelta(hours=1 + 4 * column)).isoformat()
+            when = (printed_at + timedelta(hours=1 + 4 * column)).isoformat()
             for field_id, text in {**values, "obs_time": when}.items():
                 writes.append(FieldWrite(FieldAddress(form.instance_id, "observations", column,
                                                       field_id), text, EntryState.VALUE))

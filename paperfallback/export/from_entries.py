@@ -103,10 +103,10 @@ def iter_forms(
     reader = _Reader(store, cache, hospital_number_system)
     ids = list(instance_ids) if instance_ids is not None else exportable_instance_ids(
         store, double_entry_forms)
-    printed = {i.instance_id: i for i in register.list()}  # one query, not one per form
     for start in range(0, len(ids), READ_CHUNK):
         chunk = ids[start:start + READ_CHUNK]
         reader.preload(chunk)  # entries and instance records in bulk
+        printed = register.get_many(chunk)  # one query, not one per form nor the register
         for instance_id in chunk:
             issued = printed.get(instance_id)
             if issued is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,41 +105,79 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
     read the keyed forms from the work store (with the cache for printed facts, if it can
     be read), write ``fmt`` to ``out``, and mark what went out. Problems with single forms
     are in ``summary.problems``; a cache that cannot be read is a warning, not a stop."""
-    cache, warnings = open_cache_for_export(data_dir, key, key_source)
-    work = WorkStore.open(data_dir, key, key_source=key_source)
-    try:
-        store = EntriesStore(work)
-        forms = catalogue or site_catalogue(settings.form_dirs, data_dir)
-        problems: list[str] = []
-
-        def keyed(ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
-            return iter_keyed_forms(work, store, cache, settings, data_dir, catalogue=forms,
-                                    instance_ids=ids,
-                                    # the forms read for scanned pages are told once, below
-                                    problems=problems if ids is None else [])
-
-        systems = SiteSystems.for_site(settings.site_code,
-                                       settings.export_base_url or DEFAULT_BASE_URL)
-        documents = (scanned_documents(work, keyed_patients(keyed, store, settings), settings,
-                                       forms, systems) if fmt == "fhir" else [])
+    with export_sources(data_dir, settings, key, key_source, catalogue) as sources:
+        documents = sources.documents() if fmt == "fhir" else iter(())
         summary = export_forms(  # the forms are read as the export uses them (issue 15)
-            keyed(), fmt=fmt, out=out, state=ExportState(work), systems=systems,
-            pc_id=settings.pc_id, all_entries=all_entries, documents=documents,
+            sources.keyed(), fmt=fmt, out=out, state=ExportState(sources.work),
+            systems=sources.systems, pc_id=settings.pc_id, all_entries=all_entries,
+            documents=documents,
         )
         if summary.instance_ids:
-            store.mark_exported(summary.instance_ids)
+            sources.store.mark_exported(summary.instance_ids)
         log.info(  # instance IDs and counts only: the log holds no patient data
             "export %s to %s: %d form instances (%d new, %d changed units), %d problems: %s",
             fmt, out.name, len(summary.instance_ids), summary.new_units,
-            summary.changed_units, len(problems), ", ".join(summary.instance_ids[:50]),
+            summary.changed_units, len(sources.problems), ", ".join(summary.instance_ids[:50]),
         )
+    problems, warnings = sources.problems, sources.warnings
+    summary.problems[:0] = problems
+    summary.warnings[:0] = warnings
+    return summary
+
+
+@dataclass
+class ExportSources:
+    """What one export or send reads, opened once: the work store, the keyed forms (read
+    as the export uses them, problems collected once), the site's identifier systems and
+    the scanned pages filed as documents."""
+
+    work: WorkStore
+    store: EntriesStore
+    settings: Settings
+    data_dir: Path
+    cache: CacheStore | None
+    catalogue: FormCatalogue
+    systems: SiteSystems
+    warnings: list[str]
+    problems: list[str] = field(default_factory=list)
+
+    def keyed(self, ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
+        return iter_keyed_forms(self.work, self.store, self.cache, self.settings,
+                                self.data_dir, catalogue=self.catalogue, instance_ids=ids,
+                                # the forms read for scanned pages are told once, by keyed()
+                                problems=self.problems if ids is None else [])
+
+    def documents(self) -> Iterator[BuiltUnit]:
+        """The returned forms' scanned pages as DocumentReference units, built one at a
+        time as the export writes them (export.scanned)."""
+        return scanned_documents(self.work, keyed_patients(self.keyed, self.store,
+                                                           self.settings),
+                                 self.settings, self.catalogue, self.systems)
+
+
+@contextmanager
+def export_sources(data_dir: Path, settings: Settings, key: str, key_source: str,
+                   catalogue: FormCatalogue | None = None) -> Iterator[ExportSources]:
+    """Open what an export or a send reads (a cache that cannot be read is a warning,
+    not a stop) and close it afterwards, whatever happens."""
+    cache, warnings = open_cache_for_export(data_dir, key, key_source)
+    try:
+        work = WorkStore.open(data_dir, key, key_source=key_source)
+    except BaseException:
+        if cache is not None:
+            cache.close()
+        raise
+    try:
+        yield ExportSources(
+            work, EntriesStore(work), settings, data_dir, cache,
+            catalogue or site_catalogue(settings.form_dirs, data_dir),
+            SiteSystems.for_site(settings.site_code,
+                                 settings.export_base_url or DEFAULT_BASE_URL),
+            warnings)
     finally:
         work.close()
         if cache is not None:
             cache.close()
-    summary.problems[:0] = problems
-    summary.warnings[:0] = warnings
-    return summary
 
 
 def keyed_patients(keyed: Callable[[Iterable[str] | None], Iterator[ExportedForm]],

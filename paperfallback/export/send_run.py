@@ -11,22 +11,17 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from paperfallback.domain.errors import InputError
 from paperfallback.export.fhir_bundle import FhirExport, export_source, plan_fhir_export
-from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
+from paperfallback.export.fhir_common import SiteSystems
 from paperfallback.export.fhir_units import BuiltUnit
 from paperfallback.export.model import ExportedForm
-from paperfallback.export.pipeline import (
-    iter_keyed_forms,
-    keyed_patients,
-    open_cache_for_export,
-)
-from paperfallback.export.scanned import scanned_documents
+from paperfallback.export.pipeline import export_sources
 from paperfallback.export.send import (
     SendInterrupted,
     SendOptions,
@@ -45,7 +40,7 @@ from paperfallback.export.send_plan import SendQueue, preview, scratch_copy
 from paperfallback.export.send_state import QueuedEntry, SendLog
 from paperfallback.export.state import ExportState, MarkSpool
 from paperfallback.fhirclient import SmartBackendAuth, StaticBearerAuth
-from paperfallback.formspec import FormCatalogue, site_catalogue
+from paperfallback.formspec import FormCatalogue
 from paperfallback.gc_policy import gc_paused
 from paperfallback.reentry.store import EntriesStore
 from paperfallback.settings import Settings
@@ -144,37 +139,17 @@ def run_send(
     ``target``; what the EPR answered is in the summary and the work store."""
     target = check_base_url(target)
     opts = options or SendOptions(chunk_size=settings.export_chunk_size)
-    cache, warnings = open_cache_for_export(data_dir, key, key_source)
-    conn = WorkStore.open(data_dir, key, key_source=key_source)
-    try:
-        store = EntriesStore(conn)
-        forms = catalogue or site_catalogue(settings.form_dirs, data_dir)
-        problems: list[str] = []
-
-        def keyed(ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
-            return iter_keyed_forms(conn, store, cache, settings, data_dir, catalogue=forms,
-                                    instance_ids=ids,
-                                    # the forms read for scanned pages are told once, below
-                                    problems=problems if ids is None else [])
-
-        systems = SiteSystems.for_site(settings.site_code,
-                                       settings.export_base_url or DEFAULT_BASE_URL)
-        documents = scanned_documents(conn, keyed_patients(keyed, store, settings), settings,
-                                      forms, systems)
+    with export_sources(data_dir, settings, key, key_source, catalogue) as sources:
         with gc_paused():  # thousands of small objects, no cycles: see gc_policy
             summary = send_forms(  # the forms are read as the plan uses them (issue 15)
-                conn, keyed(), target, systems=systems, pc_id=settings.pc_id,
-                auth=lambda: auth or export_auth(settings, target),
+                sources.work, sources.keyed(), target, systems=sources.systems,
+                pc_id=settings.pc_id, auth=lambda: auth or export_auth(settings, target),
                 transport=transport or SafeTransport(settings.export_timeout_seconds),
-                options=opts, documents=documents, dry_run=dry_run, all_entries=all_entries,
-                retry_rejected=retry_rejected, now=now,
+                options=opts, documents=sources.documents(), dry_run=dry_run,
+                all_entries=all_entries, retry_rejected=retry_rejected, now=now,
                 conditional_references=settings.export_conditional_references)
-        summary.problems[:0] = problems
-        summary.warnings = warnings
-    finally:
-        conn.close()
-        if cache is not None:
-            cache.close()
+        summary.problems[:0] = sources.problems
+        summary.warnings = sources.warnings
     return summary
 
 

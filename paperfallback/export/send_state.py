@@ -147,7 +147,8 @@ class SendLog:
                     if states.get(digest) in _KNOWN_STATES:
                         same += 1
                         continue
-                    db.execute(SUPERSEDE, (target, new.full_url))
+                    if any(st in ("pending", "rejected") for st in states.values()):
+                        db.execute(SUPERSEDE, (target, new.full_url))
                     db.execute(
                         "INSERT INTO send_entries (target, full_url, unit_key, instance_id, "
                         "form_id, resource_type, method, url, entry, digest, state, "
@@ -243,13 +244,11 @@ class SendLog:
         """The server's answers for one chunk, in one transaction."""
         stamp = (now or datetime.now(UTC)).isoformat()
         with self.work.transaction() as db:
-            for a in answers:
-                db.execute(
-                    "UPDATE send_entries SET state = ?, http_status = ?, location = ?, "
-                    "outcome = ?, attempts = attempts + 1, answered_at = ? WHERE seq = ?",
-                    (a.state, a.http_status, a.location, a.outcome[:OUTCOME_MAX_CHARS], stamp,
-                     a.seq),
-                )
+            db.executemany(
+                "UPDATE send_entries SET state = ?, http_status = ?, location = ?, "
+                "outcome = ?, attempts = attempts + 1, answered_at = ? WHERE seq = ?",
+                ((a.state, a.http_status, a.location, a.outcome[:OUTCOME_MAX_CHARS], stamp,
+                  a.seq) for a in answers))
 
     def count_attempt(self, seqs: Iterable[int]) -> None:
         """A try without an answer (network, 5xx): the entries stay pending."""

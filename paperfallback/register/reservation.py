@@ -61,6 +61,10 @@ class Reservation:
     downtime_end: int
     unregistered: bool = False
     pending: list[dict[str, Any]] = field(default_factory=list)  # IssuedForm JSON, blank only
+    # The printed layout of blank forms kept pending (digest -> packed scan_layout): a
+    # blank copy's boxes hold no patient data and are alike for every copy of a form, so
+    # each is kept once; pending items name theirs under "layout" (LAYOUT-3).
+    layouts: dict[str, str] = field(default_factory=dict)
 
     @property
     def forms_left(self) -> int:
@@ -73,13 +77,15 @@ class Reservation:
     def to_json(self) -> dict[str, Any]:
         return {"version": 1, "pc_code": self.pc_code, "form": [self.form_next, self.form_end],
                 "downtime": [self.downtime_next, self.downtime_end],
-                "unregistered": self.unregistered, "pending": self.pending}
+                "unregistered": self.unregistered, "pending": self.pending,
+                "layouts": self.layouts}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reservation:
         return cls(str(data["pc_code"]), int(data["form"][0]), int(data["form"][1]),
                    int(data["downtime"][0]), int(data["downtime"][1]),
-                   bool(data.get("unregistered")), list(data.get("pending", [])))
+                   bool(data.get("unregistered")), list(data.get("pending", [])),
+                   {str(k): str(v) for k, v in dict(data.get("layouts") or {}).items()})
 
 
 def paths(folder: Path) -> tuple[Path, Path]:
@@ -102,6 +108,7 @@ def load(folder: Path, pc_code: str) -> Reservation | None:
         return None
     best = max(mine, key=lambda r: (r.form_next, r.downtime_next))
     best.pending = _merge_pending(mine)
+    best.layouts = {k: v for r in mine for k, v in r.layouts.items()}
     return best
 
 
@@ -117,6 +124,15 @@ def save(folder: Path, reservation: Reservation) -> Path:
     """Write the reservation in place (no new disk blocks), else to its temp stand-in."""
     text = json.dumps(reservation.to_json(), ensure_ascii=False, separators=(",", ":"))
     data = text.encode("utf-8")
+    if len(data) >= FILE_BYTES and reservation.layouts:
+        # IDs first: drop the kept layouts (those copies are keyed with the form's
+        # minimum rows, as before they were kept) rather than refuse to print.
+        log.warning("reserve of blank-form IDs full: %d printed layouts dropped",
+                    len(reservation.layouts))
+        reservation.layouts = {}
+        for item in reservation.pending:
+            item.pop("layout", None)
+        return save(folder, reservation)
     if len(data) >= FILE_BYTES:
         raise NoBlankIds(
             f"{len(reservation.pending)} blank forms wait to be entered in the register; open "
@@ -199,7 +215,7 @@ class ReservedIds:
         if not issued:
             return 0
         reservation = load(self.folder, self.pc_code) or _unregistered_block(self.pc_code)
-        reservation.pending += [without_patient(i).to_json() for i in issued]
+        reservation.pending += [_kept(reservation, i) for i in issued]
         save(self.folder, reservation)
         log.info("register unusable: %d blank form instances kept in %s to enter later: %s",
                  len(issued), RESERVATION_FILE, " ".join(i.instance_id for i in issued))
@@ -213,6 +229,29 @@ def without_patient(issued: Any) -> Any:
     return dataclasses.replace(
         issued, patient_id=None, nhs_number=None, hospital_number=None, patient_name="",
         bed="", rows=(), prefilled_times=(), extra={})
+
+
+def _kept(reservation: Reservation, issued: Any) -> dict[str, Any]:
+    """A printed form as the reserve keeps it: without the patient, and for a blank copy
+    with its printed layout (kept once per distinct layout), so keying later offers
+    every row the paper has (LAYOUT-3)."""
+    item: dict[str, Any] = without_patient(issued).to_json()
+    layout = str(issued.extra.get("scan_layout") or "")
+    blank = issued.patient_id is None and not issued.rows and not issued.prefilled_times
+    if layout and blank:
+        digest = hashlib.sha256(layout.encode("utf-8")).hexdigest()[:16]
+        reservation.layouts.setdefault(digest, layout)
+        item["layout"] = digest
+    return item
+
+
+def _with_layout(item: dict[str, Any], layouts: dict[str, str]) -> dict[str, Any]:
+    """A pending item as the register records it: its kept layout put back."""
+    item = dict(item)
+    layout = layouts.get(str(item.pop("layout", "")))
+    if layout:
+        item["extra"] = {**dict(item.get("extra") or {}), "scan_layout": layout}
+    return item
 
 
 def _unregistered_block(pc_code: str) -> Reservation:
@@ -239,9 +278,10 @@ def top_up(register: Any, folder: Path) -> None:
         reservation = load(folder, register.pc_code)
         changed = False
         if reservation is not None and reservation.pending:
-            added = register.record([from_json(IssuedForm, i) for i in reservation.pending])
+            added = register.record([from_json(IssuedForm, _with_layout(i, reservation.layouts))
+                                     for i in reservation.pending])
             log.info("register: entered %d blank forms printed while it was unusable", added)
-            reservation.pending, changed = [], True
+            reservation.pending, reservation.layouts, changed = [], {}, True
         if reservation is None or reservation.unregistered or (
                 min(reservation.forms_left, reservation.downtime_left) < TOP_UP_BELOW):
             forms = register.take_block("form", BLOCK)

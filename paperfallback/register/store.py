@@ -208,7 +208,21 @@ class Register:
         row = self._conn.execute(
             "SELECT data FROM issued_forms WHERE instance_id = ?", (normal,)
         ).fetchone()
-        return from_json(IssuedForm, json.loads(row[0])) if row else None
+        return _issued_from(row[0]) if row else None
+
+    def get_many(self, instance_ids: Iterable[str]) -> dict[str, IssuedForm]:
+        """The issued forms among ``instance_ids`` (as stored: normalised IDs), in one
+        query per 500: an export reads the forms it exports, not the whole register
+        (each holds its page layout; issue 15)."""
+        wanted = list(dict.fromkeys(instance_ids))
+        found: dict[str, IssuedForm] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for instance_id, data in self._conn.execute(
+                    "SELECT instance_id, data FROM issued_forms WHERE instance_id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk):
+                found[str(instance_id)] = _issued_from(data)
+        return found
 
     def require(self, instance_id: str) -> IssuedForm:
         issued = self.get(instance_id)
@@ -234,7 +248,7 @@ class Register:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY printed_at, instance_id"
         return [
-            from_json(IssuedForm, json.loads(r[0]))
+            _issued_from(r[0])
             for r in self._conn.execute(sql, params).fetchall()
         ]
 
@@ -288,3 +302,6 @@ class MemoryAllocator:
         return value
 
 
+def _issued_from(text: str) -> IssuedForm:
+    """An issued form as the register row keeps it (JSON of IssuedForm.to_json)."""
+    return from_json(IssuedForm, json.loads(text))

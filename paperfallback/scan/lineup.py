@@ -29,14 +29,27 @@ class LinedUpPage:
     registration: Registration
 
 
+def stored_page(scans: ScanStore, page_id: int) -> Image.Image:
+    """A stored scan, decoded to greyscale (what every reader of a page works on).
+    Raises KeyError when it was removed under the retention rule, OSError when damaged."""
+    return Image.open(io.BytesIO(scans.image(page_id))).convert("L")
+
+
+def register_to_layout(image: Image.Image, layout: dict[str, Any],
+                       payload: str) -> Registration | None:
+    """Where the printed page (``layout["page"]``: width, height, margin) lies on the
+    scanned ``image``: its registration marks and QR found (None: not found)."""
+    page_w, page_h, margin = layout["page"]
+    return register_page(image, float(page_w), float(page_h), float(margin), payload)
+
+
 def line_up(scans: ScanStore, layout: dict[str, Any], page: int, page_id: int, payload: str,
             *, max_residual_pt: float) -> LinedUpPage | None:
     """The stored scan of ``page`` with its page → image transform; None when its
     landmarks cannot be found or do not fit within ``max_residual_pt``."""
     try:
-        image = Image.open(io.BytesIO(scans.image(page_id))).convert("L")
-        page_w, page_h, margin = layout["page"]
-        reg = register_page(image, page_w, page_h, margin, payload)
+        image = stored_page(scans, page_id)
+        reg = register_to_layout(image, layout, payload)
     except KeyError:
         return None  # removed under the retention rule: nothing to read
     except (OSError, ValueError) as exc:  # a damaged image, landmarks in a line

@@ -11,15 +11,15 @@ Double entry stays blind: the image is the paper, never another pass's values.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image, ImageDraw
 
 from paperfallback.register.store import IssuedForm
+from paperfallback.scan.lineup import MIN_MARKS, register_to_layout, stored_page
 from paperfallback.scan.omr import column_places, paper_column, scan_layout
-from paperfallback.scan.registration import Registration, register_page
+from paperfallback.scan.registration import Registration
 from paperfallback.scan.store import ScanStore
 
 CONTEXT_COLUMNS = 1.0  # columns of context shown either side of the keyed one
@@ -69,7 +69,7 @@ def page_view(issued: IssuedForm, scans: ScanStore, section: str, index: int,
             caption += f" (page {wanted} has not come back)"
         return PageView(number, image, caption)
     registration = _registration(image, page_id, payload, layout, memo)
-    if registration is None or registration.marks_found < 2:
+    if registration is None or registration.marks_found < MIN_MARKS:
         return PageView(number, image, caption + " (whole page: could not line it up)")
     if place is None:
         return _part_view(image, registration, layout, here, field, number,
@@ -166,7 +166,7 @@ def _image(scans: ScanStore, page_id: int, memo: Memo | None) -> Image.Image:
     if memo is not None and (page_id, "image") in memo:
         image: Image.Image = memo[(page_id, "image")]
         return image
-    image = Image.open(io.BytesIO(scans.image(page_id))).convert("L")
+    image = stored_page(scans, page_id)
     if memo is not None:
         _keep(memo, (page_id, "image"), image)
     return image
@@ -177,8 +177,7 @@ def _registration(image: Image.Image, page_id: int, payload: str, layout: dict[s
     if memo is not None and (page_id, "registration") in memo:
         found: Registration | None = memo[(page_id, "registration")]
         return found
-    page_w, page_h, margin = layout["page"]
-    registration = register_page(image, page_w, page_h, margin, payload)
+    registration = register_to_layout(image, layout, payload)
     if memo is not None:
         _keep(memo, (page_id, "registration"), registration)
     return registration

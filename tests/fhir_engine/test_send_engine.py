@@ -211,7 +211,7 @@ def test_export_to_cli_sends_dry_run_sends_nothing_and_status_counts(
     capsys: pytest.CaptureFixture[str], smart: Smart,
 ) -> None:
     forms = _forms()
-    monkeypatch.setattr("paperfallback.export.send_run.iter_keyed_forms",
+    monkeypatch.setattr("paperfallback.export.pipeline.iter_keyed_forms",
                         lambda *_a, **_k: iter(forms))
     Settings(export_client_id="paperfallback-send", export_private_key=str(
         smart.writer.pem_path), export_key_id=smart.writer.kid).save(data_dir)

@@ -229,3 +229,35 @@ def test_a_unit_too_big_for_a_chunk_goes_alone() -> None:
 
     chunks = list(pack([unit(1, 3), unit(10, 9), unit(20, 2), unit(30, 2)], 4))
     assert [[len(u) for u in c] for c in chunks] == [[3], [9], [2, 2]]
+
+
+def test_the_streamed_queue_posts_the_same_bundles_as_the_plan_built_whole(
+    tmp_path: Path,
+) -> None:
+    """The plan used to be built whole, sorted by type, queued, then chunked; now each unit
+    is queued as built. The Bundles (which entries, in which order) must be the same."""
+    from paperfallback.export.fhir_bundle import plan_fhir_export
+    from paperfallback.export.send import entries_to_send
+
+    forms = list(_forms(9, seed=4))
+    whole = plan_fhir_export(forms, SYSTEMS, {}, all_entries=False, pc_id="PC1",
+                             exported_at=WHEN)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    old, new = WorkStore.open(tmp_path / "a", KEY), WorkStore.open(tmp_path / "b", KEY)
+    try:
+        SendLog(old).queue(TARGET, entries_to_send(whole, {f.instance_id: f.form_id
+                                                           for f in forms}), now=WHEN)
+        _send(new, iter(forms), Epr(fail_from=0))  # queued, nothing answered
+        for size in (7, 40, 100):
+            before = [[q.full_url for u in c for q in u]
+                      for c in chunked(SendLog(old).pending(TARGET), size)]
+            after = [[q.full_url for u in c for q in u]
+                     for c in pack(SendLog(new).units(TARGET), size)]
+            assert after == before
+        assert [q.entry for q in SendLog(new).entries(TARGET)] != []
+        assert sorted(orjson.dumps(q.entry) for q in SendLog(new).entries(TARGET)) == sorted(
+            orjson.dumps(q.entry) for q in SendLog(old).entries(TARGET))
+    finally:
+        old.close()
+        new.close()

@@ -131,3 +131,24 @@ def test_a_bundle_file_too_large_to_read_whole_is_refused_pointing_to_ndjson(
         read_extract([bundle], now=NOW)
     assert str(bundle) in str(caught.value)
     assert len(read_extract([ndjson.parent], now=NOW).patients) == 40
+
+
+def test_a_csv_extract_broken_at_its_end_leaves_the_previous_snapshot(tmp_path: Path) -> None:
+    """Rows now go into the cache as they are read: a bad row (or a file cut short) after
+    thousands of good ones must still leave the cache as it was (one transaction)."""
+    good = _tables(tmp_path / "good", 20)
+    data = tmp_path / "cache"
+    data.mkdir()
+    with CacheStore.open(data, KEY) as store:
+        store.import_extract([good], force=True, now=NOW)
+        before = [store._conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+                  for t in ("patients", "facts")]
+        broken = _tables(tmp_path / "broken", 300)
+        rows = (broken / "observations.csv").read_text().splitlines()
+        rows[-1] = rows[-1][:15]  # cut short mid-row: "o299-19,p299,pu"
+        (broken / "observations.csv").write_text("\n".join(rows))
+        with pytest.raises(InputError, match=rf"observations.csv:{len(rows)}"):
+            store.import_extract([broken], force=True, now=NOW)
+        after = [store._conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+                 for t in ("patients", "facts")]
+        assert after == before and len(before[0]) == 20

@@ -251,29 +251,31 @@ class _RowSink:
         if table == "patients":
             _check_unique_nhs(row.patients[-1], where(number, ""), self.seen_nhs)
             self.patient_ids.update(p.id for p in row.patients)
-        self._emit()
+        self._emit(table)
 
-    def _emit(self) -> None:
+    def _emit(self, table: str) -> None:
+        """The row's record (a stay also gives its ward) into ``out``, unless it is older
+        than the observation window or about a patient not in the patients tables."""
         row, out = self.row, self.out
-        if row.observations and self.oldest is not None:
-            kept = [o for o in row.observations if o.effective >= self.oldest]
-            if len(kept) != len(row.observations):
+        items = getattr(row, table)
+        if table == "observations" and items and self.oldest is not None:
+            kept = [o for o in items if o.effective >= self.oldest]
+            if len(kept) != len(items):
                 out.skipped[f"Observation older than {self.policy.observation_hours:g} h "
-                            "before data-as-of"] += len(row.observations) - len(kept)
-            row.observations = kept
-        for name in ("allergies", "alerts", "prescriptions", "observations"):
-            items = getattr(row, name)
-            kept_items = [i for i in items if i.patient_id in self.patient_ids]
-            if len(kept_items) != len(items):
-                out.skipped[f"{name} row about a patient not in the patients table"] += (
-                    len(items) - len(kept_items))
-            setattr(row, name, kept_items)
-        for name in ("patients", "wards", "stays", "allergies", "alerts", "prescriptions",
-                     "observations", "appointments", "theatre_cases"):
-            items = getattr(row, name)
-            if items:
-                getattr(out, name).extend(items)
-                items.clear()
+                            "before data-as-of"] += len(items) - len(kept)
+            items = kept
+        if table in _FACT_TABLES and items:
+            kept = [i for i in items if i.patient_id in self.patient_ids]
+            if len(kept) != len(items):
+                out.skipped[f"{table} row about a patient not in the patients table"] += (
+                    len(items) - len(kept))
+            items = kept
+        if items:
+            getattr(out, table).extend(items)
+        getattr(row, table).clear()
+        if row.wards:
+            out.wards.extend(row.wards)
+            row.wards.clear()
         if row.spo2_scale:
             out.spo2_scale.update(row.spo2_scale)
             row.spo2_scale.clear()
@@ -312,6 +314,7 @@ class _RowSink:
 
 
 ID_BATCH = 2000  # row ids checked against the earlier ones together
+_FACT_TABLES = frozenset({"allergies", "alerts", "prescriptions", "observations"})
 
 
 def _duplicate(table: str, rid: str, first: str, where: str) -> InputError:
