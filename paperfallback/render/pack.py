@@ -175,7 +175,6 @@ def render_pack(
     status = store.status(stale_minutes=settings.stale_minutes, now=now) if store else None
     kind = request.kind()
     jobs, cover_ward = _jobs(request, kind, store, forms, settings, now, keyed)
-    jobs = [_with_keyed_note(job) for job in jobs]
     stale = bool(status and status.has_snapshot and status.is_stale)
     warning = ""
     if stale and status and status.freshness:
@@ -196,6 +195,7 @@ def render_pack(
     instances: list[_Instance] = []
     for job in jobs:
         check_cancelled()
+        job = _with_keyed_note(job)  # just before its layout: one chart's points, computed once
         for _copy in range(max(1, request.copies)):
             laid = layout_form(job.spec, subject=job.subject, table_rows=job.table_rows,
                                now=now, stale=stale and job.from_cache)
