@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from paperfallback.cache.importers.extract import _unique, stream_extract
-from paperfallback.cache.importers.parts import Parts
 from paperfallback.cache.importers.policy import DEFAULT_POLICY, ImportPolicy
 from paperfallback.cache.importers.staging import BATCH, Staging
 from paperfallback.cache.store_rows import (
@@ -142,14 +141,6 @@ class CacheRows:
 
     def writers(self) -> list[RowWriter[Any]]:
         return [self.patients, self.facts, self.appointments, self.theatre_cases]
-
-    def add(self, tables: Parts) -> None:
-        """CSV/xlsx tables (read whole: they are small) after the FHIR records."""
-        for name in ("patients", "wards", "stays", "allergies", "alerts", "prescriptions",
-                     "observations", "appointments", "theatre_cases"):
-            getattr(self, name).extend(getattr(tables, name))
-        self.spo2_scale.update(tables.spo2_scale)
-        self.skipped.update(tables.skipped)
 
     def finish(self) -> dict[str, int]:
         """Flush, apply the stays, take deceased patients off every list, check every
