@@ -27,10 +27,6 @@ def gc_paused() -> Iterator[None]:
     batch running in the process ends (a counter, so batches on two threads do not
     switch it back on under each other)."""
     global _depth, _enabled_before
-    import os
-    if "nopause" in os.environ.get("PFX", ""):
-        yield
-        return
     with _lock:
         if _depth == 0:
             _enabled_before = gc.isenabled()
@@ -49,6 +45,4 @@ def settle_imports() -> None:
     """Move everything made so far (modules, classes, the parsed catalogue) out of the
     collector's sight: a command's imports are never garbage, yet every full pass would
     scan them again. Call once, after a command has imported what it uses."""
-    import os
-    if "nofreeze" not in os.environ.get("PFX", ""):
-        gc.freeze()
+    gc.freeze()
