@@ -119,9 +119,8 @@ def run_export(data_dir: Path, settings: Settings, key: str, key_source: str, fm
             fmt, out.name, len(summary.instance_ids), summary.new_units,
             summary.changed_units, len(sources.problems), ", ".join(summary.instance_ids[:50]),
         )
-    problems, warnings = sources.problems, sources.warnings
-    summary.problems[:0] = problems
-    summary.warnings[:0] = warnings
+    summary.problems[:0] = sources.problems
+    summary.warnings[:0] = sources.warnings
     return summary
 
 
