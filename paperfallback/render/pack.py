@@ -212,22 +212,26 @@ def render_pack(
                                             cover_id))
     total = sum(len(i.laid.pages) for i in instances)
     printed_on = f"{settings.pc_id} ({settings.site_code})"
+    issued: list[IssuedForm] = []
     if parts is None:
         data = _draw(instances, status, now, settings, warning, total, progress,
                      check_cancelled)
         _write(out, data)
         size = len(data)
+        issued = [_issued(i, status, now, settings, printed_on, stale) for i in instances]
     else:  # each part drawn on its own canvas: a complete PDF the printer can start on
         def draw_part(chosen: list[_Instance], step: Callable[..., Progress | None]) -> bytes:
             data = _draw(chosen, status, now, settings, warning, total, step(progress),
                          check_cancelled)
+            # the parts are the instances in order, each once: each part's forms made once
+            issued.extend(forms := [_issued(i, status, now, settings, printed_on, stale)
+                                    for i in chosen])
             if part_forms is not None:  # the part's forms, before the part is handed over
-                part_forms([_issued(i, status, now, settings, printed_on, stale) for i in chosen])
+                part_forms(forms)
             return data
         size = draw_in_parts(
             instances, lambda i: i.job.record.patient.id if i.job.record else None,
             lambda i: len(i.laid.pages), parts, draw_part)
-    issued = [_issued(i, status, now, settings, printed_on, stale) for i in instances]
     return PackResult(page_count=total, issued=issued, size_bytes=size)
 
 
@@ -562,6 +566,9 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
     record = job.record
     patient = record.patient if record else None
     stats = inst.laid.stats
+    geo = inst.laid.geometry  # every keyable box a scan is read against (docs/formats.md)
+    layout = {} if inst.cover else {  # a cover sheet has nothing to key
+        "scan_layout": stats.scan_layout(geo.page_w, geo.page_h, geo.margin)}
     return IssuedForm(
         instance_id=inst.instance_id,
         form_id=job.spec.id,
@@ -588,13 +595,6 @@ def _issued(inst: _Instance, status: CacheStatus | None, now: datetime, settings
         prefilled_times=tuple(stats.prefilled_times),
         rows=tuple(stats.rows),
         stale=stale and job.from_cache,
-        extra={"printed_on": printed_on, **stats.extra, **_scan_layout(inst)},
+        extra={"printed_on": printed_on, **stats.extra, **layout},
         spo2_scale=stats.spo2_scale,
     )
-
-
-def _scan_layout(inst: _Instance) -> dict[str, str]:
-    """Every keyable box a scan is read against (docs/formats.md); none on a cover sheet."""
-    geo = inst.laid.geometry
-    return {} if inst.cover else {
-        "scan_layout": inst.laid.stats.scan_layout(geo.page_w, geo.page_h, geo.margin)}
