@@ -22,10 +22,8 @@ from paperfallback.export.fhir_bundle import plan_fhir_export, sink_for
 from paperfallback.export.fhir_common import DEFAULT_BASE_URL, SiteSystems
 from paperfallback.export.fhir_units import BuiltUnit
 from paperfallback.export.from_entries import (
-    ReadResult,
     exportable_instance_ids,
     iter_forms,
-    read_forms,
 )
 from paperfallback.export.model import ExportedForm, PatientRef
 from paperfallback.export.scanned import scanned_documents
@@ -207,7 +205,8 @@ def iter_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | N
                      settings: Settings, data_dir: Path, *, problems: list[str],
                      catalogue: FormCatalogue | None = None,
                      instance_ids: Iterable[str] | None = None) -> Iterator[ExportedForm]:
-    """``read_keyed_forms``, read as used (``from_entries.iter_forms``)."""
+    """Every form ready for export, as the file export and ``export --to`` both read it:
+    one at a time, as the export uses them (``from_entries.iter_forms``)."""
     register = Register(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
     return iter_forms(
         store, register, catalogue or site_catalogue(settings.form_dirs, data_dir), cache,
@@ -217,21 +216,6 @@ def iter_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | N
         double_entry_forms=settings.double_entry_forms, instance_ids=instance_ids,
         problems=problems,
     )
-
-
-def read_keyed_forms(work: WorkStore, store: EntriesStore, cache: CacheStore | None,
-                     settings: Settings, data_dir: Path, *,
-                     catalogue: FormCatalogue | None = None) -> ReadResult:
-    """Every form ready for export, as the file export and ``export --to`` both read it."""
-    register = Register(work, pc_code=pc_code_for(settings), pc_id=settings.pc_id)
-    with gc_paused():  # thousands of small objects, no cycles: see gc_policy
-        return read_forms(
-            store, register, catalogue or site_catalogue(settings.form_dirs, data_dir), cache,
-            site_code=settings.site_code,
-            hospital_number_system=(settings.hospital_number_systems or [""])[0]
-            or LOCAL_PATIENT_ID_SYSTEM,
-            double_entry_forms=settings.double_entry_forms,
-        )
 
 
 @gc_paused()  # a fresh pause per call (contextmanager objects are also decorators)
